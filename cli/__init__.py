@@ -1,0 +1,1 @@
+"""The ``phasewatch`` command line: one module per noun, thin over ``registry/``."""

@@ -1,0 +1,3 @@
+from phasewatch.cli.app import main
+
+main()

@@ -1,0 +1,75 @@
+"""The ``phasewatch`` application: noun groups with verb commands.
+
+Heavy libraries (pymc, arviz, torch, transformers, pandas) are imported only
+inside the commands that need them, so ``--help`` and registry queries start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from phasewatch.cli import benchmarks, db, labs, models, panels, releases, scores
+from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
+
+app = new_app(
+    "phasewatch: a registry of AI model releases and benchmark scores with provenance, "
+    "for testing how capabilities couple as models scale."
+)
+app.add_typer(db.app, name="db")
+app.add_typer(labs.app, name="labs")
+app.add_typer(models.app, name="models")
+app.add_typer(releases.app, name="releases")
+app.add_typer(scores.app, name="scores")
+app.add_typer(panels.app, name="panels")
+app.add_typer(benchmarks.app, name="benchmarks")
+
+
+@app.command()
+def init(json_: bool = JSON_OPTION) -> None:
+    """Create or upgrade the database and load the bundled, sourced data (safe to repeat)."""
+    from phasewatch.registry.db import open_registry
+    from phasewatch.registry.seed import initialise
+
+    result = initialise(open_registry(require_current=False))
+    if json_:
+        print_json(vars(result))
+        return
+    print(f"database: {result.database}")
+    print(f"schema: {result.revision_before or '(empty)'} -> {result.revision_after}")
+    if not any(result.added.values()):
+        print("bundled data already loaded: nothing added")
+        return
+    table("added", ("labs", "models", "benchmarks", "observations", "panels", "panel members"),
+          [tuple(result.added.values())])  # fmt: skip
+
+
+@app.command()
+def export(
+    panel: str | None = typer.Option(None, "--panel", help="Only this panel's observations."),
+    format_: str = typer.Option("csv", "--format", help="csv or json."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
+) -> None:
+    """Export observations with their models' metadata (re-importable with `scores import`)."""
+    from phasewatch.cli.common import registry_session
+    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.registry.io import export_rows, render_export
+
+    if format_ not in ("csv", "json"):
+        raise InvalidInputError(f"unknown export format {format_!r}", "use --format csv or --format json")
+    with registry_session() as session:
+        text = render_export(export_rows(session, panel), format_, panel=panel)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

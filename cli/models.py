@@ -1,0 +1,81 @@
+"""``phasewatch models``: list and inspect models with their observations."""
+
+from __future__ import annotations
+
+import typer
+
+from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
+
+app = new_app("List models and show each one's observations with their sources.")
+
+DEFAULT_COLUMNS = ("swe_bench_verified", "gpqa_diamond")
+
+
+@app.command("list")
+def list_(
+    lab: str | None = typer.Option(None, "--lab", help="Only this lab (any alias)."),
+    panel: str | None = typer.Option(None, "--panel", help="Only this panel's models, with its values."),
+    open_weight: bool | None = typer.Option(
+        None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) models.", show_default=False
+    ),
+    since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
+    until: str | None = typer.Option(None, "--until", help="Released on or before (YYYY[-MM[-DD]])."),
+    kind: str | None = typer.Option(None, "--kind", help="frontier or base."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """List models; with --panel, the panel's values for each benchmark."""
+    from phasewatch.registry.queries import as_dict, list_models
+
+    with registry_session() as session:
+        rows = list_models(session, lab=lab, panel=panel, open_weight=open_weight, since=since, until=until, kind=kind)
+    if json_:
+        print_json(as_dict(rows))
+        return
+    present = sorted({k for r in rows for k in r.scores})
+    columns = present if panel else [k for k in DEFAULT_COLUMNS if k in present]
+    table(
+        f"{len(rows)} models" + (f" in panel {panel}" if panel else ""),
+        ("model", "lab", "released", "open", *columns, "obs"),
+        [(r.name, r.lab, r.release_date, r.open_weight, *(r.scores.get(c) for c in columns), r.observations)
+         for r in rows],
+    )  # fmt: skip
+
+
+@app.command()
+def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bool = JSON_OPTION) -> None:
+    """Show a model, every observation with its source, and where sources disagree."""
+    from phasewatch.registry.queries import as_dict, show_model
+
+    with registry_session() as session:
+        detail = show_model(session, name)
+    if json_:
+        print_json(as_dict(detail))
+        return
+    facts = [
+        ("lab", detail.lab),
+        ("kind", detail.kind + (f" ({detail.family})" if detail.family else "")),
+        ("released", detail.release_date and f"{detail.release_date} ({detail.release_date_precision} precision)"),
+        ("date source", detail.release_date_source),
+        ("open weights", detail.open_weight),
+        ("hugging face", detail.hf_repo and f"{detail.hf_repo}" + (f" @ {detail.hf_revision}" if detail.hf_revision else "")),
+        ("parameters (B)", detail.params_total_b and f"{detail.params_total_b:g}" + (f" total, {detail.params_active_b:g} active" if detail.params_active_b else "")),
+        ("d_model / layers / heads", detail.d_model and f"{detail.d_model} / {detail.n_layers} / {detail.n_heads}"),
+        ("variant of", detail.variant_of),
+        ("variants", ", ".join(detail.variants)),
+        ("also known as", ", ".join(detail.aliases)),
+        ("notes", detail.notes),
+    ]  # fmt: skip
+    console.print(f"[bold]{detail.name}[/bold]")
+    table(None, ("", ""), [(k, v) for k, v in facts if v not in (None, "")])
+    if detail.conflicts:
+        table(
+            "sources disagree",
+            ("benchmark", "values"),
+            [(k, "  vs  ".join(fmt(v) for v in values)) for k, values in detail.conflicts.items()],
+        )
+    table(
+        f"{len(detail.observations)} observations",
+        ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),
+        [(o.benchmark, o.value, o.stderr, o.reported_by, o.setting or o.note, o.source_url, ", ".join(o.panels))
+         for o in detail.observations],
+    )  # fmt: skip

@@ -1,0 +1,46 @@
+"""``phasewatch releases``: log a new model release."""
+
+from __future__ import annotations
+
+import typer
+
+from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
+
+app = new_app("Log new model releases.")
+
+
+@app.command()
+def add(
+    name: str = typer.Argument(..., help="The model's name as its lab writes it."),
+    lab: str = typer.Option(..., "--lab", help="The releasing lab (any alias)."),
+    date: str = typer.Option(..., "--date", help="Release date: YYYY-MM-DD (or YYYY-MM / YYYY if that is all that is known)."),
+    score: list[str] = typer.Option([], "--score", help="BENCHMARK=VALUE in percent, e.g. swe_bench_verified=80.2 (repeatable)."),
+    open_weight: bool = typer.Option(False, "--open-weight", help="The weights are downloadable."),
+    hf_repo: str | None = typer.Option(None, "--hf-repo", help="Hugging Face repo id ORG/NAME (open-weight releases)."),
+    hf_revision: str | None = typer.Option(None, "--hf-revision", help="Hugging Face commit or tag."),
+    source: str | None = typer.Option(None, "--source", help="URL the scores (and date) come from."),
+    reported_by: str = typer.Option("lab", "--reported-by", help="lab, third_party or paper."),
+    params_total_b: float | None = typer.Option(None, "--params-total-b", help="Total parameters, billions."),
+    params_active_b: float | None = typer.Option(None, "--params-active-b", help="Active parameters (MoE), billions."),
+    variant_of: str | None = typer.Option(None, "--variant-of", help="Same weights as this model at another compute tier."),
+    family: str | None = typer.Option(None, "--family", help="Model family."),
+    kind: str = typer.Option("frontier", "--kind", help="frontier or base."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Log a release with its scores (all validated before anything is written)."""
+    from phasewatch.registry.queries import as_dict
+    from phasewatch.registry.releases import ReleaseRequest, add_release, parse_score
+
+    request = ReleaseRequest(
+        name=name, lab=lab, date=date, scores=tuple(parse_score(s) for s in score), open_weight=open_weight,
+        hf_repo=hf_repo, hf_revision=hf_revision, source_url=source, reported_by=reported_by,
+        params_total_b=params_total_b, params_active_b=params_active_b, variant_of=variant_of, family=family, kind=kind,
+    )  # fmt: skip
+    with registry_session() as session:
+        result = add_release(session, request)
+    if json_:
+        print_json(as_dict(result))
+        return
+    scores = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
+    weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
+    print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}): {scores}")

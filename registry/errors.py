@@ -1,0 +1,35 @@
+"""The one exception type users see.
+
+The CLI renders a :class:`PhasewatchError` as a single line and exits with
+code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class PhasewatchError(Exception):
+    """A problem with the user's input or environment, with a hint to fix it."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}; {self.hint}" if self.hint else self.message
+
+
+class NotFoundError(PhasewatchError):
+    """A named lab, model, benchmark or panel does not exist."""
+
+
+class InvalidInputError(PhasewatchError):
+    """A value is malformed or out of range."""
+
+
+class ConflictError(PhasewatchError):
+    """The change would duplicate or contradict what the registry holds."""
+
+
+class DatabaseError(PhasewatchError):
+    """The database cannot be reached or its schema is not current."""

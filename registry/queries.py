@@ -1,0 +1,305 @@
+"""Read-only views of the registry, returned as small frozen dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from phasewatch.registry.catalog import Catalog
+from phasewatch.registry.dates import format_partial_date, parse_partial_date
+from phasewatch.registry.schema import Benchmark, Lab, Model, Observation, Panel, PanelObservation
+
+
+def as_dict(value: Any) -> Any:
+    """A result (or list of results) as JSON-ready data."""
+    if isinstance(value, list):
+        return [as_dict(v) for v in value]
+    return asdict(value)
+
+
+@dataclass(frozen=True)
+class LabSummary:
+    name: str
+    aliases: list[str]
+    models: int
+    open_weight_models: int
+    first_release: str | None
+    last_release: str | None
+
+
+def list_labs(session: Session) -> list[LabSummary]:
+    labs = session.scalars(select(Lab).options(selectinload(Lab.names), selectinload(Lab.models)).order_by(Lab.name))
+    out = []
+    for lab in labs:
+        dated = sorted((m.release_date, m.release_date_precision) for m in lab.models if m.release_date)
+        out.append(
+            LabSummary(
+                name=lab.name,
+                aliases=lab.aliases,
+                models=len(lab.models),
+                open_weight_models=sum(1 for m in lab.models if m.open_weight),
+                first_release=format_partial_date(*dated[0]) if dated else None,
+                last_release=format_partial_date(*dated[-1]) if dated else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    lab: str
+    kind: str
+    family: str | None
+    release_date: str | None
+    open_weight: bool | None
+    hf_repo: str | None
+    params_total_b: float | None
+    scores: dict[str, list[float]]
+    observations: int
+
+
+def list_models(
+    session: Session,
+    *,
+    lab: str | None = None,
+    panel: str | None = None,
+    open_weight: bool | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    kind: str | None = None,
+) -> list[ModelRow]:
+    """Models matching every filter, with their scores (a panel's only, when given).
+
+    ``scores`` maps each benchmark to every distinct value held, so conflicting
+    figures show side by side instead of one being picked silently. Date
+    filters compare at each model's own precision: a model known only as
+    "2025" is inside ``--since 2025-06`` only if the whole year could be.
+    """
+    catalog = Catalog(session)
+    query = select(Model).options(selectinload(Model.lab))
+    if lab is not None:
+        query = query.where(Model.lab_id == catalog.lab(lab).id)
+    if open_weight is not None:
+        query = query.where(Model.open_weight.is_(open_weight))
+    if kind is not None:
+        query = query.where(Model.kind == kind)
+    obs_query = select(Observation.model_id, Benchmark.key, Observation.value).join(Benchmark)
+    if panel is not None:
+        chosen = catalog.panel(panel)
+        obs_query = obs_query.join(PanelObservation).where(PanelObservation.panel_id == chosen.id)
+        query = query.where(Model.id.in_(obs_query.with_only_columns(Observation.model_id)))
+    scores: dict[int, dict[str, set[float]]] = defaultdict(lambda: defaultdict(set))
+    counts: dict[int, int] = defaultdict(int)
+    for model_id, key, value in session.execute(obs_query):
+        scores[model_id][key].add(value)
+        counts[model_id] += 1
+    low = parse_partial_date(since, what="--since")[0] if since else None
+    high = _period_end(until) if until else None
+    rows = []
+    for model in session.scalars(query):
+        if (low or high) and not _within(model, low, high):
+            continue
+        rows.append(
+            ModelRow(
+                name=model.name,
+                lab=model.lab.name,
+                kind=model.kind,
+                family=model.family,
+                release_date=format_partial_date(model.release_date, model.release_date_precision) or None,
+                open_weight=model.open_weight,
+                hf_repo=model.hf_repo,
+                params_total_b=model.params_total_b,
+                scores={k: sorted(v) for k, v in sorted(scores[model.id].items())},
+                observations=counts[model.id],
+            )
+        )
+    rows.sort(key=lambda r: (r.release_date or "9999", r.lab, r.name))
+    return rows
+
+
+def _period_end(text: str) -> dt.date:
+    start, precision = parse_partial_date(text, what="--until")
+    if precision == "year":
+        return dt.date(start.year, 12, 31)
+    if precision == "month":
+        following = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        return following - dt.timedelta(days=1)
+    return start
+
+
+def _within(model: Model, low: dt.date | None, high: dt.date | None) -> bool:
+    if model.release_date is None:
+        return False
+    start = model.release_date
+    end = _period_end(format_partial_date(start, model.release_date_precision))
+    return (low is None or start >= low) and (high is None or end <= high)
+
+
+@dataclass(frozen=True)
+class ObservationView:
+    benchmark: str
+    value: float
+    stderr: float | None
+    setting: str | None
+    reported_by: str
+    source_url: str | None
+    retrieved_on: str | None
+    note: str | None
+    panels: list[str]
+
+
+@dataclass(frozen=True)
+class ModelDetail:
+    name: str
+    aliases: list[str]
+    lab: str
+    kind: str
+    family: str | None
+    release_date: str | None
+    release_date_precision: str | None
+    release_date_source: str | None
+    open_weight: bool | None
+    hf_repo: str | None
+    hf_revision: str | None
+    params_total_b: float | None
+    params_active_b: float | None
+    d_model: int | None
+    n_layers: int | None
+    n_heads: int | None
+    variant_of: str | None
+    variants: list[str]
+    notes: str | None
+    observations: list[ObservationView]
+    conflicts: dict[str, list[float]] = field(default_factory=dict)
+
+
+def show_model(session: Session, name: str) -> ModelDetail:
+    """A model with every observation and its source; ``conflicts`` lists
+    benchmarks whose observations disagree."""
+    model = Catalog(session).model(name)
+    panel_names: dict[int, list[str]] = defaultdict(list)
+    rows = session.execute(
+        select(PanelObservation.observation_id, Panel.name)
+        .join(Panel)
+        .join(Observation)
+        .where(Observation.model_id == model.id)
+        .order_by(Panel.name)
+    )
+    for observation_id, panel in rows:
+        panel_names[observation_id].append(panel)
+    observations = sorted(
+        session.scalars(
+            select(Observation).options(selectinload(Observation.benchmark)).where(Observation.model_id == model.id)
+        ),
+        key=lambda o: (o.benchmark.key, o.value, o.reported_by),
+    )
+    views = [
+        ObservationView(
+            benchmark=o.benchmark.key,
+            value=o.value,
+            stderr=o.stderr,
+            setting=o.setting,
+            reported_by=o.reported_by,
+            source_url=o.source_url,
+            retrieved_on=o.retrieved_on.isoformat() if o.retrieved_on else None,
+            note=o.note,
+            panels=panel_names[o.id],
+        )
+        for o in observations
+    ]
+    values: dict[str, set[float]] = defaultdict(set)
+    for view in views:
+        values[view.benchmark].add(view.value)
+    variants = session.scalars(select(Model.name).where(Model.variant_of_id == model.id).order_by(Model.name))
+    return ModelDetail(
+        name=model.name,
+        aliases=model.aliases,
+        lab=model.lab.name,
+        kind=model.kind,
+        family=model.family,
+        release_date=format_partial_date(model.release_date, model.release_date_precision) or None,
+        release_date_precision=model.release_date_precision,
+        release_date_source=model.release_date_source,
+        open_weight=model.open_weight,
+        hf_repo=model.hf_repo,
+        hf_revision=model.hf_revision,
+        params_total_b=model.params_total_b,
+        params_active_b=model.params_active_b,
+        d_model=model.d_model,
+        n_layers=model.n_layers,
+        n_heads=model.n_heads,
+        variant_of=model.variant_of.name if model.variant_of else None,
+        variants=list(variants),
+        notes=model.notes,
+        observations=views,
+        conflicts={k: sorted(v) for k, v in sorted(values.items()) if len(v) > 1},
+    )
+
+
+@dataclass(frozen=True)
+class PanelSummary:
+    name: str
+    description: str
+    frozen: bool
+    models: int
+    observations: int
+    benchmarks: dict[str, int]
+    subsets: dict[str, int]
+    source: str | None
+    licence: str | None
+
+
+def list_panels(session: Session) -> list[PanelSummary]:
+    return [_panel_summary(session, p) for p in session.scalars(select(Panel).order_by(Panel.name))]
+
+
+def show_panel(session: Session, name: str) -> PanelSummary:
+    return _panel_summary(session, Catalog(session).panel(name))
+
+
+def _panel_summary(session: Session, panel: Panel) -> PanelSummary:
+    members = select(Observation.model_id, Benchmark.key, PanelObservation.subset, Observation.id).join(
+        PanelObservation, PanelObservation.observation_id == Observation.id
+    ).join(Benchmark).where(PanelObservation.panel_id == panel.id)
+    rows = session.execute(members).all()
+    benchmarks: dict[str, int] = defaultdict(int)
+    subset_models: dict[str, set[int]] = defaultdict(set)
+    for model_id, key, subset, _ in rows:
+        benchmarks[key] += 1
+        if subset:
+            subset_models[subset].add(model_id)
+    return PanelSummary(
+        name=panel.name,
+        description=panel.description,
+        frozen=panel.frozen,
+        models=len({r[0] for r in rows}),
+        observations=len(rows),
+        benchmarks=dict(sorted(benchmarks.items())),
+        subsets={k: len(v) for k, v in sorted(subset_models.items())},
+        source=panel.source,
+        licence=panel.licence,
+    )
+
+
+@dataclass(frozen=True)
+class BenchmarkRow:
+    key: str
+    name: str
+    category: str
+    version: str | None
+    observations: int
+    url: str | None
+
+
+def list_benchmarks(session: Session) -> list[BenchmarkRow]:
+    counts = dict(session.execute(select(Observation.benchmark_id, func.count()).group_by(Observation.benchmark_id)).all())
+    return [
+        BenchmarkRow(b.key, b.name, b.category, b.version, counts.get(b.id, 0), b.url)
+        for b in session.scalars(select(Benchmark).order_by(Benchmark.category, Benchmark.key))
+    ]

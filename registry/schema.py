@@ -1,0 +1,216 @@
+"""The registry's tables as a typed SQLAlchemy 2 ORM.
+
+The schema changes only through Alembic revisions in ``migrations/``; a test
+checks that the revisions and these classes agree.
+
+Names are unique through the ``*_names`` tables: every lab and model has its
+display name and its aliases there, keyed case-insensitively, so one database
+constraint (not a read-then-write check) keeps "Google" and "Google DeepMind"
+one lab and stops two writers from logging the same release twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ReportedBy(enum.StrEnum):
+    """Who published a score."""
+
+    LAB = "lab"
+    THIRD_PARTY = "third_party"
+    PAPER = "paper"
+
+
+class ModelKind(enum.StrEnum):
+    """Frontier (post-trained, product) models versus base (pretrained) checkpoints."""
+
+    FRONTIER = "frontier"
+    BASE = "base"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created_at() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Lab(Base):
+    __tablename__ = "labs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    names: Mapped[list[LabName]] = relationship(back_populates="lab", cascade="all, delete-orphan")
+    models: Mapped[list[Model]] = relationship(back_populates="lab")
+
+    @property
+    def aliases(self) -> list[str]:
+        return sorted(n.name for n in self.names if n.name != self.name)
+
+
+class LabName(Base):
+    """A lab's display name or one of its aliases."""
+
+    __tablename__ = "lab_names"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+    lab: Mapped[Lab] = relationship(back_populates="names")
+
+
+class Model(Base):
+    __tablename__ = "models"
+    __table_args__ = (
+        CheckConstraint("kind IN ('frontier', 'base')", name="kind"),
+        CheckConstraint(
+            "release_date_precision IS NULL OR release_date_precision IN ('day', 'month', 'year')",
+            name="release_date_precision",
+        ),
+        CheckConstraint("params_total_b IS NULL OR params_total_b > 0", name="params_total_b"),
+        CheckConstraint("params_active_b IS NULL OR params_active_b > 0", name="params_active_b"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"), index=True)
+    family: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default=ModelKind.FRONTIER)
+    release_date: Mapped[dt.date | None] = mapped_column(Date)
+    release_date_precision: Mapped[str | None] = mapped_column(String(8))
+    release_date_source: Mapped[str | None] = mapped_column(Text)
+    open_weight: Mapped[bool | None] = mapped_column(Boolean)
+    hf_repo: Mapped[str | None] = mapped_column(String(200))
+    hf_revision: Mapped[str | None] = mapped_column(String(100))
+    params_total_b: Mapped[float | None] = mapped_column(Float)
+    params_active_b: Mapped[float | None] = mapped_column(Float)
+    d_model: Mapped[int | None] = mapped_column(Integer)
+    n_layers: Mapped[int | None] = mapped_column(Integer)
+    n_heads: Mapped[int | None] = mapped_column(Integer)
+    variant_of_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    lab: Mapped[Lab] = relationship(back_populates="models")
+    names: Mapped[list[ModelName]] = relationship(back_populates="model", cascade="all, delete-orphan")
+    variant_of: Mapped[Model | None] = relationship(remote_side=[id])
+    observations: Mapped[list[Observation]] = relationship(back_populates="model")
+
+    @property
+    def aliases(self) -> list[str]:
+        return sorted(n.name for n in self.names if n.name != self.name)
+
+
+class ModelName(Base):
+    """A model's display name or one of its aliases (e.g. the paper's spelling)."""
+
+    __tablename__ = "model_names"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+    model: Mapped[Model] = relationship(back_populates="names")
+
+
+class Benchmark(Base):
+    __tablename__ = "benchmarks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+
+
+class Observation(Base):
+    """One reported score of one model on one benchmark, with its provenance.
+
+    Several observations of a model × benchmark may coexist (lab vs third party,
+    different scaffolds); ``fingerprint`` makes re-loading the same figure a no-op.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        CheckConstraint("value >= 0 AND value <= 100", name="value_percent"),
+        CheckConstraint("stderr IS NULL OR stderr >= 0", name="stderr"),
+        CheckConstraint("reported_by IN ('lab', 'third_party', 'paper')", name="reported_by"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    setting: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    reported_by: Mapped[str] = mapped_column(String(16))
+    retrieved_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    model: Mapped[Model] = relationship(back_populates="observations")
+    benchmark: Mapped[Benchmark] = relationship()
+
+
+class Panel(Base):
+    """A named selection of observations; frozen panels never change."""
+
+    __tablename__ = "panels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    licence: Mapped[str | None] = mapped_column(String(200))
+    frozen: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    members: Mapped[list[PanelObservation]] = relationship(back_populates="panel", cascade="all, delete-orphan")
+
+
+class PanelObservation(Base):
+    __tablename__ = "panel_observations"
+
+    panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id", ondelete="CASCADE"), primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    subset: Mapped[str | None] = mapped_column(String(64))
+
+    panel: Mapped[Panel] = relationship(back_populates="members")
+    observation: Mapped[Observation] = relationship()

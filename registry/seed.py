@@ -1,0 +1,417 @@
+"""Load the bundled, sourced data sets (idempotently).
+
+Sources live in ``registry/data/`` with their provenance and licences
+(``registry/data/PROVENANCE.md``). Every figure becomes an observation that
+carries its source; the paper's names are matched to the sourced panel's
+through ``mappings/*.csv`` (each match with its stated basis) or, failing that,
+by case-insensitive name.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from phasewatch.registry.catalog import Catalog, Counts
+from phasewatch.registry.dates import format_partial_date, parse_partial_date
+from phasewatch.registry.schema import Model, ModelKind, Panel, ReportedBy
+
+log = logging.getLogger(__name__)
+
+CAPE_REPO = "https://github.com/adilamin89/cape-scaling"
+CAPE_COMMIT = "d0bba894ef8a3bc7e35ffead7ee4d21e590cc570"
+CAPE_LICENCE = "MIT, (c) 2026 Adil Amin"
+
+FRONTIER_BENCHMARKS = ("swe_bench_verified", "gpqa_diamond", "hle", "ifeval", "aime_2025", "mmlu_pro", "arc_agi_2")
+BASE_V1 = ("arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2", "winogrande", "gsm8k")
+BASE_V2 = {"ifeval": "olb2_ifeval", "bbh": "olb2_bbh", "math_lvl5": "olb2_math_lvl5", "gpqa": "olb2_gpqa",
+           "musr": "olb2_musr", "mmlu_pro": "olb2_mmlu_pro"}  # fmt: skip
+PAPER_BASE_COLUMNS = {"HS": "hellaswag", "TQA": "truthfulqa_mc2", "ARC": "arc_challenge", "WG": "winogrande",
+                      "MMLU": "mmlu"}  # fmt: skip
+COLLECTED_COLUMNS = {"HellaSwag": "hellaswag", "TruthfulQA_MC2": "truthfulqa_mc2", "ARC_Challenge": "arc_challenge",
+                     "WinoGrande": "winogrande", "MMLU": "mmlu"}  # fmt: skip
+TAGS = {
+    "lab-reported": ReportedBy.LAB,
+    "lab figure via secondary page": ReportedBy.LAB,
+    "third-party measured": ReportedBy.THIRD_PARTY,
+}
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    name: str
+    description: str
+    source: str
+    licence: str
+
+
+PANELS = {
+    "sourced-2026-11": PanelSpec(
+        "sourced-2026-11",
+        "Independently sourced frontier panel: 91 models, 14 labs, seven benchmarks, a source URL per cell.",
+        "registry/data/sources/frontier_models.csv (compiled for phasewatch from lab READMEs and model cards, "
+        "llm-stats data @872b75f, models.dev, Epoch AI benchmark-stitching and secondary pages; see PROVENANCE.md)",
+        "CC BY 4.0 for cells via llm-stats data; facts from lab publications otherwise",
+    ),
+    "growing-pains-34": PanelSpec(
+        "growing-pains-34",
+        "The Growing Pains paper's 34 frontier models (10 labs), with exactly its SWE-bench Verified and "
+        "GPQA Diamond values; subset = the paper's Core / Ext.",
+        f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/frontier_34models.json (dates: data/frontier_final_consolidated.json)",
+        CAPE_LICENCE,
+    ),
+    "post-cutoff-2026-04": PanelSpec(
+        "post-cutoff-2026-04",
+        "The paper's five out-of-sample releases of April 2026 (not used in its frozen regression).",
+        f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/post_cutoff_april2026.json",
+        CAPE_LICENCE,
+    ),
+    "base-families-2026-11": PanelSpec(
+        "base-families-2026-11",
+        "113 base checkpoints in 24 families with architecture and Open LLM Leaderboard v1 / v2 scores.",
+        "registry/data/sources/base_families.csv (ObsScaling eval_results, Open LLM Leaderboard v2 via "
+        "modelrank_ai, leaderboard report 2023-09-15, model cards; see PROVENANCE.md)",
+        "Apache-2.0 (ObsScaling) and MIT (modelrank_ai, open-llm-leaderboard-report)",
+    ),
+    "lying-63": PanelSpec(
+        "lying-63",
+        "The Lying Is Just a Phase paper's base panel: 63 models, 16 families, HellaSwag / TruthfulQA / ARC / "
+        "WinoGrande / MMLU as the paper used them; subset = the paper's family label.",
+        f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/base_models_consolidated.json",
+        CAPE_LICENCE,
+    ),
+    "lying-collected": PanelSpec(
+        "lying-collected",
+        "The paper author's collected leaderboard scores (47 rows; source tags HF-LLB-v1, Qwen-blog, "
+        "HF-blog+TechReport, …) from which part of lying-63 was built.",
+        f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/leaderboard_scores_collected.csv",
+        CAPE_LICENCE,
+    ),
+}
+
+
+def _data_file(*parts: str):
+    return resources.files("phasewatch.registry.data").joinpath(*parts)
+
+
+def _read_csv(*parts: str) -> list[dict[str, str]]:
+    with _data_file(*parts).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _read_json(*parts: str) -> Any:
+    with _data_file(*parts).open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _float(text: str | None) -> float | None:
+    text = (text or "").strip()
+    return float(text) if text else None
+
+
+def _int(text: str | None) -> int | None:
+    value = _float(text)
+    return None if value is None else int(value)
+
+
+def seed(catalog: Catalog) -> Counts:
+    """Load every bundled data set; a second call adds nothing."""
+    load_vocabulary(catalog)
+    load_sourced_frontier(catalog)
+    load_paper_frontier(catalog)
+    load_base_families(catalog)
+    load_paper_base(catalog)
+    catalog.session.flush()
+    return catalog.counts
+
+
+def load_vocabulary(catalog: Catalog) -> None:
+    for row in _read_csv("vocabulary", "labs.csv"):
+        aliases = [a for a in row["aliases"].split("|") if a.strip()]
+        catalog.add_lab(row["name"], aliases)
+    for row in _read_csv("vocabulary", "benchmarks.csv"):
+        catalog.add_benchmark(
+            row["key"],
+            name=row["name"],
+            category=row["category"],
+            version=row["version"] or None,
+            description=row["description"] or None,
+            url=row["url"] or None,
+        )
+
+
+def _panel(catalog: Catalog, name: str) -> Panel:
+    spec = PANELS[name]
+    return catalog.add_panel(spec.name, description=spec.description, source=spec.source, licence=spec.licence)
+
+
+# --- the sourced frontier panel ---------------------------------------------------
+
+
+def _split_sources(text: str) -> dict[str, str]:
+    """``field: url || field: url`` → {field: url}."""
+    out: dict[str, str] = {}
+    for item in text.split(" || "):
+        key, sep, url = item.partition(": ")
+        if sep:
+            out[key.strip()] = url.strip()
+    return out
+
+
+def _split_cell_notes(text: str) -> dict[str, tuple[str, str]]:
+    """``key=[tag] setting; key=[tag] …`` → {key: (tag, setting)}.
+
+    Settings may themselves contain ``;``, so the text is cut only where a
+    known benchmark key opens a new cell note.
+    """
+    keys = "|".join(FRONTIER_BENCHMARKS)
+    starts = list(re.finditer(rf"(?:^|;\s*)({keys})=\[([^\]]+)\]", text))
+    out: dict[str, tuple[str, str]] = {}
+    for i, match in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        out[match.group(1)] = (match.group(2), text[match.end() : end].strip(" ;"))
+    return out
+
+
+def load_sourced_frontier(catalog: Catalog) -> None:
+    panel = _panel(catalog, "sourced-2026-11")
+    for line, row in enumerate(_read_csv("sources", "frontier_models.csv"), start=2):
+        cell_notes, _, row_notes = row["notes"].partition("||")
+        sources = _split_sources(row["source_urls"])
+        model = catalog.find_model(row["model"])
+        if model is None:
+            day, precision = parse_partial_date(row["release_date"])
+            model = catalog.add_model(
+                row["model"],
+                catalog.lab(row["lab"]),
+                kind=ModelKind.FRONTIER,
+                release_date=day,
+                release_date_precision=precision,
+                release_date_source=sources.get("release_date"),
+                open_weight=row["open_weight"].strip() == "yes",
+                hf_repo=row["hf_repo"] or None,
+                params_total_b=_float(row["params_total_b"]),
+                params_active_b=_float(row["params_active_b"]),
+                notes=row_notes.strip() or None,
+            )
+        notes = _split_cell_notes(cell_notes.strip())
+        for key in FRONTIER_BENCHMARKS:
+            value = _float(row[key])
+            if value is None:
+                continue
+            tag, setting = notes.get(key, ("", ""))
+            observation, _ = catalog.add_observation(
+                model,
+                catalog.benchmark(key),
+                value,
+                reported_by=TAGS.get(tag, ReportedBy.LAB),
+                setting=setting or None,
+                source_url=sources.get(key),
+                note=f"[{tag}]" if tag else None,
+                where=f"frontier_models.csv line {line}",
+            )
+            catalog.add_to_panel(panel, observation, loading=True)
+
+
+# --- the paper's frontier panels ------------------------------------------------------
+
+
+@cache
+def _paper_frontier_map() -> dict[str, dict[str, str]]:
+    return {row["paper_name"]: row for row in _read_csv("mappings", "paper_frontier_names.csv")}
+
+
+def _paper_model(catalog: Catalog, name: str, lab: str, date_text: str | None, source: str) -> Model:
+    """The registry model behind a paper row: mapped, matched by name, or new."""
+    mapping = _paper_frontier_map().get(name, {})
+    target = mapping.get("registry_name") or name
+    model = catalog.find_model(target)
+    if model is None:
+        day, precision = parse_partial_date(date_text) if date_text else (None, None)
+        variant_of = catalog.find_model(mapping["variant_of"]) if mapping.get("variant_of") else None
+        model = catalog.add_model(
+            name,
+            catalog.lab(lab),
+            kind=ModelKind.FRONTIER,
+            release_date=day,
+            release_date_precision=precision,
+            release_date_source=f"{source} (paper's repository)" if date_text else None,
+            variant_of=variant_of,
+            notes=mapping.get("basis") or None,
+        )
+    else:
+        catalog.add_alias(model, name)
+        _note_date_disagreement(model, date_text, source)
+    return model
+
+
+def _note_date_disagreement(model: Model, date_text: str | None, source: str) -> None:
+    """Keep the better-sourced date, but say where the paper's repository differs."""
+    if not date_text or model.release_date is None:
+        return
+    day, precision = parse_partial_date(date_text)
+    ours = format_partial_date(model.release_date, precision)
+    if ours != format_partial_date(day, precision):
+        remark = f"The paper's repository dates this model {date_text} ({source})."
+        if remark not in (model.notes or ""):
+            model.notes = f"{model.notes} {remark}".strip() if model.notes else remark
+
+
+def load_paper_frontier(catalog: Catalog) -> None:
+    dates = {m["name"]: m["date"] for m in _read_json("sources", "cape-scaling", "frontier_final_consolidated.json")["models"]}
+    source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/frontier_34models.json"
+    date_source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/frontier_final_consolidated.json"
+    panel = _panel(catalog, "growing-pains-34")
+    for entry in _read_json("sources", "cape-scaling", "frontier_34models.json")["models"]:
+        model = _paper_model(catalog, entry["name"], entry["lab"], dates.get(entry["name"]), date_source)
+        _add_paper_pair(catalog, panel, model, entry, source, subset=entry["subset"])
+    post = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/post_cutoff_april2026.json"
+    panel = _panel(catalog, "post-cutoff-2026-04")
+    for entry in _read_json("sources", "cape-scaling", "post_cutoff_april2026.json")["models"]:
+        model = _paper_model(catalog, entry["name"], entry["lab"], entry.get("date"), post)
+        _add_paper_pair(catalog, panel, model, entry, post, subset=None)
+
+
+def _add_paper_pair(catalog: Catalog, panel: Panel, model: Model, entry: dict, source: str, subset: str | None) -> None:
+    for key, field in (("swe_bench_verified", "swe"), ("gpqa_diamond", "gpqa")):
+        observation, _ = catalog.add_observation(
+            model,
+            catalog.benchmark(key),
+            entry[field],
+            reported_by=ReportedBy.PAPER,
+            source_url=source,
+            note=f"paper row {entry['name']!r}",
+        )
+        catalog.add_to_panel(panel, observation, subset=subset, loading=True)
+
+
+# --- base models ------------------------------------------------------------------------
+
+
+@cache
+def _family_labs() -> dict[str, str]:
+    return {row["family"]: row["lab"] for row in _read_csv("vocabulary", "family_labs.csv")}
+
+
+def load_base_families(catalog: Catalog) -> None:
+    panel = _panel(catalog, "base-families-2026-11")
+    family_labs = _family_labs()
+    for line, row in enumerate(_read_csv("sources", "base_families.csv"), start=2):
+        model = catalog.find_model(row["model"])
+        if model is None:
+            model = catalog.add_model(
+                row["model"],
+                catalog.lab(family_labs[row["family"]]),
+                kind=ModelKind.BASE,
+                family=row["family"],
+                open_weight=True,
+                hf_repo=row["hf_repo"] or None,
+                params_total_b=_float(row["params_b"]),
+                d_model=_int(row["d_model"]),
+                n_layers=_int(row["n_layers"]),
+                n_heads=_int(row["n_heads"]),
+                notes=row["notes"] or None,
+            )
+        columns = [(c, c) for c in BASE_V1] + list(BASE_V2.items())
+        for column, key in columns:
+            value = _float(row[column])
+            if value is None:
+                continue
+            observation, _ = catalog.add_observation(
+                model,
+                catalog.benchmark(key),
+                value,
+                reported_by=ReportedBy.THIRD_PARTY,
+                source_url=row["source_urls"] or None,
+                where=f"base_families.csv line {line}",
+            )
+            catalog.add_to_panel(panel, observation, loading=True)
+
+
+@cache
+def _paper_base_map() -> dict[str, str]:
+    return {row["paper_name"]: row["registry_name"] for row in _read_csv("mappings", "paper_base_names.csv")}
+
+
+def _base_model(catalog: Catalog, name: str, family: str, params_b: float | None, source: str) -> Model:
+    target = _paper_base_map().get(name, name)
+    model = catalog.find_model(target)
+    if model is None and target != name:
+        model = catalog.find_model(name)
+    if model is None:
+        model = catalog.add_model(
+            target,
+            catalog.lab(_family_labs()[family]),
+            kind=ModelKind.BASE,
+            family=family,
+            params_total_b=params_b,
+            notes=f"Known only from the paper's base panel ({source}).",
+        )
+    catalog.add_alias(model, name)
+    return model
+
+
+def load_paper_base(catalog: Catalog) -> None:
+    source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/base_models_consolidated.json"
+    panel = _panel(catalog, "lying-63")
+    for entry in _read_json("sources", "cape-scaling", "base_models_consolidated.json")["models"]:
+        model = _base_model(catalog, entry["name"], entry["family"], entry.get("N_B"), source)
+        for column, key in PAPER_BASE_COLUMNS.items():
+            if entry.get(column) is None:
+                continue
+            observation, _ = catalog.add_observation(
+                model,
+                catalog.benchmark(key),
+                entry[column],
+                reported_by=ReportedBy.PAPER,
+                source_url=source,
+                note=f"paper row {entry['name']!r}, source tag {entry['source']!r}",
+            )
+            catalog.add_to_panel(panel, observation, subset=entry["family"], loading=True)
+    collected = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/leaderboard_scores_collected.csv"
+    panel = _panel(catalog, "lying-collected")
+    for row in _read_csv("sources", "cape-scaling", "leaderboard_scores_collected.csv"):
+        model = _base_model(catalog, row["Model"], row["Family"], _float(row["Params_B"]), collected)
+        for column, key in COLLECTED_COLUMNS.items():
+            value = _float(row[column])
+            if value is None:
+                continue
+            observation, _ = catalog.add_observation(
+                model,
+                catalog.benchmark(key),
+                value,
+                reported_by=ReportedBy.PAPER,
+                source_url=collected,
+                note=f"paper row {row['Model']!r}, source tag {row['Source']!r}",
+            )
+            catalog.add_to_panel(panel, observation, subset=row["Family"], loading=True)
+
+
+
+@dataclass(frozen=True)
+class InitResult:
+    database: str
+    revision_before: str | None
+    revision_after: str | None
+    added: dict[str, int]
+
+
+def initialise(engine) -> InitResult:  # noqa: ANN001 (sqlalchemy.Engine)
+    """Bring the schema to head, then load the bundled data in one transaction."""
+    from phasewatch.registry.db import redact, transaction, upgrade
+
+    before, after = upgrade(engine)
+    with transaction(engine) as session:
+        counts = seed(Catalog(session))
+    return InitResult(
+        database=redact(engine.url.render_as_string(hide_password=False)),
+        revision_before=before,
+        revision_after=after,
+        added=dict(vars(counts)),
+    )
