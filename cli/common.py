@@ -6,15 +6,17 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
 from phasewatch.registry.errors import PhasewatchError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
@@ -44,7 +46,7 @@ def new_app(help_text: str) -> typer.Typer:
 
 
 @contextmanager
-def registry_session() -> Iterator[Session]:
+def registry_session() -> Iterator["Session"]:
     """One transaction on the configured, current registry."""
     from phasewatch.registry.db import open_registry, transaction
 

@@ -11,7 +11,6 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
@@ -115,13 +114,18 @@ def alembic_config(url: str):  # -> alembic.config.Config (imported lazily)
     return config
 
 
-@cache
 def head_revision() -> str:
     """The newest migration this version of phasewatch ships."""
+    from phasewatch.migrations import HEAD_REVISION
+
+    return HEAD_REVISION
+
+
+def alembic_head_revision() -> str:
+    """The head as Alembic computes it from the revision files."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    head = script.get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert head is not None, "no migrations found"
     return head
 

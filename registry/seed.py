@@ -81,8 +81,9 @@ PANELS = {
     ),
     "lying-63": PanelSpec(
         "lying-63",
-        "The Lying Is Just a Phase paper's base panel: 63 models, 16 families, HellaSwag / TruthfulQA / ARC / "
-        "WinoGrande / MMLU as the paper used them; subset = the paper's family label.",
+        "The Lying Is Just a Phase paper's base panel: 63 rows in 16 families (61 distinct models: it lists "
+        "Llama-3-8B and Llama-3-70B twice), HellaSwag / TruthfulQA / ARC / WinoGrande / MMLU as the paper used "
+        "them; subset = the paper's family label.",
         f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/base_models_consolidated.json",
         CAPE_LICENCE,
     ),

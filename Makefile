@@ -1,0 +1,33 @@
+# The two set-up commands of the README:
+#   make demo   install into .venv, then run the main job on the embedded SQLite default
+#   make test   install into .venv, then run the whole test suite (SQLite and a throwaway PostgreSQL)
+PYTHON ?= python3.12
+export PYENV_VERSION ?= 3.12.1
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+
+.PHONY: demo test install bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.12 (e.g. pyenv install 3.12.1)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --no-cache-dir -e '.[steer,test]'
+	touch $@
+
+demo: install
+	$(BIN)/phasewatch init
+	$(BIN)/phasewatch panels list
+	$(BIN)/phasewatch models list --panel growing-pains-34
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/bench_cli.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
