@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
-#   make demo   install into .venv, then run the main job on the embedded SQLite default
+#   make demo   install into .venv, then run the main job on the embedded SQLite default:
+#               init -> fit -> lab ranking -> a release verdict -> out-of-sample check
 #   make test   install into .venv, then run the whole test suite (SQLite and a throwaway PostgreSQL)
 PYTHON ?= python3.12
 export PYENV_VERSION ?= 3.12.1
@@ -21,7 +22,10 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/phasewatch init
 	$(BIN)/phasewatch panels list
-	$(BIN)/phasewatch models list --panel growing-pains-34
+	$(BIN)/phasewatch fit
+	$(BIN)/phasewatch labs compare
+	$(BIN)/phasewatch releases check "Claude Opus 4.7"
+	$(BIN)/phasewatch coverage holdout --held-out post-cutoff-2026-04
 
 test: install
 	$(BIN)/python -m pytest

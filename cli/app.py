@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli import benchmarks, db, labs, models, panels, releases, scores
+from phasewatch.cli import benchmarks, coupling, db, labs, models, panels, releases, scores
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
 
 app = new_app(
@@ -24,6 +24,11 @@ app.add_typer(releases.app, name="releases")
 app.add_typer(scores.app, name="scores")
 app.add_typer(panels.app, name="panels")
 app.add_typer(benchmarks.app, name="benchmarks")
+app.add_typer(coupling.fits_app, name="fits")
+app.command()(coupling.fit)
+app.command()(coupling.hfield)
+app.command()(coupling.predict)
+app.command()(coupling.coverage)
 
 
 @app.command()

@@ -43,3 +43,60 @@ def add(
         print_json(result)
     else:
         print(f"{'added' if created else 'updated'} lab {result['lab']}" + (f" (aliases: {', '.join(alias)})" if alias else ""))
+
+
+@app.command()
+def show(
+    lab: str = typer.Argument(..., help="Lab name or alias."),
+    fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """A lab's coupling slope, mean h, h trajectory with classified shifts, and what to measure next."""
+    from dataclasses import asdict
+
+    from phasewatch.cli.common import console
+    from phasewatch.registry.philosophy import lab_philosophy
+
+    with registry_session() as session:
+        view = lab_philosophy(session, lab, fit_id)
+    if json_:
+        print_json(asdict(view))
+        return
+    s, h = view.slope, view.mean_h
+    table(
+        f"{view.lab} (fit #{view.fit_id}, {view.fit_panels})",
+        ("", ""),
+        [("releases in fit", view.n_releases),
+         ("coupling slope", f"{s.mean:.3f}, 95 % HDI [{s.low:.3f}, {s.high:.3f}]"),
+         ("OLS slope (paper's method)", f"{view.ols_slope:.3f}" if view.ols_slope is not None else "(fewer than 3 releases)"),
+         ("mean h", f"{h.mean:+.1f} pp, 95 % HDI [{h.low:+.1f}, {h.high:+.1f}]"),
+         ("direction", view.direction),
+         ("confidence", view.confidence),
+         ("next measurement", view.next_measurement)],
+    )  # fmt: skip
+    table("h trajectory (release order)", ("release", "date", "x", "h (pp)"),
+          [(p.name, p.date, p.x, f"{p.h:+.1f}") for p in view.trajectory])  # fmt: skip
+    if view.shifts:
+        table(f"shifts (noise threshold {view.noise_pp:.1f} pp = the fit's residual scale)", ("from", "to", "Δh (pp)", "class"),
+              [(x.before, x.after, f"{x.delta_h:+.1f}", x.kind) for x in view.shifts])  # fmt: skip
+    console.print()
+
+
+@app.command()
+def compare(
+    fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Rank labs by coupling slope, with 95 % HDIs."""
+    from dataclasses import asdict
+
+    from phasewatch.registry.philosophy import compare_labs
+
+    with registry_session() as session:
+        used, ranks = compare_labs(session, fit_id)
+    if json_:
+        print_json({"fit_id": used, "labs": [asdict(r) for r in ranks]})
+        return
+    table(f"labs by coupling slope (fit #{used})", ("rank", "lab", "n", "slope, 95 % HDI", "OLS slope", "mean h (pp)"),
+          [(r.rank, r.lab, r.n_releases, f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]",
+            f"{r.ols_slope:.3f}" if r.ols_slope is not None else "", f"{r.mean_h.mean:+.1f}") for r in ranks])  # fmt: skip

@@ -36,11 +36,41 @@ def add(
         hf_repo=hf_repo, hf_revision=hf_revision, source_url=source, reported_by=reported_by,
         params_total_b=params_total_b, params_active_b=params_active_b, variant_of=variant_of, family=family, kind=kind,
     )  # fmt: skip
+    from phasewatch.registry.fits import verdict_for_release
+
     with registry_session() as session:
         result = add_release(session, request)
+        verdict = verdict_for_release(session, result.model)
     if json_:
-        print_json(as_dict(result))
+        print_json({**as_dict(result), "verdict": verdict.as_dict() if verdict else None})
         return
     scores = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
     print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}): {scores}")
+    _print_verdict(verdict)
+
+
+def _print_verdict(verdict) -> None:  # noqa: ANN001 (registry.fits.Verdict)
+    if verdict is None:
+        print("no verdict: it needs an accepted fit (`phasewatch fit`) and both of its benchmarks' scores")
+        return
+    c = verdict.check
+    where = "INSIDE" if c.inside else "OUTSIDE"
+    lab_note = "" if c.lab_known else " (a lab the fit has not seen: effects drawn from the hierarchy)"
+    print(f"h-field {c.h.mean:+.1f} pp (95 % HDI [{c.h.low:+.1f}, {c.h.high:+.1f}]) against fit #{verdict.fit_id} "
+          f"({verdict.fit_panels})")
+    print(f"{where} the 95 % predictive interval [{c.predicted.low:.1f}, {c.predicted.high:.1f}] for {verdict.y_benchmark} "
+          f"of a release by {c.lab} at {verdict.x_benchmark} {c.x:g}{lab_note}")
+
+
+@app.command()
+def check(name: str = typer.Argument(..., help="A registered model (name or alias)."), json_: bool = JSON_OPTION) -> None:
+    """Give a registered release its h-field and inside/outside verdict against the latest accepted fit."""
+    from phasewatch.registry.fits import verdict_for_release
+
+    with registry_session() as session:
+        verdict = verdict_for_release(session, name)
+    if json_:
+        print_json(verdict.as_dict() if verdict else None)
+        return
+    _print_verdict(verdict)

@@ -107,6 +107,7 @@ class Catalog:
     """Look-ups and writes for one session, cached for bulk work."""
 
     session: Session
+    bulk: bool = False  # preload every name and fingerprint (seeding, imports) instead of asking per item
     counts: Counts = field(default_factory=Counts)
     _labs: dict[str, Lab] | None = None
     _models: dict[str, Model] | None = None
@@ -187,7 +188,10 @@ class Catalog:
         return self._models
 
     def find_model(self, name: str) -> Model | None:
-        return self.models.get(name_key(name))
+        key = name_key(name)
+        if self.bulk or self._models is not None:
+            return self.models.get(key)
+        return self.session.scalar(select(Model).join(ModelName).where(ModelName.name_key == key))
 
     def model(self, name: str) -> Model:
         found = self.find_model(name)
@@ -245,8 +249,9 @@ class Catalog:
                 f"model {name!r} already exists (another writer just added it)",
                 "add scores to it with `phasewatch scores import`",
             ) from None
-        for label in (name, *aliases):
-            self.models[name_key(label)] = model
+        if self._models is not None:
+            for label in (name, *aliases):
+                self._models[name_key(label)] = model
         self.counts.models += 1
         return model
 
@@ -257,7 +262,8 @@ class Catalog:
         if owner is not None:
             raise ConflictError(f"the name {alias!r} already belongs to model {owner.name!r}", "choose another alias")
         model.names.append(ModelName(name=alias, name_key=name_key(alias)))
-        self.models[name_key(alias)] = model
+        if self._models is not None:
+            self._models[name_key(alias)] = model
 
     # -- observations -----------------------------------------------------
     @property
@@ -296,7 +302,10 @@ class Catalog:
             reported_by=str(reported_by),
             retrieved_on=retrieved_on,
         )
-        found = self.fingerprints.get(key)
+        if self.bulk or self._fingerprints is not None:
+            found = self.fingerprints.get(key)
+        else:
+            found = self.session.scalar(select(Observation).where(Observation.fingerprint == key))
         if found is not None:
             return found, False
         observation = Observation(
@@ -312,7 +321,8 @@ class Catalog:
             fingerprint=key,
         )
         self.session.add(observation)
-        self.fingerprints[key] = observation
+        if self._fingerprints is not None:
+            self._fingerprints[key] = observation
         self.counts.observations += 1
         return observation, True
 

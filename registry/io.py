@@ -146,7 +146,7 @@ def import_rows(session: Session, rows: Iterable[dict[str, Any]], *, today: dt.d
     Runs inside the caller's transaction, so a file with one bad row imports
     nothing.
     """
-    catalog = Catalog(session)
+    catalog = Catalog(session, bulk=True)
     today = today or dt.date.today()
     rows = list(rows)
     pending_variants: list[tuple[Model, str, str]] = []

@@ -22,12 +22,15 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -214,3 +217,76 @@ class PanelObservation(Base):
 
     panel: Mapped[Panel] = relationship(back_populates="members")
     observation: Mapped[Observation] = relationship()
+
+
+class Fit(Base):
+    """A stored coupling fit: what went in, how it was sampled, what came out.
+
+    ``posterior`` holds the draws needed for predictions (numpy ``.npz``), so
+    verdicts need neither a refit nor PyMC. A fit whose diagnostics fail is
+    kept (and shown) but not ``accepted`` for verdicts unless the user insists.
+    """
+
+    __tablename__ = "fits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+    panels: Mapped[str] = mapped_column(String(400))
+    x_benchmark: Mapped[str] = mapped_column(String(64))
+    y_benchmark: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict] = mapped_column(JSON)
+    seed: Mapped[int] = mapped_column(Integer)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    n_models: Mapped[int] = mapped_column(Integer)
+    versions: Mapped[dict] = mapped_column(JSON)
+    diagnostics: Mapped[dict] = mapped_column(JSON)
+    converged: Mapped[bool] = mapped_column(Boolean)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[dict] = mapped_column(JSON)
+    ols: Mapped[dict] = mapped_column(JSON)
+    posterior: Mapped[bytes] = mapped_column(LargeBinary)
+    elapsed_s: Mapped[float] = mapped_column(Float)
+
+
+class ReleaseVerdict(Base):
+    """Where a logged release fell against a stored fit."""
+
+    __tablename__ = "release_verdicts"
+    __table_args__ = (UniqueConstraint("model_id", "fit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    fit_id: Mapped[int] = mapped_column(ForeignKey("fits.id", ondelete="CASCADE"), index=True)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    h_mean: Mapped[float] = mapped_column(Float)
+    h_low: Mapped[float] = mapped_column(Float)
+    h_high: Mapped[float] = mapped_column(Float)
+    predicted_low: Mapped[float] = mapped_column(Float)
+    predicted_high: Mapped[float] = mapped_column(Float)
+    inside: Mapped[bool] = mapped_column(Boolean)
+    lab_known: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    model: Mapped[Model] = relationship()
+    fit: Mapped[Fit] = relationship()
+
+
+class CoverageCheck(Base):
+    """Out-of-sample coverage of the 95 % predictive intervals (LOO, LFO, hold-out)."""
+
+    __tablename__ = "coverage_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+    panels: Mapped[str] = mapped_column(String(400))
+    held_out: Mapped[str | None] = mapped_column(String(400))
+    method: Mapped[str] = mapped_column(String(200))
+    x_benchmark: Mapped[str] = mapped_column(String(64))
+    y_benchmark: Mapped[str] = mapped_column(String(64))
+    nominal: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    inside: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict] = mapped_column(JSON)
+    details: Mapped[list] = mapped_column(JSON)

@@ -409,7 +409,7 @@ def initialise(engine) -> InitResult:  # noqa: ANN001 (sqlalchemy.Engine)
 
     before, after = upgrade(engine)
     with transaction(engine) as session:
-        counts = seed(Catalog(session))
+        counts = seed(Catalog(session, bulk=True))
     return InitResult(
         database=redact(engine.url.render_as_string(hide_password=False)),
         revision_before=before,

@@ -86,7 +86,7 @@ def _seed(url: str) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with transaction(engine) as session:
-        seed(Catalog(session))
+        seed(Catalog(session, bulk=True))
     engine.dispose()
 
 
@@ -151,3 +151,44 @@ def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the CLI at the test registry."""
     monkeypatch.setenv("PHASEWATCH_DATABASE_URL", db_url)
     return db_url
+
+
+def _fit(url: str) -> None:
+    from phasewatch.registry.fits import run_fit
+
+    engine = make_engine(url)
+    run_fit(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def fitted_sqlite_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fitted") / "fitted.db"
+    shutil.copy(seeded_sqlite_template, path)
+    _fit(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fitted_pg_template(pg_server: str, seeded_pg_template: str) -> str:
+    name = _create_pg_database(pg_server, seeded_pg_template)
+    _fit(f"{pg_server}/{name}")
+    return name
+
+
+@pytest.fixture
+def fitted_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A seeded registry holding one converged fit of growing-pains-34 (a fresh copy per test)."""
+    if backend == "sqlite":
+        path = tmp_path / "fitted.db"
+        shutil.copy(request.getfixturevalue("fitted_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server = request.getfixturevalue("pg_server")
+    return f"{server}/{_create_pg_database(server, request.getfixturevalue('fitted_pg_template'))}"
+
+
+@pytest.fixture
+def fitted_engine(fitted_url: str) -> Iterator[Engine]:
+    engine = make_engine(fitted_url)
+    yield engine
+    engine.dispose()

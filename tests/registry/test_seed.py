@@ -17,7 +17,7 @@ from tests.helpers import source_path, table_counts
 def test_seed_twice_adds_nothing(engine: Engine) -> None:
     before = table_counts(engine)
     with transaction(engine) as session:
-        counts = seed(Catalog(session))
+        counts = seed(Catalog(session, bulk=True))
     assert counts.total() == 0
     assert table_counts(engine) == before
 

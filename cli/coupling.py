@@ -1,0 +1,204 @@
+"""Coupling commands: ``fit``, ``fits``, ``hfield``, ``predict``, ``coverage``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, registry_session, table
+
+fits_app = new_app("List and inspect stored coupling fits.")
+
+PANEL_OPTION = typer.Option(["growing-pains-34"], "--panel", help="Panel(s) to fit (repeatable; their union).")
+
+
+def _interval(value: dict[str, Any] | Any, digits: int = 2) -> str:
+    v = value if isinstance(value, dict) else vars(value)
+    return f"{v['mean']:+.{digits}f} [{v['low']:+.{digits}f}, {v['high']:+.{digits}f}]"
+
+
+def fit(
+    panel: list[str] = PANEL_OPTION,
+    x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
+    y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
+    seed: int = typer.Option(1, "--seed", help="Sampler seed."),
+    draws: int = typer.Option(1000, "--draws", min=100, help="Draws per chain after tuning."),
+    tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain."),
+    chains: int = typer.Option(4, "--chains", min=2, help="Chains (at least 2, for r_hat)."),
+    sampler: str = typer.Option("nutpie", "--sampler", help="nutpie (compiled, default) or pymc (PyMC's own NUTS)."),
+    accept_unconverged: bool = typer.Option(
+        False, "--accept-unconverged", help="Use the fit for verdicts even if its diagnostics fail."
+    ),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Fit the Bayesian hierarchical coupling model (PyMC + nutpie) and store it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from phasewatch.models.coupling import SamplerSettings
+    from phasewatch.registry.db import open_registry
+    from phasewatch.registry.fits import run_fit
+
+    from phasewatch.models.coupling import SAMPLERS
+    from phasewatch.registry.errors import InvalidInputError
+
+    if sampler not in SAMPLERS:
+        raise InvalidInputError(f"unknown sampler {sampler!r}", f"use one of {', '.join(SAMPLERS)}")
+    engine = open_registry()
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console if not json_ else None, transient=True, disable=json_,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("reading the panel", total=(draws + tune) * chains)
+        result = run_fit(
+            engine, tuple(panel), x, y, settings, accept_unconverged=accept_unconverged,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            stage=lambda text: bar.update(task, description=text),
+        )  # fmt: skip
+    if json_:
+        print_json(vars(result))
+        return
+    _print_fit(result)
+
+
+def _print_fit(result: Any) -> None:
+    s, ols = result.summary, result.ols
+    status = "converged" if result.converged else "DID NOT CONVERGE: " + "; ".join(result.problems)
+    console.print(f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
+                  f"({result.elapsed_s:.1f} s): {status}", markup=False)  # fmt: skip
+    if not result.accepted:
+        console.print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
+    d = result.diagnostics
+    table("diagnostics", ("max r_hat", "min bulk ESS", "min tail ESS", "divergences", "chains x draws"),
+          [(f"{d['max_r_hat']:.4f}", f"{d['min_ess_bulk']:.0f}", f"{d['min_ess_tail']:.0f}", d["divergences"],
+            f"{d['chains']} x {d['draws']}")])  # fmt: skip
+    table(
+        "population trend",
+        ("quantity", "estimate", "what it is"),
+        [
+            ("OLS slope", f"{ols['slope']:.4f} [{ols['slope_ci95'][0]:.3f}, {ols['slope_ci95'][1]:.3f}]", "t-based 95 % CI"),
+            ("OLS intercept", f"{ols['intercept']:.2f} [{ols['intercept_ci95'][0]:.1f}, {ols['intercept_ci95'][1]:.1f}]", "t-based 95 % CI"),
+            ("OLS r", f"{ols['r']:+.4f} (p = {ols['p_value']:.1e})", "Pearson correlation"),
+            ("paper's band", f"±{ols['paper_band']:.2f} pp", "1.96 x RMS residual (ignores parameter uncertainty)"),
+            ("t-based PI half-width", f"±{_pi_half(ols):.2f} pp at mean x", "95 % prediction interval for a new release"),
+            ("posterior slope", _interval(s["population_slope"], 3), "hierarchical, 95 % HDI"),
+            ("posterior intercept", _interval(s["population_intercept"], 1), "hierarchical, 95 % HDI"),
+            ("posterior r", _interval(s["r"], 3), "posterior-predictive Pearson r, 95 % HDI"),
+            ("residual sd", _interval(s["noise_sd"], 2), "Student-t scale, pp"),
+        ],
+    )  # fmt: skip
+    table(
+        "per-lab coupling (slope dy/dx)",
+        ("lab", "n", "slope, 95 % HDI", "OLS slope (paper's method)", "mean h (pp), 95 % HDI"),
+        [(lab["lab"], lab["n_models"], _interval(lab["slope"], 3),
+          f"{lab['ols_slope']:.3f}" if lab["ols_slope"] is not None else "", _interval(lab["mean_h"], 1))
+         for lab in s["labs"]],
+    )  # fmt: skip
+
+
+def _pi_half(ols: dict[str, Any]) -> float:
+    from scipy import stats
+
+    t = stats.t.ppf(0.975, ols["n"] - 2)
+    return float(t * ols["residual_sd"] * (1 + 1 / ols["n"]) ** 0.5)
+
+
+@fits_app.command("list")
+def fits_list(json_: bool = JSON_OPTION) -> None:
+    """List stored fits, newest first, with their diagnostics."""
+    from phasewatch.registry.fits import list_fits
+
+    with registry_session() as session:
+        fits = list_fits(session)
+    if json_:
+        print_json([{k: v for k, v in vars(f).items() if k != "summary"} for f in fits])
+        return
+    table(f"{len(fits)} fits", ("id", "created", "panels", "y ~ x", "n", "max r_hat", "divergences", "used for verdicts"),
+          [(f.id, f.created_at, f.panels, f"{f.y} ~ {f.x}", f.n_models, f"{f.diagnostics['max_r_hat']:.4f}",
+            f.diagnostics["divergences"], f.accepted) for f in fits])  # fmt: skip
+
+
+@fits_app.command("show")
+def fits_show(
+    fit_id: int | None = typer.Argument(None, help="Fit id (default: the latest accepted fit)."), json_: bool = JSON_OPTION
+) -> None:
+    """Show a fit: spec, data hash, versions, diagnostics, trend and per-lab slopes."""
+    from phasewatch.registry.fits import show_fit
+
+    with registry_session() as session:
+        result = show_fit(session, fit_id)
+    if json_:
+        print_json(vars(result))
+        return
+    _print_fit(result)
+    table("provenance", ("", ""), [("data hash", result.data_hash), ("seed", result.seed), ("spec", str(result.spec)),
+                                  ("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items()))])  # fmt: skip
+
+
+def hfield(
+    lab: str | None = typer.Option(None, "--lab", help="Only this lab."),
+    panel: str | None = typer.Option(None, "--panel", help="Models of this panel (may be outside the fit)."),
+    fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Every model's h-field (y minus the population trend) with its 95 % HDI."""
+    from phasewatch.registry.hfield import hfield_rows
+
+    with registry_session() as session:
+        fit_used, rows = hfield_rows(session, lab=lab, panel=panel, fit_id=fit_id)
+    if json_:
+        print_json({"fit_id": fit_used, "models": [vars(r) | {"h": vars(r.h)} for r in rows]})
+        return
+    table(f"h-field against fit #{fit_used} ({len(rows)} models; + = y-rich)", ("model", "lab", "date", "x", "y", "h (pp), 95 % HDI", "in fit"),
+          [(r.name, r.lab, r.date, r.x, r.y, _interval(vars(r.h), 1), r.in_fit) for r in rows])  # fmt: skip
+
+
+def predict(
+    lab: str = typer.Option(..., "--lab", help="The lab (an unknown lab is predicted as a new lab)."),
+    x_score: float = typer.Option(..., "--x-score", help="The release's x score (SWE-bench Verified by default)."),
+    fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """95 % predictive interval of y for a hypothetical release (no refit, no PyMC)."""
+    from phasewatch.registry.fits import predict as run_predict
+
+    with registry_session() as session:
+        prediction = run_predict(session, lab, x_score, fit_id)
+    if json_:
+        print_json(vars(prediction))
+        return
+    p = prediction.predicted
+    who = prediction.lab if prediction.lab_known else f"{prediction.lab} (a lab the fit has not seen: effects drawn from the hierarchy)"
+    print(f"fit #{prediction.fit_id}: a {who} release at x = {prediction.x:g} is predicted at "
+          f"{p['mean']:.1f}, 95 % interval [{p['low']:.1f}, {p['high']:.1f}]")  # fmt: skip
+
+
+def coverage(
+    method: str = typer.Argument(..., help="loo (leave-one-out), lfo (leave-future-out) or holdout."),
+    panel: list[str] = PANEL_OPTION,
+    held_out: list[str] = typer.Option([], "--held-out", help="Panel(s) to predict out of sample (holdout)."),
+    cutoff: str | None = typer.Option(None, "--cutoff", help="lfo: fit on releases before this date (default: last quarter held out)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Check the 95 % predictive intervals out of sample and store the coverage."""
+    from rich.progress import Progress
+
+    from phasewatch.registry.coverage import run_coverage
+    from phasewatch.registry.db import open_registry
+
+    engine = open_registry()
+    with Progress(console=console, transient=True, disable=json_) as bar:
+        task = bar.add_task(f"coverage ({method})", total=None)
+        report = run_coverage(
+            engine, method, tuple(panel), held_out=tuple(held_out), cutoff=cutoff,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+    if json_:
+        print_json(vars(report))
+        return
+    console.print(f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
+                  f"({report.share:.1%}; nominal {report.nominal:.0%})", markup=False)  # fmt: skip
+    table(None, ("model", "lab", "x", "y", "95 % predictive interval", "inside"),
+          [(d["name"], d["lab"], d["x"], d["y"], f"[{d['predicted']['low']:.1f}, {d['predicted']['high']:.1f}]",
+            d["inside"]) for d in report.details])  # fmt: skip

@@ -1,0 +1,102 @@
+"""Honest checks of the predictive intervals: leave-one-out, leave-future-out,
+and hold-out panels (e.g. the five post-cutoff releases), stored for reference."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from phasewatch.models.coupling import CouplingData, Priors, SamplerSettings
+from phasewatch.registry.db import transaction
+from phasewatch.registry.errors import InvalidInputError
+from phasewatch.registry.fits import DEFAULT_PANELS, DEFAULT_X, DEFAULT_Y, panel_data
+from phasewatch.registry.schema import CoverageCheck
+
+# Refits for coverage sample less than a stored fit: many fits, one number each.
+COVERAGE_SETTINGS = SamplerSettings(draws=500, tune=500, chains=2, seed=1)
+METHODS = ("loo", "lfo", "holdout")
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    id: int
+    method: str
+    panels: str
+    held_out: str | None
+    nominal: float
+    n: int
+    inside: int
+    share: float
+    details: list[dict[str, Any]]
+
+
+def _default_cutoff(data: CouplingData) -> str:
+    """The release date that leaves the last quarter of dated releases out."""
+    dates = sorted(d for d in data.dates if d)
+    return dates[int(len(dates) * 0.75)]
+
+
+def run_coverage(
+    engine: Engine,
+    method: str,
+    panels: tuple[str, ...] = DEFAULT_PANELS,
+    *,
+    held_out: tuple[str, ...] = (),
+    cutoff: str | None = None,
+    settings: SamplerSettings = COVERAGE_SETTINGS,
+    progress: Any = None,
+) -> CoverageReport:
+    from phasewatch.models.coupling import CouplingSampler, held_out_checks, leave_future_out, leave_one_out
+
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown coverage method {method!r}", f"use one of {', '.join(METHODS)}")
+    if method == "holdout" and not held_out:
+        raise InvalidInputError("holdout needs --held-out PANEL", "e.g. --held-out post-cutoff-2026-04")
+    with transaction(engine) as session:
+        data = panel_data(session, panels, DEFAULT_X, DEFAULT_Y)
+        test = panel_data(session, held_out, DEFAULT_X, DEFAULT_Y) if method == "holdout" else None
+    if test is not None:
+        overlap = set(test.names) & set(data.names)
+        if overlap:
+            raise InvalidInputError(f"held-out models are also in the fit: {sorted(overlap)}", "hold out a disjoint panel")
+    sampler = CouplingSampler.for_data(data, Priors())
+    if method == "loo":
+        coverage = leave_one_out(sampler, data, settings, progress=progress)
+    elif method == "lfo":
+        coverage = leave_future_out(sampler, data, cutoff or _default_cutoff(data), settings)
+    else:
+        assert test is not None
+        from phasewatch.models.coupling import Coverage
+
+        coverage = Coverage(f"hold-out ({', '.join(held_out)})", 0.95, held_out_checks(sampler, data, test, settings))
+    details = [{**dataclasses.asdict(c), "inside": c.inside} for c in coverage.checks]
+    record = CoverageCheck(
+        panels=",".join(panels), held_out=",".join(held_out) or None, method=coverage.method,
+        x_benchmark=DEFAULT_X, y_benchmark=DEFAULT_Y, nominal=coverage.nominal, n=coverage.n,
+        inside=coverage.inside, spec={"settings": asdict(settings), "priors": asdict(Priors())},
+        details=details,
+    )  # fmt: skip
+    with transaction(engine) as session:
+        session.add(record)
+        session.flush()
+        return _report(record)
+
+
+def _report(record: CoverageCheck) -> CoverageReport:
+    return CoverageReport(
+        id=record.id, method=record.method, panels=record.panels, held_out=record.held_out,
+        nominal=record.nominal, n=record.n, inside=record.inside,
+        share=record.inside / record.n if record.n else float("nan"), details=record.details,
+    )  # fmt: skip
+
+
+def list_coverage(session: Session) -> list[CoverageReport]:
+    return [_report(r) for r in session.scalars(select(CoverageCheck).order_by(CoverageCheck.id))]
+
+
+

@@ -1,0 +1,330 @@
+"""Coupling fits: build the data from panels, sample, store, and answer from
+stored fits (h-field, predictions, release verdicts) without PyMC."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
+
+from phasewatch.models.coupling import (
+    CouplingData,
+    CouplingSummary,
+    Posterior,
+    Priors,
+    ProgressCallback,
+    ReleaseCheck,
+    SamplerSettings,
+    check_release,
+    ols_trend,
+)
+from phasewatch.registry.catalog import Catalog
+from phasewatch.registry.dates import format_partial_date
+from phasewatch.registry.db import transaction
+from phasewatch.registry.errors import InvalidInputError, NotFoundError
+from phasewatch.registry.schema import Benchmark, Fit, Model, Observation, PanelObservation, ReleaseVerdict
+
+METHOD = "hierarchical-studentt-v1"
+DEFAULT_X = "swe_bench_verified"
+DEFAULT_Y = "gpqa_diamond"
+DEFAULT_PANELS = ("growing-pains-34",)
+
+
+def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> CouplingData:
+    """One row per model holding both benchmarks in the given panels.
+
+    A model with two different values of one benchmark across the panels is
+    an error, not an average: choose panels that agree.
+    """
+    catalog = Catalog(session)
+    panel_ids = [catalog.panel(name).id for name in panels]
+    keys = (catalog.benchmark(x).key, catalog.benchmark(y).key)
+    if keys[0] == keys[1]:
+        raise InvalidInputError(f"x and y are both {x}", "choose two different benchmarks")
+    query = (
+        select(Observation.model_id, Benchmark.key, Observation.value)
+        .join(Benchmark)
+        .join(PanelObservation, PanelObservation.observation_id == Observation.id)
+        .where(PanelObservation.panel_id.in_(panel_ids), Benchmark.key.in_(keys))
+    )
+    values: dict[int, dict[str, set[float]]] = defaultdict(lambda: defaultdict(set))
+    for model_id, key, value in session.execute(query):
+        values[model_id][key].add(value)
+    models = {m.id: m for m in session.scalars(select(Model).options(selectinload(Model.lab)).where(Model.id.in_(values)))}
+    rows = []
+    for model_id, by_key in values.items():
+        if len(by_key) < 2:
+            continue
+        model = models[model_id]
+        for key in keys:
+            if len(by_key[key]) > 1:
+                raise InvalidInputError(
+                    f"{model.name} has several {key} values in {', '.join(panels)}: {sorted(by_key[key])}",
+                    "fit on panels that hold one value per model",
+                )
+        date = format_partial_date(model.release_date, model.release_date_precision) or None
+        rows.append((model.name, model.lab.name, next(iter(by_key[keys[0]])), next(iter(by_key[keys[1]])), date))
+    if len(rows) < 5:
+        raise InvalidInputError(f"only {len(rows)} models in {', '.join(panels)} have both {x} and {y}", "use a larger panel")
+    rows.sort(key=lambda r: (r[4] or "9999", r[0]))
+    return CouplingData(
+        names=tuple(r[0] for r in rows),
+        labs=tuple(r[1] for r in rows),
+        x=np.array([r[2] for r in rows]),
+        y=np.array([r[3] for r in rows]),
+        dates=tuple(r[4] for r in rows),
+    )
+
+
+def data_hash(data: CouplingData) -> str:
+    rows = sorted(zip(data.names, data.labs, data.x.tolist(), data.y.tolist(), data.dates or [None] * data.n))
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in ("phasewatch", "pymc", "pytensor", "nutpie", "arviz", "numpy", "scipy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class FitResult:
+    id: int
+    panels: str
+    x: str
+    y: str
+    n_models: int
+    converged: bool
+    accepted: bool
+    problems: list[str]
+    diagnostics: dict[str, Any]
+    ols: dict[str, Any]
+    summary: dict[str, Any]
+    elapsed_s: float
+    created_at: str
+    seed: int
+    data_hash: str
+    spec: dict[str, Any]
+    versions: dict[str, str]
+
+
+def run_fit(
+    engine: Engine,
+    panels: tuple[str, ...] = DEFAULT_PANELS,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    settings: SamplerSettings = SamplerSettings(),
+    priors: Priors = Priors(),
+    accept_unconverged: bool = False,
+    progress: ProgressCallback | None = None,
+    stage: Any = None,
+) -> FitResult:
+    """Sample the hierarchical model on the panels' data and store the fit.
+
+    The data are read in one transaction, sampled outside any (sampling takes
+    seconds), and the fit is written in another.
+    """
+    from phasewatch.models.coupling import CouplingSampler, summarize
+
+    with transaction(engine) as session:
+        data = panel_data(session, panels, x, y)
+    started = time.perf_counter()
+    if stage:
+        stage("compiling the model")
+    sampler = CouplingSampler.for_data(data, priors)
+    if stage:
+        stage("sampling")
+    posterior, diagnostics = sampler.fit(data, settings, progress)
+    if stage:
+        stage("summarising")
+    summary = summarize(posterior, data)
+    ols = ols_trend(data.x, data.y)
+    elapsed = time.perf_counter() - started
+    fit = Fit(
+        panels=",".join(panels),
+        x_benchmark=x,
+        y_benchmark=y,
+        method=METHOD,
+        spec={"method": METHOD, "sampler": settings.sampler, "priors": asdict(priors), "settings": asdict(settings)},
+        seed=settings.seed,
+        data_hash=data_hash(data),
+        n_models=data.n,
+        versions=library_versions(),
+        diagnostics={**asdict(diagnostics), "problems": diagnostics.problems},
+        converged=diagnostics.converged,
+        accepted=diagnostics.converged or accept_unconverged,
+        summary=asdict(summary),
+        ols={**asdict(ols), "paper_band": ols.paper_band},
+        posterior=posterior.to_bytes(),
+        elapsed_s=elapsed,
+    )
+    with transaction(engine) as session:
+        session.add(fit)
+        session.flush()
+        return _result(fit)
+
+
+def _result(fit: Fit) -> FitResult:
+    return FitResult(
+        id=fit.id,
+        panels=fit.panels,
+        x=fit.x_benchmark,
+        y=fit.y_benchmark,
+        n_models=fit.n_models,
+        converged=fit.converged,
+        accepted=fit.accepted,
+        problems=list(fit.diagnostics.get("problems", [])),
+        diagnostics=fit.diagnostics,
+        ols=fit.ols,
+        summary=fit.summary,
+        elapsed_s=fit.elapsed_s,
+        created_at=fit.created_at.isoformat(timespec="seconds") if fit.created_at else "",
+        seed=fit.seed,
+        data_hash=fit.data_hash,
+        spec=fit.spec,
+        versions=fit.versions,
+    )
+
+
+def list_fits(session: Session) -> list[FitResult]:
+    return [_result(f) for f in session.scalars(select(Fit).order_by(Fit.id.desc()))]
+
+
+def get_fit(session: Session, fit_id: int | None = None, *, x: str = DEFAULT_X, y: str = DEFAULT_Y) -> Fit:
+    """A fit by id, else the latest accepted fit of x and y."""
+    if fit_id is not None:
+        fit = session.get(Fit, fit_id)
+        if fit is None:
+            raise NotFoundError(f"no fit #{fit_id}", "see `phasewatch fits list`")
+        return fit
+    fit = latest_accepted_fit(session, x, y)
+    if fit is None:
+        raise NotFoundError(f"no accepted fit of {y} on {x} yet", "run `phasewatch fit`")
+    return fit
+
+
+def latest_accepted_fit(session: Session, x: str = DEFAULT_X, y: str = DEFAULT_Y) -> Fit | None:
+    return session.scalar(
+        select(Fit)
+        .where(Fit.accepted.is_(True), Fit.x_benchmark == x, Fit.y_benchmark == y)
+        .order_by(Fit.id.desc())
+        .limit(1)
+    )
+
+
+def show_fit(session: Session, fit_id: int | None = None) -> FitResult:
+    return _result(get_fit(session, fit_id))
+
+
+def summary_of(fit: Fit) -> CouplingSummary:
+    """The stored summary as typed objects."""
+    from phasewatch.models.coupling import LabCoupling, ModelHField
+    from phasewatch.models.intervals import Interval
+
+    raw = dict(fit.summary)
+    labs = [LabCoupling(**{**lab, "slope": Interval(**lab["slope"]), "mean_h": Interval(**lab["mean_h"])})
+            for lab in raw.pop("labs")]  # fmt: skip
+    models = [ModelHField(**{**m, "h": Interval(**m["h"])}) for m in raw.pop("models")]
+    scalars = {k: Interval(**v) if isinstance(v, dict) else v for k, v in raw.items()}
+    return CouplingSummary(**scalars, labs=labs, models=models)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    fit_id: int
+    lab: str
+    lab_known: bool
+    x: float
+    predicted: dict[str, float]
+    h_band_for_y: str
+
+
+def predict(session: Session, lab: str, x_score: float, fit_id: int | None = None) -> Prediction:
+    """The 95 % predictive interval of y for a hypothetical release of ``lab`` at x."""
+    from phasewatch.models.coupling import clip_to_scale
+    from phasewatch.models.intervals import eti
+    from phasewatch.registry.catalog import check_score
+
+    fit = get_fit(session, fit_id)
+    check_score(x_score, benchmark=fit.x_benchmark)
+    lab_name = _lab_name(session, lab)
+    posterior = Posterior.from_bytes(fit.posterior)
+    draws, known = posterior.predictive(x_score, lab_name, seed=fit.seed)
+    interval = clip_to_scale(eti(draws))
+    return Prediction(
+        fit_id=fit.id,
+        lab=lab_name,
+        lab_known=known,
+        x=x_score,
+        predicted={"mean": interval.mean, "low": interval.low, "high": interval.high, "prob": interval.prob},
+        h_band_for_y=f"{fit.y_benchmark} in [{interval.low:.1f}, {interval.high:.1f}]",
+    )
+
+
+def _lab_name(session: Session, lab: str) -> str:
+    """A registered lab's canonical name; an unregistered one is predicted as a new lab."""
+    try:
+        return Catalog(session).lab(lab).name
+    except NotFoundError:
+        return lab
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fit_id: int
+    fit_panels: str
+    x_benchmark: str
+    y_benchmark: str
+    check: ReleaseCheck
+
+    def as_dict(self) -> dict[str, Any]:
+        check = dataclasses.asdict(self.check)
+        return {"fit_id": self.fit_id, "fit_panels": self.fit_panels, "x_benchmark": self.x_benchmark,
+                "y_benchmark": self.y_benchmark, **check, "inside": self.check.inside}  # fmt: skip
+
+
+def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
+    """Check a logged release against the latest accepted fit and store the verdict.
+
+    ``None`` when there is no accepted fit or the release lacks either score.
+    """
+    fit = latest_accepted_fit(session)
+    if fit is None:
+        return None
+    model = Catalog(session).model(model_name)
+    scores: dict[str, float] = {}
+    observations = session.scalars(
+        select(Observation).options(selectinload(Observation.benchmark))
+        .where(Observation.model_id == model.id).order_by(Observation.created_at.desc(), Observation.id.desc())
+    )  # fmt: skip
+    for o in observations:  # the most recently logged figure of each benchmark
+        scores.setdefault(o.benchmark.key, o.value)
+    if fit.x_benchmark not in scores or fit.y_benchmark not in scores:
+        return None
+    posterior = Posterior.from_bytes(fit.posterior)
+    check = check_release(posterior, model.name, model.lab.name, scores[fit.x_benchmark], scores[fit.y_benchmark], seed=fit.seed)
+    stored = session.scalar(select(ReleaseVerdict).where(ReleaseVerdict.model_id == model.id, ReleaseVerdict.fit_id == fit.id))
+    if stored is not None:  # the check is deterministic (seeded by the fit), so the stored verdict stands
+        return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
+    session.add(
+        ReleaseVerdict(
+            model_id=model.id, fit_id=fit.id, x=check.x, y=check.y, h_mean=check.h.mean, h_low=check.h.low,
+            h_high=check.h.high, predicted_low=check.predicted.low, predicted_high=check.predicted.high,
+            inside=check.inside, lab_known=check.lab_known,
+        )
+    )  # fmt: skip
+    session.flush()
+    return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)

@@ -1,0 +1,134 @@
+"""Stored fits: what they hold, verdicts without refitting, predictions, lab views, coverage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from phasewatch.models.coupling import SamplerSettings
+from phasewatch.registry.coverage import run_coverage
+from phasewatch.registry.db import transaction
+from phasewatch.registry.errors import InvalidInputError, NotFoundError
+from phasewatch.registry.fits import data_hash, latest_accepted_fit, panel_data, predict, run_fit, verdict_for_release
+from phasewatch.registry.hfield import hfield_rows
+from phasewatch.registry.philosophy import compare_labs, lab_philosophy
+from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
+from phasewatch.registry.schema import CoverageCheck, Fit, ReleaseVerdict
+from tests.helpers import source_path
+
+pytestmark = pytest.mark.slow
+TODAY = dt.date(2026, 11, 23)
+
+
+def _log(engine: Engine, name: str, lab: str, swe: float | None, gpqa: float | None):
+    scores = tuple(ScoreInput(k, v) for k, v in (("swe_bench_verified", swe), ("gpqa_diamond", gpqa)) if v is not None)
+    with transaction(engine) as session:
+        add_release(session, ReleaseRequest(name=name, lab=lab, date="2026-06-01", scores=scores), today=TODAY)
+        return verdict_for_release(session, name)
+
+
+def test_stored_fit_holds_spec_data_hash_versions_and_diagnostics(fitted_engine: Engine) -> None:
+    with transaction(fitted_engine) as session:
+        fit = latest_accepted_fit(session)
+        assert fit is not None and fit.converged and fit.accepted
+        assert fit.data_hash == data_hash(panel_data(session, ("growing-pains-34",), fit.x_benchmark, fit.y_benchmark))
+        assert fit.diagnostics["max_r_hat"] < 1.01 and fit.diagnostics["divergences"] == 0
+        assert fit.versions["pymc"].startswith("6.") and fit.spec["settings"]["seed"] == fit.seed
+        assert fit.ols["slope"] == pytest.approx(0.513, abs=5e-4) and fit.n_models == 34
+        labs = {lab["lab"]: lab for lab in fit.summary["labs"]}
+        for name in ("Google", "DeepSeek"):
+            slope = labs[name]["slope"]
+            assert slope["low"] < slope["mean"] < slope["high"]
+        assert labs["Google"]["slope"]["mean"] > labs["DeepSeek"]["slope"]["mean"]
+
+
+def test_release_verdict_from_the_stored_fit(fitted_engine: Engine) -> None:
+    verdict = _log(fitted_engine, "Claude Opus 4.7 (again)", "Anthropic", 87.6, 94.2)
+    assert verdict is not None and verdict.check.lab_known and verdict.check.inside
+    assert verdict.check.predicted.high <= 100.0
+    # h against the posterior trend sits near the paper's +2.9 (frozen OLS trend), within its HDI width
+    assert verdict.check.h.low < 2.9 < verdict.check.h.high
+    with transaction(fitted_engine) as session:
+        assert session.scalar(select(func.count()).select_from(ReleaseVerdict)) == 1
+
+
+def test_release_from_an_unseen_lab_and_an_outlier(fitted_engine: Engine) -> None:
+    verdict = _log(fitted_engine, "Nova Coder", "Amazon", 70.0, 40.0)
+    assert verdict is not None and not verdict.check.lab_known and not verdict.check.inside
+    assert verdict.check.h.high < -20
+
+
+def test_release_without_both_scores_gets_no_verdict(fitted_engine: Engine) -> None:
+    assert _log(fitted_engine, "Half Scored", "Google", 80.0, None) is None
+
+
+def test_unconverged_fit_is_stored_but_not_used_unless_insisted(fitted_engine: Engine) -> None:
+    tiny = SamplerSettings(draws=100, tune=100, chains=2, seed=3)
+    result = run_fit(fitted_engine, settings=tiny)
+    assert not result.converged and not result.accepted and result.problems
+    with transaction(fitted_engine) as session:
+        assert latest_accepted_fit(session).id != result.id
+    insisted = run_fit(fitted_engine, settings=tiny, accept_unconverged=True)
+    assert insisted.accepted and not insisted.converged
+    with transaction(fitted_engine) as session:
+        assert latest_accepted_fit(session).id == insisted.id
+        assert session.scalar(select(func.count()).select_from(Fit)) == 3
+
+
+def test_predict_for_known_and_new_labs(fitted_engine: Engine) -> None:
+    with transaction(fitted_engine) as session:
+        google = predict(session, "Google DeepMind", 80.0)
+        newcomer = predict(session, "Some New Lab", 80.0)
+    assert google.lab == "Google" and google.lab_known and not newcomer.lab_known
+    assert newcomer.predicted["high"] - newcomer.predicted["low"] > google.predicted["high"] - google.predicted["low"]
+    with pytest.raises(InvalidInputError):
+        with transaction(fitted_engine) as session:
+            predict(session, "Google", 180.0)
+
+
+def test_hfield_of_a_panel_outside_the_fit(fitted_engine: Engine) -> None:
+    with transaction(fitted_engine) as session:
+        _, rows = hfield_rows(session, panel="post-cutoff-2026-04")
+        _, deepseek = hfield_rows(session, lab="DeepSeek")
+    assert len(rows) == 5 and not any(r.in_fit for r in rows)
+    assert {r.lab for r in deepseek} == {"DeepSeek"} and len(deepseek) == 4
+
+
+def test_lab_philosophy_classifies_the_compute_tier_shift(fitted_engine: Engine) -> None:
+    paper = {m["name"]: m for m in json.loads(source_path("cape-scaling", "frontier_34models.json").read_text())["models"]}
+    expected = paper["GPT-5.4 xhigh"]["gpqa"] - paper["GPT-5.4 std"]["gpqa"]  # same SWE: Δh is the GPQA gap (+7.8)
+    with transaction(fitted_engine) as session:
+        openai = lab_philosophy(session, "OpenAI")
+        fit_id, ranks = compare_labs(session)
+    tier = next(s for s in openai.shifts if s.after == "GPT-5.4 xhigh")
+    assert tier.kind.startswith("inference compute") and tier.delta_h == pytest.approx(expected)
+    assert [p.date for p in openai.trajectory] == sorted(p.date for p in openai.trajectory)
+    assert [r.slope.mean for r in ranks] == sorted((r.slope.mean for r in ranks), reverse=True)
+
+
+def test_lab_without_a_fit_or_outside_it(engine: Engine, fitted_engine: Engine) -> None:
+    with pytest.raises(NotFoundError, match="run `phasewatch fit`"):
+        with transaction(engine) as session:
+            lab_philosophy(session, "Google")
+    with pytest.raises(NotFoundError, match="no release in fit"):
+        with transaction(fitted_engine) as session:
+            lab_philosophy(session, "Mistral AI")
+
+
+def test_conflicting_panels_are_refused(fitted_engine: Engine) -> None:
+    with pytest.raises(InvalidInputError, match=r"has several (swe_bench_verified|gpqa_diamond) values"):
+        with transaction(fitted_engine) as session:
+            panel_data(session, ("growing-pains-34", "sourced-2026-11"), "swe_bench_verified", "gpqa_diamond")
+
+
+def test_holdout_and_leave_future_out_coverage_are_stored(fitted_engine: Engine) -> None:
+    small = SamplerSettings(draws=400, tune=400, chains=2, seed=1)
+    held = run_coverage(fitted_engine, "holdout", held_out=("post-cutoff-2026-04",), settings=small)
+    assert held.n == 5 and held.inside == 5  # the paper's claim, reproduced out of sample
+    future = run_coverage(fitted_engine, "lfo", cutoff="2025-12", settings=small)
+    assert future.n >= 5 and 0 <= future.inside <= future.n
+    with transaction(fitted_engine) as session:
+        assert session.scalar(select(func.count()).select_from(CoverageCheck)) == 2
