@@ -9,19 +9,28 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
 from phasewatch.registry.errors import PhasewatchError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
-console = Console(highlight=False, soft_wrap=False)
-error_console = Console(stderr=True, highlight=False)
+_console: Console | None = None
+
+
+def console() -> Console:
+    """The stdout console, created on first use (rich costs start-up time that
+    commands printing plain lines need not pay)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False, soft_wrap=False)
+    return _console
 
 
 class PhasewatchGroup(TyperGroup):
@@ -31,7 +40,7 @@ class PhasewatchGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except PhasewatchError as exc:
-            error_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            sys.stderr.write(f"error: {exc}\n")
             raise typer.Exit(2) from None
 
 
@@ -63,12 +72,14 @@ def print_json(data: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     grid = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(fmt(v) for v in row))
-    console.print(grid)
+    console().print(grid)
 
 
 def fmt(value: Any) -> str:

@@ -27,6 +27,7 @@ def fit(
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain."),
     chains: int = typer.Option(4, "--chains", min=2, help="Chains (at least 2, for r_hat)."),
     sampler: str = typer.Option("nutpie", "--sampler", help="nutpie (compiled, default) or pymc (PyMC's own NUTS)."),
+    target_accept: float = typer.Option(0.9, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
     accept_unconverged: bool = typer.Option(
         False, "--accept-unconverged", help="Use the fit for verdicts even if its diagnostics fail."
     ),
@@ -45,10 +46,10 @@ def fit(
     if sampler not in SAMPLERS:
         raise InvalidInputError(f"unknown sampler {sampler!r}", f"use one of {', '.join(SAMPLERS)}")
     engine = open_registry()
-    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler)
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console if not json_ else None, transient=True, disable=json_,
+        TimeElapsedColumn(), console=console() if not json_ else None, transient=True, disable=json_,
     ) as bar:  # fmt: skip
         task = bar.add_task("reading the panel", total=(draws + tune) * chains)
         result = run_fit(
@@ -65,10 +66,10 @@ def fit(
 def _print_fit(result: Any) -> None:
     s, ols = result.summary, result.ols
     status = "converged" if result.converged else "DID NOT CONVERGE: " + "; ".join(result.problems)
-    console.print(f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
+    console().print(f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
                   f"({result.elapsed_s:.1f} s): {status}", markup=False)  # fmt: skip
     if not result.accepted:
-        console.print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
+        console().print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
     d = result.diagnostics
     table("diagnostics", ("max r_hat", "min bulk ESS", "min tail ESS", "divergences", "chains x draws"),
           [(f"{d['max_r_hat']:.4f}", f"{d['min_ess_bulk']:.0f}", f"{d['min_ess_tail']:.0f}", d["divergences"],
@@ -179,26 +180,34 @@ def coverage(
     panel: list[str] = PANEL_OPTION,
     held_out: list[str] = typer.Option([], "--held-out", help="Panel(s) to predict out of sample (holdout)."),
     cutoff: str | None = typer.Option(None, "--cutoff", help="lfo: fit on releases before this date (default: last quarter held out)."),
+    draws: int = typer.Option(1000, "--draws", min=100, help="Draws per chain for each refit."),
+    tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain for each refit."),
+    target_accept: float = typer.Option(0.9, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Check the 95 % predictive intervals out of sample and store the coverage."""
     from rich.progress import Progress
 
+    from phasewatch.models.coupling import SamplerSettings
     from phasewatch.registry.coverage import run_coverage
     from phasewatch.registry.db import open_registry
 
     engine = open_registry()
-    with Progress(console=console, transient=True, disable=json_) as bar:
+    with Progress(console=console(), transient=True, disable=json_) as bar:
         task = bar.add_task(f"coverage ({method})", total=None)
         report = run_coverage(
             engine, method, tuple(panel), held_out=tuple(held_out), cutoff=cutoff,
+            settings=SamplerSettings(draws=draws, tune=tune, target_accept=target_accept),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
     if json_:
         print_json(vars(report))
         return
-    console.print(f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
+    console().print(f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
                   f"({report.share:.1%}; nominal {report.nominal:.0%})", markup=False)  # fmt: skip
+    w = report.worst_refit
+    console().print(f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
+                    f"{w['divergences']} divergences in all", markup=False)  # fmt: skip
     table(None, ("model", "lab", "x", "y", "95 % predictive interval", "inside"),
           [(d["name"], d["lab"], d["x"], d["y"], f"[{d['predicted']['low']:.1f}, {d['predicted']['high']:.1f}]",
             d["inside"]) for d in report.details])  # fmt: skip

@@ -79,7 +79,7 @@ def show(
     if view.shifts:
         table(f"shifts (noise threshold {view.noise_pp:.1f} pp = the fit's residual scale)", ("from", "to", "Δh (pp)", "class"),
               [(x.before, x.after, f"{x.delta_h:+.1f}", x.kind) for x in view.shifts])  # fmt: skip
-    console.print()
+    console().print()
 
 
 @app.command()

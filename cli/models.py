@@ -65,7 +65,7 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
         ("also known as", ", ".join(detail.aliases)),
         ("notes", detail.notes),
     ]  # fmt: skip
-    console.print(f"[bold]{detail.name}[/bold]")
+    console().print(f"[bold]{detail.name}[/bold]")
     table(None, ("", ""), [(k, v) for k, v in facts if v not in (None, "")])
     if detail.conflicts:
         table(

@@ -28,7 +28,8 @@ def add(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Log a release with its scores (all validated before anything is written)."""
-    from phasewatch.registry.queries import as_dict
+    from dataclasses import asdict
+
     from phasewatch.registry.releases import ReleaseRequest, add_release, parse_score
 
     request = ReleaseRequest(
@@ -42,7 +43,7 @@ def add(
         result = add_release(session, request)
         verdict = verdict_for_release(session, result.model)
     if json_:
-        print_json({**as_dict(result), "verdict": verdict.as_dict() if verdict else None})
+        print_json({**asdict(result), "verdict": verdict.as_dict() if verdict else None})
         return
     scores = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""

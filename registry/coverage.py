@@ -17,8 +17,8 @@ from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.fits import DEFAULT_PANELS, DEFAULT_X, DEFAULT_Y, panel_data
 from phasewatch.registry.schema import CoverageCheck
 
-# Refits for coverage sample less than a stored fit: many fits, one number each.
-COVERAGE_SETTINGS = SamplerSettings(draws=500, tune=500, chains=2, seed=1)
+# Refits sample as a stored fit does, so that their diagnostics mean the same.
+COVERAGE_SETTINGS = SamplerSettings()
 METHODS = ("loo", "lfo", "holdout")
 
 
@@ -32,6 +32,7 @@ class CoverageReport:
     n: int
     inside: int
     share: float
+    worst_refit: dict[str, float]
     details: list[dict[str, Any]]
 
 
@@ -73,12 +74,14 @@ def run_coverage(
         assert test is not None
         from phasewatch.models.coupling import Coverage
 
-        coverage = Coverage(f"hold-out ({', '.join(held_out)})", 0.95, held_out_checks(sampler, data, test, settings))
+        checks, diagnostics = held_out_checks(sampler, data, test, settings)
+        coverage = Coverage(f"hold-out ({', '.join(held_out)})", 0.95, checks, [diagnostics])
     details = [{**dataclasses.asdict(c), "inside": c.inside} for c in coverage.checks]
     record = CoverageCheck(
         panels=",".join(panels), held_out=",".join(held_out) or None, method=coverage.method,
         x_benchmark=DEFAULT_X, y_benchmark=DEFAULT_Y, nominal=coverage.nominal, n=coverage.n,
-        inside=coverage.inside, spec={"settings": asdict(settings), "priors": asdict(Priors())},
+        inside=coverage.inside,
+        spec={"settings": asdict(settings), "priors": asdict(Priors()), "worst_refit": coverage.worst_refit},
         details=details,
     )  # fmt: skip
     with transaction(engine) as session:
@@ -91,7 +94,8 @@ def _report(record: CoverageCheck) -> CoverageReport:
     return CoverageReport(
         id=record.id, method=record.method, panels=record.panels, held_out=record.held_out,
         nominal=record.nominal, n=record.n, inside=record.inside,
-        share=record.inside / record.n if record.n else float("nan"), details=record.details,
+        share=record.inside / record.n if record.n else float("nan"),
+        worst_refit=record.spec.get("worst_refit", {}), details=record.details,
     )  # fmt: skip
 
 

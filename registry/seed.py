@@ -359,40 +359,37 @@ def _base_model(catalog: Catalog, name: str, family: str, params_b: float | None
 
 
 def load_paper_base(catalog: Catalog) -> None:
+    """The paper's base panel (lying-63) and the scores its author collected (lying-collected)."""
     source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/base_models_consolidated.json"
     panel = _panel(catalog, "lying-63")
     for entry in _read_json("sources", "cape-scaling", "base_models_consolidated.json")["models"]:
         model = _base_model(catalog, entry["name"], entry["family"], entry.get("N_B"), source)
-        for column, key in PAPER_BASE_COLUMNS.items():
-            if entry.get(column) is None:
-                continue
-            observation, _ = catalog.add_observation(
-                model,
-                catalog.benchmark(key),
-                entry[column],
-                reported_by=ReportedBy.PAPER,
-                source_url=source,
-                note=f"paper row {entry['name']!r}, source tag {entry['source']!r}",
-            )
-            catalog.add_to_panel(panel, observation, subset=entry["family"], loading=True)
-    collected = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/leaderboard_scores_collected.csv"
+        scores = {key: entry.get(column) for column, key in PAPER_BASE_COLUMNS.items()}
+        _add_paper_base_scores(catalog, panel, model, scores, source, entry["name"], entry["source"], entry["family"])
+    source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/leaderboard_scores_collected.csv"
     panel = _panel(catalog, "lying-collected")
     for row in _read_csv("sources", "cape-scaling", "leaderboard_scores_collected.csv"):
-        model = _base_model(catalog, row["Model"], row["Family"], _float(row["Params_B"]), collected)
-        for column, key in COLLECTED_COLUMNS.items():
-            value = _float(row[column])
-            if value is None:
-                continue
-            observation, _ = catalog.add_observation(
-                model,
-                catalog.benchmark(key),
-                value,
-                reported_by=ReportedBy.PAPER,
-                source_url=collected,
-                note=f"paper row {row['Model']!r}, source tag {row['Source']!r}",
-            )
-            catalog.add_to_panel(panel, observation, subset=row["Family"], loading=True)
+        model = _base_model(catalog, row["Model"], row["Family"], _float(row["Params_B"]), source)
+        scores = {key: _float(row[column]) for column, key in COLLECTED_COLUMNS.items()}
+        _add_paper_base_scores(catalog, panel, model, scores, source, row["Model"], row["Source"], row["Family"])
 
+
+def _add_paper_base_scores(
+    catalog: Catalog, panel: Panel, model: Model, scores: dict[str, float | None], source: str,
+    paper_name: str, tag: str, family: str,
+) -> None:  # fmt: skip
+    for key, value in scores.items():
+        if value is None:
+            continue
+        observation, _ = catalog.add_observation(
+            model,
+            catalog.benchmark(key),
+            value,
+            reported_by=ReportedBy.PAPER,
+            source_url=source,
+            note=f"paper row {paper_name!r}, source tag {tag!r}",
+        )
+        catalog.add_to_panel(panel, observation, subset=family, loading=True)
 
 
 @dataclass(frozen=True)
