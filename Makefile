@@ -1,6 +1,7 @@
 # The two set-up commands of the README:
 #   make demo   install into .venv, then run the main job on the embedded SQLite default:
 #               init -> fit -> lab ranking -> a release verdict -> out-of-sample check
+#               -> the seven predictions graded (as the paper's registration saw them, and today)
 #   make test   install into .venv, then run the whole test suite (SQLite and a throwaway PostgreSQL)
 PYTHON ?= python3.12
 export PYENV_VERSION ?= 3.12.1
@@ -26,6 +27,9 @@ demo: install
 	$(BIN)/phasewatch labs compare
 	$(BIN)/phasewatch releases check "Claude Opus 4.7"
 	$(BIN)/phasewatch coverage holdout --held-out post-cutoff-2026-04
+	$(BIN)/phasewatch predictions grade --as-of 2026-05-12 --panel growing-pains-34 --panel post-cutoff-2026-04
+	$(BIN)/phasewatch predictions list
+	$(BIN)/phasewatch predictions verify
 
 test: install
 	$(BIN)/python -m pytest

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli import benchmarks, coupling, db, labs, models, panels, releases, scores
+from phasewatch.cli import benchmarks, coupling, db, labs, models, panels, predictions, releases, scores
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
 
 app = new_app(
@@ -29,6 +29,8 @@ app.command()(coupling.fit)
 app.command()(coupling.hfield)
 app.command()(coupling.predict)
 app.command()(coupling.coverage)
+app.add_typer(predictions.app, name="predictions")
+app.command()(predictions.saturation)
 
 
 @app.command()
@@ -46,8 +48,7 @@ def init(json_: bool = JSON_OPTION) -> None:
     if not any(result.added.values()):
         print("bundled data already loaded: nothing added")
         return
-    table("added", ("labs", "models", "benchmarks", "observations", "panels", "panel members"),
-          [tuple(result.added.values())])  # fmt: skip
+    table("added", tuple(k.replace("_", " ") for k in result.added), [tuple(result.added.values())])
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import typer
 
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
@@ -38,17 +40,27 @@ def add(
         params_total_b=params_total_b, params_active_b=params_active_b, variant_of=variant_of, family=family, kind=kind,
     )  # fmt: skip
     from phasewatch.registry.fits import verdict_for_release
+    from phasewatch.registry.predictions import grade_predictions, movements
 
+    today = dt.date.today()
     with registry_session() as session:
-        result = add_release(session, request)
+        before = grade_predictions(session, today)
+        result = add_release(session, request, today=today)
         verdict = verdict_for_release(session, result.model)
+        moved = movements(before, grade_predictions(session, today, store=True))
     if json_:
-        print_json({**asdict(result), "verdict": verdict.as_dict() if verdict else None})
+        print_json({**asdict(result), "verdict": verdict.as_dict() if verdict else None,
+                    "predictions_moved": [asdict(m) for m in moved]})  # fmt: skip
         return
     scores = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
     print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}): {scores}")
     _print_verdict(verdict)
+    for m in moved:
+        change = f"{m.before} -> {m.after}" if m.before != m.after else m.after
+        print(f"prediction {m.key} ({m.title}): {change}: {m.note}")
+    if not moved:
+        print("no registered prediction moved")
 
 
 def _print_verdict(verdict) -> None:  # noqa: ANN001 (registry.fits.Verdict)

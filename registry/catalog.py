@@ -71,9 +71,12 @@ def fingerprint(
     setting: str | None,
     source_url: str | None,
     reported_by: str,
-    retrieved_on: dt.date | None,
 ) -> str:
-    """Content hash that makes loading the same figure twice a no-op."""
+    """Content hash that makes loading the same figure twice a no-op.
+
+    When a figure was read (``retrieved_on``) is not part of it: the same value
+    from the same source, read twice, is one observation.
+    """
     parts = [
         str(model_id),
         str(benchmark_id),
@@ -82,7 +85,6 @@ def fingerprint(
         setting or "",
         source_url or "",
         str(reported_by),
-        retrieved_on.isoformat() if retrieved_on else "",
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -300,7 +302,6 @@ class Catalog:
             setting=setting or None,
             source_url=source_url or None,
             reported_by=str(reported_by),
-            retrieved_on=retrieved_on,
         )
         if self.bulk or self._fingerprints is not None:
             found = self.fingerprints.get(key)

@@ -62,3 +62,15 @@ def format_partial_date(value: dt.date | None, precision: DatePrecision | str | 
             return f"{value.year:04d}-{value.month:02d}"
         case _:
             return value.isoformat()
+
+
+def period_end(start: dt.date, precision: DatePrecision | str | None) -> dt.date:
+    """The last day of the period a partial date stands for (the day itself if day-precise)."""
+    match DatePrecision(precision or DatePrecision.DAY):
+        case DatePrecision.YEAR:
+            return dt.date(start.year, 12, 31)
+        case DatePrecision.MONTH:
+            following = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+            return following - dt.timedelta(days=1)
+        case _:
+            return start

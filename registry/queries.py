@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from phasewatch.registry.catalog import Catalog
-from phasewatch.registry.dates import format_partial_date, parse_partial_date
+from phasewatch.registry.dates import format_partial_date, parse_partial_date, period_end
 from phasewatch.registry.schema import Benchmark, Lab, Model, Observation, Panel, PanelObservation
 
 
@@ -100,7 +100,7 @@ def list_models(
         scores[model_id][key].add(value)
         counts[model_id] += 1
     low = parse_partial_date(since, what="--since")[0] if since else None
-    high = _period_end(until) if until else None
+    high = period_end(*parse_partial_date(until, what="--until")) if until else None
     rows = []
     for model in session.scalars(query):
         if (low or high) and not _within(model, low, high):
@@ -123,21 +123,11 @@ def list_models(
     return rows
 
 
-def _period_end(text: str) -> dt.date:
-    start, precision = parse_partial_date(text, what="--until")
-    if precision == "year":
-        return dt.date(start.year, 12, 31)
-    if precision == "month":
-        following = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
-        return following - dt.timedelta(days=1)
-    return start
-
-
 def _within(model: Model, low: dt.date | None, high: dt.date | None) -> bool:
     if model.release_date is None:
         return False
     start = model.release_date
-    end = _period_end(format_partial_date(start, model.release_date_precision))
+    end = period_end(start, model.release_date_precision)
     return (low is None or start >= low) and (high is None or end <= high)
 
 

@@ -290,3 +290,46 @@ class CoverageCheck(Base):
     inside: Mapped[int] = mapped_column(Integer)
     spec: Mapped[dict] = mapped_column(JSON)
     details: Mapped[list] = mapped_column(JSON)
+
+
+class Prediction(Base):
+    """A registered, timestamped prediction; append-only and hash-chained.
+
+    A change is a new row (``revision`` + 1, ``supersedes_id``), never an UPDATE.
+    ``content_hash`` = SHA-256 of the canonical content and ``prev_hash`` (the
+    previous row's hash), so altering any row breaks the chain from there on.
+    """
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("key", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    revision: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    statement: Mapped[str] = mapped_column(Text)
+    criterion: Mapped[dict] = mapped_column(JSON)
+    registered_at: Mapped[dt.date] = mapped_column(Date)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    probability: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class PredictionGrading(Base):
+    """One grading of one prediction as of a date, with its evidence (the audit trail)."""
+
+    __tablename__ = "prediction_gradings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(32))
+    panels: Mapped[str] = mapped_column(String(400))
+    evidence: Mapped[dict] = mapped_column(JSON)
+    graded_at: Mapped[dt.datetime] = _created_at()
+
+    prediction: Mapped[Prediction] = relationship()

@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import re
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -49,6 +50,8 @@ class PanelSpec:
     description: str
     source: str
     licence: str
+    retrieved_on: dt.date  # when the figures were known to their source (grading as of a date uses it)
+    retrieved_basis: str
 
 
 PANELS = {
@@ -58,6 +61,8 @@ PANELS = {
         "registry/data/sources/frontier_models.csv (compiled for phasewatch from lab READMEs and model cards, "
         "llm-stats data @872b75f, models.dev, Epoch AI benchmark-stitching and secondary pages; see PROVENANCE.md)",
         "CC BY 4.0 for cells via llm-stats data; facts from lab publications otherwise",
+        dt.date(2026, 11, 23),
+        "compiled for phasewatch by 2026-11-23 (shared/research/frontier-data.md)",
     ),
     "growing-pains-34": PanelSpec(
         "growing-pains-34",
@@ -65,12 +70,16 @@ PANELS = {
         "GPQA Diamond values; subset = the paper's Core / Ext.",
         f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/frontier_34models.json (dates: data/frontier_final_consolidated.json)",
         CAPE_LICENCE,
+        dt.date(2026, 5, 4),
+        "frontier_34models.json: generated / regression frozen 2026-05-04",
     ),
     "post-cutoff-2026-04": PanelSpec(
         "post-cutoff-2026-04",
         "The paper's five out-of-sample releases of April 2026 (not used in its frozen regression).",
         f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/post_cutoff_april2026.json",
         CAPE_LICENCE,
+        dt.date(2026, 5, 12),
+        "the repository's computed/predictions_status.json, generated 2026-05-12, already counts these releases",
     ),
     "base-families-2026-11": PanelSpec(
         "base-families-2026-11",
@@ -78,6 +87,8 @@ PANELS = {
         "registry/data/sources/base_families.csv (ObsScaling eval_results, Open LLM Leaderboard v2 via "
         "modelrank_ai, leaderboard report 2023-09-15, model cards; see PROVENANCE.md)",
         "Apache-2.0 (ObsScaling) and MIT (modelrank_ai, open-llm-leaderboard-report)",
+        dt.date(2026, 11, 23),
+        "compiled for phasewatch by 2026-11-23 (shared/research/base-data.md)",
     ),
     "lying-63": PanelSpec(
         "lying-63",
@@ -86,6 +97,8 @@ PANELS = {
         "them; subset = the paper's family label.",
         f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/base_models_consolidated.json",
         CAPE_LICENCE,
+        dt.date(2026, 5, 6),
+        "base_models_consolidated.json metadata: created 2026-05-06",
     ),
     "lying-collected": PanelSpec(
         "lying-collected",
@@ -93,6 +106,8 @@ PANELS = {
         "HF-blog+TechReport, …) from which part of lying-63 was built.",
         f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/leaderboard_scores_collected.csv",
         CAPE_LICENCE,
+        dt.date(2026, 5, 6),
+        "the scores behind base_models_consolidated.json (created 2026-05-06)",
     ),
 }
 
@@ -150,6 +165,10 @@ def load_vocabulary(catalog: Catalog) -> None:
 def _panel(catalog: Catalog, name: str) -> Panel:
     spec = PANELS[name]
     return catalog.add_panel(spec.name, description=spec.description, source=spec.source, licence=spec.licence)
+
+
+def _retrieved(name: str) -> dt.date:
+    return PANELS[name].retrieved_on
 
 
 # --- the sourced frontier panel ---------------------------------------------------
@@ -214,6 +233,7 @@ def load_sourced_frontier(catalog: Catalog) -> None:
                 reported_by=TAGS.get(tag, ReportedBy.LAB),
                 setting=setting or None,
                 source_url=sources.get(key),
+                retrieved_on=_retrieved("sourced-2026-11"),
                 note=f"[{tag}]" if tag else None,
                 where=f"frontier_models.csv line {line}",
             )
@@ -287,6 +307,7 @@ def _add_paper_pair(catalog: Catalog, panel: Panel, model: Model, entry: dict, s
             entry[field],
             reported_by=ReportedBy.PAPER,
             source_url=source,
+            retrieved_on=_retrieved(panel.name),
             note=f"paper row {entry['name']!r}",
         )
         catalog.add_to_panel(panel, observation, subset=subset, loading=True)
@@ -330,6 +351,7 @@ def load_base_families(catalog: Catalog) -> None:
                 value,
                 reported_by=ReportedBy.THIRD_PARTY,
                 source_url=row["source_urls"] or None,
+                retrieved_on=_retrieved("base-families-2026-11"),
                 where=f"base_families.csv line {line}",
             )
             catalog.add_to_panel(panel, observation, loading=True)
@@ -387,6 +409,7 @@ def _add_paper_base_scores(
             value,
             reported_by=ReportedBy.PAPER,
             source_url=source,
+            retrieved_on=_retrieved(panel.name),
             note=f"paper row {paper_name!r}, source tag {tag!r}",
         )
         catalog.add_to_panel(panel, observation, subset=family, loading=True)
@@ -404,12 +427,15 @@ def initialise(engine) -> InitResult:  # noqa: ANN001 (sqlalchemy.Engine)
     """Bring the schema to head, then load the bundled data in one transaction."""
     from phasewatch.registry.db import redact, transaction, upgrade
 
+    from phasewatch.registry.predictions import seed_predictions
+
     before, after = upgrade(engine)
     with transaction(engine) as session:
         counts = seed(Catalog(session, bulk=True))
+        predictions = seed_predictions(session)
     return InitResult(
         database=redact(engine.url.render_as_string(hide_password=False)),
         revision_before=before,
         revision_after=after,
-        added=dict(vars(counts)),
+        added={**vars(counts), "predictions": predictions},
     )

@@ -1,0 +1,219 @@
+"""``phasewatch predictions`` and ``phasewatch saturation``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
+
+app = new_app("Registered, timestamped predictions: list, grade, verify, add, score.")
+
+AS_OF_OPTION = typer.Option(None, "--as-of", help="Grade on the data the registry held on this date (YYYY-MM-DD; default today).")
+PANEL_OPTION = typer.Option(
+    [], "--panel", help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
+    "post-cutoff-2026-04, sourced-2026-11). Logged releases always count.",
+)  # fmt: skip
+
+
+def _as_of(text: str | None) -> dt.date:
+    from phasewatch.registry.dates import parse_past_date
+    from phasewatch.registry.errors import InvalidInputError
+
+    if text is None:
+        return dt.date.today()
+    day, precision = parse_past_date(text, what="--as-of")
+    if precision != "day":
+        raise InvalidInputError(f"--as-of {text!r} is not a full date", "write it as YYYY-MM-DD")
+    return day
+
+
+def _panels(panel: list[str]) -> tuple[str, ...]:
+    from phasewatch.registry.predictions import DEFAULT_PANELS
+
+    return tuple(panel) or DEFAULT_PANELS
+
+
+def _saturation_states(session: Any, panels: tuple[str, ...], as_of: dt.date) -> dict[str, str]:
+    from phasewatch.models.saturation import saturation_report
+    from phasewatch.registry.predictions import snapshot
+
+    releases = snapshot(session, panels, as_of)
+    keys = sorted({k for r in releases for k in r.scores})
+    benchmarks, _ = saturation_report(releases, keys, as_of)
+    return {b.benchmark: b.state for b in benchmarks}
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {**{k: v for k, v in asdict(row).items() if k != "grade"}, "evidence": row.grade.evidence,
+            "passing": row.grade.passing, "failing": row.grade.failing, "evaluated_on": row.grade.evaluated_on}  # fmt: skip
+
+
+@app.command("list")
+def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+    """The current predictions with deadlines, status now, and their benchmarks' saturation."""
+    from phasewatch.registry.predictions import grade_predictions
+
+    day, panels = _as_of(as_of), _panels(panel)
+    with registry_session() as session:
+        rows = grade_predictions(session, day, panels)
+        states = _saturation_states(session, panels, day)
+    if json_:
+        print_json([{**_row_dict(r), "benchmark_saturation": {b: states.get(b) for b in r.benchmarks}} for r in rows])
+        return
+    table(f"{len(rows)} predictions as of {day.isoformat()}", ("key", "prediction", "registered", "deadline", "status", "why", "benchmarks"),
+          [(f"{r.key}@{r.revision}" if r.revision > 1 else r.key, r.title, r.registered_at, r.deadline or "next releases",
+            r.state, r.note, ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks)) for r in rows])  # fmt: skip
+
+
+@app.command()
+def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json_: bool = JSON_OPTION) -> None:
+    """A prediction's revisions (with hashes), criterion and stored gradings."""
+    from phasewatch.registry.predictions import gradings_of, show_prediction
+
+    with registry_session() as session:
+        revisions = show_prediction(session, key)
+        gradings = gradings_of(session, key)
+        data = {
+            "revisions": [{"revision": p.revision, "title": p.title, "statement": p.statement, "criterion": p.criterion,
+                           "registered_at": p.registered_at.isoformat(), "deadline": p.deadline.isoformat() if p.deadline else None,
+                           "probability": p.probability, "source": p.source, "content_hash": p.content_hash,
+                           "prev_hash": p.prev_hash} for p in revisions],
+            "gradings": [{"as_of": g.as_of.isoformat(), "state": g.state, "panels": g.panels,
+                          "graded_at": g.graded_at.isoformat(timespec="seconds")} for g in gradings],
+        }  # fmt: skip
+    if json_:
+        print_json(data)
+        return
+    latest = data["revisions"][-1]
+    table(f"{key}: {latest['title']}", ("", ""),
+          [("statement", latest["statement"]), ("registered", latest["registered_at"]), ("deadline", latest["deadline"]),
+           ("probability", latest["probability"]), ("source", latest["source"]), ("revisions", len(revisions)),
+           ("content hash", latest["content_hash"])])  # fmt: skip
+    console().print(json.dumps(latest["criterion"], indent=2), markup=False, highlight=False)
+    if gradings:
+        table("gradings", ("as of", "state", "panels", "graded at"), [(g["as_of"], g["state"], g["panels"], g["graded_at"]) for g in data["gradings"]])
+
+
+@app.command("grade")
+def grade_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Grade every prediction on the data held as of a date, with the evidence; stored as an audit trail."""
+    from phasewatch.registry.predictions import grade_predictions
+
+    day, panels = _as_of(as_of), _panels(panel)
+    with registry_session() as session:
+        rows = grade_predictions(session, day, panels, store=True)
+    if json_:
+        print_json({"as_of": day.isoformat(), "panels": list(panels), "predictions": [_row_dict(r) for r in rows]})
+        return
+    console().print(f"graded {len(rows)} predictions as of {day.isoformat()} on {', '.join(panels)} (+ logged releases)",
+                    markup=False, soft_wrap=True)  # fmt: skip
+    for r in rows:
+        console().print(f"\n[bold]{r.key}[/bold] {r.title}: [bold]{r.state}[/bold] — {r.note} (data as of {r.grade.evaluated_on})",
+                        soft_wrap=True)
+        for side in ("pass", "fail"):
+            for line in _evidence_lines(r.grade.evidence[side]):
+                console().print(f"  {side}: {line}", markup=False, soft_wrap=True)
+
+
+def _evidence_lines(node: dict[str, Any]) -> list[str]:
+    for combinator in ("all", "any"):
+        if combinator in node:
+            return [f"{combinator}: {line}" for part in node[combinator] for line in _evidence_lines(part)]
+    verdict = {True: "met", False: "not met", None: "undecided"}[node["result"]]
+    if node["metric"] == "h_field":
+        releases = ", ".join(f"{n} ({d}) h {h:+.1f}" for n, d, h in node["releases"]) or "none yet"
+        return [f"h of {node['lab']}'s {node['window']} {node['over']} {node['op']} {fmt(node['threshold'])}: {releases} → {verdict}"]
+    what = {"top_k_spread": f"top-{node.get('k')} {node.get('benchmark')} spread",
+            "correlation": f"r({node.get('x')}, {node.get('y')}) over n = {node.get('n')}",
+            "count": f"models with {', '.join(node.get('benchmarks', []))}"}[node["metric"]]  # fmt: skip
+    value = "n/a" if node["value"] is None else f"{node['value']:.3g}"
+    line = f"{what} = {value} {node['op']} {fmt(node['threshold'])} → {verdict}"
+    if node["metric"] == "top_k_spread" and node.get("models"):
+        line += " [" + "; ".join(f"{n} {v:g}" for n, v in node["models"]) + "]"
+    if node.get("note"):
+        line += f" ({node['note']})"
+    return [line]
+
+
+@app.command()
+def verify(json_: bool = JSON_OPTION) -> None:
+    """Recompute the hash chain and name any prediction row altered after registration."""
+    from phasewatch.registry.errors import ConflictError
+    from phasewatch.registry.predictions import verify_chain
+
+    with registry_session() as session:
+        check = verify_chain(session)
+    if json_:
+        print_json(asdict(check))
+    elif check.ok:
+        print(f"chain intact: {check.rows} prediction rows, head {check.head_hash}")
+    if not check.ok:
+        raise ConflictError(f"prediction chain broken: {'; '.join(check.problems)}", "restore the altered rows from a backup")
+
+
+@app.command()
+def add(
+    file: Path = typer.Argument(..., help="JSON file: one prediction object or a list (see docs/predictions.md)."),
+    revise: bool = typer.Option(False, "--revise", help="Register a new revision of an existing key."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Register predictions in the criterion language, timestamped today (optionally with a probability)."""
+    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.registry.predictions import add_predictions
+
+    if not file.is_file():
+        raise InvalidInputError(f"no such file: {file}", "give the path of a JSON file")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{file.name} is not valid JSON: {exc}", "fix the file") from None
+    with registry_session() as session:
+        added = add_predictions(session, raw, revise=revise)
+    if json_:
+        print_json({"registered": added})
+    else:
+        print(f"registered {', '.join(added)}")
+
+
+@app.command()
+def score(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Brier and log scores and a calibration table for resolved predictions with probabilities."""
+    from phasewatch.registry.predictions import score_predictions
+
+    with registry_session() as session:
+        scores = score_predictions(session, _as_of(as_of), _panels(panel))
+    if json_:
+        print_json(asdict(scores))
+        return
+    if not scores.resolved:
+        print("no resolved prediction carries a probability yet")
+        return
+    print(f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best), mean log score {scores.log_score:.4f} (0 best)")
+    table("calibration", ("probability bin", "count", "mean probability", "observed frequency"),
+          [(f"[{b.low:.1f}, {b.high:.1f})", b.count, b.mean_probability, b.observed_frequency) for b in scores.bins if b.count])  # fmt: skip
+
+
+def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Top-5 spread per benchmark and its trend, saturation ratios σ, and the rotation advice (σ < 0.2)."""
+    from phasewatch.models.saturation import saturation_report
+    from phasewatch.registry.predictions import snapshot
+
+    day, panels = _as_of(as_of), _panels(panel)
+    with registry_session() as session:
+        releases = snapshot(session, panels, day)
+    keys = sorted({k for r in releases for k in r.scores})
+    benchmarks, pairs = saturation_report(releases, keys, day)
+    if json_:
+        print_json({"as_of": day.isoformat(), "benchmarks": [asdict(b) for b in benchmarks], "pairs": [asdict(p) for p in pairs]})
+        return
+    table(f"top-5 spread per benchmark as of {day.isoformat()} (pp)", ("benchmark", "spread", "models", "state", "quarter ends (spread)"),
+          [(b.benchmark, b.spread, b.n, b.state, "  ".join(f"{h.date[:7]}: {fmt(h.spread) or '-'}" for h in b.history))
+           for b in benchmarks])  # fmt: skip
+    table("saturation ratio σ = spread(old) / spread(new)", ("old axis", "new axis", "σ", "advice"),
+          [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs])  # fmt: skip

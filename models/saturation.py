@@ -1,0 +1,125 @@
+"""Benchmark saturation and the paper's rotation rule.
+
+A benchmark saturates when the best models bunch together on it: the spread
+of its top five (max - min) shrinks. The saturation ratio of an (old, new)
+pair is σ = spread(old) / spread(new); the Growing Pains paper rotates to the
+new pair when σ < 0.2 (the old axis has lost its discriminating power).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from phasewatch.models.criteria import Release, correlation, top_k_spread
+
+ROTATE_BELOW = 0.2
+TOP_K = 5
+# (old axis, new axis): the paper's cascade SWE → GPQA → IFEval / HLE, and its σ(SWE/HLE).
+PAIRS = (
+    ("swe_bench_verified", "gpqa_diamond"),
+    ("gpqa_diamond", "hle"),
+    ("swe_bench_verified", "hle"),
+    ("gpqa_diamond", "ifeval"),
+    ("ifeval", "hle"),
+)
+
+
+@dataclass(frozen=True)
+class SpreadPoint:
+    date: str
+    spread: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class BenchmarkSaturation:
+    benchmark: str
+    spread: float | None
+    n: int
+    top: list[list[object]]
+    history: list[SpreadPoint]
+    state: str
+
+
+@dataclass(frozen=True)
+class PairRatio:
+    old: str
+    new: str
+    sigma: float | None
+    advice: str
+    next_axis: str | None
+
+
+def spread_of(releases: Iterable[Release], benchmark: str, k: int = TOP_K) -> tuple[float | None, int, list[list[object]]]:
+    value, detail = top_k_spread(list(releases), {"benchmark": benchmark, "k": k})
+    return value, int(detail["n_available"]), detail["models"]
+
+
+def quarter_ends(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Last days of the calendar quarters from ``start`` to ``end``, then ``end``."""
+    out = []
+    year, quarter = start.year, (start.month - 1) // 3
+    while True:
+        month = 3 * quarter + 3
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)) - dt.timedelta(days=1)
+        if last >= end:
+            break
+        out.append(last)
+        year, quarter = (year + 1, 0) if quarter == 3 else (year, quarter + 1)
+    return [*out, end]
+
+
+def released_by(releases: Iterable[Release], day: dt.date) -> list[Release]:
+    return [r for r in releases if r.released_end is not None and r.released_end <= day]
+
+
+def benchmark_saturation(
+    releases: list[Release], benchmark: str, as_of: dt.date, saturating: set[str], quarters: int = 6
+) -> BenchmarkSaturation:
+    spread, n, top = spread_of(releases, benchmark)
+    dates = quarter_ends(as_of - dt.timedelta(days=92 * quarters), as_of)[-quarters:]
+    history = []
+    for day in dates:
+        value, count, _ = spread_of(released_by(releases, day), benchmark)
+        history.append(SpreadPoint(day.isoformat(), value, count))
+    state = "saturating (rotate away)" if benchmark in saturating else "active" if spread is not None else "too few models"
+    return BenchmarkSaturation(benchmark, spread, n, top, history, state)
+
+
+def pair_ratio(
+    releases: list[Release], old: str, new: str, candidates: Iterable[str], saturating: set[str] = frozenset()
+) -> PairRatio:
+    old_spread, _, _ = spread_of(releases, old)
+    new_spread, _, _ = spread_of(releases, new)
+    if old_spread is None or not new_spread:
+        return PairRatio(old, new, None, "too few models to compare", None)
+    sigma = old_spread / new_spread
+    if sigma >= ROTATE_BELOW:
+        return PairRatio(old, new, sigma, f"keep: σ >= {ROTATE_BELOW}", None)
+    axis = next_axis(releases, new, [c for c in candidates if c not in (old, new) and c not in saturating])
+    advice = f"rotate: {old} no longer separates the top models (σ < {ROTATE_BELOW}); measure {new}"
+    return PairRatio(old, new, sigma, advice + (f", then {axis}" if axis else ""), axis)
+
+
+def next_axis(releases: list[Release], active: str, candidates: Iterable[str], min_r: float = 0.5) -> str | None:
+    """The paper's rule: the candidate that first shows r > +0.5 with the active axis;
+    among those, the one whose top five are spread widest (most room to discriminate)."""
+    best: tuple[float, str] | None = None
+    for candidate in candidates:
+        r, _ = correlation(releases, {"x": active, "y": candidate, "min_n": 5})
+        spread, _, _ = spread_of(releases, candidate)
+        if r is not None and r > min_r and spread is not None and (best is None or spread > best[0]):
+            best = (spread, candidate)
+    return best[1] if best else None
+
+
+def saturation_report(
+    releases: list[Release], benchmarks: Iterable[str], as_of: dt.date
+) -> tuple[list[BenchmarkSaturation], list[PairRatio]]:
+    keys = list(benchmarks)
+    first = [pair_ratio(releases, old, new, ()) for old, new in PAIRS if old in keys and new in keys]
+    saturating = {p.old for p in first if p.sigma is not None and p.sigma < ROTATE_BELOW}
+    pairs = [pair_ratio(releases, p.old, p.new, keys, saturating) for p in first]
+    return [benchmark_saturation(releases, key, as_of, saturating) for key in keys], pairs

@@ -1,0 +1,168 @@
+"""The prediction registry: the seven, grading as of a date, the hash chain, user predictions, scoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from phasewatch.registry.db import transaction
+from phasewatch.registry.errors import ConflictError, InvalidInputError, NotFoundError
+from phasewatch.registry.predictions import (
+    add_predictions,
+    grade_predictions,
+    movements,
+    score_predictions,
+    seed_predictions,
+    snapshot,
+    verify_chain,
+)
+from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
+from phasewatch.registry.schema import Prediction, PredictionGrading
+from tests.helpers import source_path, table_counts
+
+PAPER = ("growing-pains-34", "post-cutoff-2026-04")
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    with transaction(engine) as session:
+        assert seed_predictions(session) == 7
+        assert seed_predictions(session) == 0
+    return engine
+
+
+def test_the_seven_are_registered_with_deadlines(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        rows = grade_predictions(session, TODAY)
+    assert [r.key for r in rows] == [f"gp-{i}" for i in range(1, 8)]
+    assert {r.registered_at for r in rows} == {"2026-05-13"}
+    deadlines = {r.key: r.deadline for r in rows}
+    assert deadlines["gp-1"] == "2026-12-31" and deadlines["gp-5"] == "2027-05-31" and deadlines["gp-3"] is None
+
+
+def test_prediction_one_as_of_the_day_before_registration(seeded: Engine) -> None:
+    """The paper's status file: top-5 SWE spread 7.0 pp, counting Claude Opus 4.7."""
+    paper = json.loads(source_path("cape-scaling", "frontier_34models.json").read_text())["models"]
+    post = json.loads(source_path("cape-scaling", "post_cutoff_april2026.json").read_text())["models"]
+    top = sorted(((m["swe"], m["name"]) for m in paper + post), key=lambda t: (-t[0], t[1]))[:5]
+    with transaction(seeded) as session:
+        gp1 = grade_predictions(session, dt.date(2026, 5, 12), PAPER)[0]
+    fail = gp1.grade.evidence["fail"]
+    assert fail["value"] == pytest.approx(top[0][0] - top[-1][0]) == pytest.approx(7.0)
+    assert sorted(v for _, v in fail["models"]) == sorted(v for v, _ in top)
+    assert "Claude Opus 4.7" in [name for name, _ in fail["models"]]
+    assert gp1.state == "pending" and "fail condition is currently met" in gp1.note
+
+
+def test_grading_as_of_a_date_is_reproducible_and_ignores_later_data(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        first = grade_predictions(session, dt.date(2026, 5, 12), PAPER, store=True)
+        add_release(session, ReleaseRequest(name="Claude Opus 5", lab="Anthropic", date="2026-05-01",
+                                            scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)  # fmt: skip
+        again = grade_predictions(session, dt.date(2026, 5, 12), PAPER, store=True)
+        now = grade_predictions(session, TODAY, PAPER)
+        assert session.scalar(select(func.count()).select_from(PredictionGrading)) == 14
+    assert [(r.state, r.grade.evidence) for r in first] == [(r.state, r.grade.evidence) for r in again]
+    assert now[0].grade.evidence["fail"]["models"][0] == ["Claude Opus 5", 95.0]  # known from today on
+
+
+def test_data_known_only_later_is_not_used_before(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        may = {r.name for r in snapshot(session, ("sourced-2026-11",), dt.date(2026, 5, 12))}
+        november = {r.name for r in snapshot(session, ("sourced-2026-11",), TODAY)}
+    assert may == set() and len(november) == 91  # the sourced panel was compiled in November
+
+
+def test_first_listed_panel_wins_where_sources_disagree(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        paper_first = {r.name: r.scores for r in snapshot(session, ("growing-pains-34", "sourced-2026-11"), TODAY)}
+        sourced_first = {r.name: r.scores for r in snapshot(session, ("sourced-2026-11", "growing-pains-34"), TODAY)}
+    assert paper_first["Claude Sonnet 4.6"]["gpqa_diamond"] == 74.1
+    assert sourced_first["Claude Sonnet 4.6"]["gpqa_diamond"] == 89.9
+
+
+def test_raw_sql_edit_is_caught_by_verify(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        assert verify_chain(session).ok
+    with seeded.begin() as conn:  # someone quietly moves the goalposts
+        conn.execute(text("UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3'"))
+    with transaction(seeded) as session:
+        check = verify_chain(session)
+    assert not check.ok and len(check.problems) == 1 and check.problems[0].startswith("#3 gp-3@1: content does not match")
+    with seeded.begin() as conn:  # ... and forges its hash too: the next row's link breaks
+        conn.execute(text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3'"), {"h": "0" * 64})
+    with transaction(seeded) as session:
+        problems = verify_chain(session).problems
+    assert any(p.startswith("#4 gp-4@1: link to the previous row is broken") for p in problems)
+
+
+USER = {
+    "key": "my-1", "title": "SWE top-5 spread stays above 3 pp", "probability": 0.8,
+    "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
+                  "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
+}  # fmt: skip
+
+
+def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        assert add_predictions(session, USER, today=TODAY) == ["my-1@1"]
+        with pytest.raises(ConflictError, match="already registered"):
+            add_predictions(session, USER, today=TODAY)
+        assert add_predictions(session, {**USER, "probability": 0.6}, revise=True, today=TODAY) == ["my-1@2"]
+        other = {**USER, "key": "my-2", "probability": 0.3,
+                 "criterion": {**USER["criterion"], "pass": {**USER["criterion"]["pass"], "op": "<", "value": 3},
+                               "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}  # fmt: skip
+        add_predictions(session, other, today=TODAY)
+        scores = score_predictions(session, TODAY)
+        assert verify_chain(session).ok
+    outcomes = {i["key"]: (i["probability"], i["outcome"]) for i in scores.items}
+    assert outcomes == {"my-1": (0.6, 1.0), "my-2": (0.3, 0.0)}  # the latest revision counts; spread is 7 pp
+    assert scores.brier == pytest.approx(((0.6 - 1) ** 2 + 0.3**2) / 2)
+    assert sum(b.count for b in scores.bins) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"criterion": {**USER["criterion"], "pass": {"metric": {"top_k_spread": {"benchmark": "swe", "k": 5}}, "op": ">", "value": 3}}},
+         InvalidInputError, "unknown benchmark 'swe'"),
+        ({"probability": 1.5}, InvalidInputError, "not in (0, 1)"),
+        ({"colour": "red"}, InvalidInputError, "unknown field(s) colour"),
+        ({"criterion": {**USER["criterion"], "trend": {"x": "swe_bench_verified", "y": "gpqa_diamond", "slope": 1, "intercept": 0, "source": "t"},
+                        "pass": {"metric": {"h_field": {"lab": "Nowhere AI", "next_releases": 1}}, "over": "each", "op": ">", "value": 0}}},
+         NotFoundError, "unknown lab 'Nowhere AI'"),
+    ],
+)  # fmt: skip
+def test_malformed_user_predictions_write_nothing(seeded: Engine, change: dict, error: type, message: str) -> None:
+    before = table_counts(seeded)
+    with pytest.raises(error) as raised:
+        with transaction(seeded) as session:
+            add_predictions(session, {**USER, **change}, today=TODAY)
+    assert message in str(raised.value) and table_counts(seeded) == before
+
+
+def test_two_deepseek_releases_resolve_prediction_three(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        before = grade_predictions(session, TODAY)
+        for name, day, swe, gpqa in (("DeepSeek V5", "2026-07-01", 85.0, 88.0), ("DeepSeek V5.1", "2026-09-01", 86.0, 89.0)):
+            add_release(session, ReleaseRequest(name=name, lab="DeepSeek", date=day, scores=(
+                ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa))), today=TODAY)  # fmt: skip
+        after = grade_predictions(session, TODAY)
+    moved = {m.key: m for m in movements(before, after)}
+    assert moved["gp-3"].before == "not-yet-resolvable" and moved["gp-3"].after == "passed"  # h = -1.0, -0.5
+    h = [row[2] for row in next(r for r in after if r.key == "gp-3").grade.evidence["pass"]["releases"]]
+    assert h == pytest.approx([88.0 - (0.513 * 85.0 + 46.4), 89.0 - (0.513 * 86.0 + 46.4)])
+    assert "gp-4" not in moved
+
+
+def test_prediction_rows_are_never_updated_by_the_library(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        add_predictions(session, USER, today=TODAY)
+        add_predictions(session, {**USER, "title": "changed"}, revise=True, today=TODAY)
+        revisions = list(session.scalars(select(Prediction).where(Prediction.key == "my-1").order_by(Prediction.revision)))
+    assert [r.title for r in revisions] == [USER["title"], "changed"]
+    assert revisions[1].supersedes_id == revisions[0].id and revisions[1].prev_hash == revisions[0].content_hash
