@@ -43,6 +43,10 @@ def main() -> None:
         "phasewatch models list (220 models, table)": (["models", "list"], loaded),
         "phasewatch models list --panel growing-pains-34 --json": (["models", "list", "--panel", "growing-pains-34", "--json"], loaded),
         "phasewatch models show 'Claude Opus 4.6'": (["models", "show", "Claude Opus 4.6"], loaded),
+        "phasewatch predictions list --json (grade 7 as of today)": (["predictions", "list", "--json"], loaded),
+        "phasewatch predictions grade (grade 7, store, print evidence)": (["predictions", "grade"], loaded),
+        "phasewatch predictions verify": (["predictions", "verify"], loaded),
+        "phasewatch saturation --json": (["saturation", "--json"], loaded),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(rounds):
