@@ -30,6 +30,7 @@ demo: install
 	$(BIN)/phasewatch predictions grade --as-of 2026-05-12 --panel growing-pains-34 --panel post-cutoff-2026-04
 	$(BIN)/phasewatch predictions list
 	$(BIN)/phasewatch predictions verify
+	$(BIN)/phasewatch phase reproduce
 
 test: install
 	$(BIN)/python -m pytest

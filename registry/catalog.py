@@ -29,6 +29,7 @@ from phasewatch.registry.schema import (
     ModelName,
     Observation,
     Panel,
+    PanelModel,
     PanelObservation,
     ReportedBy,
 )
@@ -358,3 +359,9 @@ class Catalog:
         panel.members.append(PanelObservation(observation=observation, subset=subset))
         members.add(id(observation))
         self.counts.panel_members += 1
+
+    def add_panel_model(self, panel: Panel, model: Model, *, params_b: float | None, label: str | None) -> None:
+        """Record the parameter count and label a panel's source used for a model (once)."""
+        self.session.flush()
+        if self.session.get(PanelModel, (panel.id, model.id)) is None:
+            self.session.add(PanelModel(panel_id=panel.id, model_id=model.id, params_b=params_b, label=label))

@@ -333,3 +333,15 @@ class PredictionGrading(Base):
     graded_at: Mapped[dt.datetime] = _created_at()
 
     prediction: Mapped[Prediction] = relationship()
+
+
+class PanelModel(Base):
+    """What a panel's source said about a model beyond its scores: the parameter
+    count it used (the paper's nominal N, not the counted one) and its label."""
+
+    __tablename__ = "panel_models"
+
+    panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True, index=True)
+    params_b: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(200))

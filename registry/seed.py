@@ -100,6 +100,25 @@ PANELS = {
         dt.date(2026, 5, 6),
         "base_models_consolidated.json metadata: created 2026-05-06",
     ),
+    "lying-nc-14": PanelSpec(
+        "lying-nc-14",
+        "The 14 points behind the paper's N_c = 3.5B [2.9B, 13.4B]: Pythia (8), Llama-1 (3), Llama-2 (3); "
+        "HellaSwag and TruthfulQA as typed into its scripts/bootstrap_Nc.py; subset = family.",
+        f"{CAPE_REPO}/blob/{CAPE_COMMIT}/scripts/bootstrap_Nc.py (values typed into the script; "
+        "registry/data/sources/paper_points/PROVENANCE.md)",
+        CAPE_LICENCE,
+        dt.date(2026, 5, 13),
+        "the paper (v1, submitted 2026-05-13) reports the N_c these points give",
+    ),
+    "lying-pythia-8": PanelSpec(
+        "lying-pythia-8",
+        "The 8 Pythia points behind the paper's r = -0.989 (HellaSwag vs TruthfulQA); the file says the "
+        "6.9B and 12B scores were partly estimated.",
+        f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/ai_free_energy_data.json",
+        CAPE_LICENCE,
+        dt.date(2026, 3, 4),
+        "ai_free_energy_data.json metadata: created 2026-03-04",
+    ),
     "lying-collected": PanelSpec(
         "lying-collected",
         "The paper author's collected leaderboard scores (47 rows; source tags HF-LLB-v1, Qwen-blog, "
@@ -300,17 +319,8 @@ def load_paper_frontier(catalog: Catalog) -> None:
 
 
 def _add_paper_pair(catalog: Catalog, panel: Panel, model: Model, entry: dict, source: str, subset: str | None) -> None:
-    for key, field in (("swe_bench_verified", "swe"), ("gpqa_diamond", "gpqa")):
-        observation, _ = catalog.add_observation(
-            model,
-            catalog.benchmark(key),
-            entry[field],
-            reported_by=ReportedBy.PAPER,
-            source_url=source,
-            retrieved_on=_retrieved(panel.name),
-            note=f"paper row {entry['name']!r}",
-        )
-        catalog.add_to_panel(panel, observation, subset=subset, loading=True)
+    _add_scores(catalog, panel, model, {"swe_bench_verified": entry["swe"], "gpqa_diamond": entry["gpqa"]},
+                reported_by=ReportedBy.PAPER, source_url=source, note=f"paper row {entry['name']!r}", subset=subset)
 
 
 # --- base models ------------------------------------------------------------------------
@@ -340,21 +350,9 @@ def load_base_families(catalog: Catalog) -> None:
                 n_heads=_int(row["n_heads"]),
                 notes=row["notes"] or None,
             )
-        columns = [(c, c) for c in BASE_V1] + list(BASE_V2.items())
-        for column, key in columns:
-            value = _float(row[column])
-            if value is None:
-                continue
-            observation, _ = catalog.add_observation(
-                model,
-                catalog.benchmark(key),
-                value,
-                reported_by=ReportedBy.THIRD_PARTY,
-                source_url=row["source_urls"] or None,
-                retrieved_on=_retrieved("base-families-2026-11"),
-                where=f"base_families.csv line {line}",
-            )
-            catalog.add_to_panel(panel, observation, loading=True)
+        scores = {key: _float(row[column]) for column, key in [(c, c) for c in BASE_V1] + list(BASE_V2.items())}
+        _add_scores(catalog, panel, model, scores, reported_by=ReportedBy.THIRD_PARTY,
+                    source_url=row["source_urls"] or None, where=f"base_families.csv line {line}")
 
 
 @cache
@@ -386,8 +384,30 @@ def load_paper_base(catalog: Catalog) -> None:
     panel = _panel(catalog, "lying-63")
     for entry in _read_json("sources", "cape-scaling", "base_models_consolidated.json")["models"]:
         model = _base_model(catalog, entry["name"], entry["family"], entry.get("N_B"), source)
+        catalog.add_panel_model(panel, model, params_b=entry.get("N_B"), label=entry["name"])
         scores = {key: entry.get(column) for column, key in PAPER_BASE_COLUMNS.items()}
         _add_paper_base_scores(catalog, panel, model, scores, source, entry["name"], entry["source"], entry["family"])
+    source = PANELS["lying-nc-14"].source.split(" ")[0]
+    panel = _panel(catalog, "lying-nc-14")
+    for row in _read_csv("sources", "paper_points", "nc_bootstrap_points.csv"):
+        name = _paper_point_name(row["family"], row["model"])
+        params_b = float(row["params"]) / 1e9
+        model = _base_model(catalog, name, row["family"], params_b, source)
+        catalog.add_panel_model(panel, model, params_b=params_b, label=f"{row['family']} {row['model']}")
+        scores = {"hellaswag": _float(row["hellaswag"]), "truthfulqa_mc2": _float(row["truthfulqa"])}
+        _add_paper_base_scores(catalog, panel, model, scores, source, name, "bootstrap_Nc.py", row["family"])
+    source = PANELS["lying-pythia-8"].source
+    panel = _panel(catalog, "lying-pythia-8")
+    pythia = _read_json("sources", "cape-scaling", "ai_free_energy_data.json")
+    columns = {"HellaSwag": "hellaswag", "TruthfulQA": "truthfulqa_mc2", "ARC": "arc_challenge", "MMLU": "mmlu",
+               "WinoGrande": "winogrande", "GSM8K": "gsm8k"}  # fmt: skip
+    for i, label in enumerate(pythia["pythia_models"]["names"]):
+        params_b = pythia["pythia_models"]["N"][i] / 1e9
+        model = _base_model(catalog, f"Pythia-{label}", "Pythia", params_b, source)
+        catalog.add_panel_model(panel, model, params_b=params_b, label=f"Pythia-{label}")
+        scores = {key: pythia["benchmark_scores"][column][i] for column, key in columns.items()}
+        tag = "partly estimated (file note)" if label in ("6.9B", "12B") else "ai_free_energy_data.json"
+        _add_paper_base_scores(catalog, panel, model, scores, source, f"Pythia-{label}", tag, "Pythia")
     source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/leaderboard_scores_collected.csv"
     panel = _panel(catalog, "lying-collected")
     for row in _read_csv("sources", "cape-scaling", "leaderboard_scores_collected.csv"):
@@ -396,23 +416,34 @@ def load_paper_base(catalog: Catalog) -> None:
         _add_paper_base_scores(catalog, panel, model, scores, source, row["Model"], row["Source"], row["Family"])
 
 
+def _paper_point_name(family: str, size: str) -> str:
+    """The paper's spelling in its base panel: Pythia-70M, Llama1-7B, Llama2-13B."""
+    if family == "Pythia":
+        return f"Pythia-{size.upper()}"
+    return f"{family.replace('-', '')}-{size}"
+
+
 def _add_paper_base_scores(
     catalog: Catalog, panel: Panel, model: Model, scores: dict[str, float | None], source: str,
     paper_name: str, tag: str, family: str,
 ) -> None:  # fmt: skip
+    _add_scores(catalog, panel, model, scores, reported_by=ReportedBy.PAPER, source_url=source,
+                note=f"paper row {paper_name!r}, source tag {tag!r}", subset=family)
+
+
+def _add_scores(
+    catalog: Catalog, panel: Panel, model: Model, scores: dict[str, float | None], *, reported_by: ReportedBy,
+    source_url: str | None, note: str | None = None, subset: str | None = None, where: str = "",
+) -> None:  # fmt: skip
+    """One observation per score given (None skipped), dated by the panel, added to the panel."""
     for key, value in scores.items():
         if value is None:
             continue
         observation, _ = catalog.add_observation(
-            model,
-            catalog.benchmark(key),
-            value,
-            reported_by=ReportedBy.PAPER,
-            source_url=source,
-            retrieved_on=_retrieved(panel.name),
-            note=f"paper row {paper_name!r}, source tag {tag!r}",
-        )
-        catalog.add_to_panel(panel, observation, subset=family, loading=True)
+            model, catalog.benchmark(key), value, reported_by=reported_by, source_url=source_url,
+            retrieved_on=_retrieved(panel.name), note=note, where=where,
+        )  # fmt: skip
+        catalog.add_to_panel(panel, observation, subset=subset, loading=True)
 
 
 @dataclass(frozen=True)
