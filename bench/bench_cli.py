@@ -47,6 +47,9 @@ def main() -> None:
         "phasewatch predictions grade (grade 7, store, print evidence)": (["predictions", "grade"], loaded),
         "phasewatch predictions verify": (["predictions", "verify"], loaded),
         "phasewatch saturation --json": (["saturation", "--json"], loaded),
+        "phasewatch phase families --json (21 families, permutation p)": (["phase", "families", "--json"], loaded),
+        "phasewatch phase reproduce (4 x 10,000 bootstrap resamples)": (["phase", "reproduce", "--json"], loaded),
+        "phasewatch phase classify": (["phase", "classify", "--params-b", "1.4", "--hellaswag", "52", "--truthfulqa", "38.7"], loaded),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(rounds):
