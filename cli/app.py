@@ -33,6 +33,7 @@ app.add_typer(predictions.app, name="predictions")
 app.command()(predictions.saturation)
 app.add_typer(phase.app, name="phase")
 app.add_typer(steer.app, name="steer")
+app.command()(steer.worker)
 
 
 @app.command()

@@ -73,6 +73,12 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
             ("benchmark", "values"),
             [(k, "  vs  ".join(fmt(v) for v in values)) for k, values in detail.conflicts.items()],
         )
+    if detail.steering:
+        table("steering evaluations", ("job", "repo @ revision", "status", "layer", "probe acc.", "best net (α)", "MC2 unsteered → steered"),
+              [(j["job"], f"{j['hf_repo']} @ {j['revision']}", j["status"] + (f": {j['error']}" if j.get("error") else ""),
+                j.get("layer"), j.get("probe_accuracy") and f"{j['probe_accuracy']:.3f}",
+                j.get("best_net") and f"{j['best_net']['net']:+.1%} ({j['best_net']['strength']:g})",
+                j.get("mc_baseline") and f"{j['mc_baseline']['mc2']:.3f} → {j['mc_steered']['mc2']:.3f}") for j in detail.steering])  # fmt: skip
     table(
         f"{len(detail.observations)} observations",
         ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),

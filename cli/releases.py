@@ -55,6 +55,8 @@ def add(
     scores = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
     print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}): {scores}")
+    if result.steering_job is not None:
+        print(f"queued steering job #{result.steering_job} for {result.hf_repo} (run it with `phasewatch worker --once`)")
     _print_verdict(verdict)
     for m in moved:
         change = f"{m.before} -> {m.after}" if m.before != m.after else m.after

@@ -97,3 +97,69 @@ def render(report: Any) -> None:
     for g in report.generation:
         console().print(f"generation changed (the paper's metric, greedy): {g.changed:.0%} of {g.prompts} prompts — {g.strategy}",
                         markup=False, soft_wrap=True)  # fmt: skip
+
+
+jobs_app = new_app("The queue of steering jobs (one per open-weight release).")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("list")
+def jobs_list(status: str | None = typer.Option(None, "--status", help="queued, running, done or failed."),
+              json_: bool = JSON_OPTION) -> None:  # fmt: skip
+    """List steering jobs with their status, attempts and errors."""
+    from phasewatch.cli.common import registry_session
+    from phasewatch.registry.jobs import list_jobs
+
+    with registry_session() as session:
+        rows = list_jobs(session, status)
+    if json_:
+        print_json([asdict(r) for r in rows])
+        return
+    table(f"{len(rows)} steering jobs", ("id", "model", "repo @ revision", "status", "attempts", "worker", "error"),
+          [(r.id, r.model, f"{r.hf_repo} @ {r.revision}", r.status, f"{r.attempts}/{r.max_attempts}", r.lease_owner, r.error)
+           for r in rows])  # fmt: skip
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int = typer.Argument(..., help="Job id."), json_: bool = JSON_OPTION) -> None:
+    """Queue a failed (or done) job again with fresh attempts."""
+    from phasewatch.cli.common import registry_session
+    from phasewatch.registry.jobs import retry
+
+    with registry_session() as session:
+        view = retry(session, job_id)
+    if json_:
+        print_json(asdict(view))
+    else:
+        print(f"job #{view.id} ({view.hf_repo}) queued again")
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run at most one job, then exit."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    lease_seconds: float = typer.Option(300.0, "--lease-seconds", min=1.0, help="Lease length; renewed every third of it."),
+    poll_seconds: float = typer.Option(10.0, "--poll-seconds", min=0.1, help="Wait between looks at an empty queue."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Claim and run steering jobs (FOR UPDATE SKIP LOCKED on PostgreSQL; leases renewed by heartbeat)."""
+    import time
+
+    from phasewatch.registry.db import open_registry
+    from phasewatch.registry.jobs import run_one, steering_runner, worker_name
+
+    engine = open_registry()
+    owner, runner = worker_name(), steering_runner(device)
+    while True:
+        outcome = run_one(engine, runner, owner=owner, lease_seconds=lease_seconds)
+        if outcome is not None:
+            if json_:
+                print_json(asdict(outcome))
+            else:
+                print(f"job #{outcome.job_id}: {outcome.status} (attempt {outcome.attempts})" +
+                      (f": {outcome.error}" if outcome.error else ""))  # fmt: skip
+        if once:
+            if outcome is None and not json_:
+                print("no job to run")
+            return
+        if outcome is None:
+            time.sleep(poll_seconds)

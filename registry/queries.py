@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from phasewatch.registry.catalog import Catalog
+from phasewatch.registry.jobs import results_for_model
 from phasewatch.registry.dates import format_partial_date, parse_partial_date, period_end
 from phasewatch.registry.schema import Benchmark, Lab, Model, Observation, Panel, PanelObservation
 
@@ -167,6 +168,7 @@ class ModelDetail:
     notes: str | None
     observations: list[ObservationView]
     conflicts: dict[str, list[float]] = field(default_factory=dict)
+    steering: list[dict[str, Any]] = field(default_factory=list)
 
 
 def show_model(session: Session, name: str) -> ModelDetail:
@@ -229,6 +231,7 @@ def show_model(session: Session, name: str) -> ModelDetail:
         notes=model.notes,
         observations=views,
         conflicts={k: sorted(v) for k, v in sorted(values.items()) if len(v) > 1},
+        steering=results_for_model(session, model.id),
     )
 
 

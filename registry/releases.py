@@ -47,6 +47,7 @@ class ReleaseResult:
     open_weight: bool
     hf_repo: str | None
     scores: dict[str, float] = field(default_factory=dict)
+    steering_job: int | None = None
 
 
 def parse_score(text: str) -> ScoreInput:
@@ -108,6 +109,12 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date | N
         catalog.add_observation(
             model, benchmark, value, reported_by=reported_by, source_url=request.source_url, retrieved_on=today
         )
+    job_id = None
+    if request.open_weight and hf_repo:  # open weights on the hub: queue a steering evaluation
+        from phasewatch.registry.jobs import enqueue
+
+        job, _ = enqueue(session, hf_repo, request.hf_revision, model=model)
+        job_id = job.id
     session.flush()
     return ReleaseResult(
         model=model.name,
@@ -116,4 +123,5 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date | N
         open_weight=request.open_weight,
         hf_repo=hf_repo,
         scores={b.key: v for b, v in checked},
+        steering_job=job_id,
     )

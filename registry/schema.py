@@ -345,3 +345,45 @@ class PanelModel(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True, index=True)
     params_b: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str | None] = mapped_column(String(200))
+
+
+class SteeringJob(Base):
+    """A queued steering evaluation of one open-weight model; one per repo, revision and config."""
+
+    __tablename__ = "steering_jobs"
+    __table_args__ = (
+        UniqueConstraint("hf_repo", "revision", "config_hash"),
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), index=True)
+    hf_repo: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[str] = mapped_column(String(100))
+    config: Mapped[dict] = mapped_column(JSON)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created_at()
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    model: Mapped[Model | None] = relationship()
+
+
+class SteeringResult(Base):
+    """The report of a finished steering job, stored next to its model."""
+
+    __tablename__ = "steering_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("steering_jobs.id", ondelete="CASCADE"), unique=True)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), index=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    report: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = _created_at()

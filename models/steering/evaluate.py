@@ -31,13 +31,15 @@ def completion_logprobs(model, tokenizer, prompts: list[str], completions: list[
     out = []
     for start in range(0, len(prompts), batch_size):
         ps, cs = prompts[start : start + batch_size], completions[start : start + batch_size]
-        prompt_lens = [len(tokenizer(p)["input_ids"]) for p in ps]
+        prompt_lens = [len(ids) for ids in tokenizer(ps)["input_ids"]]
         batch = tokenizer([p + c for p, c in zip(ps, cs)], return_tensors="pt", padding=True).to(device)
-        logprobs = torch.log_softmax(model(**batch).logits.float(), dim=-1)
+        logits = model(**batch).logits
         lengths = batch["attention_mask"].sum(dim=1)
         for i, (p_len, total) in enumerate(zip(prompt_lens, lengths.tolist())):
             targets = batch["input_ids"][i, p_len:total]
-            out.append(float(logprobs[i, p_len - 1 : total - 1].gather(1, targets[:, None]).sum()))
+            # normalise only the positions that predict the completion (not the whole vocabulary x sequence)
+            logprobs = torch.log_softmax(logits[i, p_len - 1 : total - 1].float(), dim=-1)
+            out.append(float(logprobs.gather(1, targets[:, None]).sum()))
     return torch.tensor(out)
 
 

@@ -10,6 +10,9 @@ from typing import Any
 from phasewatch.models.steering.layers import SteeringError
 
 
+MODELS_DIR_ENV = "PHASEWATCH_MODELS_DIR"
+
+
 @dataclass
 class LoadedModel:
     model: Any
@@ -34,11 +37,15 @@ def load_model(
     allow_download: bool = False,
 ) -> LoadedModel:  # fmt: skip
     """bf16 on CUDA, fp32 on CPU. Without ``allow_download`` nothing is fetched:
-    a model whose weights are not on this machine is one clear error naming it."""
+    a model whose weights are not on this machine is one clear error naming it.
+    ``$PHASEWATCH_MODELS_DIR/ORG/NAME``, when it exists, is used for hub id ORG/NAME."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = pick_device(device)
+    store = os.environ.get(MODELS_DIR_ENV)
+    if store and (Path(store) / name_or_path).is_dir():  # a local model store mirrors hub ids (air-gapped workers)
+        name_or_path = str(Path(store) / name_or_path)
     path = Path(name_or_path)
     if path.suffix == ".gguf" and path.is_file():
         gguf_file, name_or_path = path.name, str(path.parent)
