@@ -2,6 +2,7 @@
 #   make demo   install into .venv, then run the main job on the embedded SQLite default:
 #               init -> fit -> lab ranking -> a release verdict -> out-of-sample check
 #               -> the seven predictions graded (as the paper's registration saw them, and today)
+#               -> base-scale reproduction -> report/index.html, ending with the key findings
 #   make test   install into .venv, then run the whole test suite (SQLite and a throwaway PostgreSQL)
 PYTHON ?= python3.12
 export PYENV_VERSION ?= 3.12.1
@@ -33,6 +34,7 @@ demo: install
 	$(BIN)/phasewatch predictions list
 	$(BIN)/phasewatch predictions verify
 	$(BIN)/phasewatch phase reproduce
+	$(BIN)/phasewatch report --out report
 
 test: install
 	$(BIN)/python -m pytest

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli import benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, scores, steer
+from phasewatch.cli import (
+    benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, report, scores, steer,
+)  # fmt: skip
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
 
 app = new_app(
@@ -34,6 +36,7 @@ app.command()(predictions.saturation)
 app.add_typer(phase.app, name="phase")
 app.add_typer(steer.app, name="steer")
 app.command()(steer.worker)
+app.command()(report.report)
 
 
 @app.command()
