@@ -65,11 +65,9 @@ def export(
 ) -> None:
     """Export observations with their models' metadata (re-importable with `scores import`)."""
     from phasewatch.cli.common import registry_session
-    from phasewatch.registry.errors import InvalidInputError
-    from phasewatch.registry.io import export_rows, render_export
+    from phasewatch.registry.io import check_format, export_rows, render_export
 
-    if format_ not in ("csv", "json"):
-        raise InvalidInputError(f"unknown export format {format_!r}", "use --format csv or --format json")
+    check_format(format_)  # before touching the database
     with registry_session() as session:
         text = render_export(export_rows(session, panel), format_, panel=panel)
     if out is None:

@@ -67,6 +67,17 @@ def registry_session() -> Iterator["Session"]:
         engine.dispose()
 
 
+def status(text: str, *, quiet: bool = False):  # noqa: ANN201 (rich.status.Status or a null context)
+    """A spinner on stderr for work that takes seconds; nothing when ``quiet`` (--json)."""
+    from contextlib import nullcontext
+
+    if quiet:
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(text)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 

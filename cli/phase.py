@@ -7,24 +7,13 @@ from typing import Any
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
+from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, status, table
 
 app = new_app("Base-scale phase analysis: reasoning vs truthfulness across model families.")
 
 PANEL = typer.Option("base-families-2026-11", "--panel", help="Panel to read (the paper's: lying-63, lying-nc-14, lying-pythia-8).")
 RESAMPLES = typer.Option(10_000, "--resamples", min=0, help="Bootstrap resamples.")
 SEED = typer.Option(42, "--seed", help="Bootstrap seed.")
-
-
-def _busy(quiet: bool, text: str):  # noqa: ANN202 (a context manager)
-    """A spinner on stderr while a bootstrap runs (nothing with --json)."""
-    from contextlib import nullcontext
-
-    if quiet:
-        return nullcontext()
-    from rich.console import Console
-
-    return Console(stderr=True).status(text)
 
 
 def _nc(e: Any) -> str:
@@ -67,7 +56,7 @@ def family(
     """One family: γ12 between consecutive sizes with phases, r overall and per phase, N_c by both methods."""
     from phasewatch.registry.phase import family_detail
 
-    with registry_session() as session, _busy(json_, f"bootstrapping N_c ({resamples} resamples per method)"):
+    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=json_):
         detail = family_detail(session, name, panel, resamples=resamples, seed=seed)
     if json_:
         print_json(asdict(detail))
@@ -96,7 +85,7 @@ def nc(
     """The critical size N_c from pooled families: quadratic vertex and γ12 zero crossing, with bootstrap intervals."""
     from phasewatch.registry.phase import nc_estimates
 
-    with registry_session() as session, _busy(json_, f"bootstrapping N_c ({resamples} resamples per method)"):
+    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=json_):
         quadratic, gamma, n = nc_estimates(session, families, panel, resamples, seed, legacy_rng)
     if json_:
         print_json({"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)})
@@ -107,10 +96,10 @@ def nc(
 
 @app.command()
 def reproduce(resamples: int = RESAMPLES, seed: int = SEED, json_: bool = JSON_OPTION) -> None:
-    """The paper's r = -0.989 and N_c from its own points, beside the same analyses on sourced data."""
+    """The paper's Pythia correlation, N_c and Llama-2 prediction from its own points, beside the same analyses on sourced data."""
     from phasewatch.registry.phase import reproduce as run
 
-    with registry_session() as session, _busy(json_, f"bootstrapping N_c ({resamples} resamples per estimate)"):
+    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=json_):
         result = run(session, resamples, seed)
     if json_:
         print_json(asdict(result))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, print_json, registry_session
+from phasewatch.cli.common import JSON_OPTION, print_json, registry_session, status
 
 
 def report(
@@ -14,11 +14,9 @@ def report(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Write one self-contained HTML report of the registry (plots, tables, predictions, provenance)."""
-    from rich.console import Console
-
     from phasewatch.registry.report import build_report
 
-    with registry_session() as session, Console(stderr=True, quiet=json_).status("writing the report"):
+    with registry_session() as session, status("writing the report", quiet=json_):
         summary = build_report(session, out)
     if json_:
         print_json({"path": str(summary.path), "findings": summary.findings})

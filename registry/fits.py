@@ -249,7 +249,6 @@ class Prediction:
     lab_known: bool
     x: float
     predicted: dict[str, float]
-    h_band_for_y: str
 
 
 def predict(session: Session, lab: str, x_score: float, fit_id: int | None = None) -> Prediction:
@@ -270,7 +269,6 @@ def predict(session: Session, lab: str, x_score: float, fit_id: int | None = Non
         lab_known=known,
         x=x_score,
         predicted={"mean": interval.mean, "low": interval.low, "high": interval.high, "prob": interval.prob},
-        h_band_for_y=f"{fit.y_benchmark} in [{interval.low:.1f}, {interval.high:.1f}]",
     )
 
 

@@ -28,9 +28,10 @@ def hfield_rows(
 ) -> tuple[int, list[HFieldRow]]:
     """The fit's own models, or a panel's (which may lie outside the fit), by h."""
     fit = get_fit(session, fit_id)
-    fitted = {m.name for m in summary_of(fit).models}
+    models = summary_of(fit).models
+    fitted = {m.name for m in models}
     if panel is None:
-        rows = [HFieldRow(m.name, m.lab, m.date, m.x, m.y, m.h, True) for m in summary_of(fit).models]
+        rows = [HFieldRow(m.name, m.lab, m.date, m.x, m.y, m.h, True) for m in models]
     else:
         data = panel_data(session, (panel,), fit.x_benchmark, fit.y_benchmark)
         posterior = Posterior.from_bytes(fit.posterior)

@@ -89,7 +89,17 @@ def _row(o: Observation) -> dict[str, Any]:
     }
 
 
+FORMATS = ("csv", "json")
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown export format {fmt!r}", "use --format csv or --format json")
+    return fmt
+
+
 def render_export(rows: list[dict[str, Any]], fmt: str, *, panel: str | None = None) -> str:
+    check_format(fmt)
     if fmt == "json":
         return json.dumps({"format": FORMAT, "panel": panel, "observations": rows}, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
@@ -99,7 +109,6 @@ def render_export(rows: list[dict[str, Any]], fmt: str, *, panel: str | None = N
         for row in rows:
             writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         return buffer.getvalue()
-    raise InvalidInputError(f"unknown export format {fmt!r}", "use csv or json")
 
 
 def _csv_cell(value: Any) -> str:

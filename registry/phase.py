@@ -28,6 +28,7 @@ from phasewatch.models.phase import (
 )
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.errors import InvalidInputError, NotFoundError
+from phasewatch.registry.names import did_you_mean
 from phasewatch.registry.schema import Benchmark, Model, Observation, PanelModel, PanelObservation
 
 SOURCED = "base-families-2026-11"
@@ -141,8 +142,6 @@ def family_detail(session: Session, family: str, panel: str = SOURCED, *, resamp
     families = family_points(session, panel, x, y)
     match = next((name for name in families if name.casefold() == family.casefold()), None)
     if match is None:
-        from phasewatch.registry.names import did_you_mean
-
         raise NotFoundError(f"no family {family!r} with {x} and {y} in panel {panel}",
                             did_you_mean(family, families) or "see `phasewatch phase families`")  # fmt: skip
     fp = families[match]

@@ -18,6 +18,7 @@ from phasewatch.models.criteria import Context, CriterionError, Grade, Release, 
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.dates import period_end
 from phasewatch.registry.errors import ConflictError, InvalidInputError, NotFoundError
+from phasewatch.registry.names import did_you_mean
 from phasewatch.registry.schema import (
     Benchmark,
     Lab,
@@ -320,8 +321,6 @@ def show_prediction(session: Session, key: str) -> list[Prediction]:
     revisions = list(session.scalars(select(Prediction).where(Prediction.key == key).order_by(Prediction.revision)))
     if not revisions:
         keys = list(session.scalars(select(Prediction.key).distinct()))
-        from phasewatch.registry.names import did_you_mean
-
         raise NotFoundError(f"unknown prediction {key!r}", did_you_mean(key, keys) or "see `phasewatch predictions list`")
     return revisions
 

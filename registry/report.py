@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from phasewatch.registry.schema import CoverageCheck, Model, SteeringJob, SteeringResult
+from phasewatch.registry.coverage import list_coverage
+from phasewatch.registry.errors import PhasewatchError
+from phasewatch.registry.schema import Model, SteeringJob, SteeringResult
 
 SECTIONS = (
     ("findings", "Key findings"),
@@ -85,7 +87,7 @@ def _coupling_sections(session: Session, findings: list[str], figures: Any) -> t
         post = panel_data(session, ("post-cutoff-2026-04",), fit.x_benchmark, fit.y_benchmark)
         points += [{"name": n, "lab": lab, "x": float(x), "y": float(y), "post_cutoff": True}
                    for n, lab, x, y in zip(post.names, post.labs, post.x, post.y)]  # fmt: skip
-    except Exception:  # noqa: BLE001 (a registry without that panel simply has no post-cutoff marks)
+    except PhasewatchError:  # no such panel, or too few models in it: no post-cutoff marks
         pass
     xs = [10 + i * 4 for i in range(21)]
     intervals = [clip_to_scale(eti(posterior.predictive(x, None, seed=fit.seed)[0])) for x in xs]
@@ -116,12 +118,14 @@ def _coupling_sections(session: Session, findings: list[str], figures: Any) -> t
                    "" if lab["ols_slope"] is None else f"{lab['ols_slope']:.3f}", _interval(lab["mean_h"], 1)] for lab in labs])
     )  # fmt: skip
     by_lab = {lab["lab"]: lab for lab in labs}
-    findings.append(f"Frontier coupling (fit #{fit.id}, {fit.panels}): OLS slope {ols['slope']:.3f}, r = {ols['r']:+.3f} "
-                    f"(the paper: 0.513, +0.72); the paper's ±16.2 pp band is 1.96 × RMS residual = ±{ols['paper_band']:.2f} pp.")  # fmt: skip
+    findings.append(f"Frontier coupling (fit #{fit.id}, {fit.panels}): OLS slope {ols['slope']:.3f}, "
+                    f"intercept {ols['intercept']:.1f}, r = {ols['r']:+.3f}; the paper's constant band is 1.96 × RMS "
+                    f"residual = ±{ols['paper_band']:.2f} pp, the t-based prediction interval wider.")  # fmt: skip
     if "Google" in by_lab and "DeepSeek" in by_lab:
-        findings.append(f"Per-lab slopes, partially pooled: Google {_interval(by_lab['Google']['slope'])} "
-                        f"(paper OLS 1.15), DeepSeek {_interval(by_lab['DeepSeek']['slope'])} (paper OLS 0.23).")  # fmt: skip
-    for check in session.scalars(select(CoverageCheck).order_by(CoverageCheck.id.desc()).limit(3)):
+        findings.append("Per-lab slopes, partially pooled (beside the per-lab OLS slope, the paper's method): " + "; ".join(
+            f"{name} {_interval(by_lab[name]['slope'])} (OLS {by_lab[name]['ols_slope']:.2f})"
+            for name in ("Google", "DeepSeek") if by_lab[name]["ols_slope"] is not None))  # fmt: skip
+    for check in list_coverage(session)[-3:]:
         findings.append(f"Coverage, {check.method} on {check.panels}: {check.inside}/{check.n} inside the 95 % interval (nominal 95 %).")
     return frontier, hfield, lab_section
 

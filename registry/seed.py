@@ -112,7 +112,7 @@ PANELS = {
     ),
     "lying-pythia-8": PanelSpec(
         "lying-pythia-8",
-        "The 8 Pythia points behind the paper's r = -0.989 (HellaSwag vs TruthfulQA); the file says the "
+        "The 8 Pythia points behind the paper's Pythia HellaSwag-TruthfulQA correlation; the file says the "
         "6.9B and 12B scores were partly estimated.",
         f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/ai_free_energy_data.json",
         CAPE_LICENCE,
