@@ -25,9 +25,12 @@ def _as_of(text: str | None) -> dt.date:
     from phasewatch.registry.dates import parse_past_date
     from phasewatch.registry.errors import InvalidInputError
 
+    from phasewatch.registry.clock import system_clock
+
+    today = system_clock().today()
     if text is None:
-        return dt.date.today()
-    day, precision = parse_past_date(text, what="--as-of")
+        return today
+    day, precision = parse_past_date(text, what="--as-of", today=today)
     if precision != "day":
         raise InvalidInputError(f"--as-of {text!r} is not a full date", "write it as YYYY-MM-DD")
     return day
@@ -165,6 +168,7 @@ def add(
 ) -> None:
     """Register predictions in the criterion language, timestamped today (optionally with a probability)."""
     from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.predictions import add_predictions
 
     if not file.is_file():
@@ -174,7 +178,7 @@ def add(
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{file.name} is not valid JSON: {exc}", "fix the file") from None
     with registry_session() as session:
-        added = add_predictions(session, raw, revise=revise)
+        added = add_predictions(session, raw, revise=revise, today=system_clock().today())
     if json_:
         print_json({"registered": added})
     else:

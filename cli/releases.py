@@ -42,7 +42,9 @@ def add(
     from phasewatch.registry.fits import verdict_for_release
     from phasewatch.registry.predictions import grade_predictions, movements
 
-    today = dt.date.today()
+    from phasewatch.registry.clock import system_clock
+
+    today = system_clock().today()
     with registry_session() as session:
         before = grade_predictions(session, today)
         result = add_release(session, request, today=today)

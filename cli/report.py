@@ -14,10 +14,11 @@ def report(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Write one self-contained HTML report of the registry (plots, tables, predictions, provenance)."""
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.report import build_report
 
     with registry_session() as session, status("writing the report", quiet=json_):
-        summary = build_report(session, out)
+        summary = build_report(session, out, today=system_clock().today())
     if json_:
         print_json({"path": str(summary.path), "findings": summary.findings})
         return

@@ -17,11 +17,12 @@ def import_(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Import observations; a file with any bad row imports nothing and names the row."""
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.io import import_rows, read_rows
 
     rows = read_rows(file)
     with registry_session() as session:
-        result = import_rows(session, rows)
+        result = import_rows(session, rows, today=system_clock().today())
     data = {"rows": result.rows, "new_observations": result.new_observations, "new_models": result.new_models,
             "already_present": result.already_present}  # fmt: skip
     if json_:

@@ -39,10 +39,9 @@ def parse_partial_date(text: str, *, what: str = "date") -> tuple[dt.date, DateP
     return value, precision
 
 
-def parse_past_date(text: str, *, what: str = "date", today: dt.date | None = None) -> tuple[dt.date, DatePrecision]:
+def parse_past_date(text: str, *, today: dt.date, what: str = "date") -> tuple[dt.date, DatePrecision]:
     """Like :func:`parse_partial_date`, but refuse dates after ``today``."""
     value, precision = parse_partial_date(text, what=what)
-    today = today or dt.date.today()
     if value > today:
         raise InvalidInputError(
             f"{what} {text!r} is in the future (today is {today.isoformat()})",

@@ -149,14 +149,13 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     raise InvalidInputError(f"cannot import {path.name}: unknown file type {suffix or '(none)'}", "use a .csv or .json file")
 
 
-def import_rows(session: Session, rows: Iterable[dict[str, Any]], *, today: dt.date | None = None) -> ImportResult:
+def import_rows(session: Session, rows: Iterable[dict[str, Any]], *, today: dt.date) -> ImportResult:
     """Validate and import every row, or raise naming the first bad row.
 
     Runs inside the caller's transaction, so a file with one bad row imports
     nothing.
     """
     catalog = Catalog(session, bulk=True)
-    today = today or dt.date.today()
     rows = list(rows)
     pending_variants: list[tuple[Model, str, str]] = []
     for number, raw in enumerate(rows, start=1):

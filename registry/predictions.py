@@ -140,9 +140,8 @@ def seed_predictions(session: Session) -> int:
     return added
 
 
-def add_predictions(session: Session, raw: Any, *, revise: bool = False, today: dt.date | None = None) -> list[str]:
+def add_predictions(session: Session, raw: Any, *, today: dt.date, revise: bool = False) -> list[str]:
     """Register user predictions (a JSON object or a list of them), timestamped today."""
-    today = today or dt.date.today()
     entries = raw if isinstance(raw, list) else [raw]
     added = []
     for i, entry in enumerate(entries, start=1):

@@ -62,14 +62,13 @@ def parse_score(text: str) -> ScoreInput:
     return ScoreInput(key.strip(), value)
 
 
-def add_release(session: Session, request: ReleaseRequest, *, today: dt.date | None = None) -> ReleaseResult:
+def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) -> ReleaseResult:
     """Create the model and its observations, or raise without writing anything.
 
     Everything is validated before the first write; the model's name is kept
     unique by the database, so concurrent writers end with one model.
     """
     catalog = Catalog(session)
-    today = today or dt.date.today()
     lab = catalog.lab(request.lab)
     day, precision = parse_past_date(request.date, what="release date", today=today)
     reported_by = check_reported_by(request.reported_by)

@@ -50,10 +50,9 @@ def _interval(v: dict[str, float], digits: int = 2) -> str:
     return f"{v['mean']:+.{digits}f} [{v['low']:+.{digits}f}, {v['high']:+.{digits}f}]"
 
 
-def build_report(session: Session, out_dir: Path, today: dt.date | None = None) -> ReportSummary:
+def build_report(session: Session, out_dir: Path, today: dt.date) -> ReportSummary:
     from phasewatch.models import figures
 
-    today = today or dt.date.today()
     findings: list[str] = []
     parts: dict[str, str] = {}
     parts["frontier"], parts["hfield"], parts["labs"] = _coupling_sections(session, findings, figures)
