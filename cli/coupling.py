@@ -31,36 +31,73 @@ def fit(
     accept_unconverged: bool = typer.Option(
         False, "--accept-unconverged", help="Use the fit for verdicts even if its diagnostics fail."
     ),
+    retry: bool = typer.Option(
+        True, "--retry/--no-retry", help="If the fit misses its convergence gate, refit once with stronger settings."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Fit the Bayesian hierarchical coupling model (PyMC + nutpie) and store it."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Fit the Bayesian hierarchical coupling model (PyMC + nutpie) and store it.
 
-    from phasewatch.models.coupling import SamplerSettings
+    Exit code 4 when no fit passed the convergence gate (nothing is used for verdicts)."""
+    from phasewatch.models.coupling import SAMPLERS, SamplerSettings
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.fits import run_fit
-
-    from phasewatch.models.coupling import SAMPLERS
-    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.registry.errors import InvalidInputError, UnconvergedFitError
 
     if sampler not in SAMPLERS:
         raise InvalidInputError(f"unknown sampler {sampler!r}", f"use one of {', '.join(SAMPLERS)}")
     engine = open_registry()
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept)
+    result = _run_fit_with_progress(engine, panel, x, y, settings, accept_unconverged, quiet=json_)
+    if not result.accepted and retry:
+        settings = stronger(settings)
+        if not json_:
+            _print_fit(result)
+            console().print(
+                f"fit #{result.id} missed the convergence gate; retrying once with stronger settings: "
+                f"--draws {settings.draws} --tune {settings.tune} --target-accept {settings.target_accept}",
+                style="bold yellow", markup=False,
+            )
+        result = _run_fit_with_progress(engine, panel, x, y, settings, accept_unconverged, quiet=json_)
+    if json_:
+        print_json(vars(result))
+    else:
+        _print_fit(result)
+    if not result.accepted:
+        raise UnconvergedFitError(
+            f"fit #{result.id} did not pass the convergence gate ({'; '.join(result.problems)}), so no fit is used "
+            "for verdicts",
+            f"inspect it with `phasewatch fits show {result.id}`, then refit with more draws, e.g. "
+            f"`phasewatch fit --draws {settings.draws * 2} --tune {settings.tune * 2} --target-accept 0.95`",
+        )
+
+
+def stronger(settings: Any) -> Any:
+    """The one retry's settings: twice the draws and tuning, smaller steps."""
+    from dataclasses import replace
+
+    return replace(
+        settings, draws=settings.draws * 2, tune=settings.tune * 2, target_accept=max(settings.target_accept, 0.95)
+    )
+
+
+def _run_fit_with_progress(
+    engine: Any, panel: list[str], x: str, y: str, settings: Any, accept_unconverged: bool, *, quiet: bool
+) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from phasewatch.registry.fits import run_fit
+
+    draws, tune, chains = settings.draws, settings.tune, settings.chains
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console() if not json_ else None, transient=True, disable=json_,
+        TimeElapsedColumn(), console=console() if not quiet else None, transient=True, disable=quiet,
     ) as bar:  # fmt: skip
         task = bar.add_task("reading the panel", total=(draws + tune) * chains)
-        result = run_fit(
+        return run_fit(
             engine, tuple(panel), x, y, settings, accept_unconverged=accept_unconverged,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             stage=lambda text: bar.update(task, description=text),
         )  # fmt: skip
-    if json_:
-        print_json(vars(result))
-        return
-    _print_fit(result)
 
 
 def _print_fit(result: Any) -> None:

@@ -1,7 +1,8 @@
 """The one exception type users see.
 
-The CLI renders a :class:`PhasewatchError` as a single line and exits with
-code 2; anything else is a bug and keeps its traceback.
+The CLI renders a :class:`PhasewatchError` as a single line and exits with its
+``exit_code`` (2 unless a subclass says otherwise; docs/cli.md lists them);
+anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 class PhasewatchError(Exception):
     """A problem with the user's input or environment, with a hint to fix it."""
+
+    exit_code = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -33,3 +36,9 @@ class ConflictError(PhasewatchError):
 
 class DatabaseError(PhasewatchError):
     """The database cannot be reached or its schema is not current."""
+
+
+class UnconvergedFitError(PhasewatchError):
+    """A fit (and its one retry) missed the convergence gate, so no fit is usable."""
+
+    exit_code = 4

@@ -26,6 +26,17 @@ from phasewatch.registry.seed import seed
 
 _counter = itertools.count()
 
+# The day every test runs on, whatever the wall clock or PHASEWATCH_TODAY of the shell
+# says: the suite must pass unchanged after every prediction deadline (issue #10).
+TEST_TODAY = "2026-12-01"
+
+
+@pytest.fixture(autouse=True)
+def frozen_today(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Pin the CLI's clock (``PHASEWATCH_TODAY``) for this test and the processes it starts."""
+    monkeypatch.setenv("PHASEWATCH_TODAY", TEST_TODAY)
+    return TEST_TODAY
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
