@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from phasewatch.cli import (
-    benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, report, scores, steer,
+    benchmarks, coupling, db, docs, labs, models, panels, phase, predictions, releases, report, scores, steer,
 )  # fmt: skip
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
 
@@ -37,6 +37,7 @@ app.add_typer(phase.app, name="phase")
 app.add_typer(steer.app, name="steer")
 app.command()(steer.worker)
 app.command()(report.report)
+app.command()(docs.docs)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +28,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def default_database_url() -> str:
-    """A SQLite file in the user's data directory (created on first use)."""
+    """A SQLite file in the user's data directory (its folder made private, 0700, on first use)."""
     from platformdirs import user_data_path
 
     folder = user_data_path("phasewatch", appauthor=False)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
     return f"sqlite:///{folder / 'phasewatch.db'}"
 
 
@@ -40,12 +42,15 @@ def database_url() -> str:
     return os.environ.get(DATABASE_URL_ENV) or default_database_url()
 
 
+_CREDENTIALS = re.compile(r"(?P<user>//[^/:@\s]*:)[^@\s]*@")
+
+
 def redact(url: str) -> str:
-    """The URL with any password hidden, for messages."""
+    """The URL with any password hidden, for messages; malformed URLs included."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return _CREDENTIALS.sub(r"\g<user>***@", url)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -63,17 +68,24 @@ def make_engine(url: str) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 (a non-numeric port raises only when read)
+    except (ArgumentError, ValueError):
         raise DatabaseError(
-            f"malformed database URL {url!r}",
+            f"malformed database URL {redact(url)!r}",
             f"set {DATABASE_URL_ENV} to e.g. sqlite:///path/to/phasewatch.db "
             "or postgresql+psycopg://user@host/db",
         ) from None
     connect_args: dict[str, object] = {}
+    read_only = False
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = 5
     elif parsed.get_backend_name() == "sqlite":
         connect_args["timeout"] = 30
+        path = sqlite_file(parsed)
+        if path is not None and path.exists() and not _writable(path):
+            # Open it read-only: queries still work, writes fail with one clear line.
+            parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+            read_only = True
     try:
         engine = create_engine(parsed, connect_args=connect_args)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
@@ -82,8 +94,28 @@ def make_engine(url: str) -> Engine:
             "use sqlite:/// or postgresql+psycopg://",
         ) from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
     return engine
+
+
+def sqlite_file(url: object) -> Path | None:
+    """The file of a SQLite URL (``None`` for in-memory databases or other backends)."""
+    parsed = make_url(str(url)) if not hasattr(url, "get_backend_name") else url
+    database = parsed.database  # type: ignore[attr-defined]
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":  # type: ignore[attr-defined]
+        return None
+    if database.startswith("file:"):
+        database = database[len("file:") :].split("?", 1)[0]
+    return Path(database)
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the file and its folder (SQLite's WAL needs both)?"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def is_read_only(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and "mode=ro" in str(engine.url)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API types)
@@ -94,11 +126,42 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API 
     cursor.close()
 
 
+def _read_only_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API types)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def create_private_sqlite_file(engine: Engine) -> None:
+    """Create a new SQLite database file readable by its owner only (0600)."""
+    path = sqlite_file(engine.url)
+    if path is None or path.exists():
+        return
+    if not path.parent.is_dir():
+        raise DatabaseError(
+            f"cannot create the database {path}: its folder does not exist",
+            f"create the folder or point {DATABASE_URL_ENV} elsewhere",
+        )
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database {path}: {exc.strerror}", "check the folder's permissions") from None
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One session, one transaction: committed on success, rolled back on any error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        yield session
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        if "readonly" in str(exc.orig).replace("-", "").lower() or is_read_only(engine):
+            where = redact(engine.url.render_as_string(hide_password=False))
+            raise DatabaseError(
+                f"the database at {where} is read-only: this command cannot write to it",
+                "queries still work; to write, make the file and its folder writable or copy it elsewhere",
+            ) from None
+        raise
 
 
 # --- migrations ---------------------------------------------------------------
@@ -164,10 +227,18 @@ def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None,
 
 
 def ensure_current(engine: Engine) -> None:
-    """Fail with a clear instruction unless the schema is at the shipped head."""
+    """Fail with a clear instruction unless the schema is at the shipped head and loaded."""
+    where = redact(engine.url.render_as_string(hide_password=False))
+    path = sqlite_file(engine.url)
+    if path is not None and not path.exists():
+        raise DatabaseError(f"there is no database at {where}", "run `phasewatch init` to create and load it")
+    if path is not None and path.stat().st_size == 0:
+        raise DatabaseError(
+            f"{path} is an empty file, not a phasewatch database",
+            "run `phasewatch init` to create one there, or point PHASEWATCH_DATABASE_URL elsewhere",
+        )
     current = current_revision(engine)
     head = head_revision()
-    where = redact(engine.url.render_as_string(hide_password=False))
     if current is None:
         raise DatabaseError(
             f"the database at {where} has no phasewatch schema", "run `phasewatch init` to create and load it"
@@ -177,6 +248,18 @@ def ensure_current(engine: Engine) -> None:
             f"the database at {where} is at schema revision {current}, this phasewatch needs {head}",
             "run `phasewatch db upgrade`",
         )
+    if not bundled_data_loaded(engine):
+        raise DatabaseError(
+            f"the database at {where} has its schema but not the bundled data (an interrupted `phasewatch init`?)",
+            "run `phasewatch init` again: it finishes the load",
+        )
+
+
+def bundled_data_loaded(engine: Engine) -> bool:
+    """Did ``phasewatch init``'s load commit? The bundled data is loaded in one
+    transaction, labs first, so any lab row means the whole load is there."""
+    with _connect(engine) as conn:
+        return conn.execute(text("SELECT 1 FROM labs LIMIT 1")).first() is not None
 
 
 @contextmanager
@@ -204,6 +287,7 @@ def open_registry(url: str | None = None, *, require_current: bool = True) -> En
     if require_current:
         ensure_current(engine)
     else:
+        create_private_sqlite_file(engine)
         with _connect(engine):
             pass
     return engine

@@ -1,0 +1,98 @@
+"""Opening the registry: private files, read-only databases, masked passwords, interrupted inits."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from phasewatch.cli.app import app
+from phasewatch.registry import db
+from phasewatch.registry.db import make_engine, open_registry, redact, upgrade
+from phasewatch.registry.errors import DatabaseError
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_default_database_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("PHASEWATCH_DATABASE_URL", raising=False)
+    open_registry(require_current=False).dispose()
+    folder = tmp_path / "xdg" / "phasewatch"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "phasewatch.db").stat().st_mode) == 0o600
+
+
+def test_a_query_never_creates_a_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "none.db"
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", f"sqlite:///{path}")
+    code, out = _cli("models", "list")
+    assert code == 2 and out.startswith("error: there is no database at") and "phasewatch init" in out
+    assert not path.exists()
+
+
+def test_an_empty_file_is_refused_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", f"sqlite:///{path}")
+    code, out = _cli("models", "list")
+    assert code == 2 and out.count("\n") == 1 and "empty file" in out
+    assert path.stat().st_size == 0
+
+
+def test_read_only_database_answers_queries_and_refuses_writes(
+    db_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("read-only files are a SQLite matter")
+    # Tests run as root, for whom every file is writable: make the file look read-only.
+    monkeypatch.setattr(db, "_writable", lambda _path: False)
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", db_url)
+    before = Path(db_url.removeprefix("sqlite:///")).read_bytes()
+    code, out = _cli("models", "list", "--lab", "DeepSeek", "--json")
+    assert code == 0 and "DeepSeek-V3" in out
+    code, out = _cli("labs", "add", "Read Only Lab")
+    assert code == 2 and out.count("\n") == 1 and "read-only" in out
+    assert Path(db_url.removeprefix("sqlite:///")).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg//postgres:S3cretPW@localhost/db",  # missing colon
+        "postgresql+psycopg://postgres:S3cretPW@localhost:abc/db",  # non-numeric port
+        "nosuchdialect://postgres:S3cretPW@localhost/db",
+    ],
+)
+def test_bad_urls_are_one_line_and_never_show_the_password(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", url)
+    code, out = _cli("models", "list")
+    assert code == 2 and out.count("\n") == 1 and out.startswith("error:")
+    assert "S3cretPW" not in out
+    assert "S3cretPW" not in redact(url)
+
+
+def test_redact_keeps_the_rest_of_a_malformed_url() -> None:
+    assert redact("postgresql+psycopg//me:pw@host/db") == "postgresql+psycopg//me:***@host/db"
+
+
+def test_interrupted_init_is_named_and_finished_by_the_next_init(empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine)  # the schema step of an init whose data load never committed
+    engine.dispose()
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", empty_url)
+    code, out = _cli("models", "list")
+    assert code == 2 and "interrupted" in out and "phasewatch init" in out
+    with pytest.raises(DatabaseError, match="interrupted"):
+        open_registry(empty_url)
+    code, out = _cli("init")
+    assert code == 0, out
+    code, out = _cli("models", "list", "--lab", "DeepSeek", "--json")
+    assert code == 0 and "DeepSeek-V3" in out
