@@ -347,3 +347,39 @@ def staleness(session: Session, fit: Fit) -> Staleness:
 def releases_since_fit(session: Session, fit: Fit) -> int:
     """How many releases the live panel holds (with the fit's two benchmarks) that ``fit`` has not seen."""
     return len(staleness(session, fit).unseen)
+
+
+def freeze_panel(
+    session: Session,
+    name: str,
+    *,
+    as_of: dt.date | None,
+    precedence: tuple[str, ...] = DEFAULT_PRECEDENCE,
+    description: str | None = None,
+) -> tuple[str, int, int]:
+    """Snapshot the live panel into a frozen panel; returns (name, models, observations)."""
+    from phasewatch.registry.catalog import Catalog
+    from phasewatch.registry.errors import ConflictError
+    from phasewatch.registry.schema import Panel
+
+    name = name.strip()
+    if not name or is_live(name) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise InvalidInputError(f"bad panel name {name!r}", "use letters, digits, '.', '_' and '-', not 'frontier'")
+    if session.scalar(select(Panel).where(Panel.name == name)) is not None:
+        raise ConflictError(f"panel {name!r} already exists", "frozen panels never change: choose another name")
+    selection = select_frontier(session, as_of=as_of, precedence=precedence)
+    if not selection.chosen:
+        raise InvalidInputError(f"the live panel as of {as_of} is empty", "choose a later --as-of date")
+    catalog = Catalog(session)
+    when = f"as of {as_of}" if as_of else "with everything the registry held"
+    panel = catalog.add_panel(
+        name,
+        description=description or f"Frozen snapshot of the live frontier panel {when} (precedence {' > '.join(precedence)}).",
+        source=f"phasewatch panels freeze {name} --from frontier" + (f" --as-of {as_of}" if as_of else ""),
+        licence="as each observation's source",
+    )
+    chosen = {c.observation_id for c in selection.chosen}
+    for o in session.scalars(select(Observation).where(Observation.id.in_(chosen))):
+        catalog.add_to_panel(panel, o, loading=True)
+    session.flush()
+    return name, selection.models, len(chosen)

@@ -288,11 +288,14 @@ class BenchmarkRow:
     version: str | None
     observations: int
     url: str | None
+    standard_setting: str | None = None
+    nonstandard_markers: list[str] = field(default_factory=list)
 
 
 def list_benchmarks(session: Session) -> list[BenchmarkRow]:
     counts = dict(session.execute(select(Observation.benchmark_id, func.count()).group_by(Observation.benchmark_id)).all())
     return [
-        BenchmarkRow(b.key, b.name, b.category, b.version, counts.get(b.id, 0), b.url)
+        BenchmarkRow(b.key, b.name, b.category, b.version, counts.get(b.id, 0), b.url, b.standard_setting,
+                     [m for m in (b.nonstandard_markers or "").split("|") if m])
         for b in session.scalars(select(Benchmark).order_by(Benchmark.category, Benchmark.key))
     ]
