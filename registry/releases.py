@@ -244,6 +244,9 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
     tier_of_name = request.same_weights_as or request.variant_of
     tier_of = catalog.model(tier_of_name) if tier_of_name else None
     allowed = _group_ids(session, tier_of) if tier_of else set()
+    if (taken := catalog.find_model(request.name)) is not None:
+        raise ConflictError(f"model {request.name!r} already exists (as {taken.name!r}, {taken.lab.name})",
+                            "add scores to it with `phasewatch scores add`")  # fmt: skip
     duplicate = None if request.distinct else find_duplicate(
         session, request.name, lab, day, hf_repo, {b.key: v for b, v, _, _ in checked}, allowed=allowed
     )  # fmt: skip

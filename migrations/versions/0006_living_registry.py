@@ -59,13 +59,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("observations", schema=None) as batch_op:
-        batch_op.drop_column("retracted_on")
-    with op.batch_alter_table("benchmarks", schema=None) as batch_op:
-        batch_op.drop_column("nonstandard_markers")
-        batch_op.drop_column("standard_setting")
-    with op.batch_alter_table("labs", schema=None) as batch_op:
-        batch_op.drop_column("founded")
+    # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch copy would drop tables other rows reference
+    op.drop_column("observations", "retracted_on")
+    op.drop_column("benchmarks", "nonstandard_markers")
+    op.drop_column("benchmarks", "standard_setting")
+    op.drop_column("labs", "founded")
     with op.batch_alter_table("model_edits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_model_edits_model_id"))
     op.drop_table("model_edits")
