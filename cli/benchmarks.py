@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import typer
-
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
 app = new_app("List and add the benchmarks scores can be recorded for.")
 

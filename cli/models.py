@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import typer
-
-from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    console,
+    fmt,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
 app = new_app("List models and show each one's observations with their sources.")
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import typer
-
-from phasewatch.cli.common import JSON_OPTION, fmt, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    fmt,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
 app = new_app("List and inspect panels: frozen selections of observations, and the live `frontier` panel.")
 
@@ -29,7 +35,7 @@ def list_(json_: bool = JSON_OPTION) -> None:
     )
 
 
-def _as_of(text: str | None):  # noqa: ANN202 (datetime.date | None)
+def _as_of(text: str | None):
     from phasewatch.registry.dates import parse_partial_date
     from phasewatch.registry.errors import InvalidInputError
 
@@ -80,7 +86,11 @@ def show(
 def _show_live(name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None,
                excluded: bool, json_: bool) -> None:  # fmt: skip
     from phasewatch.registry.catalog import Catalog
-    from phasewatch.registry.frontier import live_as_of, parse_precedence, select_frontier
+    from phasewatch.registry.frontier import (
+        live_as_of,
+        parse_precedence,
+        select_frontier,
+    )
     from phasewatch.registry.queries import as_dict
 
     day = _as_of(as_of) if as_of else live_as_of(name)
@@ -113,7 +123,12 @@ def freeze(
 ) -> None:
     """Freeze the live panel (as of a date) into a named panel that never changes."""
     from phasewatch.registry.errors import InvalidInputError
-    from phasewatch.registry.frontier import freeze_panel, is_live, live_as_of, parse_precedence
+    from phasewatch.registry.frontier import (
+        freeze_panel,
+        is_live,
+        live_as_of,
+        parse_precedence,
+    )
 
     if not is_live(from_):
         raise InvalidInputError(f"cannot freeze from {from_!r}", "use --from frontier (frozen panels are already frozen)")

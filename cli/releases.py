@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
 
 app = new_app("Log new model releases.")
@@ -43,7 +42,11 @@ def add(
     from phasewatch.registry.fits import latest_accepted_fit, verdict_for_release
     from phasewatch.registry.frontier import staleness
     from phasewatch.registry.predictions import grade_predictions, movements
-    from phasewatch.registry.releases import ReleaseRequest, add_release, scores_with_provenance
+    from phasewatch.registry.releases import (
+        ReleaseRequest,
+        add_release,
+        scores_with_provenance,
+    )
 
     scores = scores_with_provenance(score, sources=score_source, reporters=score_reported_by, settings=score_setting,
                                     stderrs=score_stderr)  # fmt: skip
@@ -168,7 +171,7 @@ def correct(
     print(f"the old values are kept: `phasewatch models history {name!r}`")
 
 
-def _print_verdict(verdict) -> None:  # noqa: ANN001 (registry.fits.Verdict)
+def _print_verdict(verdict) -> None:
     if verdict is None:
         print("no verdict: it needs an accepted fit (`phasewatch fit`) and both of its benchmarks' scores")
         return

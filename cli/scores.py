@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
 
 app = new_app("Add one score with its provenance, or import observations from CSV or JSON.")

@@ -29,9 +29,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
 from phasewatch.registry.dates import format_partial_date, parse_partial_date
 from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.schema import (
@@ -44,6 +41,8 @@ from phasewatch.registry.schema import (
     PanelObservation,
     ReportedBy,
 )
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 LIVE_PANEL = "frontier"
 DEFAULT_PRECEDENCE: tuple[str, ...] = (ReportedBy.LAB.value, ReportedBy.THIRD_PARTY.value, ReportedBy.PAPER.value)
@@ -204,10 +203,8 @@ def select_frontier(
     chosen: list[Choice] = []
     rank = {r: i for i, r in enumerate(precedence)}
     for root_id, members in groups.items():
-        def coverage(m: Model) -> tuple:
-            return (-len({o.benchmark_id for o in eligible[m.id]}), m.id != root_id, m.release_date or dt.date.max, m.name)
-
-        members.sort(key=coverage)
+        members.sort(key=lambda m, root=root_id: (-len({o.benchmark_id for o in eligible[m.id]}), m.id != root,
+                                                  m.release_date or dt.date.max, m.name))  # fmt: skip
         representative = members[0]
         for other in members[1:]:
             for o in eligible[other.id]:
@@ -216,7 +213,7 @@ def select_frontier(
         by_benchmark: dict[str, list[Observation]] = defaultdict(list)
         for o in eligible[representative.id]:
             by_benchmark[o.benchmark.key].append(o)
-        for key, figures in by_benchmark.items():
+        for figures in by_benchmark.values():
             figures.sort(key=lambda o: (rank.get(o.reported_by, len(rank)), -_known_on(o).toordinal(), -o.id))
             best, rest = figures[0], figures[1:]
             chosen.append(_choice(best, _reason(best, rest, precedence)))
@@ -262,10 +259,9 @@ def _choice(o: Observation, reason: str) -> Choice:
 # --- fits ------------------------------------------------------------------------------
 
 
-def coupling_data(session: Session, name: str, x: str, y: str):  # noqa: ANN201 (models.coupling.CouplingData)
+def coupling_data(session: Session, name: str, x: str, y: str):
     """The live panel's (x, y) rows for a fit; ``name`` is ``frontier`` or ``frontier@DATE``."""
     import numpy as np
-
     from phasewatch.models.coupling import CouplingData
 
     pairs = select_frontier(session, as_of=live_as_of(name), benchmarks=(x, y)).pairs(x, y)

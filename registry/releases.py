@@ -11,14 +11,27 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
-from phasewatch.registry.catalog import Catalog, check_hf_repo, check_reported_by, check_score
+from phasewatch.registry.catalog import (
+    Catalog,
+    check_hf_repo,
+    check_reported_by,
+    check_score,
+)
 from phasewatch.registry.dates import format_partial_date, parse_past_date, period_end
 from phasewatch.registry.errors import ConflictError, InvalidInputError
 from phasewatch.registry.names import identity_key
-from phasewatch.registry.schema import Benchmark, Lab, Model, ModelEdit, ModelKind, ModelName, Observation, ReportedBy
+from phasewatch.registry.schema import (
+    Benchmark,
+    Lab,
+    Model,
+    ModelEdit,
+    ModelKind,
+    ModelName,
+    Observation,
+    ReportedBy,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 MAX_PARAMS_B = 100_000.0  # 100 trillion parameters: a larger "billions" figure is a raw count
 

@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
+from phasewatch.cli.app import app
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
 from tests.helpers import table_counts
 
 runner = CliRunner()
@@ -154,7 +154,7 @@ def test_live_panel_as_of_explains_every_value_and_freezes(cli_env: str) -> None
     assert len(keys) == len(set(keys))  # one value per model × benchmark
     later = json.loads(run("panels", "show", "frontier", "--json")[1])
     assert len(later["chosen"]) > len(live["chosen"])
-    code, out, err = run("panels", "freeze", "frontier-2026-06", "--as-of", "2026-06-01")
+    code, _, err = run("panels", "freeze", "frontier-2026-06", "--as-of", "2026-06-01")
     assert code == 0, err
     frozen = json.loads(run("panels", "show", "frontier-2026-06", "--json")[1])
     assert frozen["frozen"] is True and frozen["observations"] == len(live["chosen"])

@@ -18,14 +18,20 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from typer.testing import CliRunner
-
 from phasewatch.cli.app import app
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.db import make_engine, transaction, upgrade
 from phasewatch.registry.schema import FitObservation
-from phasewatch.registry.seed import TAGS, _split_cell_notes, _split_sources, load_paper_frontier, load_vocabulary
+from phasewatch.registry.seed import (
+    TAGS,
+    _split_cell_notes,
+    _split_sources,
+    load_paper_frontier,
+    load_vocabulary,
+)
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
 from tests.helpers import source_path, table_counts
 
 runner = CliRunner()

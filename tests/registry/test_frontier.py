@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, func, select
-
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.fits import latest_accepted_fit, panel_data
@@ -22,6 +20,7 @@ from phasewatch.registry.frontier import (
 from phasewatch.registry.names import identity_key
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import Benchmark, FitObservation
+from sqlalchemy import Engine, func, select
 
 TODAY = dt.date(2026, 11, 30)
 
