@@ -89,8 +89,8 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
     table(
         f"{len(detail.observations)} observations",
         ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),
-        [(o.benchmark, o.value, o.stderr, o.reported_by, o.setting or o.note, o.source_url, ", ".join(o.panels))
-         for o in detail.observations],
+        [(o.benchmark, o.value if not o.retracted_on else f"{o.value:g} (retracted {o.retracted_on})", o.stderr,
+          o.reported_by, o.setting or o.note, o.source_url, ", ".join(o.panels)) for o in detail.observations],
     )  # fmt: skip
 
 

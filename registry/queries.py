@@ -143,6 +143,7 @@ class ObservationView:
     retrieved_on: str | None
     note: str | None
     panels: list[str]
+    retracted_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,12 +203,14 @@ def show_model(session: Session, name: str) -> ModelDetail:
             retrieved_on=o.retrieved_on.isoformat() if o.retrieved_on else None,
             note=o.note,
             panels=panel_names[o.id],
+            retracted_on=o.retracted_on.isoformat() if o.retracted_on else None,
         )
         for o in observations
     ]
     values: dict[str, set[float]] = defaultdict(set)
     for view in views:
-        values[view.benchmark].add(view.value)
+        if view.retracted_on is None:  # a corrected figure is history (`models history`), not a disagreement
+            values[view.benchmark].add(view.value)
     variants = session.scalars(select(Model.name).where(Model.variant_of_id == model.id).order_by(Model.name))
     return ModelDetail(
         name=model.name,

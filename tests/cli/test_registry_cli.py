@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from phasewatch.cli.app import app
@@ -120,7 +121,7 @@ def test_same_weights_alias_and_tier_are_counted_once(cli_env: str) -> None:
     assert any(e["model"] == "DeepSeek-V4-Pro Max" and "same weights as DeepSeek-V4-Pro" in e["reason"] for e in pairs["excluded"])
 
 
-def test_corrections_keep_the_old_values(cli_env: str, engine: Engine) -> None:
+def test_corrections_keep_the_old_values(cli_env: str, engine: Engine, tmp_path: Path) -> None:
     assert run("releases", "add", "Example 2", "--lab", "OpenAI", "--date", "2026-07", "--score", "gpqa_diamond=88.1",
                "--source", "https://x.example")[0] == 0  # fmt: skip
     before = table_counts(engine)
@@ -138,6 +139,15 @@ def test_corrections_keep_the_old_values(cli_env: str, engine: Engine) -> None:
     live = json.loads(run("panels", "show", "frontier", "--benchmark", "gpqa_diamond", "--json")[1])
     assert [c["value"] for c in live["chosen"] if c["model"] == "Example 2"] == [81.8]
     assert any(e["model"] == "Example 2" and e["value"] == 88.1 and "retracted" in e["reason"] for e in live["excluded"])
+    assert detail["conflicts"] == {}  # a correction is history, not a disagreement between sources
+    # the retraction travels with an export, and re-importing it changes nothing
+    exported = [r for r in json.loads(run("export", "--format", "json")[1])["observations"] if r["model"] == "Example 2"]
+    assert {(r["value"], r["retracted_on"]) for r in exported} == {(88.1, "2026-11-30"), (81.8, None)}
+    path = tmp_path / "export.json"
+    path.write_text(run("export", "--format", "json")[1], encoding="utf-8")
+    before = table_counts(engine)
+    assert run("scores", "import", str(path))[0] == 0
+    assert table_counts(engine) == before
 
 
 def test_releases_list_filters(cli_env: str) -> None:
