@@ -170,3 +170,31 @@ def test_live_panel_as_of_explains_every_value_and_freezes(cli_env: str) -> None
     assert frozen["frozen"] is True and frozen["observations"] == len(live["chosen"])
     assert run("panels", "freeze", "frontier-2026-06", "--as-of", "2026-06-01")[0] == 2
     assert run("panels", "show", "frontier", "--prefer", "vendor")[0] == 2
+
+
+def test_a_tier_of_the_same_repo_does_not_queue_a_second_steering_job(cli_env: str) -> None:
+    code, out, err = run("releases", "add", "Example Open 1", "--lab", "Mistral AI", "--date", "2026-08-01", "--open-weight",
+                         "--hf-repo", "mistralai/Example-Open-1", "--hf-revision", "abc123", "--json")  # fmt: skip
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["steering_job"] is not None and first["steering_job_new"] is True
+    code, out, err = run("releases", "add", "Example Open 1 (high)", "--lab", "Mistral AI", "--date", "2026-08-01",
+                         "--open-weight", "--hf-repo", "mistralai/Example-Open-1", "--hf-revision", "abc123",
+                         "--same-weights-as", "Example Open 1", "--json")  # fmt: skip
+    assert code == 0, err
+    second = json.loads(out)
+    assert (second["steering_job"], second["steering_job_new"]) == (first["steering_job"], False)
+    jobs = json.loads(run("steer", "jobs", "list", "--json")[1])
+    assert sum(1 for j in jobs if j["hf_repo"] == "mistralai/Example-Open-1") == 1
+
+
+@pytest.mark.slow
+def test_releases_add_refit_fits_the_live_panel(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", fitted_url)
+    code, out, err = run("releases", "add", "Example Refit", "--lab", "OpenAI", "--date", "2026-11-01",
+                         "--score", "swe_bench_verified=82.0", "--score", "gpqa_diamond=91.0", "--refit", "--json")  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["latest_fit"]["releases_since"] > 0 and result["refit"]["id"] > result["latest_fit"]["fit_id"]
+    fits = json.loads(run("fits", "show", str(result["refit"]["id"]), "--json")[1])
+    assert fits["panels"] == "frontier" and fits["n_models"] == result["refit"]["n_models"]
