@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session, table
+import typer
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
-app = new_app("List the benchmarks scores can be recorded for.")
+app = new_app("List and add the benchmarks scores can be recorded for.")
 
 
 @app.command("list")
@@ -17,5 +24,26 @@ def list_(json_: bool = JSON_OPTION) -> None:
     if json_:
         print_json(as_dict(rows))
         return
-    table(f"{len(rows)} benchmarks", ("key", "name", "category", "version", "observations"),
-          [(b.key, b.name, b.category, b.version, b.observations) for b in rows])  # fmt: skip
+    table(f"{len(rows)} benchmarks", ("key", "name", "category", "version", "standard setting", "observations"),
+          [(b.key, b.name, b.category, b.version, b.standard_setting, b.observations) for b in rows])  # fmt: skip
+
+
+@app.command()
+def add(
+    key: str = typer.Argument(..., help="Lower-case key, e.g. swe_bench_pro."),
+    name: str = typer.Option(..., "--name", help="Display name."),
+    category: str = typer.Option(..., "--category", help="coding, reasoning, math, agentic_coding, …"),
+    standard_setting: str = typer.Option(..., "--standard-setting", help="The setting whose figures the live panel accepts."),
+    version: str | None = typer.Option(None, "--version", help="Task set / protocol version."),
+    nonstandard: list[str] = typer.Option([], "--nonstandard", help="A setting phrase that marks a figure as not standard (repeatable)."),
+    url: str | None = typer.Option(None, "--url", help="Where the benchmark is defined."),
+    description: str | None = typer.Option(None, "--description", help="One line about it."),
+) -> None:
+    """Register a benchmark with its standard setting written down."""
+    from phasewatch.registry.catalog import register_benchmark
+
+    with registry_session() as session:
+        benchmark = register_benchmark(session, key, name=name, category=category, version=version, url=url,
+                                       description=description, standard_setting=standard_setting,
+                                       nonstandard=tuple(nonstandard))  # fmt: skip
+    print(f"added benchmark {benchmark} ({name}; standard setting: {standard_setting})")

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import typer
-
-from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    console,
+    fmt,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
 app = new_app("List models and show each one's observations with their sources.")
 
@@ -82,6 +89,41 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
     table(
         f"{len(detail.observations)} observations",
         ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),
-        [(o.benchmark, o.value, o.stderr, o.reported_by, o.setting or o.note, o.source_url, ", ".join(o.panels))
-         for o in detail.observations],
+        [(o.benchmark, o.value if not o.retracted_on else f"{o.value:g} (retracted {o.retracted_on})", o.stderr,
+          o.reported_by, o.setting or o.note, o.source_url, ", ".join(o.panels)) for o in detail.observations],
     )  # fmt: skip
+
+
+alias_app = new_app("Other names of a model (the same weights, counted once).")
+app.add_typer(alias_app, name="alias")
+
+
+@alias_app.command("add")
+def alias_add(
+    name: str = typer.Argument(..., help="The registered model (name or alias)."),
+    alias: str = typer.Argument(..., help="Another name of the same weights, e.g. 'DeepSeek-V4-Pro (preview)'."),
+) -> None:
+    """Record ALIAS as another name of MODEL: one model, one row in every panel."""
+    from phasewatch.registry.releases import add_alias
+
+    with registry_session() as session:
+        model = add_alias(session, name, alias)
+    print(f"{alias!r} is now another name of {model}")
+
+
+@app.command()
+def history(name: str = typer.Argument(..., help="Model name or alias."), json_: bool = JSON_OPTION) -> None:
+    """Every correction of a model (`releases correct`), with the old and new values."""
+    from phasewatch.registry.queries import as_dict
+    from phasewatch.registry.releases import model_history
+
+    with registry_session() as session:
+        entries = model_history(session, name)
+    if json_:
+        print_json(as_dict(entries))
+        return
+    if not entries:
+        print(f"{name}: no corrections recorded")
+        return
+    table(f"{len(entries)} corrections of {name}", ("on", "field", "old", "new", "reason", "source"),
+          [(e.edited_on, e.field, e.old, e.new, e.reason, e.source_url) for e in entries])  # fmt: skip

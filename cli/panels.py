@@ -1,12 +1,21 @@
-"""``phasewatch panels``: the named, frozen selections of observations."""
+"""``phasewatch panels``: the named, frozen selections of observations, and the live ``frontier`` panel."""
 
 from __future__ import annotations
 
 import typer
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    fmt,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
-from phasewatch.cli.common import JSON_OPTION, fmt, new_app, print_json, registry_session, table
+app = new_app("List and inspect panels: frozen selections of observations, and the live `frontier` panel.")
 
-app = new_app("List and inspect panels (frozen selections of observations).")
+AS_OF_OPTION = typer.Option(None, "--as-of", help="The live panel as known on this date (YYYY-MM-DD; default: everything held).")
+PREFER_OPTION = typer.Option(None, "--prefer", help="Reporter precedence, e.g. third_party,lab,paper (default lab,third_party,paper).")
 
 
 @app.command("list")
@@ -20,15 +29,43 @@ def list_(json_: bool = JSON_OPTION) -> None:
         print_json(as_dict(panels))
         return
     table(
-        f"{len(panels)} panels",
+        f"{len(panels)} panels (and the live panel `frontier`: `phasewatch panels show frontier`)",
         ("panel", "models", "observations", "benchmarks", "frozen", "licence"),
         [(p.name, p.models, p.observations, ", ".join(p.benchmarks), p.frozen, p.licence) for p in panels],
     )
 
 
+def _as_of(text: str | None):
+    from phasewatch.registry.dates import parse_partial_date
+    from phasewatch.registry.errors import InvalidInputError
+
+    if text is None:
+        return None
+    day, precision = parse_partial_date(text, what="--as-of")
+    if precision != "day":
+        raise InvalidInputError(f"--as-of {text!r} is not a full date", "write it as YYYY-MM-DD")
+    return day
+
+
 @app.command()
-def show(name: str = typer.Argument(..., help="Panel name."), json_: bool = JSON_OPTION) -> None:
-    """Show a panel's description, source, licence and coverage."""
+def show(
+    name: str = typer.Argument(..., help="Panel name, or `frontier` for the live panel."),
+    as_of: str | None = AS_OF_OPTION,
+    prefer: str | None = PREFER_OPTION,
+    benchmark: list[str] = typer.Option([], "--benchmark", help="Live panel: only these benchmarks (repeatable)."),
+    excluded: bool = typer.Option(False, "--excluded", help="Live panel: also list every figure left out, with the rule."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show a panel; for `frontier`, every value that enters and why it was chosen."""
+    from phasewatch.registry.frontier import is_live
+
+    if is_live(name):
+        _show_live(name, as_of, prefer, tuple(benchmark) or None, excluded, json_)
+        return
+    if as_of or prefer or benchmark or excluded:
+        from phasewatch.registry.errors import InvalidInputError
+
+        raise InvalidInputError("--as-of, --prefer, --benchmark and --excluded apply to the live panel only", "use `panels show frontier`")
     from phasewatch.registry.queries import as_dict, show_panel
 
     with registry_session() as session:
@@ -44,3 +81,59 @@ def show(name: str = typer.Argument(..., help="Panel name."), json_: bool = JSON
          ("per benchmark", ", ".join(f"{k} {v}" for k, v in panel.benchmarks.items())),
          ("subsets (models)", ", ".join(f"{k} {fmt(v)}" for k, v in panel.subsets.items()))],
     )  # fmt: skip
+
+
+def _show_live(name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None,
+               excluded: bool, json_: bool) -> None:  # fmt: skip
+    from phasewatch.registry.catalog import Catalog
+    from phasewatch.registry.frontier import (
+        live_as_of,
+        parse_precedence,
+        select_frontier,
+    )
+    from phasewatch.registry.queries import as_dict
+
+    day = _as_of(as_of) if as_of else live_as_of(name)
+    with registry_session() as session:
+        if benchmarks:
+            benchmarks = tuple(Catalog(session).benchmark(b).key for b in benchmarks)
+        selection = select_frontier(session, as_of=day, precedence=parse_precedence(prefer), benchmarks=benchmarks)
+    if json_:
+        print_json(as_dict(selection))
+        return
+    when = f"as of {selection.as_of}" if selection.as_of else "with everything the registry holds"
+    print(f"live panel frontier {when}: {selection.models} models, {len(selection.chosen)} values "
+          f"(precedence {' > '.join(selection.precedence)}; {len(selection.excluded)} figures left out"
+          f"{'' if excluded else ', list them with --excluded'})")  # fmt: skip
+    table(None, ("model", "lab", "released", "benchmark", "value", "reported by", "setting", "why this value", "source"),
+          [(c.model, c.lab, c.release_date, c.benchmark, c.value, c.reported_by, c.setting, c.reason, c.source_url)
+           for c in selection.chosen])  # fmt: skip
+    if excluded:
+        table("left out", ("model", "benchmark", "value", "reported by", "setting", "why"),
+              [(e.model, e.benchmark, e.value, e.reported_by, e.setting, e.reason) for e in selection.excluded])  # fmt: skip
+
+
+@app.command()
+def freeze(
+    name: str = typer.Argument(..., help="Name of the new frozen panel."),
+    from_: str = typer.Option("frontier", "--from", help="The live panel to snapshot (only `frontier`)."),
+    as_of: str | None = AS_OF_OPTION,
+    prefer: str | None = PREFER_OPTION,
+    description: str | None = typer.Option(None, "--description", help="What the snapshot is for."),
+) -> None:
+    """Freeze the live panel (as of a date) into a named panel that never changes."""
+    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.registry.frontier import (
+        freeze_panel,
+        is_live,
+        live_as_of,
+        parse_precedence,
+    )
+
+    if not is_live(from_):
+        raise InvalidInputError(f"cannot freeze from {from_!r}", "use --from frontier (frozen panels are already frozen)")
+    day = _as_of(as_of) if as_of else live_as_of(from_)
+    with registry_session() as session:
+        panel, models, observations = freeze_panel(session, name, as_of=day, precedence=parse_precedence(prefer),
+                                                   description=description)  # fmt: skip
+    print(f"froze {panel}: {models} models, {observations} observations (fit it with `phasewatch fit --panel {panel}`)")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
-
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
 
 app = new_app("Log new model releases.")
@@ -20,54 +17,161 @@ def add(
     open_weight: bool = typer.Option(False, "--open-weight", help="The weights are downloadable."),
     hf_repo: str | None = typer.Option(None, "--hf-repo", help="Hugging Face repo id ORG/NAME (open-weight releases)."),
     hf_revision: str | None = typer.Option(None, "--hf-revision", help="Hugging Face commit or tag."),
-    source: str | None = typer.Option(None, "--source", help="URL the scores (and date) come from."),
-    reported_by: str = typer.Option("lab", "--reported-by", help="lab, third_party or paper."),
+    source: str | None = typer.Option(None, "--source", help="URL every score comes from (unless --score-source says otherwise)."),
+    reported_by: str = typer.Option("lab", "--reported-by", help="Who reported the scores: lab, third_party or paper."),
+    date_source: str | None = typer.Option(None, "--date-source", help="URL the release date comes from."),
+    score_source: list[str] = typer.Option([], "--score-source", help="BENCHMARK=URL: this score's own source (repeatable)."),
+    score_reported_by: list[str] = typer.Option([], "--score-reported-by", help="BENCHMARK=lab|third_party|paper (repeatable)."),
+    score_setting: list[str] = typer.Option([], "--score-setting", help="BENCHMARK=TEXT: how it was measured, e.g. hle='text-only' (repeatable)."),
+    score_stderr: list[str] = typer.Option([], "--score-stderr", help="BENCHMARK=NUMBER: standard error in points (repeatable)."),
     params_total_b: float | None = typer.Option(None, "--params-total-b", help="Total parameters, billions."),
     params_active_b: float | None = typer.Option(None, "--params-active-b", help="Active parameters (MoE), billions."),
     variant_of: str | None = typer.Option(None, "--variant-of", help="Same weights as this model at another compute tier."),
+    same_weights_as: str | None = typer.Option(None, "--same-weights-as", help="The same weights as MODEL (a compute tier or renamed release): counted once."),
     family: str | None = typer.Option(None, "--family", help="Model family."),
     kind: str = typer.Option("frontier", "--kind", help="frontier or base."),
+    allow_small_scores: bool = typer.Option(False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage, not a fraction."),
+    distinct: bool = typer.Option(False, "--distinct", help="Log it although it looks like a registered model (it is a different one)."),
+    refit: bool = typer.Option(False, "--refit", help="Refit the live panel afterwards when the latest fit is stale (seconds to minutes)."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Log a release with its scores (all validated before anything is written)."""
     from dataclasses import asdict
 
-    from phasewatch.registry.releases import ReleaseRequest, add_release, parse_score
-
-    request = ReleaseRequest(
-        name=name, lab=lab, date=date, scores=tuple(parse_score(s) for s in score), open_weight=open_weight,
-        hf_repo=hf_repo, hf_revision=hf_revision, source_url=source, reported_by=reported_by,
-        params_total_b=params_total_b, params_active_b=params_active_b, variant_of=variant_of, family=family, kind=kind,
-    )  # fmt: skip
-    from phasewatch.registry.fits import verdict_for_release
-    from phasewatch.registry.predictions import grade_predictions, movements
-
     from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.fits import latest_accepted_fit, verdict_for_release
+    from phasewatch.registry.frontier import staleness
+    from phasewatch.registry.predictions import grade_predictions, movements
+    from phasewatch.registry.releases import (
+        ReleaseRequest,
+        add_release,
+        scores_with_provenance,
+    )
 
+    scores = scores_with_provenance(score, sources=score_source, reporters=score_reported_by, settings=score_setting,
+                                    stderrs=score_stderr)  # fmt: skip
+    request = ReleaseRequest(
+        name=name, lab=lab, date=date, scores=scores, open_weight=open_weight,
+        hf_repo=hf_repo, hf_revision=hf_revision, source_url=source, reported_by=reported_by, date_source=date_source,
+        params_total_b=params_total_b, params_active_b=params_active_b, variant_of=variant_of,
+        same_weights_as=same_weights_as, family=family, kind=kind, allow_small_scores=allow_small_scores, distinct=distinct,
+    )  # fmt: skip
     today = system_clock().today()
     with registry_session() as session:
         before = grade_predictions(session, today)
         result = add_release(session, request, today=today)
         verdict = verdict_for_release(session, result.model)
         moved = movements(before, grade_predictions(session, today, store=True))
+        latest = latest_accepted_fit(session)
+        stale = staleness(session, latest) if latest is not None else None
+    refitted = _refit(json_) if refit and (stale is None or stale.stale) else None
     if json_:
         print_json({**asdict(result), "verdict": verdict.as_dict() if verdict else None,
-                    "predictions_moved": [asdict(m) for m in moved]})  # fmt: skip
+                    "predictions_moved": [asdict(m) for m in moved],
+                    "latest_fit": None if stale is None else {"fit_id": stale.fit_id, "panels": stale.fit_panels,
+                                                               "releases_since": len(stale.unseen), "unseen": stale.unseen,
+                                                               "command": stale.command},
+                    "refit": refitted})  # fmt: skip
         return
-    scores = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
+    shown = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
-    print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}): {scores}")
+    tier = f", same weights as {result.same_weights_as}" if result.same_weights_as else ""
+    print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}{tier}): {shown}")
     if result.steering_job is not None:
-        print(f"queued steering job #{result.steering_job} for {result.hf_repo} (run it with `phasewatch worker --once`)")
+        if result.steering_job_new:
+            print(f"queued steering job #{result.steering_job} for {result.hf_repo} (run it with `phasewatch worker --once`)")
+        else:
+            print(f"steering job #{result.steering_job} for {result.hf_repo} at this revision already exists: not queued again")
     _print_verdict(verdict)
     for m in moved:
         change = f"{m.before} -> {m.after}" if m.before != m.after else m.after
         print(f"prediction {m.key} ({m.title}): {change}: {m.note}")
     if not moved:
         print("no registered prediction moved")
+    if stale is None:
+        print("no accepted fit yet: run `phasewatch fit --panel frontier`")
+    elif refitted is None:
+        print(stale.sentence() + ("" if not stale.stale else " (or pass --refit)"))
+    if refitted is not None:
+        print(f"refitted the live panel: fit #{refitted['id']} on {refitted['n_models']} models"
+              f"{'' if refitted['converged'] else ' (NOT converged: ' + '; '.join(refitted['problems']) + ')'}")  # fmt: skip
 
 
-def _print_verdict(verdict) -> None:  # noqa: ANN001 (registry.fits.Verdict)
+def _refit(quiet: bool) -> dict:
+    """Fit the live panel now (default sampler settings) and return what was stored."""
+    from phasewatch.cli.common import status
+    from phasewatch.registry.db import open_registry
+    from phasewatch.registry.fits import run_fit
+
+    engine = open_registry()
+    try:
+        with status("refitting the live panel", quiet=quiet):
+            result = run_fit(engine, ("frontier",))
+    finally:
+        engine.dispose()
+    return {"id": result.id, "n_models": result.n_models, "converged": result.converged, "problems": result.problems}
+
+
+@app.command("list")
+def list_(
+    since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
+    lab: str | None = typer.Option(None, "--lab", help="Only this lab (any alias)."),
+    open_weight: bool | None = typer.Option(None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) releases.", show_default=False),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """List frontier releases, newest first, with their SWE-bench Verified and GPQA Diamond scores."""
+    from phasewatch.cli.common import table
+    from phasewatch.registry.queries import as_dict, list_models
+
+    with registry_session() as session:
+        rows = list_models(session, lab=lab, open_weight=open_weight, since=since, kind="frontier")
+    rows.reverse()
+    if json_:
+        print_json(as_dict(rows))
+        return
+    table(f"{len(rows)} releases", ("model", "lab", "released", "open", "hugging face", "swe_bench_verified", "gpqa_diamond", "obs"),
+          [(r.name, r.lab, r.release_date, r.open_weight, r.hf_repo, r.scores.get("swe_bench_verified"),
+            r.scores.get("gpqa_diamond"), r.observations) for r in rows])  # fmt: skip
+
+
+@app.command()
+def correct(
+    name: str = typer.Argument(..., help="A registered model (name or alias)."),
+    reason: str = typer.Option(..., "--reason", help="What was wrong (kept in the history)."),
+    date: str | None = typer.Option(None, "--date", help="The corrected release date (YYYY, YYYY-MM or YYYY-MM-DD)."),
+    date_source: str | None = typer.Option(None, "--date-source", help="URL of the corrected date."),
+    open_weight: bool | None = typer.Option(None, "--open-weight/--closed-weight", help="Correct the open-weight status.", show_default=False),
+    hf_repo: str | None = typer.Option(None, "--hf-repo", help="The corrected Hugging Face repo ORG/NAME."),
+    hf_revision: str | None = typer.Option(None, "--hf-revision", help="The corrected Hugging Face revision."),
+    params_total_b: float | None = typer.Option(None, "--params-total-b", help="Corrected total parameters, billions."),
+    params_active_b: float | None = typer.Option(None, "--params-active-b", help="Corrected active parameters, billions."),
+    score: list[str] = typer.Option([], "--score", help="BENCHMARK=VALUE: a mistyped score's right value (repeatable)."),
+    reported_by: str | None = typer.Option(None, "--reported-by", help="Which reporter's score to correct when it holds several."),
+    source: str | None = typer.Option(None, "--source", help="URL backing the correction."),
+    allow_small_scores: bool = typer.Option(False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Correct a release; old values are kept (see `phasewatch models history`)."""
+    from dataclasses import asdict, replace
+
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.releases import Correction, correct_release, parse_score
+
+    scores = tuple(replace(parse_score(s), reported_by=reported_by) for s in score)
+    correction = Correction(date=date, date_source=date_source, open_weight=open_weight, hf_repo=hf_repo,
+                            hf_revision=hf_revision, params_total_b=params_total_b, params_active_b=params_active_b,
+                            scores=scores, reason=reason, source_url=source, allow_small_scores=allow_small_scores)  # fmt: skip
+    with registry_session() as session:
+        changes = correct_release(session, name, correction, today=system_clock().today())
+    if json_:
+        print_json([asdict(c) for c in changes])
+        return
+    for c in changes:
+        print(f"corrected {name}: {c.field} {c.old} -> {c.new}")
+    print(f"the old values are kept: `phasewatch models history {name!r}`")
+
+
+def _print_verdict(verdict) -> None:
     if verdict is None:
         print("no verdict: it needs an accepted fit (`phasewatch fit`) and both of its benchmarks' scores")
         return

@@ -1,14 +1,13 @@
-"""``phasewatch scores``: bulk import of observations."""
+"""``phasewatch scores``: add one score with its provenance, or import many."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
 
-app = new_app("Import score observations from CSV or JSON.")
+app = new_app("Add one score with its provenance, or import observations from CSV or JSON.")
 
 
 @app.command("import")
@@ -30,3 +29,31 @@ def import_(
     else:
         print(f"imported {file.name}: {result.new_observations} new observations, {result.new_models} new models, "
               f"{result.already_present} already present")  # fmt: skip
+
+
+@app.command()
+def add(
+    model: str = typer.Argument(..., help="A registered model (name or alias)."),
+    score: str = typer.Argument(..., help="BENCHMARK=VALUE in percent, e.g. hle=40.5."),
+    source: str | None = typer.Option(None, "--source", help="URL the figure comes from."),
+    reported_by: str = typer.Option("lab", "--reported-by", help="lab, third_party or paper."),
+    setting: str | None = typer.Option(None, "--setting", help="How it was measured, e.g. 'text-only, no tools'."),
+    stderr: float | None = typer.Option(None, "--stderr", help="Standard error in points."),
+    allow_small_scores: bool = typer.Option(False, "--allow-small-scores", help="Accept a value in (0, 1] as a true percentage."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Add one score to a registered model, with its own source, reporter and setting."""
+    from dataclasses import asdict, replace
+
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.releases import add_score, parse_score
+
+    parsed = replace(parse_score(score), source_url=source, reported_by=reported_by, setting=setting, stderr=stderr)
+    with registry_session() as session:
+        result = add_score(session, model, parsed, today=system_clock().today(), allow_small=allow_small_scores)
+    if json_:
+        print_json(asdict(result))
+        return
+    verb = "added" if result.new else "already held"
+    print(f"{verb}: {result.model} {result.benchmark} {result.value:g} ({result.reported_by}"
+          f"{', ' + result.setting if result.setting else ''}){' from ' + result.source_url if result.source_url else ''}")  # fmt: skip

@@ -365,3 +365,38 @@ class Catalog:
         self.session.flush()
         if self.session.get(PanelModel, (panel.id, model.id)) is None:
             self.session.add(PanelModel(panel_id=panel.id, model_id=model.id, params_b=params_b, label=label))
+
+
+BENCHMARK_KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+def register_benchmark(
+    session: Session,
+    key: str,
+    *,
+    name: str,
+    category: str,
+    standard_setting: str,
+    version: str | None = None,
+    url: str | None = None,
+    description: str | None = None,
+    nonstandard: tuple[str, ...] = (),
+) -> str:
+    """Add a benchmark (``benchmarks add``); its standard setting is required."""
+    key = key.strip()
+    if not BENCHMARK_KEY.match(key):
+        raise InvalidInputError(f"malformed benchmark key {key!r}", "use lower-case letters, digits and _, e.g. swe_bench_pro")
+    if not name.strip() or not category.strip() or not standard_setting.strip():
+        raise InvalidInputError("a benchmark needs a name, a category and its standard setting", "pass --name, --category and --standard-setting")
+    if any("|" in m for m in nonstandard):
+        raise InvalidInputError("a --nonstandard phrase contains '|'", "pass one phrase per --nonstandard")
+    catalog = Catalog(session)
+    if key in catalog.benchmarks:
+        raise ConflictError(f"benchmark {key!r} already exists", "see `phasewatch benchmarks list`")
+    benchmark = catalog.add_benchmark(
+        key, name=name.strip(), category=category.strip(), version=version, url=url, description=description
+    )
+    benchmark.standard_setting = standard_setting.strip()
+    benchmark.nonstandard_markers = "|".join(m.strip() for m in nonstandard if m.strip()) or None
+    session.flush()
+    return key

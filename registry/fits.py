@@ -43,8 +43,17 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
     """One row per model holding both benchmarks in the given panels.
 
     A model with two different values of one benchmark across the panels is
-    an error, not an average: choose panels that agree.
+    an error, not an average: choose panels that agree. The live panel
+    ``frontier`` (or ``frontier@YYYY-MM-DD``, as known on that date) is
+    computed by :mod:`phasewatch.registry.frontier`'s selection policy and is
+    fitted alone.
     """
+    from phasewatch.registry.frontier import coupling_data, is_live
+
+    if any(is_live(p) for p in panels):
+        if len(panels) > 1:
+            raise InvalidInputError(f"the live panel is fitted alone, not with {', '.join(panels)}", "pass --panel frontier once")
+        return coupling_data(session, panels[0], x, y)
     catalog = Catalog(session)
     panel_ids = [catalog.panel(name).id for name in panels]
     keys = (catalog.benchmark(x).key, catalog.benchmark(y).key)
@@ -139,8 +148,11 @@ def run_fit(
     """
     from phasewatch.models.coupling import CouplingSampler, summarize
 
+    from phasewatch.registry.frontier import observations_used, record_fit_observations
+
     with transaction(engine) as session:
         data = panel_data(session, panels, x, y)
+        used = observations_used(session, panels, x, y, data.names)  # every fit records its inputs
     started = time.perf_counter()
     if stage:
         stage("compiling the model")
@@ -174,6 +186,7 @@ def run_fit(
     with transaction(engine) as session:
         session.add(fit)
         session.flush()
+        record_fit_observations(session, fit.id, used)
         return _result(fit)
 
 

@@ -30,7 +30,7 @@ FORMAT = "phasewatch-observations/1"
 COLUMNS = (
     "model", "lab", "kind", "family", "release_date", "open_weight", "hf_repo", "hf_revision",
     "params_total_b", "params_active_b", "variant_of",
-    "benchmark", "value", "stderr", "setting", "source_url", "reported_by", "retrieved_on", "note",
+    "benchmark", "value", "stderr", "setting", "source_url", "reported_by", "retrieved_on", "note", "retracted_on",
 )  # fmt: skip
 REQUIRED = ("model", "benchmark", "value", "reported_by")
 
@@ -86,6 +86,7 @@ def _row(o: Observation) -> dict[str, Any]:
         "reported_by": o.reported_by,
         "retrieved_on": o.retrieved_on.isoformat() if o.retrieved_on else None,
         "note": o.note,
+        "retracted_on": o.retracted_on.isoformat() if o.retracted_on else None,
     }
 
 
@@ -232,7 +233,9 @@ def _import_row(
         model = _create_model(catalog, raw, name, today)
         if variant := _text(raw, "variant_of"):
             pending_variants.append((model, variant, where))
-    catalog.add_observation(
+    retracted = _text(raw, "retracted_on")
+    retracted_on = parse_past_date(retracted, what="retracted_on", today=today)[0] if retracted else None
+    observation, _ = catalog.add_observation(
         model,
         benchmark,
         value,
@@ -244,6 +247,8 @@ def _import_row(
         note=_text(raw, "note"),
         where=where,
     )
+    if retracted_on is not None and observation.retracted_on is None:  # a correction travels with the export
+        observation.retracted_on = retracted_on
 
 
 def _create_model(catalog: Catalog, raw: dict[str, Any], name: str, today: dt.date) -> Model:

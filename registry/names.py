@@ -33,3 +33,20 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     if not close:
         return None
     return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+_PREVIEW = re.compile(r"\(\s*preview\s*\)|[-_ ]preview\b", re.IGNORECASE)
+_DATE = re.compile(r"\b20\d{2}[-_.]?(?:0[1-9]|1[0-2])(?:[-_.]?(?:0[1-9]|[12]\d|3[01]))?\b")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def identity_key(name: str) -> str:
+    """A name reduced to what identifies a release, for spotting likely duplicates.
+
+    Case, punctuation and spacing, a "(preview)" / "-preview" tag and dates
+    (``2026-04-24``, ``20260424``, ``2026-04``) are dropped:
+    ``"DeepSeek-V4-Pro (preview)"`` and ``"deepseek v4 pro"`` share one key,
+    while ``"Claude Opus 4.6"`` and ``"Claude Opus 4.5"`` do not.
+    """
+    text = _DATE.sub(" ", _PREVIEW.sub(" ", name))
+    return _NOT_ALNUM.sub("", text.casefold())

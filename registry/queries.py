@@ -143,6 +143,7 @@ class ObservationView:
     retrieved_on: str | None
     note: str | None
     panels: list[str]
+    retracted_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,12 +203,14 @@ def show_model(session: Session, name: str) -> ModelDetail:
             retrieved_on=o.retrieved_on.isoformat() if o.retrieved_on else None,
             note=o.note,
             panels=panel_names[o.id],
+            retracted_on=o.retracted_on.isoformat() if o.retracted_on else None,
         )
         for o in observations
     ]
     values: dict[str, set[float]] = defaultdict(set)
     for view in views:
-        values[view.benchmark].add(view.value)
+        if view.retracted_on is None:  # a corrected figure is history (`models history`), not a disagreement
+            values[view.benchmark].add(view.value)
     variants = session.scalars(select(Model.name).where(Model.variant_of_id == model.id).order_by(Model.name))
     return ModelDetail(
         name=model.name,
@@ -288,11 +291,14 @@ class BenchmarkRow:
     version: str | None
     observations: int
     url: str | None
+    standard_setting: str | None = None
+    nonstandard_markers: list[str] = field(default_factory=list)
 
 
 def list_benchmarks(session: Session) -> list[BenchmarkRow]:
     counts = dict(session.execute(select(Observation.benchmark_id, func.count()).group_by(Observation.benchmark_id)).all())
     return [
-        BenchmarkRow(b.key, b.name, b.category, b.version, counts.get(b.id, 0), b.url)
+        BenchmarkRow(b.key, b.name, b.category, b.version, counts.get(b.id, 0), b.url, b.standard_setting,
+                     [m for m in (b.nonstandard_markers or "").split("|") if m])
         for b in session.scalars(select(Benchmark).order_by(Benchmark.category, Benchmark.key))
     ]

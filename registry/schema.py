@@ -69,6 +69,7 @@ class Lab(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    founded: Mapped[dt.date | None] = mapped_column(Date)  # releases dated earlier are refused
     created_at: Mapped[dt.datetime] = _created_at()
 
     names: Mapped[list[LabName]] = relationship(back_populates="lab", cascade="all, delete-orphan")
@@ -157,6 +158,8 @@ class Benchmark(Base):
     version: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    standard_setting: Mapped[str | None] = mapped_column(Text)  # what the live panel accepts
+    nonstandard_markers: Mapped[str | None] = mapped_column(Text)  # "|"-separated setting phrases it refuses
 
 
 class Observation(Base):
@@ -184,6 +187,7 @@ class Observation(Base):
     retrieved_on: Mapped[dt.date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    retracted_on: Mapped[dt.date | None] = mapped_column(Date)  # corrected: kept, but no live panel uses it
     created_at: Mapped[dt.datetime] = _created_at()
 
     model: Mapped[Model] = relationship(back_populates="observations")
@@ -386,4 +390,31 @@ class SteeringResult(Base):
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), index=True)
     worker: Mapped[str] = mapped_column(String(200))
     report: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class FitObservation(Base):
+    """An observation a stored fit used (what went into it, row by row)."""
+
+    __tablename__ = "fit_observations"
+
+    fit_id: Mapped[int] = mapped_column(ForeignKey("fits.id", ondelete="CASCADE"), primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ModelEdit(Base):
+    """One correction of a model or of one of its scores; the old value is kept here."""
+
+    __tablename__ = "model_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(100))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    edited_on: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = _created_at()

@@ -169,9 +169,11 @@ def seed(catalog: Catalog) -> Counts:
 def load_vocabulary(catalog: Catalog) -> None:
     for row in _read_csv("vocabulary", "labs.csv"):
         aliases = [a for a in row["aliases"].split("|") if a.strip()]
-        catalog.add_lab(row["name"], aliases)
+        lab, _ = catalog.add_lab(row["name"], aliases)
+        if lab.founded is None and row.get("founded"):
+            lab.founded = dt.date(int(row["founded"]), 1, 1)  # the year is what the source states
     for row in _read_csv("vocabulary", "benchmarks.csv"):
-        catalog.add_benchmark(
+        benchmark = catalog.add_benchmark(
             row["key"],
             name=row["name"],
             category=row["category"],
@@ -179,6 +181,9 @@ def load_vocabulary(catalog: Catalog) -> None:
             description=row["description"] or None,
             url=row["url"] or None,
         )
+        if benchmark.standard_setting is None:  # filled in on a registry created before revision 0006
+            benchmark.standard_setting = row.get("standard_setting") or None
+            benchmark.nonstandard_markers = row.get("nonstandard_markers") or None
 
 
 def _panel(catalog: Catalog, name: str) -> Panel:

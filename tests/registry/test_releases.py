@@ -93,6 +93,7 @@ def test_unique_constraint_stops_a_writer_that_missed_the_other(engine: Engine, 
     with transaction(engine) as session:
         add_release(session, _request(), today=TODAY)
     monkeypatch.setattr(Catalog, "find_model", lambda self, name: None)  # as if it had read before the commit
+    monkeypatch.setattr("phasewatch.registry.releases.find_duplicate", lambda *a, **k: None)  # likewise
     with pytest.raises(ConflictError, match="another writer"):
         with transaction(engine) as session:
             add_release(session, _request(), today=TODAY)

@@ -1,0 +1,381 @@
+"""The live ``frontier`` panel: every frontier observation known as of a date,
+one value per model × benchmark, chosen by a stated policy (docs/registry.md).
+
+The policy, in order:
+
+1. *Known as of the date*: a model released after the date, or a figure first
+   known (``retrieved_on``, else when it was logged) after it, is left out; a
+   figure retracted (corrected) by then is left out.
+2. *Standard setting only*: a figure whose setting names one of its benchmark's
+   non-standard markers (``text-only``, ``with tools``, ``parallel`` …) is left
+   out. Only the setting's first clause is read: text in parentheses and after
+   the first ``;`` is commentary ("no tools (42.8 with tools)" is standard).
+3. *Same weights counted once*: models joined by ``variant_of`` (compute tiers,
+   previews) form one group, represented by the member holding the most
+   benchmarks (ties: the group's root, then the earliest release). Aliases are
+   names of one model row, so they never count twice.
+4. *Precedence*: among the representative's remaining figures of a benchmark,
+   the reporter earliest in the precedence wins (default lab > third_party >
+   paper), then the most recently known figure, then the latest logged.
+
+Every figure left out carries its reason, so ``panels show frontier`` explains
+each chosen value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from phasewatch.registry.dates import format_partial_date, parse_partial_date
+from phasewatch.registry.errors import InvalidInputError
+from phasewatch.registry.schema import (
+    Benchmark,
+    Fit,
+    FitObservation,
+    Model,
+    ModelKind,
+    Observation,
+    PanelObservation,
+    ReportedBy,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+LIVE_PANEL = "frontier"
+DEFAULT_PRECEDENCE: tuple[str, ...] = (ReportedBy.LAB.value, ReportedBy.THIRD_PARTY.value, ReportedBy.PAPER.value)
+_PARENS = re.compile(r"\([^)]*\)")
+
+
+def is_live(name: str) -> bool:
+    """``frontier`` or ``frontier@YYYY-MM-DD``."""
+    return name.strip() == LIVE_PANEL or name.strip().startswith(LIVE_PANEL + "@")
+
+
+def live_as_of(name: str) -> dt.date | None:
+    """The as-of date of a live panel name (``None``: everything the registry holds)."""
+    _, sep, date_text = name.strip().partition("@")
+    if not sep:
+        return None
+    day, precision = parse_partial_date(date_text, what="as-of date of the live panel")
+    if precision != "day":
+        raise InvalidInputError(f"as-of date {date_text!r} is not a full date", "write frontier@YYYY-MM-DD")
+    return day
+
+
+def parse_precedence(text: str | None) -> tuple[str, ...]:
+    """``"third_party,lab"`` → the reporters in that order, the unnamed ones after in default order."""
+    if not text:
+        return DEFAULT_PRECEDENCE
+    named: list[str] = []
+    for part in text.split(","):
+        key = part.strip().lower().replace("-", "_")
+        if key not in DEFAULT_PRECEDENCE:
+            raise InvalidInputError(f"unknown reporter {part.strip()!r} in the precedence", "use lab, third_party and paper, comma-separated")
+        if key not in named:
+            named.append(key)
+    return (*named, *(r for r in DEFAULT_PRECEDENCE if r not in named))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value that enters the panel, and why it was the one chosen."""
+
+    model: str
+    lab: str
+    release_date: str | None
+    benchmark: str
+    value: float
+    reported_by: str
+    setting: str | None
+    source_url: str | None
+    observation_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A figure the policy left out, with the rule that did it."""
+
+    model: str
+    benchmark: str
+    value: float
+    reported_by: str
+    setting: str | None
+    observation_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class LiveSelection:
+    as_of: str | None
+    precedence: tuple[str, ...]
+    chosen: list[Choice] = field(default_factory=list)
+    excluded: list[Exclusion] = field(default_factory=list)
+
+    @property
+    def models(self) -> int:
+        return len({c.model for c in self.chosen})
+
+    def pairs(self, x: str, y: str) -> list[tuple[Choice, Choice]]:
+        """The (x, y) choices of every model holding both, by release date then name."""
+        by_model: dict[str, dict[str, Choice]] = defaultdict(dict)
+        for choice in self.chosen:
+            by_model[choice.model][choice.benchmark] = choice
+        rows = [(b[x], b[y]) for b in by_model.values() if x in b and y in b]
+        rows.sort(key=lambda p: (p[0].release_date or "9999", p[0].model))
+        return rows
+
+
+def _first_clause(setting: str | None) -> str:
+    return _PARENS.sub(" ", (setting or "").split(";")[0]).casefold()
+
+
+def nonstandard_marker(benchmark: Benchmark, setting: str | None) -> str | None:
+    """The non-standard marker a setting names, if any."""
+    clause = _first_clause(setting)
+    for marker in (benchmark.nonstandard_markers or "").split("|"):
+        if marker.strip() and marker.strip().casefold() in clause:
+            return marker.strip()
+    return None
+
+
+def _known_on(o: Observation) -> dt.date:
+    if o.retrieved_on is not None:
+        return o.retrieved_on
+    return o.created_at.date() if o.created_at else dt.date.max
+
+
+def _root(model: Model) -> Model:
+    seen = {model.id}
+    while model.variant_of is not None and model.variant_of.id not in seen:
+        model = model.variant_of
+        seen.add(model.id)
+    return model
+
+
+def select_frontier(
+    session: Session,
+    *,
+    as_of: dt.date | None = None,
+    precedence: tuple[str, ...] = DEFAULT_PRECEDENCE,
+    benchmarks: tuple[str, ...] | None = None,
+) -> LiveSelection:
+    """Apply the selection policy (module docstring) to every frontier observation."""
+    query = (
+        select(Observation)
+        .join(Model, Observation.model_id == Model.id)
+        .where(Model.kind == ModelKind.FRONTIER.value)
+        .options(
+            selectinload(Observation.benchmark),
+            selectinload(Observation.model).selectinload(Model.lab),
+            selectinload(Observation.model).selectinload(Model.variant_of),
+        )
+    )
+    if benchmarks is not None:
+        query = query.join(Benchmark).where(Benchmark.key.in_(benchmarks))
+    excluded: list[Exclusion] = []
+
+    def leave_out(o: Observation, reason: str) -> None:
+        excluded.append(Exclusion(o.model.name, o.benchmark.key, o.value, o.reported_by, o.setting, o.id, reason))
+
+    eligible: dict[int, list[Observation]] = defaultdict(list)  # model id → its eligible figures
+    for o in session.scalars(query):
+        model = o.model
+        if as_of is not None and (model.release_date is None or model.release_date > as_of):
+            leave_out(o, "release date unknown" if model.release_date is None else
+                      f"released {format_partial_date(model.release_date, model.release_date_precision)}, after {as_of}")  # fmt: skip
+        elif as_of is not None and _known_on(o) > as_of:
+            leave_out(o, f"first known {_known_on(o)}, after {as_of}")
+        elif o.retracted_on is not None and (as_of is None or o.retracted_on <= as_of):
+            leave_out(o, f"retracted {o.retracted_on} (corrected; see `phasewatch models history`)")
+        elif marker := nonstandard_marker(o.benchmark, o.setting):
+            leave_out(o, f"setting names {marker!r}: not the standard setting ({o.benchmark.standard_setting})")
+        else:
+            eligible[model.id].append(o)
+
+    groups: dict[int, list[Model]] = defaultdict(list)
+    for figures in eligible.values():
+        model = figures[0].model
+        groups[_root(model).id].append(model)
+    chosen: list[Choice] = []
+    rank = {r: i for i, r in enumerate(precedence)}
+    for root_id, members in groups.items():
+        members.sort(key=lambda m, root=root_id: (-len({o.benchmark_id for o in eligible[m.id]}), m.id != root,
+                                                  m.release_date or dt.date.max, m.name))  # fmt: skip
+        representative = members[0]
+        for other in members[1:]:
+            for o in eligible[other.id]:
+                leave_out(o, f"same weights as {representative.name} (variant_of): the group is counted once, via "
+                             f"{representative.name}, the member with the most benchmarks")  # fmt: skip
+        by_benchmark: dict[str, list[Observation]] = defaultdict(list)
+        for o in eligible[representative.id]:
+            by_benchmark[o.benchmark.key].append(o)
+        for figures in by_benchmark.values():
+            figures.sort(key=lambda o: (rank.get(o.reported_by, len(rank)), -_known_on(o).toordinal(), -o.id))
+            best, rest = figures[0], figures[1:]
+            chosen.append(_choice(best, _reason(best, rest, precedence)))
+            for o in rest:
+                why = ("precedence " + " > ".join(precedence)) if o.reported_by != best.reported_by else "a later figure"
+                leave_out(o, f"{best.value:g} ({best.reported_by}) chosen instead: {why}")
+    chosen.sort(key=lambda c: (c.release_date or "9999", c.model, c.benchmark))
+    excluded.sort(key=lambda e: (e.model, e.benchmark, e.value))
+    return LiveSelection(as_of.isoformat() if as_of else None, precedence, chosen, excluded)
+
+
+def _reason(best: Observation, rest: list[Observation], precedence: tuple[str, ...]) -> str:
+    if not rest:
+        return "the only standard-setting figure"
+    beaten = [o for o in rest if o.reported_by != best.reported_by]
+    same = [o for o in rest if o.reported_by == best.reported_by]
+    parts = []
+    if beaten:
+        others = ", ".join(f"{o.value:g} ({o.reported_by})" for o in beaten)
+        parts.append(f"{best.reported_by} precedes ({' > '.join(precedence)}) {others}")
+    if same:
+        parts.append(f"latest {best.reported_by} figure (known {_known_on(best)}) over "
+                     + ", ".join(f"{o.value:g}" for o in same))  # fmt: skip
+    return "; ".join(parts)
+
+
+def _choice(o: Observation, reason: str) -> Choice:
+    m = o.model
+    return Choice(
+        model=m.name,
+        lab=m.lab.name,
+        release_date=format_partial_date(m.release_date, m.release_date_precision) or None,
+        benchmark=o.benchmark.key,
+        value=o.value,
+        reported_by=o.reported_by,
+        setting=o.setting,
+        source_url=o.source_url,
+        observation_id=o.id,
+        reason=reason,
+    )
+
+
+# --- fits ------------------------------------------------------------------------------
+
+
+def coupling_data(session: Session, name: str, x: str, y: str):
+    """The live panel's (x, y) rows for a fit; ``name`` is ``frontier`` or ``frontier@DATE``."""
+    import numpy as np
+    from phasewatch.models.coupling import CouplingData
+
+    pairs = select_frontier(session, as_of=live_as_of(name), benchmarks=(x, y)).pairs(x, y)
+    if len(pairs) < 5:
+        raise InvalidInputError(f"only {len(pairs)} models in {name} have both {x} and {y}", "log more releases with both scores")
+    return CouplingData(
+        names=tuple(p[0].model for p in pairs),
+        labs=tuple(p[0].lab for p in pairs),
+        x=np.array([p[0].value for p in pairs]),
+        y=np.array([p[1].value for p in pairs]),
+        dates=tuple(p[0].release_date for p in pairs),
+    )
+
+
+def observations_used(session: Session, panels: tuple[str, ...], x: str, y: str, names: tuple[str, ...]) -> list[int]:
+    """The observation ids behind a fit's rows (``names`` are the fitted models)."""
+    if len(panels) == 1 and is_live(panels[0]):
+        pairs = select_frontier(session, as_of=live_as_of(panels[0]), benchmarks=(x, y)).pairs(x, y)
+        return sorted({c.observation_id for p in pairs for c in p})
+    from phasewatch.registry.catalog import Catalog
+    from phasewatch.registry.schema import ModelName
+
+    catalog = Catalog(session)
+    panel_ids = [catalog.panel(p).id for p in panels]
+    rows = session.execute(
+        select(Observation.id)
+        .join(Benchmark)
+        .join(PanelObservation, PanelObservation.observation_id == Observation.id)
+        .join(Model, Observation.model_id == Model.id)
+        .where(PanelObservation.panel_id.in_(panel_ids), Benchmark.key.in_((x, y)),
+               Model.id.in_(select(ModelName.model_id).where(ModelName.name.in_(names))))
+    )  # fmt: skip
+    return sorted({r for (r,) in rows})
+
+
+def record_fit_observations(session: Session, fit_id: int, observation_ids: list[int]) -> None:
+    session.add_all(FitObservation(fit_id=fit_id, observation_id=i) for i in observation_ids)
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """What the live panel holds that a fit has not seen."""
+
+    fit_id: int
+    fit_panels: str
+    fit_models: int
+    unseen: list[str]
+    command: str
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.unseen)
+
+    def sentence(self) -> str:
+        if not self.unseen:
+            return f"fit #{self.fit_id} ({self.fit_panels}) is current: it has seen every release in the live panel"
+        shown = ", ".join(self.unseen[:5]) + (f" and {len(self.unseen) - 5} more" if len(self.unseen) > 5 else "")
+        return (f"fit #{self.fit_id} ({self.fit_panels}) is stale: {len(self.unseen)} release(s) with both scores arrived "
+                f"or entered the live panel since ({shown}); run `{self.command}`")  # fmt: skip
+
+
+def staleness(session: Session, fit: Fit) -> Staleness:
+    """Which models the live panel would fit on (x and y of ``fit``) that ``fit`` did not."""
+    pairs = select_frontier(session, benchmarks=(fit.x_benchmark, fit.y_benchmark)).pairs(fit.x_benchmark, fit.y_benchmark)
+    seen_ids = set(session.scalars(
+        select(Observation.model_id).join(FitObservation, FitObservation.observation_id == Observation.id)
+        .where(FitObservation.fit_id == fit.id)
+    ))  # fmt: skip
+    seen_names = {m["name"] for m in (fit.summary or {}).get("models", [])}
+    ids = {c.observation_id: c for p in pairs for c in p}
+    model_of = dict(session.execute(select(Observation.id, Observation.model_id).where(Observation.id.in_(ids))).all())
+    unseen = [p[0].model for p in pairs if model_of[p[0].observation_id] not in seen_ids and p[0].model not in seen_names]
+    command = "phasewatch fit --panel frontier"
+    if (fit.x_benchmark, fit.y_benchmark) != ("swe_bench_verified", "gpqa_diamond"):
+        command += f" --x {fit.x_benchmark} --y {fit.y_benchmark}"
+    return Staleness(fit.id, fit.panels, fit.n_models, unseen, command)
+
+
+def releases_since_fit(session: Session, fit: Fit) -> int:
+    """How many releases the live panel holds (with the fit's two benchmarks) that ``fit`` has not seen."""
+    return len(staleness(session, fit).unseen)
+
+
+def freeze_panel(
+    session: Session,
+    name: str,
+    *,
+    as_of: dt.date | None,
+    precedence: tuple[str, ...] = DEFAULT_PRECEDENCE,
+    description: str | None = None,
+) -> tuple[str, int, int]:
+    """Snapshot the live panel into a frozen panel; returns (name, models, observations)."""
+    from phasewatch.registry.catalog import Catalog
+    from phasewatch.registry.errors import ConflictError
+    from phasewatch.registry.schema import Panel
+
+    name = name.strip()
+    if not name or is_live(name) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise InvalidInputError(f"bad panel name {name!r}", "use letters, digits, '.', '_' and '-', not 'frontier'")
+    if session.scalar(select(Panel).where(Panel.name == name)) is not None:
+        raise ConflictError(f"panel {name!r} already exists", "frozen panels never change: choose another name")
+    selection = select_frontier(session, as_of=as_of, precedence=precedence)
+    if not selection.chosen:
+        raise InvalidInputError(f"the live panel as of {as_of} is empty", "choose a later --as-of date")
+    catalog = Catalog(session)
+    when = f"as of {as_of}" if as_of else "with everything the registry held"
+    panel = catalog.add_panel(
+        name,
+        description=description or f"Frozen snapshot of the live frontier panel {when} (precedence {' > '.join(precedence)}).",
+        source=f"phasewatch panels freeze {name} --from frontier" + (f" --as-of {as_of}" if as_of else ""),
+        licence="as each observation's source",
+    )
+    chosen = {c.observation_id for c in selection.chosen}
+    for o in session.scalars(select(Observation).where(Observation.id.in_(chosen))):
+        catalog.add_to_panel(panel, o, loading=True)
+    session.flush()
+    return name, selection.models, len(chosen)

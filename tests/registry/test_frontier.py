@@ -1,0 +1,84 @@
+"""The live panel's policy, fits' recorded inputs and staleness."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from phasewatch.registry.db import transaction
+from phasewatch.registry.errors import InvalidInputError
+from phasewatch.registry.fits import latest_accepted_fit, panel_data
+from phasewatch.registry.frontier import (
+    is_live,
+    live_as_of,
+    nonstandard_marker,
+    parse_precedence,
+    releases_since_fit,
+    select_frontier,
+    staleness,
+)
+from phasewatch.registry.names import identity_key
+from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
+from phasewatch.registry.schema import Benchmark, FitObservation
+from sqlalchemy import Engine, func, select
+
+TODAY = dt.date(2026, 11, 30)
+
+
+def test_identity_key_drops_case_punctuation_preview_and_dates() -> None:
+    assert identity_key("DeepSeek-V4-Pro (preview)") == identity_key("deepseek v4 pro") == identity_key("DeepSeek-V4-Pro-2026-04-24")
+    assert identity_key("Claude Opus 4.6") != identity_key("Claude Opus 4.5")
+
+
+def test_live_names_and_precedence() -> None:
+    assert is_live("frontier") and is_live("frontier@2026-06-01") and not is_live("frontier-2026-06")
+    assert live_as_of("frontier@2026-06-01") == dt.date(2026, 6, 1) and live_as_of("frontier") is None
+    with pytest.raises(InvalidInputError):
+        live_as_of("frontier@2026-06")
+    assert parse_precedence("third_party") == ("third_party", "lab", "paper")
+    with pytest.raises(InvalidInputError):
+        parse_precedence("vendor")
+
+
+def test_setting_markers_read_only_the_first_clause() -> None:
+    hle = Benchmark(key="hle", name="HLE", category="r", nonstandard_markers="text-only|with tools")
+    assert nonstandard_marker(hle, "text-only subset") == "text-only"
+    assert nonstandard_marker(hle, "no tools (42.8 with tools)") is None
+    assert nonstandard_marker(hle, "full set, no tools; text-only figure 31.5") is None
+    assert nonstandard_marker(hle, None) is None
+
+
+def test_precedence_picks_one_value_and_says_why(engine: Engine) -> None:
+    with transaction(engine) as session:
+        default = {(c.model, c.benchmark): c for c in select_frontier(session).chosen}
+        third = {(c.model, c.benchmark): c for c in select_frontier(session, precedence=parse_precedence("paper")).chosen}
+    # Claude Sonnet 4.6's GPQA Diamond: the lab's 89.9 by default, the paper's 74.1 when the paper comes first
+    assert default[("Claude Sonnet 4.6", "gpqa_diamond")].value == 89.9
+    assert "lab precedes" in default[("Claude Sonnet 4.6", "gpqa_diamond")].reason
+    assert third[("Claude Sonnet 4.6", "gpqa_diamond")].value == 74.1
+
+
+def test_panel_data_accepts_the_live_panel(engine: Engine) -> None:
+    with transaction(engine) as session:
+        live = panel_data(session, ("frontier",), "swe_bench_verified", "gpqa_diamond")
+        early = panel_data(session, ("frontier@2026-06-01",), "swe_bench_verified", "gpqa_diamond")
+        with pytest.raises(InvalidInputError, match="fitted alone"):
+            panel_data(session, ("frontier", "growing-pains-34"), "swe_bench_verified", "gpqa_diamond")
+    assert live.n > early.n >= 30
+    assert len(set(live.names)) == live.n
+
+
+def test_fit_records_its_observations_and_staleness_counts_new_releases(fitted_engine: Engine) -> None:
+    with transaction(fitted_engine) as session:
+        fit = latest_accepted_fit(session)
+        assert fit is not None
+        used = session.scalar(select(func.count()).select_from(FitObservation).where(FitObservation.fit_id == fit.id))
+        assert used == 2 * fit.n_models
+        before = releases_since_fit(session, fit)  # a growing-pains-34 fit has not seen the sourced panel's models
+        assert before > 0
+        add_release(session, ReleaseRequest(name="Example 3", lab="OpenAI", date="2026-11-01",
+                                            scores=(ScoreInput("swe_bench_verified", 82.0), ScoreInput("gpqa_diamond", 91.0))),
+                    today=TODAY)  # fmt: skip
+        after = staleness(session, fit)
+    assert len(after.unseen) == before + 1 and "Example 3" in after.unseen
+    assert "phasewatch fit --panel frontier" in after.sentence()
