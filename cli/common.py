@@ -34,14 +34,15 @@ def console() -> Console:
 
 
 class PhasewatchGroup(TyperGroup):
-    """Renders user errors as one line on stderr with exit code 2 (never a traceback)."""
+    """Renders user errors as one line on stderr with the error's exit code (2; 3 for a
+    broken tamper-evident log), never a traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PhasewatchError as exc:
             sys.stderr.write(f"error: {exc}\n")
-            raise typer.Exit(2) from None
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
 
 
 def new_app(help_text: str) -> typer.Typer:

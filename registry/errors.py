@@ -1,7 +1,8 @@
 """The one exception type users see.
 
 The CLI renders a :class:`PhasewatchError` as a single line and exits with
-code 2; anything else is a bug and keeps its traceback.
+its ``exit_code`` (2, or 3 for an :class:`IntegrityError`); anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 class PhasewatchError(Exception):
     """A problem with the user's input or environment, with a hint to fix it."""
+
+    exit_code = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -33,3 +36,9 @@ class ConflictError(PhasewatchError):
 
 class DatabaseError(PhasewatchError):
     """The database cannot be reached or its schema is not current."""
+
+
+class IntegrityError(PhasewatchError):
+    """A tamper-evident log (the prediction chain or the grading seal) does not verify."""
+
+    exit_code = 3

@@ -24,13 +24,13 @@ from phasewatch.registry.schema import Prediction, PredictionGrading
 from tests.helpers import source_path, table_counts
 
 PAPER = ("growing-pains-34", "post-cutoff-2026-04")
-TODAY = dt.date(2026, 11, 23)
+TODAY = dt.date(2026, 11, 30)  # the day the seven were re-expressed (revision 2)
 
 
 @pytest.fixture
 def seeded(engine: Engine) -> Engine:
     with transaction(engine) as session:
-        assert seed_predictions(session) == 7
+        assert seed_predictions(session) == 14  # the seven verbatim, then their re-expression (revision 2)
         assert seed_predictions(session) == 0
     return engine
 
@@ -38,34 +38,39 @@ def seeded(engine: Engine) -> Engine:
 def test_the_seven_are_registered_with_deadlines(seeded: Engine) -> None:
     with transaction(seeded) as session:
         rows = grade_predictions(session, TODAY)
+        before = grade_predictions(session, dt.date(2026, 11, 29))
+        assert grade_predictions(session, dt.date(2026, 5, 12)) == []  # nothing was registered yet
     assert [r.key for r in rows] == [f"gp-{i}" for i in range(1, 8)]
-    assert {r.registered_at for r in rows} == {"2026-05-13"}
+    assert {(r.revision, r.registered_at, r.window_from) for r in rows} == {(2, "2026-11-30", "2026-05-13")}
+    assert {(r.revision, r.registered_at) for r in before} == {(1, "2026-05-13")}  # as of the day before: the originals
     deadlines = {r.key: r.deadline for r in rows}
     assert deadlines["gp-1"] == "2026-12-31" and deadlines["gp-5"] == "2027-05-31" and deadlines["gp-3"] is None
 
 
-def test_prediction_one_as_of_the_day_before_registration(seeded: Engine) -> None:
-    """The paper's status file: top-5 SWE spread 7.0 pp, counting Claude Opus 4.7."""
+def test_prediction_one_on_registration_day(seeded: Engine) -> None:
+    """The paper's status file: top-5 SWE spread 7.0 pp, counting Claude Opus 4.7 (data known by 2026-05-12)."""
     paper = json.loads(source_path("cape-scaling", "frontier_34models.json").read_text())["models"]
     post = json.loads(source_path("cape-scaling", "post_cutoff_april2026.json").read_text())["models"]
     top = sorted(((m["swe"], m["name"]) for m in paper + post), key=lambda t: (-t[0], t[1]))[:5]
     with transaction(seeded) as session:
-        gp1 = grade_predictions(session, dt.date(2026, 5, 12), PAPER)[0]
+        gp1 = grade_predictions(session, dt.date(2026, 5, 13), PAPER)[0]
     fail = gp1.grade.evidence["fail"]
     assert fail["value"] == pytest.approx(top[0][0] - top[-1][0]) == pytest.approx(7.0)
     assert sorted(v for _, v in fail["models"]) == sorted(v for v, _ in top)
     assert "Claude Opus 4.7" in [name for name, _ in fail["models"]]
-    assert gp1.state == "pending" and "fail condition is currently met" in gp1.note
+    assert gp1.state == "pending" and "fail condition currently holds" in gp1.note
 
 
 def test_grading_as_of_a_date_is_reproducible_and_ignores_later_data(seeded: Engine) -> None:
     with transaction(seeded) as session:
-        first = grade_predictions(session, dt.date(2026, 5, 12), PAPER, store=True)
+        first = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         add_release(session, ReleaseRequest(name="Claude Opus 5", lab="Anthropic", date="2026-05-01",
                                             scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)  # fmt: skip
-        again = grade_predictions(session, dt.date(2026, 5, 12), PAPER, store=True)
+        again = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         now = grade_predictions(session, TODAY, PAPER)
-        assert session.scalar(select(func.count()).select_from(PredictionGrading)) == 14
+        # sealed only when a state changes: the second, identical grading stores nothing
+        assert session.scalar(select(func.count()).select_from(PredictionGrading)) == 7
+        assert verify_chain(session).ok
     assert [(r.state, r.grade.evidence) for r in first] == [(r.state, r.grade.evidence) for r in again]
     assert now[0].grade.evidence["fail"]["models"][0] == ["Claude Opus 5", 95.0]  # known from today on
 
@@ -89,15 +94,15 @@ def test_raw_sql_edit_is_caught_by_verify(seeded: Engine) -> None:
     with transaction(seeded) as session:
         assert verify_chain(session).ok
     with seeded.begin() as conn:  # someone quietly moves the goalposts
-        conn.execute(text("UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3'"))
+        conn.execute(text("UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3' AND revision = 1"))
     with transaction(seeded) as session:
         check = verify_chain(session)
     assert not check.ok and len(check.problems) == 1 and check.problems[0].startswith("#3 gp-3@1: content does not match")
     with seeded.begin() as conn:  # ... and forges its hash too: the next row's link breaks
-        conn.execute(text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3'"), {"h": "0" * 64})
+        conn.execute(text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3' AND revision = 1"), {"h": "f" * 64})
     with transaction(seeded) as session:
-        problems = verify_chain(session).problems
-    assert any(p.startswith("#4 gp-4@1: link to the previous row is broken") for p in problems)
+        check = verify_chain(session)
+    assert check.first_altered == "#3 gp-3@1" and any("#4 gp-4@1's link no longer matches" in p for p in check.problems)
 
 
 USER = {
@@ -117,12 +122,14 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
                  "criterion": {**USER["criterion"], "pass": {**USER["criterion"]["pass"], "op": "<", "value": 3},
                                "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}  # fmt: skip
         add_predictions(session, other, today=TODAY)
-        scores = score_predictions(session, TODAY)
+        assert score_predictions(session, TODAY).resolved == 0  # spreads are judged at the deadline
+        scores = score_predictions(session, dt.date(2027, 1, 5))
         assert verify_chain(session).ok
     outcomes = {i["key"]: (i["probability"], i["outcome"]) for i in scores.items}
     assert outcomes == {"my-1": (0.6, 1.0), "my-2": (0.3, 0.0)}  # the latest revision counts; spread is 7 pp
     assert scores.brier == pytest.approx(((0.6 - 1) ** 2 + 0.3**2) / 2)
-    assert sum(b.count for b in scores.bins) == 2
+    assert scores.brier_skill == pytest.approx(1 - scores.brier / 0.25) and scores.baseline_log_score == pytest.approx(-0.693147, abs=1e-6)
+    assert sum(b.count for b in scores.bins) == 2 and "small sample" in scores.note
 
 
 @pytest.mark.parametrize(
