@@ -91,7 +91,7 @@ def benchmark_saturation(
     history = []
     for day in dates:
         known = history_at(day) if history_at is not None else released_by(releases, day)
-        value, count, _ = spread_of(released_by(known, day), benchmark)
+        value, count, _ = spread_of(known, benchmark)
         history.append(SpreadPoint(day.isoformat(), value, count))
     state = "saturating (rotate away)" if benchmark in saturating else "active" if spread is not None else "too few models"
     return BenchmarkSaturation(benchmark, spread, n, top, history, state)
@@ -133,10 +133,11 @@ def saturation_report(
     keys = list(benchmarks)
     if history_at is not None:
         cache: dict[dt.date, list[Release]] = {as_of: releases}
+        load = history_at
 
         def known(day: dt.date) -> list[Release]:
             if day not in cache:
-                cache[day] = history_at(day)
+                cache[day] = load(day)
             return cache[day]
 
         history_at = known
