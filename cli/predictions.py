@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    console,
+    fmt,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
 app = new_app("Registered, timestamped predictions: list, grade, verify, head, add, score.")
 
@@ -18,14 +25,13 @@ AS_OF_OPTION = typer.Option(None, "--as-of", help="Grade on the data the registr
 PANEL_OPTION = typer.Option(
     [], "--panel", help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
     "post-cutoff-2026-04, sourced-2026-11). Logged releases always count.",
-)  # fmt: skip
+)
 
 
 def _as_of(text: str | None) -> dt.date:
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.dates import parse_past_date
     from phasewatch.registry.errors import InvalidInputError
-
-    from phasewatch.registry.clock import system_clock
 
     today = system_clock().today()
     if text is None:
@@ -43,7 +49,7 @@ def _panels(panel: list[str]) -> tuple[str, ...]:
 
 
 def _saturation_states(session: Any, panels: tuple[str, ...], as_of: dt.date) -> dict[str, str]:
-    from phasewatch.models.saturation import pair_ratio, PAIRS, ROTATE_BELOW
+    from phasewatch.models.saturation import PAIRS, ROTATE_BELOW, pair_ratio
     from phasewatch.registry.predictions import snapshot
 
     releases = snapshot(session, panels, as_of)
@@ -59,15 +65,13 @@ def _saturation_states(session: Any, panels: tuple[str, ...], as_of: dt.date) ->
 
 def _row_dict(row: Any) -> dict[str, Any]:
     return {**{k: v for k, v in asdict(row).items() if k != "grade"}, "evidence": row.grade.evidence,
-            "passing": row.grade.passing, "failing": row.grade.failing, "evaluated_on": row.grade.evaluated_on}  # fmt: skip
+            "passing": row.grade.passing, "failing": row.grade.failing, "evaluated_on": row.grade.evaluated_on}
 
 
 @app.command("list")
 def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
     """The current predictions with deadlines, status now, and their benchmarks' saturation."""
-    from phasewatch.registry.predictions import grade_predictions
-
-    from phasewatch.registry.predictions import require_intact
+    from phasewatch.registry.predictions import grade_predictions, require_intact
 
     day, panels = _as_of(as_of), _panels(panel)
     with registry_session() as session:
@@ -79,7 +83,7 @@ def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
         return
     table(f"{len(rows)} predictions as of {day.isoformat()}", ("key", "prediction", "registered", "deadline", "status", "why", "benchmarks"),
           [(f"{r.key}@{r.revision}" if r.revision > 1 else r.key, r.title, r.registered_at, r.deadline or "next releases",
-            f"{r.state} ({r.reason})", r.note, ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks)) for r in rows])  # fmt: skip
+            f"{r.state} ({r.reason})", r.note, ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks)) for r in rows])
 
 
 @app.command()
@@ -98,7 +102,7 @@ def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json
             "gradings": [{"as_of": g.as_of.isoformat(), "state": g.state, "reason": g.reason, "panels": g.panels,
                           "observations": len(g.observations), "content_hash": g.content_hash,
                           "graded_at": g.graded_at.isoformat(timespec="seconds")} for g in gradings],
-        }  # fmt: skip
+        }
     if json_:
         print_json(data)
         return
@@ -106,11 +110,11 @@ def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json
     table(f"{key}: {latest['title']}", ("", ""),
           [("statement", latest["statement"]), ("registered", latest["registered_at"]), ("deadline", latest["deadline"]),
            ("probability", latest["probability"]), ("source", latest["source"]), ("revisions", len(revisions)),
-           ("content hash", latest["content_hash"])])  # fmt: skip
+           ("content hash", latest["content_hash"])])
     console().print(json.dumps(latest["criterion"], indent=2), markup=False, highlight=False)
     if gradings:
         table("gradings (stored when the state changes)", ("as of", "state", "reason", "observations sealed", "graded at"),
-              [(g["as_of"], g["state"], g["reason"], g["observations"], g["graded_at"]) for g in data["gradings"]])  # fmt: skip
+              [(g["as_of"], g["state"], g["reason"], g["observations"], g["graded_at"]) for g in data["gradings"]])
 
 
 @app.command("grade")
@@ -127,10 +131,10 @@ def grade_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, js
         print_json({"as_of": day.isoformat(), "panels": list(panels), "predictions": [_row_dict(r) for r in rows]})
         return
     console().print(f"graded {len(rows)} predictions as of {day.isoformat()} on {', '.join(panels)} (+ logged releases)",
-                    markup=False, soft_wrap=True)  # fmt: skip
+                    markup=False, soft_wrap=True)
     for r in rows:
         console().print(f"\n[bold]{r.key}@{r.revision}[/bold] {r.title}: [bold]{r.state}[/bold] ({r.reason}) — {r.note} "
-                        f"(data as of {r.grade.evaluated_on})", soft_wrap=True)  # fmt: skip
+                        f"(data as of {r.grade.evaluated_on})", soft_wrap=True)
         evidence = r.grade.evidence
         console().print(f"  rule: {evidence.get('rule', '')}", markup=False, soft_wrap=True)
         console().print(f"  window (from {r.window_from}): {evidence.get('window', '')}", markup=False, soft_wrap=True)
@@ -149,7 +153,7 @@ def _evidence_lines(node: dict[str, Any]) -> list[str]:
     if node["metric"] == "h_field":
         entries = node.get("entries") or [{"name": n, "released": d, "h": h, "status": "scored"} for n, d, h in node["releases"]]
         releases = ", ".join(f"{e['name']} ({e['released']}) " + (f"h {e['h']:+.1f}" if e["h"] is not None else e["status"])
-                             for e in entries) or "none yet"  # fmt: skip
+                             for e in entries) or "none yet"
         line = f"h of {node['lab']}'s {node['window']} {node['over']} {node['op']} {fmt(node['threshold'])}: {releases} → {verdict}"
         if node.get("after_window"):
             line += f"; later releases: {', '.join(node['after_window'])}"
@@ -158,7 +162,7 @@ def _evidence_lines(node: dict[str, Any]) -> list[str]:
         return [line]
     what = {"top_k_spread": f"top-{node.get('k')} {node.get('benchmark')} spread",
             "correlation": f"r({node.get('x')}, {node.get('y')}) over n = {node.get('n')}",
-            "count": f"models with {', '.join(node.get('benchmarks', []))}"}[node["metric"]]  # fmt: skip
+            "count": f"models with {', '.join(node.get('benchmarks', []))}"}[node["metric"]]
     value = "n/a" if node["value"] is None else f"{node['value']:.3g}"
     line = f"{what} = {value} {node['op']} {fmt(node['threshold'])} → {verdict}"
     if node["metric"] == "top_k_spread" and node.get("models"):
@@ -180,7 +184,7 @@ def verify(
     checkpoint: Path | None = typer.Option(None, "--checkpoint", help="A checkpoint file written by `predictions head`: "
                                            "also names the first row altered or removed since."),
     json_: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+) -> None:
     """Recompute both logs (predictions, sealed gradings) and name the first altered row; exit 3 if broken."""
     from phasewatch.registry.errors import IntegrityError
     from phasewatch.registry.predictions import verify_chain
@@ -195,7 +199,7 @@ def verify(
         print(f"chain intact{against}: {check.rows} prediction rows, {check.gradings} sealed gradings, head {check.head}")
     if not check.ok:
         raise IntegrityError(f"prediction log broken, first at {check.first_altered}: {'; '.join(check.problems)}",
-                             "restore the altered rows from a backup")  # fmt: skip
+                             "restore the altered rows from a backup")
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -217,7 +221,7 @@ def head(
     out: Path | None = typer.Option(None, "--out", help="Where to write the dated checkpoint file "
                                     "(default phasewatch-checkpoint-DATE.json here)."),
     json_: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+) -> None:
     """Print the head hash to publish elsewhere and write a dated checkpoint file (refuses a broken log, exit 3)."""
     from phasewatch.registry.clock import system_clock
     from phasewatch.registry.predictions import checkpoint_of
@@ -231,7 +235,7 @@ def head(
         print_json({"head": data["head"], "date": data["date"], "checkpoint": str(path)})
         return
     print(f"head {data['head']} ({data['date']}: {data['predictions']['count']} prediction rows, "
-          f"{data['gradings']['count']} sealed gradings); checkpoint written to {path}")  # fmt: skip
+          f"{data['gradings']['count']} sealed gradings); checkpoint written to {path}")
 
 
 @app.command()
@@ -241,10 +245,10 @@ def add(
     retrodiction: bool = typer.Option(False, "--retrodiction", help="Register a claim already resolvable today; "
                                       "it is graded but never scored."),
     json_: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+) -> None:
     """Register predictions in the criterion language, timestamped today; refused if already resolvable (exit 2)."""
-    from phasewatch.registry.errors import InvalidInputError
     from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.errors import InvalidInputError
     from phasewatch.registry.predictions import add_predictions
 
     if not file.is_file():
@@ -278,12 +282,12 @@ def score(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
         return
     print(f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best; baseline 0.5 forecast {scores.baseline_brier:.4f}, "
           f"skill {scores.brier_skill:+.3f}), mean log score {scores.log_score:.4f} (0 best; baseline {scores.baseline_log_score:.4f})"
-          + (f"; left out: {left}" if left else ""))  # fmt: skip
+          + (f"; left out: {left}" if left else ""))
     if scores.note:
         print(scores.note)
     table("reliability", ("probability bin", "count", "mean probability", "observed frequency", "95 % interval"),
           [(f"[{b.low:.1f}, {b.high:.1f})", b.count, b.mean_probability, b.observed_frequency,
-            f"{b.frequency_low:.2f}–{b.frequency_high:.2f}") for b in scores.bins if b.count])  # fmt: skip
+            f"{b.frequency_low:.2f}–{b.frequency_high:.2f}") for b in scores.bins if b.count])
 
 
 def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
@@ -301,6 +305,6 @@ def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION
         return
     table(f"top-5 spread per benchmark as of {day.isoformat()} (pp)", ("benchmark", "spread", "models", "state", "quarter ends (spread)"),
           [(b.benchmark, b.spread, b.n, b.state, "  ".join(f"{h.date[:7]}: {fmt(h.spread) or '-'}" for h in b.history))
-           for b in benchmarks])  # fmt: skip
+           for b in benchmarks])
     table("saturation ratio σ = spread(old) / spread(new)", ("old axis", "new axis", "σ", "advice"),
-          [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs])  # fmt: skip
+          [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs])

@@ -248,7 +248,7 @@ class Window:
         released = f"models released after {day}" if self.released == "after_registration" else "models released any time"
         reported = f"figures known after {day}" if self.reported == "after_registration" else "figures known any time"
         provenance = {"any": "lab-reported and third-party figures", "lab": "lab-reported figures only",
-                      "third_party": "third-party figures only"}[self.provenance]  # fmt: skip
+                      "third_party": "third-party figures only"}[self.provenance]
         return f"{released}; {reported}; {provenance}; same weights counted once"
 
 
@@ -374,20 +374,20 @@ def _compare(node: dict[str, Any], criterion: dict[str, Any], context: Context) 
     used = [r for r in distinct if r.name in _named(detail)]
     observations = frozenset(f.observation_id for r in used for k in keys if (f := figure_of(r, k)) is not None)
     relevant = {n: why for n, why in excluded.items() if any(r.name == n for r in context.releases
-                                                              if all(k in r.scores for k in keys))}  # fmt: skip
+                                                              if all(k in r.scores for k in keys))}
     mix: dict[str, int] = {}
     for r in used:
         for k in keys:
             if (f := figure_of(r, k)) is not None:
                 mix[f.reported_by] = mix.get(f.reported_by, 0) + 1
     evidence = {**base, "value": value, **detail, "result": result, "settled": settled,
-                "excluded": {**relevant, **same}, "provenance": dict(sorted(mix.items()))}  # fmt: skip
+                "excluded": {**relevant, **same}, "provenance": dict(sorted(mix.items()))}
     return Outcome(result, evidence, True, settled, observations)
 
 
 def metric_keys(name: str, args: dict[str, Any]) -> list[str]:
     return {"top_k_spread": lambda: [args["benchmark"]], "correlation": lambda: [args["x"], args["y"]],
-            "count": lambda: list(args["benchmarks"])}[name]()  # fmt: skip
+            "count": lambda: list(args["benchmarks"])}[name]()
 
 
 def _named(detail: dict[str, Any]) -> set[str]:
@@ -440,14 +440,14 @@ class WindowEntry:
 
 
 def lab_window(criterion: dict[str, Any], context: Context, releases: list[Release], lab: str,
-               k: int) -> tuple[list[WindowEntry], list[str], list[str]]:  # fmt: skip
+               k: int) -> tuple[list[WindowEntry], list[str], list[str]]:
     """Every release of ``lab`` after registration in date order, one per same-weights
     group: the first ``k`` are the window, scored or not. Returns the window, the later
     releases, and the re-releases of weights already in the window."""
     trend = criterion["trend"]
     anchor = context.registered_at
     after = sorted((r for r in releases if r.lab == lab and r.released is not None and r.released > anchor),
-                   key=lambda r: (r.released, r.name))  # fmt: skip
+                   key=lambda r: (r.released, r.name))
     window: list[WindowEntry] = []
     later, repeats, seen = [], [], set()
     for release in after:
@@ -467,13 +467,13 @@ def lab_window(criterion: dict[str, Any], context: Context, releases: list[Relea
         missing = ", ".join(key for key in (trend["x"], trend["y"]) if key not in release.scores)
         overdue = (context.evaluated_on - (release.released_end or release.released)).days > SCORE_GRACE_DAYS
         status = (f"unresolvable: {missing} not reported within {SCORE_GRACE_DAYS} days" if overdue
-                  else f"awaiting scores: {missing}")  # fmt: skip
+                  else f"awaiting scores: {missing}")
         window.append(WindowEntry(release.name, day, None, status))
     return window, later, repeats
 
 
 def _compare_h(node: dict[str, Any], args: dict[str, Any], criterion: dict[str, Any], context: Context,
-               releases: list[Release], base: dict[str, Any]) -> Outcome:  # fmt: skip
+               releases: list[Release], base: dict[str, Any]) -> Outcome:
     window, later, repeats = lab_window(criterion, context, releases, args["lab"], args["next_releases"])
     test = OPS[node["op"]]
     checks = [bool(test(e.h, base["threshold"])) for e in window if e.h is not None]
@@ -495,7 +495,7 @@ def _compare_h(node: dict[str, Any], args: dict[str, Any], criterion: dict[str, 
         "trend": f"{trend['y']} = {trend['slope']}·{trend['x']} + {trend['intercept']} ({trend['source']})",
         "window": f"{len(window)} of {args['next_releases']} releases after {context.registered_at.isoformat()}",
         "result": result, "settled": settled,
-    }  # fmt: skip
+    }
     observations = frozenset(i for e in window for i in e.observations)
     unscored = any(e.status.startswith("unresolvable") for e in window)
     return Outcome(result, evidence, closed, settled, observations, unscored)
@@ -539,7 +539,7 @@ def rule_of(criterion: dict[str, Any]) -> str:
     early = [side for side in ("pass", "fail") if criterion.get(f"{side}_when", "settled") != "deadline"]
     if early:
         return (f"resolves early only when the {' or '.join(early)} outcome is settled (no data still to come can "
-                f"change it); otherwise judged at {wait}")  # fmt: skip
+                f"change it); otherwise judged at {wait}")
     return f"judged at {wait} only"
 
 
@@ -587,7 +587,7 @@ def grade(criterion: dict[str, Any], context: Context, as_of: dt.date) -> Grade:
             f"the fail condition currently holds, not settled ({wait})" if failing.result
             else f"the pass condition currently holds, not settled ({wait})" if passing.result
             else "neither condition holds yet"
-        )  # fmt: skip
+        )
     return Grade(
         state=state,
         evaluated_on=context.evaluated_on.isoformat(),
@@ -595,7 +595,7 @@ def grade(criterion: dict[str, Any], context: Context, as_of: dt.date) -> Grade:
         failing=failing.result,
         note=note,
         evidence={"pass": passing.evidence, "fail": failing.evidence, "rule": rule_of(criterion),
-                  "window": window_of(criterion).describe(context.registered_at)},  # fmt: skip
+                  "window": window_of(criterion).describe(context.registered_at)},
         reason=reason,
         observations=tuple(sorted(passing.observations | failing.observations)),
     )

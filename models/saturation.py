@@ -12,7 +12,12 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from phasewatch.models.criteria import Release, correlation, once_per_weights, top_k_spread
+from phasewatch.models.criteria import (
+    Release,
+    correlation,
+    once_per_weights,
+    top_k_spread,
+)
 
 ROTATE_BELOW = 0.2
 TOP_K = 5

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
-from sqlalchemy.orm import Session
 
 from phasewatch.models.criteria import (
     RESOLVED,
@@ -37,7 +34,12 @@ from phasewatch.models.criteria import (
 )
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.dates import period_end
-from phasewatch.registry.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError
+from phasewatch.registry.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+)
 from phasewatch.registry.names import did_you_mean
 from phasewatch.registry.schema import (
     Benchmark,
@@ -49,6 +51,9 @@ from phasewatch.registry.schema import (
     Prediction,
     PredictionGrading,
 )
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy.orm import Session
 
 DEFAULT_PANELS = ("growing-pains-34", "post-cutoff-2026-04", "sourced-2026-11")
 GENESIS = "0" * 64  # the prev_hash of the first row of each log
@@ -84,7 +89,7 @@ def chain_hash(content: dict[str, Any], prev_hash: str | None) -> str:
     return hashlib.sha256((prev + "\n" + canonical(content)).encode()).hexdigest()
 
 
-def _head(session: Session, model: type[Prediction] | type[PredictionGrading]) -> Any:
+def _head(session: Session, model: type[Prediction | PredictionGrading]) -> Any:
     return session.scalar(select(model).order_by(model.id.desc()).limit(1))
 
 
@@ -190,7 +195,7 @@ def seed_predictions(session: Session) -> int:
             continue
         criterion = {**entry["criterion"], "trend": bundle["trend"]}
         spec = PredictionSpec(entry["key"], entry["title"], entry["statement"], criterion,
-                              dt.date.fromisoformat(bundle["registered_at"]), None, bundle["source"])  # fmt: skip
+                              dt.date.fromisoformat(bundle["registered_at"]), None, bundle["source"])
         _append(session, spec, revise=False)
         added += 1
     revised = _bundle("growing-pains-7-r2.json")
@@ -210,7 +215,7 @@ def seed_predictions(session: Session) -> int:
 def add_predictions(
     session: Session, raw: Any, *, today: dt.date, revise: bool = False, retrodiction: bool = False,
     panels: tuple[str, ...] = DEFAULT_PANELS,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Register user predictions (a JSON object or a list of them), timestamped today.
 
     A prediction that would already resolve today is refused unless registered as a
@@ -234,7 +239,7 @@ def add_predictions(
             raise InvalidInputError(f"prediction {entry['key']!r}: probability must be a number", "give e.g. 0.7")
         retro = retrodiction or entry.get("retrodiction") is True
         spec = PredictionSpec(str(entry["key"]), str(entry["title"]), str(entry.get("statement") or entry["title"]),
-                              entry["criterion"], today, probability, entry.get("source"), retro)  # fmt: skip
+                              entry["criterion"], today, probability, entry.get("source"), retro)
         _check(session, spec)
         if not retro:
             first = session.scalar(select(func.min(Prediction.registered_at)).where(Prediction.key == spec.key))
@@ -257,7 +262,7 @@ def add_predictions(
 def observation_fingerprint(o: Observation) -> str:
     """SHA-256 of everything a figure's meaning rests on."""
     parts = [o.model_id, o.benchmark_id, repr(float(o.value)), None if o.stderr is None else repr(float(o.stderr)),
-             o.setting, o.source_url, o.reported_by, o.retrieved_on.isoformat() if o.retrieved_on else None]  # fmt: skip
+             o.setting, o.source_url, o.reported_by, o.retrieved_on.isoformat() if o.retrieved_on else None]
     return hashlib.sha256(canonical(parts).encode()).hexdigest()
 
 
@@ -281,7 +286,7 @@ def _seal(session: Session, prediction: Prediction, as_of: dt.date, result: Grad
         head = _head(session, PredictionGrading)
         row = PredictionGrading(prediction_id=prediction.id, prediction_hash=prediction.content_hash, as_of=as_of,
                                 state=result.state, reason=result.reason, panels=",".join(panels), evidence=evidence,
-                                observations=sealed, prev_hash=head.content_hash if head else GENESIS)  # fmt: skip
+                                observations=sealed, prev_hash=head.content_hash if head else GENESIS)
         row.content_hash = chain_hash(grading_content(row), row.prev_hash)
         try:
             with session.begin_nested():
@@ -331,7 +336,7 @@ def _walk(rows: list[Any], label: Any, content: Any, problems: list[str], what: 
                 problems.append(f"{what} {ids} {where} removed: {label(row)} links to a hash no row has")
             else:
                 problems.append(f"{label(previous) if previous else label(row)}: its hash was rewritten "
-                                f"({label(row)}'s link no longer matches)")  # fmt: skip
+                                f"({label(row)}'s link no longer matches)")
         if chain_hash(content(row), row.prev_hash) != row.content_hash:
             problems.append(f"{label(row)}: content does not match its hash (altered after it was written)")
         previous = row
@@ -353,11 +358,11 @@ def verify_chain(
         return content_of(row, name)
 
     _walk(rows, _label, content, problems, "prediction row(s)")
-    for before, row in zip(rows, rows[1:]):
+    for before, row in itertools.pairwise(rows):
         if row.registered_at < before.registered_at:
             problems.append(f"{_label(row)}: registered {row.registered_at}, before {_label(before)} ({before.registered_at}): back-dated")
     gradings = list(session.scalars(select(PredictionGrading).order_by(PredictionGrading.id)))
-    glabel = lambda g: f"grading #{g.id}"  # noqa: E731
+    glabel = lambda g: f"grading #{g.id}"
     _walk(gradings, glabel, grading_content, problems, "grading row(s)")
     used = {i for g in gradings for i, _ in g.observations}
     current = {o.id: observation_fingerprint(o) for o in session.scalars(select(Observation).where(Observation.id.in_(used)))} if used else {}
@@ -375,11 +380,11 @@ def verify_chain(
         problems += _against_published(rows, gradings, expect_head, checkpoint)
     first = next((p.split(":")[0] for p in problems), None)
     return ChainCheck(len(rows), not problems, problems, p_head if rows else None, len(gradings),
-                      g_head if gradings else None, published_head(p_head, g_head), first)  # fmt: skip
+                      g_head if gradings else None, published_head(p_head, g_head), first)
 
 
 def _against_published(rows: list[Prediction], gradings: list[PredictionGrading], expect: str | None,
-                       checkpoint: dict[str, Any] | None) -> list[str]:  # fmt: skip
+                       checkpoint: dict[str, Any] | None) -> list[str]:
     """Find the published head among the logs' prefixes; rows after it must not be back-dated."""
     p_heads = [GENESIS] + [r.content_hash for r in rows]
     g_heads = [GENESIS] + [g.content_hash for g in gradings]
@@ -392,7 +397,7 @@ def _against_published(rows: list[Prediction], gradings: list[PredictionGrading]
     if found is None:
         if not problems:
             problems.append(f"published head {expect}: not found in the logs (rows were removed or rewritten "
-                            "at or before the published point; verify with the checkpoint file to name the first)")  # fmt: skip
+                            "at or before the published point; verify with the checkpoint file to name the first)")
         return problems
     i, _ = found
     stamp = checkpoint.get("date") if checkpoint else None
@@ -400,7 +405,7 @@ def _against_published(rows: list[Prediction], gradings: list[PredictionGrading]
     for row in rows[i:]:
         if floor is not None and row.registered_at < floor:
             problems.append(f"{_label(row)}: appended after the published head but registered {row.registered_at}, "
-                            f"before it ({floor}): a forged, back-dated append")  # fmt: skip
+                            f"before it ({floor}): a forged, back-dated append")
     return problems
 
 
@@ -422,7 +427,7 @@ def require_intact(session: Session) -> ChainCheck:
     if not check.ok:
         raise IntegrityError(f"prediction log broken, first at {check.first_altered}: {check.problems[0]}"
                              + (f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""),
-                             "run `phasewatch predictions verify` and restore the database from a backup")  # fmt: skip
+                             "run `phasewatch predictions verify` and restore the database from a backup")
     return check
 
 
@@ -461,7 +466,7 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
         select(Observation.id, Observation.model_id, Benchmark.key, Observation.value, Observation.retrieved_on,
                Observation.created_at, Observation.reported_by)
         .join(Benchmark).join(Model).where(Model.kind == ModelKind.FRONTIER.value)
-    )  # fmt: skip
+    )
     found: dict[tuple[int, str], list[tuple[tuple[int, dt.date, int], Figure]]] = defaultdict(list)
     for obs_id, model_id, key, value, retrieved, created, reported_by in session.execute(query):
         known = retrieved or created.date()
@@ -492,7 +497,7 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
     models = session.execute(
         select(Model.id, Model.name, Lab.name, Model.release_date, Model.release_date_precision)
         .join(Lab).where(Model.id.in_(figures))
-    )  # fmt: skip
+    )
     releases = []
     for model_id, name, lab, released, precision in models:
         end = period_end(released, precision) if released else None
@@ -589,7 +594,7 @@ def grade_predictions(
                 benchmarks=benchmarks_of(prediction.criterion), reason=result.reason,
                 retrodiction=prediction.retrodiction, window_from=anchor.isoformat(),
             )
-        )  # fmt: skip
+        )
         if store and _changes_state(session, prediction, as_of, result):
             _seal(session, prediction, as_of, result, panels)
     session.flush()
@@ -602,7 +607,7 @@ def _changes_state(session: Session, prediction: Prediction, as_of: dt.date, res
         select(PredictionGrading)
         .where(PredictionGrading.prediction_id == prediction.id, PredictionGrading.as_of <= as_of)
         .order_by(PredictionGrading.as_of.desc(), PredictionGrading.id.desc()).limit(1)
-    )  # fmt: skip
+    )
     return last is None or (last.state, last.reason) != (result.state, result.reason)
 
 
@@ -690,7 +695,7 @@ def score_predictions(
             low, high, len(members),
             sum(i["probability"] for i in members) / len(members) if members else None,
             hits / len(members) if members else None, *interval,
-        ))  # fmt: skip
+        ))
     note = f"{n} resolved predictions: a small sample, read the intervals" if n < 30 else ""
     return Scores(n, brier, log_score, table, items, 0.25, math.log(0.5), 1 - brier / 0.25, dict(left_out), note)
 

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
-
 from phasewatch.models.criteria import STATES
 from phasewatch.registry.db import transaction
 from phasewatch.registry.predictions import seed_predictions
+from sqlalchemy import Engine, text
+
 from tests.cli.test_cli import run
 from tests.helpers import table_counts
-
 
 TODAY = "2026-11-30"
 
@@ -38,7 +37,7 @@ def test_list_shows_the_seven_with_deadlines_and_status(with_predictions: Engine
 
 def test_grade_as_of_names_the_five_models(with_predictions: Engine) -> None:
     code, out, _ = run("predictions", "grade", "--as-of", "2026-05-13", "--panel", "growing-pains-34",
-                       "--panel", "post-cutoff-2026-04")  # fmt: skip
+                       "--panel", "post-cutoff-2026-04")
     assert code == 0
     assert "top-5 swe_bench_verified spread = 7 > 5 → met" in out
     for name in ("Claude Opus 4.7 87.6", "Claude Opus 4.5 80.9", "Claude Opus 4.6 80.8", "DeepSeek-V4-Pro 80.6", "Gemini 3.1 Pro 80.6"):
@@ -85,7 +84,7 @@ def test_add_and_score(with_predictions: Engine, tmp_path: Path, monkeypatch: py
         "key": "mine-1", "title": "SWE spread stays wide", "probability": 0.75,
         "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
                       "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
-    }]))  # fmt: skip
+    }]))
     code, out, err = run("predictions", "add", str(path))
     assert code == 0 and "registered mine-1@1" in out, err
     assert json.loads(run("predictions", "score", "--json")[1])["resolved"] == 0  # a spread waits for its deadline
@@ -97,7 +96,7 @@ def test_add_and_score(with_predictions: Engine, tmp_path: Path, monkeypatch: py
 
 SETTLED = {"key": "done", "title": "someone reports HLE", "probability": 0.9,
            "criterion": {"deadline": "2027-06-30", "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
-                         "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1}}}  # fmt: skip
+                         "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1}}}
 
 
 def test_a_prediction_already_resolvable_is_refused_unless_a_retrodiction(with_predictions: Engine, tmp_path: Path) -> None:
@@ -121,7 +120,7 @@ def test_a_prediction_already_resolvable_is_refused_unless_a_retrodiction(with_p
                                                             "fail": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": ">", "value": 1}}}),
          "pass.op: '~' is not one of"),
     ],
-)  # fmt: skip
+)
 def test_bad_prediction_files(with_predictions: Engine, tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -132,7 +131,7 @@ def test_bad_prediction_files(with_predictions: Engine, tmp_path: Path, content:
 
 def test_releases_add_reports_moved_predictions(with_predictions: Engine) -> None:
     code, out, err = run("releases", "add", "Frontier X", "--lab", "OpenAI", "--date", "2026-11-01",
-                         "--score", "swe_bench_verified=96", "--score", "gpqa_diamond=97", "--json")  # fmt: skip
+                         "--score", "swe_bench_verified=96", "--score", "gpqa_diamond=97", "--json")
     assert code == 0, err
     moved = {m["key"]: m for m in json.loads(out)["predictions_moved"]}
     assert "gp-1" in moved  # a new top SWE score widens the top-5 spread
@@ -143,11 +142,11 @@ def _later_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHASEWATCH_TODAY", "2026-12-10")
     code, _, err = run("releases", "add", "Frontier Late", "--lab", "OpenAI", "--date", "2026-06-15",
                        "--score", "swe_bench_verified=97", "--score", "gpqa_diamond=40", "--score", "hle=60",
-                       "--score", "ifeval=50")  # fmt: skip
+                       "--score", "ifeval=50")
     assert code == 0, err
     path = tmp_path / "later.json"
     path.write_text(json.dumps({**SETTLED, "key": "later", "criterion": {**SETTLED["criterion"],
-                    "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 500}}}))  # fmt: skip
+                    "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 500}}}))
     assert run("predictions", "add", str(path))[0] == 0
     assert run("predictions", "grade")[0] == 0
 
@@ -157,7 +156,7 @@ def _later_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     [("predictions", "grade"), ("predictions", "list"), ("predictions", "score"), ("saturation",)],
 )
 def test_as_of_is_exact_whatever_is_logged_later(with_predictions: Engine, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]) -> None:  # fmt: skip
+                                                 monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]) -> None:
     args = (*command, "--as-of", "2026-11-30", "--json")
     code, first, err = run(*args)
     assert code == 0, err

@@ -7,8 +7,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from phasewatch.models.criteria import Context, CriterionError, Figure, Release, evaluate, grade, validate
+from phasewatch.models.criteria import (
+    Context,
+    CriterionError,
+    Figure,
+    Release,
+    evaluate,
+    grade,
+    validate,
+)
 
 BENCHES = {"swe_bench_verified", "gpqa_diamond", "hle", "ifeval"}
 REGISTERED = dt.date(2026, 5, 13)
@@ -33,7 +40,7 @@ SPREAD5 = {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 3}}
 
 def test_top_k_spread_names_its_models_and_needs_k() -> None:
     data = ctx(rel("a", swe_bench_verified=80), rel("b", swe_bench_verified=79), rel("c", swe_bench_verified=70),
-               rel("d", swe_bench_verified=85))  # fmt: skip
+               rel("d", swe_bench_verified=85))
     out = evaluate(cmp(SPREAD5, "<", 7), {}, data)
     assert out.result is True and out.evidence["value"] == 6  # 85 - 79
     assert [m[0] for m in out.evidence["models"]] == ["d", "a", "b"]
@@ -98,7 +105,7 @@ def test_deadline_states(scores: tuple[float, ...], as_of: str, state: str) -> N
 def test_not_yet_resolvable_and_release_window_states() -> None:
     crit = {"trend": TREND, "fail_when": "any_time",
             "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
-            "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}  # fmt: skip
+            "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}
     on = dt.date(2026, 9, 1)
     assert grade(crit, ctx(on="2026-09-01"), on).state == "not-yet-resolvable"
     a = rel("v4", "DS", "2026-06-01", swe_bench_verified=80, gpqa_diamond=88)  # -2
@@ -117,7 +124,7 @@ def test_the_pass_waits_for_the_deadline_unless_settled_like_the_fail() -> None:
     """gp-1 and gp-5 under one rule: a currently met condition is not a resolution."""
     r_crit = {"deadline": "2027-05-31",
               "pass": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, ">", 0.5),
-              "fail": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, "<", 0.3)}  # fmt: skip
+              "fail": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, "<", 0.3)}
     data = ctx(*(rel(f"m{i}", swe_bench_verified=70 + i, gpqa_diamond=60 + 2 * i) for i in range(5)), on="2026-05-13")
     early = grade(r_crit, data, dt.date(2026, 5, 13))
     assert early.state == "pending" and early.passing is True and "not settled" in early.note
@@ -127,7 +134,7 @@ def test_the_pass_waits_for_the_deadline_unless_settled_like_the_fail() -> None:
 def test_a_count_bound_settles_early() -> None:
     """More data can only raise a count: 'count >= 3' once met is settled, and passes before the deadline."""
     crit = {"deadline": "2027-01-01", "pass": cmp({"count": {"benchmarks": ["hle"]}}, ">=", 3),
-            "fail": cmp({"count": {"benchmarks": ["hle"]}}, "<", 1)}  # fmt: skip
+            "fail": cmp({"count": {"benchmarks": ["hle"]}}, "<", 1)}
     three = ctx(*(rel(f"m{i}", hle=10.0 + i) for i in range(3)))
     result = grade(crit, three, dt.date(2026, 6, 1))
     assert (result.state, result.reason) == ("passed", "pass_settled")
@@ -145,7 +152,7 @@ def test_both_sides_met_is_ambiguous_and_too_little_evidence_annuls() -> None:
 
 H_CRIT = {"trend": TREND,
           "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
-          "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}  # fmt: skip
+          "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}
 
 
 def test_next_releases_counts_every_release_and_lists_the_unscored() -> None:
@@ -168,7 +175,7 @@ def test_same_weights_count_once() -> None:
     """Two names for one set of weights enter a top-k once, as the best-scoring tier; a
     re-release of the same weights is not a new release."""
     models = [rel("Fable 5", swe_bench_verified=90), rel("Mythos 5", swe_bench_verified=89),
-              rel("b", swe_bench_verified=80), rel("c", swe_bench_verified=79)]  # fmt: skip
+              rel("b", swe_bench_verified=80), rel("c", swe_bench_verified=79)]
     models[1] = Release("Mythos 5", "L", models[1].released, models[1].released, models[1].scores, group="Fable 5")
     out = evaluate(cmp(SPREAD5, ">", 5), {}, ctx(*models))
     assert [m[0] for m in out.evidence["models"]] == ["Fable 5", "b", "c"] and out.evidence["value"] == 11
@@ -185,11 +192,11 @@ def fig(value: float, by: str, known: str, obs: int) -> Figure:
 
 def test_evidence_windows_pick_figures_and_name_the_excluded() -> None:
     old = Release("old", "L", dt.date(2025, 6, 1), dt.date(2025, 6, 1), {"hle": 30.0},
-                  {"hle": (fig(30.0, "lab", "2025-06-01", 1),)})  # fmt: skip
+                  {"hle": (fig(30.0, "lab", "2025-06-01", 1),)})
     new = Release("new", "L", dt.date(2026, 7, 1), dt.date(2026, 7, 1), {"hle": 40.0},
-                  {"hle": (fig(40.0, "lab", "2026-07-01", 2), fig(35.0, "third_party", "2026-08-01", 3))})  # fmt: skip
+                  {"hle": (fig(40.0, "lab", "2026-07-01", 2), fig(35.0, "third_party", "2026-08-01", 3))})
     newer = Release("newer", "L", dt.date(2026, 8, 1), dt.date(2026, 8, 1), {"hle": 50.0},
-                    {"hle": (fig(50.0, "third_party", "2026-08-05", 4),)})  # fmt: skip
+                    {"hle": (fig(50.0, "third_party", "2026-08-05", 4),)})
     count = cmp({"count": {"benchmarks": ["hle"]}}, ">=", 1)
     data = ctx(old, new, newer, on="2026-09-01")
     after = evaluate(count, {"evidence": {"released": "after_registration"}}, data)

@@ -10,11 +10,9 @@ import json
 import multiprocessing
 import sqlite3
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import pytest
-from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
-
 from phasewatch.registry.db import make_engine, transaction
 from phasewatch.registry.errors import IntegrityError
 from phasewatch.registry.predictions import (
@@ -29,6 +27,8 @@ from phasewatch.registry.predictions import (
     verify_chain,
 )
 from phasewatch.registry.schema import Observation, Prediction, PredictionGrading
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 TODAY = dt.date(2026, 11, 30)
 PUBLISHED_ON = dt.date(2026, 12, 5)
@@ -36,7 +36,7 @@ USER = {
     "key": "my-1", "title": "SWE top-5 spread stays above 3 pp", "probability": 0.8,
     "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
                   "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def _rehash_predictions(engine: Engine, start_id: int, *, seal_gradings: bool = 
             _reseal(session, by_id)
 
 
-def _reseal(session, by_id: dict) -> None:  # noqa: ANN001
+def _reseal(session, by_id: dict) -> None:
     previous = None
     for g in session.scalars(select(PredictionGrading).order_by(PredictionGrading.id)):
         g.prediction_hash = by_id[g.prediction_id].content_hash
@@ -101,7 +101,7 @@ def _append_forged(engine: Engine, day: str) -> None:
         head = session.scalar(select(Prediction).order_by(Prediction.id.desc()).limit(1))
         row = Prediction(key="forged", revision=1, title="t", statement="s", criterion=USER["criterion"],
                          registered_at=dt.date.fromisoformat(day), deadline=dt.date(2026, 12, 31), probability=0.9,
-                         source=None, retrodiction=False, supersedes_id=None, prev_hash=head.content_hash)  # fmt: skip
+                         source=None, retrodiction=False, supersedes_id=None, prev_hash=head.content_hash)
         row.content_hash = chain_hash(content_of(row, None), row.prev_hash)
         session.add(row)
 
@@ -180,7 +180,7 @@ TAMPERING: dict[str, tuple[Callable[[Engine], None], bool, str]] = {
     "edit a score observation a grading used": (_edit_observation, True, ""),
     "delete a score observation a grading used": (_delete_observation, True, ""),
     "rewrite both logs consistently from the first row": (_full_rewrite, False, "#8 gp-1@2"),
-}  # fmt: skip
+}
 
 
 def test_there_are_twenty_kinds() -> None:
@@ -189,7 +189,7 @@ def test_there_are_twenty_kinds() -> None:
 
 @pytest.mark.parametrize("kind", list(TAMPERING))
 def test_each_tampering_is_caught_against_the_published_head(published: tuple[Engine, dict], kind: str,
-                                                              backend: str) -> None:  # fmt: skip
+                                                              backend: str) -> None:
     if backend != "sqlite":
         pytest.skip("the attacker's raw connection here is sqlite3")
     engine, checkpoint = published
@@ -204,17 +204,8 @@ def test_each_tampering_is_caught_against_the_published_head(published: tuple[En
     assert alone.ok is not caught_inside, (kind, alone.problems)
     if first:
         assert first in " ".join(against_file.problems), (kind, against_file.problems)
-    with pytest.raises(IntegrityError) if caught_inside else _nothing():
-        with transaction(engine) as session:
-            grade_predictions(session, TODAY, store=True)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    with pytest.raises(IntegrityError) if caught_inside else nullcontext(), transaction(engine) as session:
+        grade_predictions(session, TODAY, store=True)
 
 
 def test_a_deleted_middle_row_is_named_not_the_next_one(published: tuple[Engine, dict], backend: str) -> None:
@@ -232,27 +223,24 @@ def test_the_threshold_edit_makes_grading_refuse_with_exit_three(published: tupl
         pytest.skip("raw sqlite3 edit")
     engine, _ = published
     _edit_criterion(engine, 8, _gp1_fail_to_50)
-    with pytest.raises(IntegrityError) as raised:
-        with transaction(engine) as session:
-            grade_predictions(session, TODAY, store=True)
+    with pytest.raises(IntegrityError) as raised, transaction(engine) as session:
+        grade_predictions(session, TODAY, store=True)
     assert raised.value.exit_code == 3 and "#8 gp-1@2" in str(raised.value)
 
 
 def test_forks_and_cascades_are_refused_by_the_database(published: tuple[Engine, dict]) -> None:
     engine, _ = published
-    with pytest.raises(DBIntegrityError):  # a second row on the same predecessor: unique prev_hash
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO predictions (key, revision, title, statement, criterion, registered_at, "
-                              "retrodiction, prev_hash, content_hash) SELECT 'fork', 1, title, statement, criterion, "
-                              "registered_at, retrodiction, prev_hash, 'f' || substr(content_hash, 2) FROM predictions WHERE id = 2"))  # fmt: skip
-    with pytest.raises(DBIntegrityError):  # gradings are never cascaded away
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM predictions WHERE id = 8"))
+    with pytest.raises(DBIntegrityError), engine.begin() as conn:  # a second row on the same predecessor
+        conn.execute(text("INSERT INTO predictions (key, revision, title, statement, criterion, registered_at, "
+                          "retrodiction, prev_hash, content_hash) SELECT 'fork', 1, title, statement, criterion, "
+                          "registered_at, retrodiction, prev_hash, 'f' || substr(content_hash, 2) FROM predictions WHERE id = 2"))
+    with pytest.raises(DBIntegrityError), engine.begin() as conn:  # gradings are never cascaded away
+        conn.execute(text("DELETE FROM predictions WHERE id = 8"))
     with transaction(engine) as session:
         assert verify_chain(session).ok
 
 
-def _register(url: str, worker: int, count: int, barrier) -> None:  # noqa: ANN001
+def _register(url: str, worker: int, count: int, barrier) -> None:
     engine = make_engine(url)
     barrier.wait()
     for i in range(count):
@@ -301,3 +289,38 @@ def test_sealed_observations_are_the_ones_used(published: tuple[Engine, dict]) -
         ids = {i for g in gradings for i, _ in g.observations}
         found = set(session.scalars(select(Observation.id).where(Observation.id.in_(ids))))
     assert ids and ids == found
+
+
+def test_migration_0007_keeps_old_hashes_and_seals_old_gradings(empty_url: str) -> None:
+    """A registry written before 0007 (NULL first link, unsealed gradings) verifies after the upgrade."""
+    from phasewatch.registry.db import downgrade, upgrade
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0005")
+    rows, prev = [], None
+    for i in (1, 2):
+        row = Prediction(key=f"old-{i}", revision=1, title="t", statement="s", criterion=USER["criterion"],
+                         registered_at=dt.date(2026, 5, 13), deadline=dt.date(2026, 12, 31), probability=0.5,
+                         source=None, retrodiction=False, prev_hash=prev)
+        row.content_hash = chain_hash(content_of(row, None), prev)
+        rows.append(row)
+        prev = row.content_hash
+    with engine.begin() as conn:
+        for i, row in enumerate(rows, start=1):
+            conn.execute(text("INSERT INTO predictions (id, key, revision, title, statement, criterion, registered_at, "
+                              "deadline, probability, prev_hash, content_hash) VALUES (:id, :key, 1, 't', 's', :c, "
+                              "'2026-05-13', '2026-12-31', 0.5, :prev, :h)"),
+                         {"id": i, "key": row.key, "c": json.dumps(USER["criterion"]), "prev": row.prev_hash,
+                          "h": row.content_hash})
+            conn.execute(text("INSERT INTO prediction_gradings (prediction_id, as_of, state, panels, evidence) "
+                              "VALUES (:id, '2026-06-01', 'pending', 'p', :e)"), {"id": i, "e": json.dumps({"note": "x"})})
+    upgrade(engine)
+    with transaction(engine) as session:
+        check = verify_chain(session)
+        first = session.scalar(select(Prediction).where(Prediction.id == 1))
+    assert check.ok, check.problems
+    assert (check.rows, check.gradings, first.prev_hash) == (2, 2, GENESIS)
+    downgrade(engine, "0005")  # and back, the gradings kept
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM prediction_gradings")).scalar_one() == 2
+    engine.dispose()

@@ -6,8 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import Engine, func, select, text
-
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from phasewatch.registry.predictions import (
@@ -21,6 +19,8 @@ from phasewatch.registry.predictions import (
 )
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import Prediction, PredictionGrading
+from sqlalchemy import Engine, func, select, text
+
 from tests.helpers import source_path, table_counts
 
 PAPER = ("growing-pains-34", "post-cutoff-2026-04")
@@ -65,7 +65,7 @@ def test_grading_as_of_a_date_is_reproducible_and_ignores_later_data(seeded: Eng
     with transaction(seeded) as session:
         first = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         add_release(session, ReleaseRequest(name="Claude Opus 5", lab="Anthropic", date="2026-05-01",
-                                            scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)  # fmt: skip
+                                            scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)
         again = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         now = grade_predictions(session, TODAY, PAPER)
         # sealed only when a state changes: the second, identical grading stores nothing
@@ -109,7 +109,7 @@ USER = {
     "key": "my-1", "title": "SWE top-5 spread stays above 3 pp", "probability": 0.8,
     "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
                   "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
-}  # fmt: skip
+}
 
 
 def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
@@ -120,7 +120,7 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
         assert add_predictions(session, {**USER, "probability": 0.6}, revise=True, today=TODAY) == ["my-1@2"]
         other = {**USER, "key": "my-2", "probability": 0.3,
                  "criterion": {**USER["criterion"], "pass": {**USER["criterion"]["pass"], "op": "<", "value": 3},
-                               "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}  # fmt: skip
+                               "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}
         add_predictions(session, other, today=TODAY)
         assert score_predictions(session, TODAY).resolved == 0  # spreads are judged at the deadline
         scores = score_predictions(session, dt.date(2027, 1, 5))
@@ -143,12 +143,11 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
                         "pass": {"metric": {"h_field": {"lab": "Nowhere AI", "next_releases": 1}}, "over": "each", "op": ">", "value": 0}}},
          NotFoundError, "unknown lab 'Nowhere AI'"),
     ],
-)  # fmt: skip
+)
 def test_malformed_user_predictions_write_nothing(seeded: Engine, change: dict, error: type, message: str) -> None:
     before = table_counts(seeded)
-    with pytest.raises(error) as raised:
-        with transaction(seeded) as session:
-            add_predictions(session, {**USER, **change}, today=TODAY)
+    with pytest.raises(error) as raised, transaction(seeded) as session:
+        add_predictions(session, {**USER, **change}, today=TODAY)
     assert message in str(raised.value) and table_counts(seeded) == before
 
 
@@ -157,7 +156,7 @@ def test_two_deepseek_releases_resolve_prediction_three(seeded: Engine) -> None:
         before = grade_predictions(session, TODAY)
         for name, day, swe, gpqa in (("DeepSeek V5", "2026-07-01", 85.0, 88.0), ("DeepSeek V5.1", "2026-09-01", 86.0, 89.0)):
             add_release(session, ReleaseRequest(name=name, lab="DeepSeek", date=day, scores=(
-                ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa))), today=TODAY)  # fmt: skip
+                ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa))), today=TODAY)
         after = grade_predictions(session, TODAY)
     moved = {m.key: m for m in movements(before, after)}
     assert moved["gp-3"].before == "not-yet-resolvable" and moved["gp-3"].after == "passed"  # h = -1.0, -0.5
