@@ -172,3 +172,40 @@ def test_prediction_rows_are_never_updated_by_the_library(seeded: Engine) -> Non
         revisions = list(session.scalars(select(Prediction).where(Prediction.key == "my-1").order_by(Prediction.revision)))
     assert [r.title for r in revisions] == [USER["title"], "changed"]
     assert revisions[1].supersedes_id == revisions[0].id and revisions[1].prev_hash == revisions[0].content_hash
+
+
+def test_states_hold_until_the_deadline_on_the_same_data(seeded: Engine) -> None:
+    """Graded on the same data at later dates, no state changes before its deadline unless
+    settled; gp-5 is never passed before 2027-05-31 (and is at it, the coupling still holding)."""
+    with transaction(seeded) as session:
+        base = {r.key: r for r in grade_predictions(session, TODAY)}
+        later = {day: {r.key: r for r in grade_predictions(session, day)}
+                 for day in (dt.date(2026, 12, 30), dt.date(2027, 3, 1), dt.date(2027, 5, 30), dt.date(2027, 5, 31))}
+    for day, rows in later.items():
+        for key, row in rows.items():
+            deadline = base[key].deadline
+            if deadline is None or day < dt.date.fromisoformat(deadline):
+                assert (row.state, row.reason) == (base[key].state, base[key].reason), (key, day)
+            else:
+                assert row.state in ("passed", "failed", "inconclusive", "annulled", "ambiguous"), (key, day)
+    assert base["gp-5"].state == "pending" and base["gp-5"].grade.passing is True
+    assert later[dt.date(2027, 5, 30)]["gp-5"].state == "pending"
+    assert (later[dt.date(2027, 5, 31)]["gp-5"].state, later[dt.date(2027, 5, 31)]["gp-5"].reason) == ("passed", "pass_at_resolution")
+    assert later[dt.date(2026, 12, 30)]["gp-1"].state == "pending" and later[dt.date(2027, 3, 1)]["gp-1"].state == "failed"
+    assert later[dt.date(2027, 3, 1)]["gp-2"].state == "annulled"  # no post-registration IFEval figures bundled
+
+
+def test_retrodictions_and_already_resolvable_predictions(seeded: Engine) -> None:
+    settled = {**USER, "key": "done", "criterion": {"deadline": "2027-06-30",
+               "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
+               "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1}}}
+    past = {**USER, "key": "past", "criterion": {**USER["criterion"], "deadline": "2026-11-01"}}
+    with transaction(seeded) as session:
+        for entry in (settled, past):
+            with pytest.raises(InvalidInputError, match="already resolvable at registration"):
+                add_predictions(session, entry, today=TODAY)
+        assert add_predictions(session, settled, today=TODAY, retrodiction=True) == ["done@1 (retrodiction)"]
+        assert add_predictions(session, {**past, "retrodiction": True}, today=TODAY) == ["past@1 (retrodiction)"]
+        scores = score_predictions(session, TODAY)
+        assert verify_chain(session).ok
+    assert scores.resolved == 0 and scores.left_out == {"retrodiction": 2}
