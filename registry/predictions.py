@@ -505,6 +505,16 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
             continue
         own = figures[model_id]
         releases.append(Release(name, lab, released, end, {k: v[0].value for k, v in own.items()}, own, names[root(model_id)]))
+    # Releases with no counted figure still take their place in a lab's release window
+    # (listed as lacking scores): known from the day they were logged.
+    bare = session.execute(
+        select(Model.id, Model.name, Lab.name, Model.release_date, Model.release_date_precision, Model.created_at)
+        .join(Lab).where(Model.kind == ModelKind.FRONTIER.value, Model.release_date.is_not(None),
+                         Model.release_date <= day, Model.id.not_in(figures) if figures else Model.id.is_not(None))
+    )
+    for model_id, name, lab, released, precision, created in bare:
+        if created.date() <= day:
+            releases.append(Release(name, lab, released, period_end(released, precision), {}, {}, names[root(model_id)]))
     return sorted(releases, key=lambda r: r.name)
 
 

@@ -209,3 +209,21 @@ def test_retrodictions_and_already_resolvable_predictions(seeded: Engine) -> Non
         scores = score_predictions(session, TODAY)
         assert verify_chain(session).ok
     assert scores.resolved == 0 and scores.left_out == {"retrodiction": 2}
+
+
+def test_releases_without_scores_take_their_window_place_and_are_listed(seeded: Engine) -> None:
+    """DeepSeek logs two releases without the needed scores: they are the window, listed, and
+    once 90 days pass unreported the prediction is annulled, not 'none yet'."""
+    with transaction(seeded) as session:
+        add_release(session, ReleaseRequest(name="DeepSeek-V5", lab="DeepSeek", date="2026-06-01",
+                                            scores=(ScoreInput("hle", 40.0),)), today=TODAY)
+        add_release(session, ReleaseRequest(name="DeepSeek-V5.1", lab="DeepSeek", date="2026-07-01"), today=TODAY)
+        add_release(session, ReleaseRequest(name="DeepSeek-V6", lab="DeepSeek", date="2026-08-01", scores=(
+            ScoreInput("swe_bench_verified", 85.0), ScoreInput("gpqa_diamond", 88.0))), today=TODAY)
+        late = dt.date(2099, 1, 1)  # the releases' created_at is the wall clock; grade well after it
+        gp3 = next(r for r in grade_predictions(session, late) if r.key == "gp-3")
+    entries = gp3.grade.evidence["pass"]["entries"]
+    assert [e["name"] for e in entries] == ["DeepSeek-V5", "DeepSeek-V5.1"]
+    assert all(e["status"].startswith("unresolvable") for e in entries)
+    assert gp3.grade.evidence["pass"]["after_window"] == ["DeepSeek-V6"]
+    assert (gp3.state, gp3.reason) == ("annulled", "unreported_scores")
