@@ -139,6 +139,7 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
          InvalidInputError, "unknown benchmark 'swe'"),
         ({"probability": 1.5}, InvalidInputError, "not in (0, 1)"),
         ({"colour": "red"}, InvalidInputError, "unknown field(s) colour"),
+        ({"registered_at": "2026-01-01"}, InvalidInputError, "unknown field(s) registered_at"),  # set by the program
         ({"criterion": {**USER["criterion"], "trend": {"x": "swe_bench_verified", "y": "gpqa_diamond", "slope": 1, "intercept": 0, "source": "t"},
                         "pass": {"metric": {"h_field": {"lab": "Nowhere AI", "next_releases": 1}}, "over": "each", "op": ">", "value": 0}}},
          NotFoundError, "unknown lab 'Nowhere AI'"),
@@ -227,3 +228,8 @@ def test_releases_without_scores_take_their_window_place_and_are_listed(seeded: 
     assert all(e["status"].startswith("unresolvable") for e in entries)
     assert gp3.grade.evidence["pass"]["after_window"] == ["DeepSeek-V6"]
     assert (gp3.state, gp3.reason) == ("annulled", "unreported_scores")
+
+
+def test_registration_dates_only_move_forward(seeded: Engine) -> None:
+    with pytest.raises(ConflictError, match="registration dates only move forward"), transaction(seeded) as session:
+        add_predictions(session, USER, today=dt.date(2026, 11, 1))  # the chain's head is dated 2026-11-30
