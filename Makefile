@@ -30,7 +30,7 @@ demo: install
 	$(BIN)/phasewatch labs compare
 	$(BIN)/phasewatch releases check "Claude Opus 4.7"
 	$(BIN)/phasewatch coverage holdout --held-out post-cutoff-2026-04
-	$(BIN)/phasewatch predictions grade --as-of 2026-05-12 --panel growing-pains-34 --panel post-cutoff-2026-04
+	$(BIN)/phasewatch predictions grade --as-of 2026-05-13 --panel growing-pains-34 --panel post-cutoff-2026-04
 	$(BIN)/phasewatch predictions list
 	$(BIN)/phasewatch predictions verify
 	$(BIN)/phasewatch phase reproduce

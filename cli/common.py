@@ -9,9 +9,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperGroup
-
 from phasewatch.registry.errors import PhasewatchError
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -55,7 +54,7 @@ def new_app(help_text: str) -> typer.Typer:
 
 
 @contextmanager
-def registry_session() -> Iterator["Session"]:
+def registry_session() -> Iterator[Session]:
     """One transaction on the configured, current registry."""
     from phasewatch.registry.db import open_registry, transaction
 
@@ -67,7 +66,7 @@ def registry_session() -> Iterator["Session"]:
         engine.dispose()
 
 
-def status(text: str, *, quiet: bool = False):  # noqa: ANN201 (rich.status.Status or a null context)
+def status(text: str, *, quiet: bool = False):
     """A spinner on stderr for work that takes seconds; nothing when ``quiet`` (--json)."""
     from contextlib import nullcontext
 

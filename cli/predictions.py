@@ -9,23 +9,29 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from phasewatch.cli.common import (
+    JSON_OPTION,
+    console,
+    fmt,
+    new_app,
+    print_json,
+    registry_session,
+    table,
+)
 
-from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, table
-
-app = new_app("Registered, timestamped predictions: list, grade, verify, add, score.")
+app = new_app("Registered, timestamped predictions: list, grade, verify, head, add, score.")
 
 AS_OF_OPTION = typer.Option(None, "--as-of", help="Grade on the data the registry held on this date (YYYY-MM-DD; default today).")
 PANEL_OPTION = typer.Option(
     [], "--panel", help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
     "post-cutoff-2026-04, sourced-2026-11). Logged releases always count.",
-)  # fmt: skip
+)
 
 
 def _as_of(text: str | None) -> dt.date:
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.dates import parse_past_date
     from phasewatch.registry.errors import InvalidInputError
-
-    from phasewatch.registry.clock import system_clock
 
     today = system_clock().today()
     if text is None:
@@ -43,27 +49,33 @@ def _panels(panel: list[str]) -> tuple[str, ...]:
 
 
 def _saturation_states(session: Any, panels: tuple[str, ...], as_of: dt.date) -> dict[str, str]:
-    from phasewatch.models.saturation import saturation_report
+    from phasewatch.models.saturation import PAIRS, ROTATE_BELOW, pair_ratio
     from phasewatch.registry.predictions import snapshot
 
     releases = snapshot(session, panels, as_of)
     keys = sorted({k for r in releases for k in r.scores})
-    benchmarks, _ = saturation_report(releases, keys, as_of)
-    return {b.benchmark: b.state for b in benchmarks}
+    saturating = set()
+    for old, new in PAIRS:
+        if old in keys and new in keys:
+            ratio = pair_ratio(releases, old, new, ())
+            if ratio.sigma is not None and ratio.sigma < ROTATE_BELOW:
+                saturating.add(old)
+    return {k: "saturating (rotate away)" if k in saturating else "active" for k in keys}
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
     return {**{k: v for k, v in asdict(row).items() if k != "grade"}, "evidence": row.grade.evidence,
-            "passing": row.grade.passing, "failing": row.grade.failing, "evaluated_on": row.grade.evaluated_on}  # fmt: skip
+            "passing": row.grade.passing, "failing": row.grade.failing, "evaluated_on": row.grade.evaluated_on}
 
 
 @app.command("list")
 def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
     """The current predictions with deadlines, status now, and their benchmarks' saturation."""
-    from phasewatch.registry.predictions import grade_predictions
+    from phasewatch.registry.predictions import grade_predictions, require_intact
 
     day, panels = _as_of(as_of), _panels(panel)
     with registry_session() as session:
+        require_intact(session)
         rows = grade_predictions(session, day, panels)
         states = _saturation_states(session, panels, day)
     if json_:
@@ -71,7 +83,7 @@ def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
         return
     table(f"{len(rows)} predictions as of {day.isoformat()}", ("key", "prediction", "registered", "deadline", "status", "why", "benchmarks"),
           [(f"{r.key}@{r.revision}" if r.revision > 1 else r.key, r.title, r.registered_at, r.deadline or "next releases",
-            r.state, r.note, ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks)) for r in rows])  # fmt: skip
+            f"{r.state} ({r.reason})", r.note, ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks)) for r in rows])
 
 
 @app.command()
@@ -85,11 +97,12 @@ def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json
         data = {
             "revisions": [{"revision": p.revision, "title": p.title, "statement": p.statement, "criterion": p.criterion,
                            "registered_at": p.registered_at.isoformat(), "deadline": p.deadline.isoformat() if p.deadline else None,
-                           "probability": p.probability, "source": p.source, "content_hash": p.content_hash,
-                           "prev_hash": p.prev_hash} for p in revisions],
-            "gradings": [{"as_of": g.as_of.isoformat(), "state": g.state, "panels": g.panels,
+                           "probability": p.probability, "source": p.source, "retrodiction": p.retrodiction,
+                           "content_hash": p.content_hash, "prev_hash": p.prev_hash} for p in revisions],
+            "gradings": [{"as_of": g.as_of.isoformat(), "state": g.state, "reason": g.reason, "panels": g.panels,
+                          "observations": len(g.observations), "content_hash": g.content_hash,
                           "graded_at": g.graded_at.isoformat(timespec="seconds")} for g in gradings],
-        }  # fmt: skip
+        }
     if json_:
         print_json(data)
         return
@@ -97,15 +110,18 @@ def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json
     table(f"{key}: {latest['title']}", ("", ""),
           [("statement", latest["statement"]), ("registered", latest["registered_at"]), ("deadline", latest["deadline"]),
            ("probability", latest["probability"]), ("source", latest["source"]), ("revisions", len(revisions)),
-           ("content hash", latest["content_hash"])])  # fmt: skip
+           ("content hash", latest["content_hash"])])
     console().print(json.dumps(latest["criterion"], indent=2), markup=False, highlight=False)
     if gradings:
-        table("gradings", ("as of", "state", "panels", "graded at"), [(g["as_of"], g["state"], g["panels"], g["graded_at"]) for g in data["gradings"]])
+        table("gradings (stored when the state changes)", ("as of", "state", "reason", "observations sealed", "graded at"),
+              [(g["as_of"], g["state"], g["reason"], g["observations"], g["graded_at"]) for g in data["gradings"]])
 
 
 @app.command("grade")
 def grade_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
-    """Grade every prediction on the data held as of a date, with the evidence; stored as an audit trail."""
+    """Grade every prediction on the data held as of a date, with rule, window and evidence; state changes are sealed.
+
+    Refuses (exit 3) when the prediction or grading log does not verify."""
     from phasewatch.registry.predictions import grade_predictions
 
     day, panels = _as_of(as_of), _panels(panel)
@@ -115,12 +131,15 @@ def grade_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, js
         print_json({"as_of": day.isoformat(), "panels": list(panels), "predictions": [_row_dict(r) for r in rows]})
         return
     console().print(f"graded {len(rows)} predictions as of {day.isoformat()} on {', '.join(panels)} (+ logged releases)",
-                    markup=False, soft_wrap=True)  # fmt: skip
+                    markup=False, soft_wrap=True)
     for r in rows:
-        console().print(f"\n[bold]{r.key}[/bold] {r.title}: [bold]{r.state}[/bold] — {r.note} (data as of {r.grade.evaluated_on})",
-                        soft_wrap=True)
+        console().print(f"\n[bold]{r.key}@{r.revision}[/bold] {r.title}: [bold]{r.state}[/bold] ({r.reason}) — {r.note} "
+                        f"(data as of {r.grade.evaluated_on})", soft_wrap=True)
+        evidence = r.grade.evidence
+        console().print(f"  rule: {evidence.get('rule', '')}", markup=False, soft_wrap=True)
+        console().print(f"  window (from {r.window_from}): {evidence.get('window', '')}", markup=False, soft_wrap=True)
         for side in ("pass", "fail"):
-            for line in _evidence_lines(r.grade.evidence[side]):
+            for line in _evidence_lines(evidence[side]):
                 console().print(f"  {side}: {line}", markup=False, soft_wrap=True)
 
 
@@ -129,46 +148,107 @@ def _evidence_lines(node: dict[str, Any]) -> list[str]:
         if combinator in node:
             return [f"{combinator}: {line}" for part in node[combinator] for line in _evidence_lines(part)]
     verdict = {True: "met", False: "not met", None: "undecided"}[node["result"]]
+    if node.get("settled"):
+        verdict += ", settled"
     if node["metric"] == "h_field":
-        releases = ", ".join(f"{n} ({d}) h {h:+.1f}" for n, d, h in node["releases"]) or "none yet"
-        return [f"h of {node['lab']}'s {node['window']} {node['over']} {node['op']} {fmt(node['threshold'])}: {releases} → {verdict}"]
+        entries = node.get("entries") or [{"name": n, "released": d, "h": h, "status": "scored"} for n, d, h in node["releases"]]
+        releases = ", ".join(f"{e['name']} ({e['released']}) " + (f"h {e['h']:+.1f}" if e["h"] is not None else e["status"])
+                             for e in entries) or "none yet"
+        line = f"h of {node['lab']}'s {node['window']} {node['over']} {node['op']} {fmt(node['threshold'])}: {releases} → {verdict}"
+        if node.get("after_window"):
+            line += f"; later releases: {', '.join(node['after_window'])}"
+        if node.get("same_weights"):
+            line += f"; not counted again: {', '.join(node['same_weights'])}"
+        return [line]
     what = {"top_k_spread": f"top-{node.get('k')} {node.get('benchmark')} spread",
             "correlation": f"r({node.get('x')}, {node.get('y')}) over n = {node.get('n')}",
-            "count": f"models with {', '.join(node.get('benchmarks', []))}"}[node["metric"]]  # fmt: skip
+            "count": f"models with {', '.join(node.get('benchmarks', []))}"}[node["metric"]]
     value = "n/a" if node["value"] is None else f"{node['value']:.3g}"
     line = f"{what} = {value} {node['op']} {fmt(node['threshold'])} → {verdict}"
     if node["metric"] == "top_k_spread" and node.get("models"):
         line += " [" + "; ".join(f"{n} {v:g}" for n, v in node["models"]) + "]"
     if node.get("note"):
         line += f" ({node['note']})"
+    if node.get("provenance"):
+        line += " {figures: " + ", ".join(f"{n} {who}" for who, n in node["provenance"].items()) + "}"
+    if node.get("excluded"):
+        shown = list(node["excluded"].items())
+        line += f"; excluded {len(shown)}: " + "; ".join(f"{n} ({why})" for n, why in shown[:8]) + (" …" if len(shown) > 8 else "")
     return [line]
 
 
 @app.command()
-def verify(json_: bool = JSON_OPTION) -> None:
-    """Recompute the hash chain and name any prediction row altered after registration."""
-    from phasewatch.registry.errors import ConflictError
+def verify(
+    expect_head: str | None = typer.Option(None, "--expect-head", help="A head published earlier (`predictions head`): "
+                                           "truncation, rewrites and forged appends since are caught."),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="A checkpoint file written by `predictions head`: "
+                                           "also names the first row altered or removed since."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Recompute both logs (predictions, sealed gradings) and name the first altered row; exit 3 if broken."""
+    from phasewatch.registry.errors import IntegrityError
     from phasewatch.registry.predictions import verify_chain
 
+    published = _read_checkpoint(checkpoint) if checkpoint else None
     with registry_session() as session:
-        check = verify_chain(session)
+        check = verify_chain(session, expect_head, published)
     if json_:
         print_json(asdict(check))
     elif check.ok:
-        print(f"chain intact: {check.rows} prediction rows, head {check.head_hash}")
+        against = " and matches the published head" if expect_head or checkpoint else ""
+        print(f"chain intact{against}: {check.rows} prediction rows, {check.gradings} sealed gradings, head {check.head}")
     if not check.ok:
-        raise ConflictError(f"prediction chain broken: {'; '.join(check.problems)}", "restore the altered rows from a backup")
+        raise IntegrityError(f"prediction log broken, first at {check.first_altered}: {'; '.join(check.problems)}",
+                             "restore the altered rows from a backup")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    from phasewatch.registry.errors import InvalidInputError
+
+    if not path.is_file():
+        raise InvalidInputError(f"no such checkpoint file: {path}", "give a file written by `phasewatch predictions head`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path.name} is not valid JSON: {exc}", "give a file written by `phasewatch predictions head`") from None
+    if not isinstance(data, dict) or data.get("format") != "phasewatch-checkpoint/1" or not isinstance(data.get("head"), str):
+        raise InvalidInputError(f"{path.name} is not a phasewatch checkpoint", "give a file written by `phasewatch predictions head`")
+    return data
+
+
+@app.command()
+def head(
+    out: Path | None = typer.Option(None, "--out", help="Where to write the dated checkpoint file "
+                                    "(default phasewatch-checkpoint-DATE.json here)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Print the head hash to publish elsewhere and write a dated checkpoint file (refuses a broken log, exit 3)."""
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.predictions import checkpoint_of
+
+    today = system_clock().today()
+    with registry_session() as session:
+        data = checkpoint_of(session, today)
+    path = out or Path(f"phasewatch-checkpoint-{today.isoformat()}.json")
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    if json_:
+        print_json({"head": data["head"], "date": data["date"], "checkpoint": str(path)})
+        return
+    print(f"head {data['head']} ({data['date']}: {data['predictions']['count']} prediction rows, "
+          f"{data['gradings']['count']} sealed gradings); checkpoint written to {path}")
 
 
 @app.command()
 def add(
     file: Path = typer.Argument(..., help="JSON file: one prediction object or a list (see docs/predictions.md)."),
     revise: bool = typer.Option(False, "--revise", help="Register a new revision of an existing key."),
+    retrodiction: bool = typer.Option(False, "--retrodiction", help="Register a claim already resolvable today; "
+                                      "it is graded but never scored."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Register predictions in the criterion language, timestamped today (optionally with a probability)."""
-    from phasewatch.registry.errors import InvalidInputError
+    """Register predictions in the criterion language, timestamped today; refused if already resolvable (exit 2)."""
     from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.errors import InvalidInputError
     from phasewatch.registry.predictions import add_predictions
 
     if not file.is_file():
@@ -178,7 +258,7 @@ def add(
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{file.name} is not valid JSON: {exc}", "fix the file") from None
     with registry_session() as session:
-        added = add_predictions(session, raw, revise=revise, today=system_clock().today())
+        added = add_predictions(session, raw, revise=revise, retrodiction=retrodiction, today=system_clock().today())
     if json_:
         print_json({"registered": added})
     else:
@@ -187,37 +267,44 @@ def add(
 
 @app.command()
 def score(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
-    """Brier and log scores and a calibration table for resolved predictions with probabilities."""
-    from phasewatch.registry.predictions import score_predictions
+    """Brier and log scores against a 0.5 baseline, and a reliability table, over resolved non-retrodictions."""
+    from phasewatch.registry.predictions import require_intact, score_predictions
 
     with registry_session() as session:
+        require_intact(session)
         scores = score_predictions(session, _as_of(as_of), _panels(panel))
     if json_:
         print_json(asdict(scores))
         return
+    left = ", ".join(f"{n} {state}" for state, n in sorted(scores.left_out.items()))
     if not scores.resolved:
-        print("no resolved prediction carries a probability yet")
+        print("no resolved prediction carries a probability yet" + (f" (left out: {left})" if left else ""))
         return
-    print(f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best), mean log score {scores.log_score:.4f} (0 best)")
-    table("calibration", ("probability bin", "count", "mean probability", "observed frequency"),
-          [(f"[{b.low:.1f}, {b.high:.1f})", b.count, b.mean_probability, b.observed_frequency) for b in scores.bins if b.count])  # fmt: skip
+    print(f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best; baseline 0.5 forecast {scores.baseline_brier:.4f}, "
+          f"skill {scores.brier_skill:+.3f}), mean log score {scores.log_score:.4f} (0 best; baseline {scores.baseline_log_score:.4f})"
+          + (f"; left out: {left}" if left else ""))
+    if scores.note:
+        print(scores.note)
+    table("reliability", ("probability bin", "count", "mean probability", "observed frequency", "95 % interval"),
+          [(f"[{b.low:.1f}, {b.high:.1f})", b.count, b.mean_probability, b.observed_frequency,
+            f"{b.frequency_low:.2f}–{b.frequency_high:.2f}") for b in scores.bins if b.count])
 
 
 def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
-    """Top-5 spread per benchmark and its trend, saturation ratios σ, and the rotation advice (σ < 0.2)."""
+    """Top-5 spread per benchmark (same weights once) and its history as known at each quarter end, σ, rotation advice."""
     from phasewatch.models.saturation import saturation_report
     from phasewatch.registry.predictions import snapshot
 
     day, panels = _as_of(as_of), _panels(panel)
     with registry_session() as session:
         releases = snapshot(session, panels, day)
-    keys = sorted({k for r in releases for k in r.scores})
-    benchmarks, pairs = saturation_report(releases, keys, day)
+        keys = sorted({k for r in releases for k in r.scores})
+        benchmarks, pairs = saturation_report(releases, keys, day, history_at=lambda d: snapshot(session, panels, d))
     if json_:
         print_json({"as_of": day.isoformat(), "benchmarks": [asdict(b) for b in benchmarks], "pairs": [asdict(p) for p in pairs]})
         return
     table(f"top-5 spread per benchmark as of {day.isoformat()} (pp)", ("benchmark", "spread", "models", "state", "quarter ends (spread)"),
           [(b.benchmark, b.spread, b.n, b.state, "  ".join(f"{h.date[:7]}: {fmt(h.spread) or '-'}" for h in b.history))
-           for b in benchmarks])  # fmt: skip
+           for b in benchmarks])
     table("saturation ratio σ = spread(old) / spread(new)", ("old axis", "new axis", "σ", "advice"),
-          [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs])  # fmt: skip
+          [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs])

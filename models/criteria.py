@@ -5,9 +5,11 @@ A criterion is JSON::
     {
       "deadline": "2026-12-31",                 # optional for release-window predictions
       "pass": CONDITION, "fail": CONDITION,
-      "pass_when": "any_time" | "deadline",     # default any_time: passes as soon as met
-      "fail_when": "any_time" | "deadline",     # default deadline: judged on the deadline's data
-      "population": {"released_after_registration": false},
+      "pass_when": "settled" | "deadline",      # default settled: early only when it can no longer change
+      "fail_when": "settled" | "deadline",
+      "evidence": {"released": "after_registration" | "any",     # default any
+                   "reported": "after_registration" | "any",     # default any
+                   "provenance": "lab" | "third_party" | "any"}, # default any (the mix is stated)
       "trend": {"x": KEY, "y": KEY, "slope": 0.513, "intercept": 46.4, "source": "..."}
     }
 
@@ -19,10 +21,12 @@ A criterion is JSON::
                 | {"count": {"benchmarks": [KEY, ...]}}
                 | {"h_field": {"lab": NAME, "next_releases": INT}}
 
-Evaluation is three-valued: a comparison is true, false, or unknown (``None``)
-when the data cannot decide it yet (too few models, releases not out). An
-h-field is measured against the criterion's own ``trend`` — frozen at
-registration — never against a later fit, so new data cannot move the goalposts.
+Evaluation is three-valued (true, false, ``None`` = the data cannot decide it)
+and each outcome also says whether it is *settled*: whether any data that could
+still arrive might change it. The one resolution rule (see :func:`grade`): a
+prediction resolves before its deadline only on a settled outcome; otherwise it
+waits for the deadline (or, without one, for its release window to close).
+Models with the same weights (``group``) count once in every metric.
 """
 
 from __future__ import annotations
@@ -31,19 +35,31 @@ import datetime as dt
 import math
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-WHEN = ("any_time", "deadline")
-TOP_KEYS = {"deadline", "pass", "fail", "pass_when", "fail_when", "population", "trend"}
+# "any_time" is the pre-0007 spelling of "settled" (rows registered before it stay verifiable and gradable).
+WHEN = ("settled", "deadline", "any_time")
+TOP_KEYS = {"deadline", "pass", "fail", "pass_when", "fail_when", "population", "evidence", "trend"}
+EVIDENCE = {
+    "released": ("any", "after_registration"),
+    "reported": ("any", "after_registration"),
+    "provenance": ("any", "lab", "third_party"),
+}
 METRICS = {
     "top_k_spread": {"benchmark", "k"},
     "correlation": {"x", "y", "min_n"},
     "count": {"benchmarks"},
     "h_field": {"lab", "next_releases"},
 }
-STATES = ("pending", "passed", "failed", "inconclusive", "not-yet-resolvable")
+STATES = ("pending", "not-yet-resolvable", "passed", "failed", "inconclusive", "annulled", "ambiguous")
+RESOLVED = ("passed", "failed", "inconclusive", "annulled", "ambiguous")
+# A release in an h-field window whose needed scores are still unreported this many days
+# after its release is unresolvable (the lab did not report them).
+SCORE_GRACE_DAYS = 90
+# Which reported_by values each provenance admits: the paper's tables compile lab reports.
+PROVENANCE = {"any": None, "lab": {"lab", "paper"}, "third_party": {"third_party"}}
 
 
 class CriterionError(ValueError):
@@ -54,20 +70,41 @@ class CriterionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Figure:
+    """One reported value: the observation it came from, who reported it, when it was known."""
+
+    observation_id: int
+    value: float
+    reported_by: str
+    known: dt.date
+
+
+@dataclass(frozen=True)
 class Release:
-    """One frontier model as the registry knew it on the evaluation date."""
+    """One frontier model as the registry knew it on the evaluation date.
+
+    ``scores`` holds the preferred value per benchmark; ``figures`` every counted
+    figure per benchmark, preferred first (evidence windows pick from them);
+    ``group`` names the same-weights group (the ``variant_of`` chain's root).
+    """
 
     name: str
     lab: str
     released: dt.date | None  # first day of its release period
     released_end: dt.date | None  # last day of its release period (precision-aware)
     scores: dict[str, float]
+    figures: dict[str, tuple[Figure, ...]] = field(default_factory=dict)
+    group: str = ""
+
+    @property
+    def weights(self) -> str:
+        return self.group or self.name
 
 
 @dataclass(frozen=True)
 class Context:
     releases: tuple[Release, ...]
-    registered_at: dt.date
+    registered_at: dt.date  # the evidence window's start: the prediction's first registration
     evaluated_on: dt.date
 
 
@@ -87,13 +124,20 @@ def validate(criterion: Any, benchmarks: Iterable[str], labs: Iterable[str] = ()
         _date(criterion["deadline"], "deadline")
     for key in ("pass_when", "fail_when"):
         if key in criterion and criterion[key] not in WHEN:
-            raise CriterionError(f"{key}: {criterion[key]!r} is not one of {', '.join(WHEN)}")
+            raise CriterionError(f"{key}: {criterion[key]!r} is not one of settled, deadline")
     population = criterion.get("population", {})
     if not isinstance(population, dict):
         raise CriterionError("population: expected an object")
     _only(population, {"released_after_registration"}, "population")
     if not isinstance(population.get("released_after_registration", False), bool):
         raise CriterionError("population.released_after_registration: expected true or false")
+    evidence = criterion.get("evidence", {})
+    if not isinstance(evidence, dict):
+        raise CriterionError("evidence: expected an object")
+    _only(evidence, set(EVIDENCE), "evidence")
+    for key, allowed in EVIDENCE.items():
+        if key in evidence and evidence[key] not in allowed:
+            raise CriterionError(f"evidence.{key}: {evidence[key]!r} is not one of {', '.join(allowed)}")
     uses_h = False
     for side in ("pass", "fail"):
         uses_h |= _validate_condition(criterion[side], side, known)
@@ -190,60 +234,164 @@ def _validate_condition(node: Any, where: str, known: set[str]) -> bool:
     return list_valued
 
 
+# --- evidence windows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    released: str
+    reported: str
+    provenance: str
+
+    def describe(self, anchor: dt.date) -> str:
+        day = anchor.isoformat()
+        released = f"models released after {day}" if self.released == "after_registration" else "models released any time"
+        reported = f"figures known after {day}" if self.reported == "after_registration" else "figures known any time"
+        provenance = {"any": "lab-reported and third-party figures", "lab": "lab-reported figures only",
+                      "third_party": "third-party figures only"}[self.provenance]
+        return f"{released}; {reported}; {provenance}; same weights counted once"
+
+
+def window_of(criterion: dict[str, Any]) -> Window:
+    evidence = criterion.get("evidence", {})
+    released = evidence.get("released")
+    if released is None:
+        legacy = criterion.get("population", {}).get("released_after_registration", False)
+        released = "after_registration" if legacy else "any"
+    return Window(released, evidence.get("reported", "any"), evidence.get("provenance", "any"))
+
+
+def _admits(window: Window, figure: Figure, anchor: dt.date) -> bool:
+    allowed = PROVENANCE[window.provenance]
+    if allowed is not None and figure.reported_by not in allowed:
+        return False
+    return window.reported == "any" or figure.known > anchor
+
+
+def windowed(criterion: dict[str, Any], context: Context) -> tuple[list[Release], dict[str, str]]:
+    """The releases a criterion may use, each with only the figures its window admits,
+    and the models left out with why (``name -> reason``)."""
+    window = window_of(criterion)
+    anchor = context.registered_at
+    kept, excluded = [], {}
+    for release in context.releases:
+        if window.released == "after_registration" and (release.released is None or release.released <= anchor):
+            excluded[release.name] = f"released before the window ({anchor.isoformat()})"
+            continue
+        if not release.figures:  # hand-built data: the scores are the figures
+            kept.append(release)
+            continue
+        scores, dropped = {}, []
+        for key, figures in release.figures.items():
+            chosen = next((f for f in figures if _admits(window, f, anchor)), None)
+            if chosen is None:
+                dropped.append(key)
+            else:
+                scores[key] = chosen.value
+        if dropped and window != Window("any", "any", "any"):
+            excluded[release.name] = f"no figure inside the window for {', '.join(sorted(dropped))}"
+        kept.append(replace(release, scores=scores))
+    return kept, excluded
+
+
+def figure_of(release: Release, key: str) -> Figure | None:
+    """The figure behind ``release.scores[key]`` (the first admitted one with that value)."""
+    return next((f for f in release.figures.get(key, ()) if f.value == release.scores.get(key)), None)
+
+
+def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Release], dict[str, str]]:
+    """One release per same-weights group among those holding all ``keys``: the member
+    with the highest score on ``keys[0]`` (ties: the earliest name)."""
+    holding = [r for r in releases if all(k in r.scores for k in keys)]
+    best: dict[str, Release] = {}
+    for release in sorted(holding, key=lambda r: (-r.scores[keys[0]], r.name)):
+        best.setdefault(release.weights, release)
+    dropped = {r.name: f"same weights as {best[r.weights].name} (counted once)" for r in holding if best[r.weights] is not r}
+    return [r for r in holding if best[r.weights] is r], dropped
+
+
 # --- evaluation ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A condition's truth value (None = not decidable yet) with the evidence for it."""
+    """A condition's truth value (None = not decidable yet), whether no data that could
+    still arrive can change it (``settled``), the evidence, and the observations used."""
 
     result: bool | None
     evidence: dict[str, Any]
     complete: bool = True  # False while a release window is still open
+    settled: bool = False
+    observations: frozenset[int] = frozenset()
+    unscored: bool = False  # a window release's needed scores were never reported
 
 
 def evaluate(node: dict[str, Any], criterion: dict[str, Any], context: Context) -> Outcome:
-    for combinator, reduce in (("all", _all), ("any", _any)):
+    for combinator in ("all", "any"):
         if combinator in node:
             parts = [evaluate(part, criterion, context) for part in node[combinator]]
+            result, settled = (_all if combinator == "all" else _any)(parts)
             return Outcome(
-                reduce([p.result for p in parts]),
+                result,
                 {combinator: [p.evidence for p in parts]},
                 all(p.complete for p in parts),
+                settled,
+                frozenset().union(*(p.observations for p in parts)),
+                any(p.unscored for p in parts),
             )
     return _compare(node, criterion, context)
 
 
-def _all(results: list[bool | None]) -> bool | None:
-    if any(r is False for r in results):
-        return False
-    return None if any(r is None for r in results) else True
+def _all(parts: list[Outcome]) -> tuple[bool | None, bool]:
+    if any(p.result is False for p in parts):
+        return False, any(p.result is False and p.settled for p in parts)
+    if any(p.result is None for p in parts):
+        return None, False
+    return True, all(p.settled for p in parts)
 
 
-def _any(results: list[bool | None]) -> bool | None:
-    if any(r is True for r in results):
-        return True
-    return None if any(r is None for r in results) else False
-
-
-def _population(criterion: dict[str, Any], context: Context) -> list[Release]:
-    releases = list(context.releases)
-    if criterion.get("population", {}).get("released_after_registration"):
-        releases = [r for r in releases if r.released is not None and r.released > context.registered_at]
-    return releases
+def _any(parts: list[Outcome]) -> tuple[bool | None, bool]:
+    if any(p.result is True for p in parts):
+        return True, any(p.result is True and p.settled for p in parts)
+    if any(p.result is None for p in parts):
+        return None, False
+    return False, all(p.settled for p in parts)
 
 
 def _compare(node: dict[str, Any], criterion: dict[str, Any], context: Context) -> Outcome:
     (name, args), = node["metric"].items()
     op, threshold = node["op"], float(node["value"])
-    test = OPS[op]
     base = {"metric": name, **args, "op": op, "threshold": threshold}
-    releases = _population(criterion, context)
+    releases, excluded = windowed(criterion, context)
     if name == "h_field":
-        return _compare_h(node, args, criterion, context, base)
-    value, detail = METRIC_FUNCTIONS[name](releases, args)
-    result = None if value is None else bool(test(value, threshold))
-    return Outcome(result, {**base, "value": value, **detail, "result": result})
+        return _compare_h(node, args, criterion, context, releases, base)
+    keys = metric_keys(name, args)
+    distinct, same = once_per_weights(releases, keys)
+    value, detail = METRIC_FUNCTIONS[name](distinct, args)
+    result = None if value is None else bool(OPS[op](value, threshold))
+    # Only a count is monotone (more data can only raise it): its bound settles once met.
+    settled = name == "count" and result is not None and (result is (op in (">", ">=")))
+    used = [r for r in distinct if r.name in _named(detail)]
+    observations = frozenset(f.observation_id for r in used for k in keys if (f := figure_of(r, k)) is not None)
+    relevant = {n: why for n, why in excluded.items() if any(r.name == n for r in context.releases
+                                                              if all(k in r.scores for k in keys))}
+    mix: dict[str, int] = {}
+    for r in used:
+        for k in keys:
+            if (f := figure_of(r, k)) is not None:
+                mix[f.reported_by] = mix.get(f.reported_by, 0) + 1
+    evidence = {**base, "value": value, **detail, "result": result, "settled": settled,
+                "excluded": {**relevant, **same}, "provenance": dict(sorted(mix.items()))}
+    return Outcome(result, evidence, True, settled, observations)
+
+
+def metric_keys(name: str, args: dict[str, Any]) -> list[str]:
+    return {"top_k_spread": lambda: [args["benchmark"]], "correlation": lambda: [args["x"], args["y"]],
+            "count": lambda: list(args["benchmarks"])}[name]()
+
+
+def _named(detail: dict[str, Any]) -> set[str]:
+    return {m[0] if isinstance(m, list) else m for m in detail.get("models", [])}
 
 
 def top_k_spread(releases: list[Release], args: dict[str, Any]) -> tuple[float | None, dict[str, Any]]:
@@ -282,44 +430,75 @@ def count(releases: list[Release], args: dict[str, Any]) -> tuple[float | None, 
 METRIC_FUNCTIONS = {"top_k_spread": top_k_spread, "correlation": correlation, "count": count}
 
 
-def lab_h_fields(criterion: dict[str, Any], context: Context, lab: str, k: int) -> tuple[list[list[Any]], list[str]]:
-    """The lab's first k releases after registration with both trend scores, and their h
-    against the criterion's frozen trend; plus the releases skipped for lacking a score."""
+@dataclass(frozen=True)
+class WindowEntry:
+    name: str
+    released: str
+    h: float | None
+    status: str  # scored | awaiting scores | unresolvable: ...
+    observations: tuple[int, ...] = ()
+
+
+def lab_window(criterion: dict[str, Any], context: Context, releases: list[Release], lab: str,
+               k: int) -> tuple[list[WindowEntry], list[str], list[str]]:
+    """Every release of ``lab`` after registration in date order, one per same-weights
+    group: the first ``k`` are the window, scored or not. Returns the window, the later
+    releases, and the re-releases of weights already in the window."""
     trend = criterion["trend"]
-    after = sorted(
-        (r for r in context.releases if r.lab == lab and r.released is not None and r.released > context.registered_at),
-        key=lambda r: (r.released, r.name),
-    )
-    rows, skipped = [], []
+    anchor = context.registered_at
+    after = sorted((r for r in releases if r.lab == lab and r.released is not None and r.released > anchor),
+                   key=lambda r: (r.released, r.name))
+    window: list[WindowEntry] = []
+    later, repeats, seen = [], [], set()
     for release in after:
+        if release.weights in seen:
+            repeats.append(f"{release.name} (same weights as an earlier release)")
+            continue
+        seen.add(release.weights)
+        if len(window) == k:
+            later.append(release.name)
+            continue
+        day = release.released.isoformat()
         if trend["x"] in release.scores and trend["y"] in release.scores:
             h = release.scores[trend["y"]] - (trend["slope"] * release.scores[trend["x"]] + trend["intercept"])
-            rows.append([release.name, release.released.isoformat(), round(h, 6)])
-        else:
-            skipped.append(release.name)
-        if len(rows) == k:
-            break
-    return rows, skipped
+            ids = tuple(f.observation_id for key in (trend["x"], trend["y"]) if (f := figure_of(release, key)))
+            window.append(WindowEntry(release.name, day, round(h, 6), "scored", ids))
+            continue
+        missing = ", ".join(key for key in (trend["x"], trend["y"]) if key not in release.scores)
+        overdue = (context.evaluated_on - (release.released_end or release.released)).days > SCORE_GRACE_DAYS
+        status = (f"unresolvable: {missing} not reported within {SCORE_GRACE_DAYS} days" if overdue
+                  else f"awaiting scores: {missing}")
+        window.append(WindowEntry(release.name, day, None, status))
+    return window, later, repeats
 
 
 def _compare_h(node: dict[str, Any], args: dict[str, Any], criterion: dict[str, Any], context: Context,
-               base: dict[str, Any]) -> Outcome:  # fmt: skip
-    rows, skipped = lab_h_fields(criterion, context, args["lab"], args["next_releases"])
+               releases: list[Release], base: dict[str, Any]) -> Outcome:
+    window, later, repeats = lab_window(criterion, context, releases, args["lab"], args["next_releases"])
     test = OPS[node["op"]]
-    checks = [bool(test(h, base["threshold"])) for _, _, h in rows]
-    complete = len(rows) == args["next_releases"]
+    checks = [bool(test(e.h, base["threshold"])) for e in window if e.h is not None]
+    full = len(window) == args["next_releases"]
+    all_scored = full and all(e.h is not None for e in window)
     if node["over"] == "each":
-        result = False if not all(checks) else (True if complete else None)
+        result = False if not all(checks) else (True if all_scored else None)
+        settled = result is not None  # a scored release's h does not change
     else:
-        result = True if any(checks) else (False if complete else None)
+        result = True if any(checks) else (False if all_scored else None)
+        settled = result is not None
+    closed = full and all(e.h is not None or e.status.startswith("unresolvable") for e in window)
     trend = criterion["trend"]
     evidence = {
-        **base, "over": node["over"], "releases": rows, "skipped_without_scores": skipped,
+        **base, "over": node["over"],
+        "releases": [[e.name, e.released, e.h] for e in window],
+        "entries": [{"name": e.name, "released": e.released, "h": e.h, "status": e.status} for e in window],
+        "after_window": later, "same_weights": repeats,
         "trend": f"{trend['y']} = {trend['slope']}·{trend['x']} + {trend['intercept']} ({trend['source']})",
-        "window": f"{len(rows)} of {args['next_releases']} releases after {context.registered_at.isoformat()}",
-        "result": result,
-    }  # fmt: skip
-    return Outcome(result, evidence, complete)
+        "window": f"{len(window)} of {args['next_releases']} releases after {context.registered_at.isoformat()}",
+        "result": result, "settled": settled,
+    }
+    observations = frozenset(i for e in window for i in e.observations)
+    unscored = any(e.status.startswith("unresolvable") for e in window)
+    return Outcome(result, evidence, closed, settled, observations, unscored)
 
 
 # --- grading -------------------------------------------------------------------------------------
@@ -333,6 +512,8 @@ class Grade:
     failing: bool | None
     note: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    observations: tuple[int, ...] = ()
 
 
 def uses_release_window(criterion: dict[str, Any]) -> bool:
@@ -351,44 +532,70 @@ def evaluation_date(criterion: dict[str, Any], as_of: dt.date) -> dt.date:
     return min(as_of, deadline) if deadline else as_of
 
 
+def rule_of(criterion: dict[str, Any]) -> str:
+    """The resolution rule, in words, for this criterion."""
+    deadline = criterion.get("deadline")
+    wait = f"the deadline {deadline}" if deadline else "the release window closing"
+    early = [side for side in ("pass", "fail") if criterion.get(f"{side}_when", "settled") != "deadline"]
+    if early:
+        return (f"resolves early only when the {' or '.join(early)} outcome is settled (no data still to come can "
+                f"change it); otherwise judged at {wait}")
+    return f"judged at {wait} only"
+
+
 def grade(criterion: dict[str, Any], context: Context, as_of: dt.date) -> Grade:
     """The prediction's state on ``as_of`` (``context`` holds the data known on
-    :func:`evaluation_date`).
+    :func:`evaluation_date`), by the one resolution rule:
 
-    passed / failed — a condition is met and may resolve now (``*_when``
-    any_time, or the deadline has come, or the release window is full);
-    inconclusive — the deadline has come (or the window is full) and neither is
-    met; not-yet-resolvable — neither condition can be decided on the data yet;
-    pending — otherwise (the note says which condition currently holds).
+    before resolution (the deadline, or without one the release window closing), a
+    side resolves only if its outcome is *settled*; at resolution, on its value.
+    passed / failed — that side holds; ambiguous — both hold; inconclusive — at
+    resolution neither holds; annulled — at resolution the data cannot decide
+    (too few models in the window, or window releases never scored);
+    not-yet-resolvable — neither side decidable yet; pending — otherwise.
     """
     passing = evaluate(criterion["pass"], criterion, context)
     failing = evaluate(criterion["fail"], criterion, context)
     deadline = dt.date.fromisoformat(criterion["deadline"]) if "deadline" in criterion else None
-    deadline_reached = deadline is not None and as_of >= deadline
-    window_full = uses_release_window(criterion) and passing.complete and failing.complete
-    resolvable = deadline_reached or window_full
-    pass_now = criterion.get("pass_when", "any_time") == "any_time" or resolvable
-    fail_now = criterion.get("fail_when", "deadline") == "any_time" or resolvable
-    if passing.result is True and pass_now:
-        state, note = "passed", "the pass condition is met"
-    elif failing.result is True and fail_now:
-        state, note = "failed", "the fail condition is met"
-    elif resolvable:
-        state, note = "inconclusive", "resolution reached with neither condition met"
+    at_deadline = deadline is not None and as_of >= deadline
+    window_closed = deadline is None and uses_release_window(criterion) and passing.complete and failing.complete
+    resolution = at_deadline or window_closed
+    pass_now = passing.result is True and (resolution or (passing.settled and criterion.get("pass_when") != "deadline"))
+    fail_now = failing.result is True and (resolution or (failing.settled and criterion.get("fail_when") != "deadline"))
+    when = "at the deadline" if at_deadline else "the release window is closed" if window_closed else "settled early"
+    if pass_now and fail_now:
+        state, reason, note = "ambiguous", "pass_and_fail_both_met", "the pass and fail conditions both hold"
+    elif pass_now:
+        state, reason, note = "passed", "pass_at_resolution" if resolution else "pass_settled", f"the pass condition holds ({when})"
+    elif fail_now:
+        state, reason, note = "failed", "fail_at_resolution" if resolution else "fail_settled", f"the fail condition holds ({when})"
+    elif resolution and (passing.result is None or failing.result is None):
+        if passing.unscored or failing.unscored:
+            state, reason = "annulled", "unreported_scores"
+            note = "releases in the window never reported the needed scores: the criterion cannot be decided for them"
+        else:
+            state, reason = "annulled", "insufficient_evidence"
+            note = "at resolution the window holds too little evidence to decide"
+    elif resolution:
+        state, reason, note = "inconclusive", "neither_met", "resolution reached with neither condition met"
     elif passing.result is None and failing.result is None:
-        state, note = "not-yet-resolvable", "the data cannot decide either condition yet"
+        state, reason, note = "not-yet-resolvable", "awaiting_evidence", "the data cannot decide either condition yet"
     else:
-        state = "pending"
+        state, reason = "pending", "awaiting_resolution"
+        wait = f"judged at the deadline {deadline.isoformat()}" if deadline else "judged when the window closes"
         note = (
-            "the fail condition is currently met (judged at the deadline)" if failing.result
-            else "the pass condition is currently met (judged at the deadline)" if passing.result
-            else "neither condition is met yet"
-        )  # fmt: skip
+            f"the fail condition currently holds, not settled ({wait})" if failing.result
+            else f"the pass condition currently holds, not settled ({wait})" if passing.result
+            else "neither condition holds yet"
+        )
     return Grade(
         state=state,
         evaluated_on=context.evaluated_on.isoformat(),
         passing=passing.result,
         failing=failing.result,
         note=note,
-        evidence={"pass": passing.evidence, "fail": failing.evidence},
+        evidence={"pass": passing.evidence, "fail": failing.evidence, "rule": rule_of(criterion),
+                  "window": window_of(criterion).describe(context.registered_at)},
+        reason=reason,
+        observations=tuple(sorted(passing.observations | failing.observations)),
     )

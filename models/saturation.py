@@ -9,10 +9,15 @@ new pair when σ < 0.2 (the old axis has lost its discriminating power).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from phasewatch.models.criteria import Release, correlation, top_k_spread
+from phasewatch.models.criteria import (
+    Release,
+    correlation,
+    once_per_weights,
+    top_k_spread,
+)
 
 ROTATE_BELOW = 0.2
 TOP_K = 5
@@ -53,7 +58,9 @@ class PairRatio:
 
 
 def spread_of(releases: Iterable[Release], benchmark: str, k: int = TOP_K) -> tuple[float | None, int, list[list[object]]]:
-    value, detail = top_k_spread(list(releases), {"benchmark": benchmark, "k": k})
+    """Top-k spread with each set of weights counted once (its best-scoring tier)."""
+    distinct, _ = once_per_weights(list(releases), [benchmark])
+    value, detail = top_k_spread(distinct, {"benchmark": benchmark, "k": k})
     return value, int(detail["n_available"]), detail["models"]
 
 
@@ -75,14 +82,21 @@ def released_by(releases: Iterable[Release], day: dt.date) -> list[Release]:
     return [r for r in releases if r.released_end is not None and r.released_end <= day]
 
 
+History = Callable[[dt.date], list[Release]]
+
+
 def benchmark_saturation(
-    releases: list[Release], benchmark: str, as_of: dt.date, saturating: set[str], quarters: int = 6
+    releases: list[Release], benchmark: str, as_of: dt.date, saturating: set[str], quarters: int = 6,
+    history_at: History | None = None,
 ) -> BenchmarkSaturation:
+    """``history_at(day)`` gives the releases as known on ``day`` (exact as-of history);
+    without it, the current data restricted to models released by then (hindsight)."""
     spread, n, top = spread_of(releases, benchmark)
     dates = quarter_ends(as_of - dt.timedelta(days=92 * quarters), as_of)[-quarters:]
     history = []
     for day in dates:
-        value, count, _ = spread_of(released_by(releases, day), benchmark)
+        known = history_at(day) if history_at is not None else released_by(releases, day)
+        value, count, _ = spread_of(known, benchmark)
         history.append(SpreadPoint(day.isoformat(), value, count))
     state = "saturating (rotate away)" if benchmark in saturating else "active" if spread is not None else "too few models"
     return BenchmarkSaturation(benchmark, spread, n, top, history, state)
@@ -108,7 +122,8 @@ def next_axis(releases: list[Release], active: str, candidates: Iterable[str], m
     among those, the one whose top five are spread widest (most room to discriminate)."""
     best: tuple[float, str] | None = None
     for candidate in candidates:
-        r, _ = correlation(releases, {"x": active, "y": candidate, "min_n": 5})
+        distinct, _ = once_per_weights(releases, [active, candidate])
+        r, _ = correlation(distinct, {"x": active, "y": candidate, "min_n": 5})
         spread, _, _ = spread_of(releases, candidate)
         if r is not None and r > min_r and spread is not None and (best is None or spread > best[0]):
             best = (spread, candidate)
@@ -116,10 +131,22 @@ def next_axis(releases: list[Release], active: str, candidates: Iterable[str], m
 
 
 def saturation_report(
-    releases: list[Release], benchmarks: Iterable[str], as_of: dt.date
+    releases: list[Release], benchmarks: Iterable[str], as_of: dt.date, history_at: History | None = None
 ) -> tuple[list[BenchmarkSaturation], list[PairRatio]]:
+    """Spreads, σ per axis pair and the rotation advice; each history point is computed
+    on the data known at that quarter's end when ``history_at`` is given."""
     keys = list(benchmarks)
+    if history_at is not None:
+        cache: dict[dt.date, list[Release]] = {as_of: releases}
+        load = history_at
+
+        def known(day: dt.date) -> list[Release]:
+            if day not in cache:
+                cache[day] = load(day)
+            return cache[day]
+
+        history_at = known
     first = [pair_ratio(releases, old, new, ()) for old, new in PAIRS if old in keys and new in keys]
     saturating = {p.old for p in first if p.sigma is not None and p.sigma < ROTATE_BELOW}
     pairs = [pair_ratio(releases, p.old, p.new, keys, saturating) for p in first]
-    return [benchmark_saturation(releases, key, as_of, saturating) for key in keys], pairs
+    return [benchmark_saturation(releases, key, as_of, saturating, history_at=history_at) for key in keys], pairs

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -318,22 +319,31 @@ class Prediction(Base):
     probability: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str | None] = mapped_column(Text)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
-    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    retrodiction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # the first row's is the genesis hash
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = _created_at()
 
 
 class PredictionGrading(Base):
-    """One grading of one prediction as of a date, with its evidence (the audit trail)."""
+    """One grading of one prediction as of a date, stored when its state changes: the
+    sealed audit trail. Its hash covers the prediction hash it graded, its state,
+    evidence and the fingerprints of the observations it used, chained like predictions.
+    """
 
     __tablename__ = "prediction_gradings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), index=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="RESTRICT"), index=True)
+    prediction_hash: Mapped[str] = mapped_column(String(64))
     as_of: Mapped[dt.date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
     panels: Mapped[str] = mapped_column(String(400))
     evidence: Mapped[dict] = mapped_column(JSON)
+    observations: Mapped[list] = mapped_column(JSON)  # [[observation id, content fingerprint], ...]
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     graded_at: Mapped[dt.datetime] = _created_at()
 
     prediction: Mapped[Prediction] = relationship()

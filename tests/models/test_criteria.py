@@ -1,13 +1,21 @@
 """The criterion language: every form on hand-built data with a known verdict,
-the states, and malformed criteria rejected with a clear message."""
+the one resolution rule and its states, evidence windows, same weights counted
+once, and malformed criteria rejected with a clear message."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-
-from phasewatch.models.criteria import Context, CriterionError, Release, evaluate, grade, validate
+from phasewatch.models.criteria import (
+    Context,
+    CriterionError,
+    Figure,
+    Release,
+    evaluate,
+    grade,
+    validate,
+)
 
 BENCHES = {"swe_bench_verified", "gpqa_diamond", "hle", "ifeval"}
 REGISTERED = dt.date(2026, 5, 13)
@@ -32,7 +40,7 @@ SPREAD5 = {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 3}}
 
 def test_top_k_spread_names_its_models_and_needs_k() -> None:
     data = ctx(rel("a", swe_bench_verified=80), rel("b", swe_bench_verified=79), rel("c", swe_bench_verified=70),
-               rel("d", swe_bench_verified=85))  # fmt: skip
+               rel("d", swe_bench_verified=85))
     out = evaluate(cmp(SPREAD5, "<", 7), {}, data)
     assert out.result is True and out.evidence["value"] == 6  # 85 - 79
     assert [m[0] for m in out.evidence["models"]] == ["d", "a", "b"]
@@ -81,7 +89,8 @@ DEADLINE_CRIT = {"deadline": "2026-12-31", "pass": cmp(SPREAD5, "<", 2), "fail":
 @pytest.mark.parametrize(
     ("scores", "as_of", "state"),
     [
-        ((80, 79.5, 79), "2026-06-01", "passed"),  # pass resolves as soon as it holds
+        ((80, 79.5, 79), "2026-06-01", "pending"),  # a spread is never settled: the pass waits for the deadline too
+        ((80, 79.5, 79), "2026-12-31", "passed"),
         ((80, 70, 60), "2026-06-01", "pending"),  # fail holds but is judged at the deadline
         ((80, 70, 60), "2027-01-05", "failed"),
         ((80, 77, 76), "2027-01-05", "inconclusive"),  # spread 4: neither at the deadline
@@ -96,7 +105,7 @@ def test_deadline_states(scores: tuple[float, ...], as_of: str, state: str) -> N
 def test_not_yet_resolvable_and_release_window_states() -> None:
     crit = {"trend": TREND, "fail_when": "any_time",
             "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
-            "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}  # fmt: skip
+            "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}
     on = dt.date(2026, 9, 1)
     assert grade(crit, ctx(on="2026-09-01"), on).state == "not-yet-resolvable"
     a = rel("v4", "DS", "2026-06-01", swe_bench_verified=80, gpqa_diamond=88)  # -2
@@ -109,6 +118,96 @@ def test_not_yet_resolvable_and_release_window_states() -> None:
     assert grade(crit, ctx(a, b_low), on).state == "passed"
     b_mid = rel("v5", "DS", "2026-08-01", swe_bench_verified=60, gpqa_diamond=82)  # +2: window full, neither
     assert grade(crit, ctx(a, b_mid), on).state == "inconclusive"
+
+
+def test_the_pass_waits_for_the_deadline_unless_settled_like_the_fail() -> None:
+    """gp-1 and gp-5 under one rule: a currently met condition is not a resolution."""
+    r_crit = {"deadline": "2027-05-31",
+              "pass": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, ">", 0.5),
+              "fail": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, "<", 0.3)}
+    data = ctx(*(rel(f"m{i}", swe_bench_verified=70 + i, gpqa_diamond=60 + 2 * i) for i in range(5)), on="2026-05-13")
+    early = grade(r_crit, data, dt.date(2026, 5, 13))
+    assert early.state == "pending" and early.passing is True and "not settled" in early.note
+    assert grade(r_crit, data, dt.date(2027, 5, 31)).state == "passed"
+
+
+def test_a_count_bound_settles_early() -> None:
+    """More data can only raise a count: 'count >= 3' once met is settled, and passes before the deadline."""
+    crit = {"deadline": "2027-01-01", "pass": cmp({"count": {"benchmarks": ["hle"]}}, ">=", 3),
+            "fail": cmp({"count": {"benchmarks": ["hle"]}}, "<", 1)}
+    three = ctx(*(rel(f"m{i}", hle=10.0 + i) for i in range(3)))
+    result = grade(crit, three, dt.date(2026, 6, 1))
+    assert (result.state, result.reason) == ("passed", "pass_settled")
+    assert grade(crit, ctx(rel("a", hle=1.0)), dt.date(2026, 6, 1)).state == "pending"
+
+
+def test_both_sides_met_is_ambiguous_and_too_little_evidence_annuls() -> None:
+    both = {"deadline": "2026-12-31", "pass": cmp(SPREAD5, "<", 5), "fail": cmp(SPREAD5, ">", 1)}
+    data = ctx(rel("a", swe_bench_verified=80), rel("b", swe_bench_verified=78), rel("c", swe_bench_verified=77))
+    assert grade(both, data, dt.date(2027, 1, 1)).state == "ambiguous"
+    assert grade(both, data, dt.date(2027, 1, 1)).reason == "pass_and_fail_both_met"
+    short = grade(DEADLINE_CRIT, ctx(rel("a", swe_bench_verified=80)), dt.date(2027, 1, 1))
+    assert (short.state, short.reason) == ("annulled", "insufficient_evidence")
+
+
+H_CRIT = {"trend": TREND,
+          "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
+          "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}
+
+
+def test_next_releases_counts_every_release_and_lists_the_unscored() -> None:
+    """The first two releases after registration are the window, scored or not."""
+    unscored = rel("v4-lite", "DS", "2026-06-01", swe_bench_verified=70)  # no GPQA
+    scored = rel("v5", "DS", "2026-07-01", swe_bench_verified=80, gpqa_diamond=88)  # h = -2
+    third = rel("v6", "DS", "2026-08-01", swe_bench_verified=80, gpqa_diamond=86)
+    soon = grade(H_CRIT, ctx(unscored, scored, third, on="2026-08-15"), dt.date(2026, 8, 15))
+    entries = soon.evidence["pass"]["entries"]
+    assert [e["name"] for e in entries] == ["v4-lite", "v5"] and entries[0]["status"] == "awaiting scores: gpqa_diamond"
+    assert soon.evidence["pass"]["after_window"] == ["v6"] and soon.state == "not-yet-resolvable"
+    late = grade(H_CRIT, ctx(unscored, scored, third, on="2026-11-30"), dt.date(2026, 11, 30))  # > 90 days on
+    assert late.evidence["pass"]["entries"][0]["status"].startswith("unresolvable: gpqa_diamond not reported")
+    assert (late.state, late.reason) == ("annulled", "unreported_scores")
+    high = rel("v5", "DS", "2026-07-01", swe_bench_verified=60, gpqa_diamond=87)  # h = +7 settles the fail anyway
+    assert grade(H_CRIT, ctx(unscored, high, on="2026-08-15"), dt.date(2026, 8, 15)).state == "failed"
+
+
+def test_same_weights_count_once() -> None:
+    """Two names for one set of weights enter a top-k once, as the best-scoring tier; a
+    re-release of the same weights is not a new release."""
+    models = [rel("Fable 5", swe_bench_verified=90), rel("Mythos 5", swe_bench_verified=89),
+              rel("b", swe_bench_verified=80), rel("c", swe_bench_verified=79)]
+    models[1] = Release("Mythos 5", "L", models[1].released, models[1].released, models[1].scores, group="Fable 5")
+    out = evaluate(cmp(SPREAD5, ">", 5), {}, ctx(*models))
+    assert [m[0] for m in out.evidence["models"]] == ["Fable 5", "b", "c"] and out.evidence["value"] == 11
+    assert out.evidence["excluded"]["Mythos 5"] == "same weights as Fable 5 (counted once)"
+    first = rel("v5", "DS", "2026-07-01", swe_bench_verified=80, gpqa_diamond=88)
+    again = Release("v5-max", "DS", dt.date(2026, 7, 2), dt.date(2026, 7, 2), {"swe_bench_verified": 81, "gpqa_diamond": 99}, group="v5")
+    window = evaluate(H_CRIT["pass"], H_CRIT, ctx(first, again))
+    assert [e[0] for e in window.evidence["releases"]] == ["v5"] and window.evidence["same_weights"]
+
+
+def fig(value: float, by: str, known: str, obs: int) -> Figure:
+    return Figure(obs, value, by, dt.date.fromisoformat(known))
+
+
+def test_evidence_windows_pick_figures_and_name_the_excluded() -> None:
+    old = Release("old", "L", dt.date(2025, 6, 1), dt.date(2025, 6, 1), {"hle": 30.0},
+                  {"hle": (fig(30.0, "lab", "2025-06-01", 1),)})
+    new = Release("new", "L", dt.date(2026, 7, 1), dt.date(2026, 7, 1), {"hle": 40.0},
+                  {"hle": (fig(40.0, "lab", "2026-07-01", 2), fig(35.0, "third_party", "2026-08-01", 3))})
+    newer = Release("newer", "L", dt.date(2026, 8, 1), dt.date(2026, 8, 1), {"hle": 50.0},
+                    {"hle": (fig(50.0, "third_party", "2026-08-05", 4),)})
+    count = cmp({"count": {"benchmarks": ["hle"]}}, ">=", 1)
+    data = ctx(old, new, newer, on="2026-09-01")
+    after = evaluate(count, {"evidence": {"released": "after_registration"}}, data)
+    assert after.evidence["models"] == ["new", "newer"] and "released before the window" in after.evidence["excluded"]["old"]
+    lab = evaluate(cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "lab"}}, data)
+    assert lab.evidence["models"] == [["new", 40.0], ["old", 30.0]] and "no figure inside the window" in lab.evidence["excluded"]["newer"]
+    third = evaluate(cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "third_party"}}, data)
+    assert third.evidence["models"] == [["newer", 50.0], ["new", 35.0]] and third.observations == {3, 4}
+    assert third.evidence["provenance"] == {"third_party": 2}
+    reported = evaluate(count, {"evidence": {"reported": "after_registration"}}, data)
+    assert reported.evidence["models"] == ["new", "newer"]
 
 
 BAD = [
@@ -126,6 +225,8 @@ BAD = [
     ({"pass": cmp(SPREAD5, "<", 2), "fail": cmp(SPREAD5, ">", 5)}, "a deadline is required"),
     ({**DEADLINE_CRIT, "pass": {"all": []}}, "non-empty list"),
     ({**DEADLINE_CRIT, "fail_when": "sometimes"}, "fail_when: 'sometimes' is not one of"),
+    ({**DEADLINE_CRIT, "evidence": {"provenance": "rumour"}}, "evidence.provenance: 'rumour' is not one of"),
+    ({**DEADLINE_CRIT, "evidence": {"window": 1}}, "evidence: unknown field(s) 'window'"),
 ]
 
 
@@ -136,10 +237,13 @@ def test_malformed_criteria_are_rejected_with_the_place_named(criterion: dict, m
     assert message in str(raised.value)
 
 
-def test_the_seven_predictions_validate() -> None:
+def test_the_seven_and_their_re_expression_validate() -> None:
     import json
     from pathlib import Path
 
-    bundle = json.loads((Path(__file__).resolve().parents[2] / "registry/data/predictions/growing-pains-7.json").read_text())
-    for entry in bundle["predictions"]:
+    folder = Path(__file__).resolve().parents[2] / "registry/data/predictions"
+    bundle = json.loads((folder / "growing-pains-7.json").read_text())
+    revised = json.loads((folder / "growing-pains-7-r2.json").read_text())
+    for entry in bundle["predictions"] + revised["predictions"]:
         validate({**entry["criterion"], "trend": bundle["trend"]}, BENCHES)
+    assert all("evidence" in e["criterion"] for e in revised["predictions"])

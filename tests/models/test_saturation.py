@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from phasewatch.models.criteria import Release
 from phasewatch.models.saturation import pair_ratio, quarter_ends, saturation_report
 
@@ -37,4 +36,4 @@ def test_report_marks_the_saturating_axis_and_tracks_history() -> None:
 def test_quarter_ends() -> None:
     assert quarter_ends(dt.date(2025, 11, 5), dt.date(2026, 5, 1)) == [
         dt.date(2025, 12, 31), dt.date(2026, 3, 31), dt.date(2026, 5, 1)
-    ]  # fmt: skip
+    ]

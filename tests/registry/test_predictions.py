@@ -6,8 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import Engine, func, select, text
-
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from phasewatch.registry.predictions import (
@@ -21,16 +19,18 @@ from phasewatch.registry.predictions import (
 )
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import Prediction, PredictionGrading
+from sqlalchemy import Engine, func, select, text
+
 from tests.helpers import source_path, table_counts
 
 PAPER = ("growing-pains-34", "post-cutoff-2026-04")
-TODAY = dt.date(2026, 11, 23)
+TODAY = dt.date(2026, 11, 30)  # the day the seven were re-expressed (revision 2)
 
 
 @pytest.fixture
 def seeded(engine: Engine) -> Engine:
     with transaction(engine) as session:
-        assert seed_predictions(session) == 7
+        assert seed_predictions(session) == 14  # the seven verbatim, then their re-expression (revision 2)
         assert seed_predictions(session) == 0
     return engine
 
@@ -38,34 +38,39 @@ def seeded(engine: Engine) -> Engine:
 def test_the_seven_are_registered_with_deadlines(seeded: Engine) -> None:
     with transaction(seeded) as session:
         rows = grade_predictions(session, TODAY)
+        before = grade_predictions(session, dt.date(2026, 11, 29))
+        assert grade_predictions(session, dt.date(2026, 5, 12)) == []  # nothing was registered yet
     assert [r.key for r in rows] == [f"gp-{i}" for i in range(1, 8)]
-    assert {r.registered_at for r in rows} == {"2026-05-13"}
+    assert {(r.revision, r.registered_at, r.window_from) for r in rows} == {(2, "2026-11-30", "2026-05-13")}
+    assert {(r.revision, r.registered_at) for r in before} == {(1, "2026-05-13")}  # as of the day before: the originals
     deadlines = {r.key: r.deadline for r in rows}
     assert deadlines["gp-1"] == "2026-12-31" and deadlines["gp-5"] == "2027-05-31" and deadlines["gp-3"] is None
 
 
-def test_prediction_one_as_of_the_day_before_registration(seeded: Engine) -> None:
-    """The paper's status file: top-5 SWE spread 7.0 pp, counting Claude Opus 4.7."""
+def test_prediction_one_on_registration_day(seeded: Engine) -> None:
+    """The paper's status file: top-5 SWE spread 7.0 pp, counting Claude Opus 4.7 (data known by 2026-05-12)."""
     paper = json.loads(source_path("cape-scaling", "frontier_34models.json").read_text())["models"]
     post = json.loads(source_path("cape-scaling", "post_cutoff_april2026.json").read_text())["models"]
     top = sorted(((m["swe"], m["name"]) for m in paper + post), key=lambda t: (-t[0], t[1]))[:5]
     with transaction(seeded) as session:
-        gp1 = grade_predictions(session, dt.date(2026, 5, 12), PAPER)[0]
+        gp1 = grade_predictions(session, dt.date(2026, 5, 13), PAPER)[0]
     fail = gp1.grade.evidence["fail"]
     assert fail["value"] == pytest.approx(top[0][0] - top[-1][0]) == pytest.approx(7.0)
     assert sorted(v for _, v in fail["models"]) == sorted(v for v, _ in top)
     assert "Claude Opus 4.7" in [name for name, _ in fail["models"]]
-    assert gp1.state == "pending" and "fail condition is currently met" in gp1.note
+    assert gp1.state == "pending" and "fail condition currently holds" in gp1.note
 
 
 def test_grading_as_of_a_date_is_reproducible_and_ignores_later_data(seeded: Engine) -> None:
     with transaction(seeded) as session:
-        first = grade_predictions(session, dt.date(2026, 5, 12), PAPER, store=True)
+        first = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         add_release(session, ReleaseRequest(name="Claude Opus 5", lab="Anthropic", date="2026-05-01",
-                                            scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)  # fmt: skip
-        again = grade_predictions(session, dt.date(2026, 5, 12), PAPER, store=True)
+                                            scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)
+        again = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         now = grade_predictions(session, TODAY, PAPER)
-        assert session.scalar(select(func.count()).select_from(PredictionGrading)) == 14
+        # sealed only when a state changes: the second, identical grading stores nothing
+        assert session.scalar(select(func.count()).select_from(PredictionGrading)) == 7
+        assert verify_chain(session).ok
     assert [(r.state, r.grade.evidence) for r in first] == [(r.state, r.grade.evidence) for r in again]
     assert now[0].grade.evidence["fail"]["models"][0] == ["Claude Opus 5", 95.0]  # known from today on
 
@@ -89,22 +94,22 @@ def test_raw_sql_edit_is_caught_by_verify(seeded: Engine) -> None:
     with transaction(seeded) as session:
         assert verify_chain(session).ok
     with seeded.begin() as conn:  # someone quietly moves the goalposts
-        conn.execute(text("UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3'"))
+        conn.execute(text("UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3' AND revision = 1"))
     with transaction(seeded) as session:
         check = verify_chain(session)
     assert not check.ok and len(check.problems) == 1 and check.problems[0].startswith("#3 gp-3@1: content does not match")
     with seeded.begin() as conn:  # ... and forges its hash too: the next row's link breaks
-        conn.execute(text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3'"), {"h": "0" * 64})
+        conn.execute(text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3' AND revision = 1"), {"h": "f" * 64})
     with transaction(seeded) as session:
-        problems = verify_chain(session).problems
-    assert any(p.startswith("#4 gp-4@1: link to the previous row is broken") for p in problems)
+        check = verify_chain(session)
+    assert check.first_altered == "#3 gp-3@1" and any("#4 gp-4@1's link no longer matches" in p for p in check.problems)
 
 
 USER = {
     "key": "my-1", "title": "SWE top-5 spread stays above 3 pp", "probability": 0.8,
     "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
                   "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
-}  # fmt: skip
+}
 
 
 def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
@@ -115,14 +120,16 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
         assert add_predictions(session, {**USER, "probability": 0.6}, revise=True, today=TODAY) == ["my-1@2"]
         other = {**USER, "key": "my-2", "probability": 0.3,
                  "criterion": {**USER["criterion"], "pass": {**USER["criterion"]["pass"], "op": "<", "value": 3},
-                               "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}  # fmt: skip
+                               "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}
         add_predictions(session, other, today=TODAY)
-        scores = score_predictions(session, TODAY)
+        assert score_predictions(session, TODAY).resolved == 0  # spreads are judged at the deadline
+        scores = score_predictions(session, dt.date(2027, 1, 5))
         assert verify_chain(session).ok
     outcomes = {i["key"]: (i["probability"], i["outcome"]) for i in scores.items}
     assert outcomes == {"my-1": (0.6, 1.0), "my-2": (0.3, 0.0)}  # the latest revision counts; spread is 7 pp
     assert scores.brier == pytest.approx(((0.6 - 1) ** 2 + 0.3**2) / 2)
-    assert sum(b.count for b in scores.bins) == 2
+    assert scores.brier_skill == pytest.approx(1 - scores.brier / 0.25) and scores.baseline_log_score == pytest.approx(-0.693147, abs=1e-6)
+    assert sum(b.count for b in scores.bins) == 2 and "small sample" in scores.note
 
 
 @pytest.mark.parametrize(
@@ -132,16 +139,16 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
          InvalidInputError, "unknown benchmark 'swe'"),
         ({"probability": 1.5}, InvalidInputError, "not in (0, 1)"),
         ({"colour": "red"}, InvalidInputError, "unknown field(s) colour"),
+        ({"registered_at": "2026-01-01"}, InvalidInputError, "unknown field(s) registered_at"),  # set by the program
         ({"criterion": {**USER["criterion"], "trend": {"x": "swe_bench_verified", "y": "gpqa_diamond", "slope": 1, "intercept": 0, "source": "t"},
                         "pass": {"metric": {"h_field": {"lab": "Nowhere AI", "next_releases": 1}}, "over": "each", "op": ">", "value": 0}}},
          NotFoundError, "unknown lab 'Nowhere AI'"),
     ],
-)  # fmt: skip
+)
 def test_malformed_user_predictions_write_nothing(seeded: Engine, change: dict, error: type, message: str) -> None:
     before = table_counts(seeded)
-    with pytest.raises(error) as raised:
-        with transaction(seeded) as session:
-            add_predictions(session, {**USER, **change}, today=TODAY)
+    with pytest.raises(error) as raised, transaction(seeded) as session:
+        add_predictions(session, {**USER, **change}, today=TODAY)
     assert message in str(raised.value) and table_counts(seeded) == before
 
 
@@ -150,7 +157,7 @@ def test_two_deepseek_releases_resolve_prediction_three(seeded: Engine) -> None:
         before = grade_predictions(session, TODAY)
         for name, day, swe, gpqa in (("DeepSeek V5", "2026-07-01", 85.0, 88.0), ("DeepSeek V5.1", "2026-09-01", 86.0, 89.0)):
             add_release(session, ReleaseRequest(name=name, lab="DeepSeek", date=day, scores=(
-                ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa))), today=TODAY)  # fmt: skip
+                ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa))), today=TODAY)
         after = grade_predictions(session, TODAY)
     moved = {m.key: m for m in movements(before, after)}
     assert moved["gp-3"].before == "not-yet-resolvable" and moved["gp-3"].after == "passed"  # h = -1.0, -0.5
@@ -166,3 +173,63 @@ def test_prediction_rows_are_never_updated_by_the_library(seeded: Engine) -> Non
         revisions = list(session.scalars(select(Prediction).where(Prediction.key == "my-1").order_by(Prediction.revision)))
     assert [r.title for r in revisions] == [USER["title"], "changed"]
     assert revisions[1].supersedes_id == revisions[0].id and revisions[1].prev_hash == revisions[0].content_hash
+
+
+def test_states_hold_until_the_deadline_on_the_same_data(seeded: Engine) -> None:
+    """Graded on the same data at later dates, no state changes before its deadline unless
+    settled; gp-5 is never passed before 2027-05-31 (and is at it, the coupling still holding)."""
+    with transaction(seeded) as session:
+        base = {r.key: r for r in grade_predictions(session, TODAY)}
+        later = {day: {r.key: r for r in grade_predictions(session, day)}
+                 for day in (dt.date(2026, 12, 30), dt.date(2027, 3, 1), dt.date(2027, 5, 30), dt.date(2027, 5, 31))}
+    for day, rows in later.items():
+        for key, row in rows.items():
+            deadline = base[key].deadline
+            if deadline is None or day < dt.date.fromisoformat(deadline):
+                assert (row.state, row.reason) == (base[key].state, base[key].reason), (key, day)
+            else:
+                assert row.state in ("passed", "failed", "inconclusive", "annulled", "ambiguous"), (key, day)
+    assert base["gp-5"].state == "pending" and base["gp-5"].grade.passing is True
+    assert later[dt.date(2027, 5, 30)]["gp-5"].state == "pending"
+    assert (later[dt.date(2027, 5, 31)]["gp-5"].state, later[dt.date(2027, 5, 31)]["gp-5"].reason) == ("passed", "pass_at_resolution")
+    assert later[dt.date(2026, 12, 30)]["gp-1"].state == "pending" and later[dt.date(2027, 3, 1)]["gp-1"].state == "failed"
+    assert later[dt.date(2027, 3, 1)]["gp-2"].state == "annulled"  # no post-registration IFEval figures bundled
+
+
+def test_retrodictions_and_already_resolvable_predictions(seeded: Engine) -> None:
+    settled = {**USER, "key": "done", "criterion": {"deadline": "2027-06-30",
+               "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
+               "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1}}}
+    past = {**USER, "key": "past", "criterion": {**USER["criterion"], "deadline": "2026-11-01"}}
+    with transaction(seeded) as session:
+        for entry in (settled, past):
+            with pytest.raises(InvalidInputError, match="already resolvable at registration"):
+                add_predictions(session, entry, today=TODAY)
+        assert add_predictions(session, settled, today=TODAY, retrodiction=True) == ["done@1 (retrodiction)"]
+        assert add_predictions(session, {**past, "retrodiction": True}, today=TODAY) == ["past@1 (retrodiction)"]
+        scores = score_predictions(session, TODAY)
+        assert verify_chain(session).ok
+    assert scores.resolved == 0 and scores.left_out == {"retrodiction": 2}
+
+
+def test_releases_without_scores_take_their_window_place_and_are_listed(seeded: Engine) -> None:
+    """DeepSeek logs two releases without the needed scores: they are the window, listed, and
+    once 90 days pass unreported the prediction is annulled, not 'none yet'."""
+    with transaction(seeded) as session:
+        add_release(session, ReleaseRequest(name="DeepSeek-V5", lab="DeepSeek", date="2026-06-01",
+                                            scores=(ScoreInput("hle", 40.0),)), today=TODAY)
+        add_release(session, ReleaseRequest(name="DeepSeek-V5.1", lab="DeepSeek", date="2026-07-01"), today=TODAY)
+        add_release(session, ReleaseRequest(name="DeepSeek-V6", lab="DeepSeek", date="2026-08-01", scores=(
+            ScoreInput("swe_bench_verified", 85.0), ScoreInput("gpqa_diamond", 88.0))), today=TODAY)
+        late = dt.date(2099, 1, 1)  # the releases' created_at is the wall clock; grade well after it
+        gp3 = next(r for r in grade_predictions(session, late) if r.key == "gp-3")
+    entries = gp3.grade.evidence["pass"]["entries"]
+    assert [e["name"] for e in entries] == ["DeepSeek-V5", "DeepSeek-V5.1"]
+    assert all(e["status"].startswith("unresolvable") for e in entries)
+    assert gp3.grade.evidence["pass"]["after_window"] == ["DeepSeek-V6"]
+    assert (gp3.state, gp3.reason) == ("annulled", "unreported_scores")
+
+
+def test_registration_dates_only_move_forward(seeded: Engine) -> None:
+    with pytest.raises(ConflictError, match="registration dates only move forward"), transaction(seeded) as session:
+        add_predictions(session, USER, today=dt.date(2026, 11, 1))  # the chain's head is dated 2026-11-30
