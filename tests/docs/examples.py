@@ -101,9 +101,10 @@ def environment(workdir: Path) -> dict[str, str]:
 def run(command: str, workdir: Path, env: dict[str, str]) -> list[str]:
     """Run one shown command in bash; stdout and stderr together, as a terminal shows them."""
     done = subprocess.run(
-        ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True, timeout=900
+        ["bash", "-c", command], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=900,
     )
-    text = done.stdout + done.stderr
+    text = done.stdout
     return [line.rstrip() for line in text.replace(str(workdir), "<workdir>").splitlines()]
 
 
