@@ -218,7 +218,7 @@
       card('frontier releases plotted', plural(D.frontier.points.length, 'release') + ', ' + D.frontier.since + ' outside the fit', '#frontier');
     }
     card('labs', plural(D.labs.length, 'lab'), '#labs');
-    card('predictions', plural(D.predictions.items.length, 'prediction') + '; ' + D.predictions.chain, '#predictions');
+    card('predictions', plural(D.predictions.items.length, 'prediction') + '; hash chain ' + (D.predictions.chain_ok ? 'intact' : 'BROKEN'), '#predictions');
     card('N_c (quadratic vertex)', fmt(D.phase.nc_quadratic.median_billions, 2) + 'B [' + fmt(D.phase.nc_quadratic.ci95_billions[0], 2) + ', ' + fmt(D.phase.nc_quadratic.ci95_billions[1], 2) + ']', '#phase');
     card('steering evaluations', String(D.steering.length), '#steering');
     root.appendChild(cards);
