@@ -179,12 +179,13 @@ def benchmark_correlations(session: Session, min_models: int = 8, resamples: int
             if len(both) < min_models or both[:, 0].std() == 0 or both[:, 1].std() == 0:
                 continue
             r = float(np.corrcoef(both[:, 0], both[:, 1])[0, 1])
-            samples = []
-            for _ in range(resamples):
-                pick = both[rng.integers(0, len(both), len(both))]
-                if pick[:, 0].std() > 0 and pick[:, 1].std() > 0:
-                    samples.append(np.corrcoef(pick[:, 0], pick[:, 1])[0, 1])
-            low, high = (np.quantile(samples, [0.025, 0.975]) if samples else (np.nan, np.nan))
+            picks = both[rng.integers(0, len(both), (resamples, len(both)))]  # resamples × n × 2
+            xc = picks[:, :, 0] - picks[:, :, 0].mean(axis=1, keepdims=True)
+            yc = picks[:, :, 1] - picks[:, :, 1].mean(axis=1, keepdims=True)
+            sxx, syy = (xc**2).sum(axis=1), (yc**2).sum(axis=1)
+            valid = (sxx > 0) & (syy > 0)  # a resample of one repeated release has no r
+            samples = (xc * yc).sum(axis=1)[valid] / np.sqrt(sxx[valid] * syy[valid])
+            low, high = np.quantile(samples, [0.025, 0.975]) if samples.size else (np.nan, np.nan)
             pairs.append(PairCorrelation(kx, ky, len(both), r, float(low), float(high)))
     used = sorted({p.x for p in pairs} | {p.y for p in pairs})
     return used, pairs
