@@ -114,19 +114,19 @@ def print_json(data: Any) -> None:
 URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
-def short_url(url: str, width: int = 40) -> str:
-    """``https://www.example.org/a/b/c/report.pdf`` -> ``example.org/…/report.pdf`` (at most ``width``)."""
-    match = re.match(r"^[a-z][a-z0-9+.-]*://(?:www\.)?([^/?#]+)([^?#]*)", url, re.IGNORECASE)
+def short_url(url: str, width: int = 48) -> str:
+    """``https://www.example.org/a/b/c/report.pdf`` -> ``https://example.org/…/report.pdf`` (at most ``width``)."""
+    match = re.match(r"^([a-z][a-z0-9+.-]*://)(?:www\.)?([^/?#]+)([^?#]*)", url, re.IGNORECASE)
     if match is None:
         return url if len(url) <= width else url[: width - 1] + "…"
-    host, path = match.group(1), match.group(2).rstrip("/")
+    scheme, host, path = match.group(1), match.group(2), match.group(3).rstrip("/")
     parts = [p for p in path.split("/") if p]
     if not parts:
-        text = host
+        text = scheme + host
     elif len(parts) == 1:
-        text = f"{host}/{parts[0]}"
+        text = f"{scheme}{host}/{parts[0]}"
     else:
-        text = f"{host}/…/{parts[-1]}"
+        text = f"{scheme}{host}/…/{parts[-1]}"
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -91,6 +91,8 @@ class Browser:
 
     def open(self, url: str, width: int = 1280, height: int = 900) -> None:
         self.viewport(width, height)
+        self.send("Page.navigate", url="about:blank")  # a fresh document, not just a new #hash
+        self.wait_for("document.readyState === 'complete'")
         self.send("Page.navigate", url=url)
         self.wait_for("document.readyState === 'complete' && document.documentElement.getAttribute('data-page')")
 
