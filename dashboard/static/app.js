@@ -46,12 +46,27 @@
     return l;
   }
   function plot(gd, traces, lay, config) {
-    // A horizontal legend below the plot sits clear of the x-axis title whatever the figure's height;
-    // on a narrow screen its entries go in two columns.
-    var lg = lay.legend;
-    if (lg && lg.orientation === 'h' && lg.y < 0) {
-      var h = gd.clientHeight || 500; lg.y = -Math.min(0.45, 78 / Math.max(h - 120, 100));
-      if ((gd.clientWidth || 1000) < 600) { lg.entrywidth = 0.5; lg.entrywidthmode = 'fraction'; }
+    // A horizontal legend below the plot sits clear of the x-axis title whatever the figure's height.
+    // On a phone Plotly's legend would crowd the plot, so it becomes an HTML list under the figure
+    // (tap an entry to hide or show it).
+    var lg = lay.legend, narrow = (gd.clientWidth || 1000) < 600;
+    if (lg && lg.orientation === 'h' && lg.y < 0) lg.y = -Math.min(0.45, 78 / Math.max((gd.clientHeight || 500) - 120, 100));
+    if (narrow && lay.showlegend !== false) {
+      lay.showlegend = false;
+      var old = gd.nextSibling; if (old && old.className === 'legend-html') old.remove();
+      var list = el('div', {'class': 'legend-html'});
+      traces.forEach(function (t, i) {
+        if (t.showlegend === false || !t.name || t.type === 'heatmap') return;
+        var m = t.marker || {}, colour = (typeof m.color === 'string' && m.color !== '#fff') ? m.color : (t.line && t.line.color) || t.fillcolor || '#333';
+        var item = el('button', {type: 'button', 'class': 'entry', title: 'show or hide'}, [el('span', {'class': 'swatch', style: 'background:' + colour}), t.name]);
+        item.addEventListener('click', function () {
+          var group = traces.map(function (u, j) { return (t.legendgroup && u.legendgroup === t.legendgroup) || j === i ? j : -1; }).filter(function (j) { return j >= 0; });
+          var hidden = item.classList.toggle('off');
+          Plotly.restyle(gd, {visible: hidden ? 'legendonly' : true}, group);
+        });
+        list.appendChild(item);
+      });
+      gd.parentNode.insertBefore(list, gd.nextSibling);
     }
     return Plotly.newPlot(gd, traces, lay, config);
   }
@@ -261,7 +276,7 @@
       labNames.forEach(function (lab, i) { [true, false].forEach(function (inFit) {
         var mine = F.points.filter(function (p) { return p.lab === lab && p.in_fit === inFit && visible(p); });
         out.push({x: mine.map(function (p) { return p.x; }), y: mine.map(function (p) { return p.y; }), mode: 'markers', type: 'scatter', name: lab,
-          legendgroup: lab, showlegend: inFit || !F.points.some(function (p) { return p.lab === lab && p.in_fit && visible(p); }), legendrank: 1000 + i,
+          legendgroup: lab, showlegend: inFit === F.points.some(function (p) { return p.lab === lab && p.in_fit && visible(p); }), legendrank: 1000 + i,
           marker: {size: 10, color: PALETTE[i % PALETTE.length], symbol: inFit ? 'circle' : 'diamond', line: {width: inFit ? 0.5 : 1.8, color: '#111'}},
           customdata: mine.map(function (p) { return [p.name, p.lab, p.date || 'date unknown', signed(p.h), signed(p.h_low), signed(p.h_high), p.in_fit ? 'in fit #' + fit.id : 'not in the fit (logged since or another panel)']; }),
           hovertemplate: '<b>%{customdata[0]}</b><br>%{customdata[1]} · %{customdata[2]}<br>' + fit.x + ' %{x:.1f} · ' + fit.y + ' %{y:.1f}<br>h %{customdata[3]} pp [%{customdata[4]}, %{customdata[5]}]<br>%{customdata[6]}<extra></extra>'});

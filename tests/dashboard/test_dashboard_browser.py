@@ -61,6 +61,9 @@ def test_dashboard_in_a_real_browser(fitted_url: str, tmp_path: Path, monkeypatc
         for key, _ in PAGES:  # screenshots at both widths, each page loaded at that width
             for width in (1280, 390):
                 browser.open(f"{url}#{key}", width=width)
+                if key == "analyze":  # show the forms answered
+                    browser.click("#analyze-form button")
+                    browser.click("#classify-form button")
                 browser.eval("new Promise(function(d){setTimeout(d,300)})")
                 shot = shots / f"{key}-{width}.png"
                 browser.screenshot(shot, width)
