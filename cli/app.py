@@ -11,14 +11,35 @@ from pathlib import Path
 import typer
 
 from phasewatch.cli import (
-    benchmarks, coupling, db, docs, labs, models, panels, phase, predictions, releases, report, scores, steer,
+    analyze, benchmarks, coupling, db, docs, doctor, labs, models, panels, phase, predictions, releases, report,
+    scores, steer,
 )  # fmt: skip
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json
 
 app = new_app(
     "phasewatch: a registry of AI model releases and benchmark scores with provenance, "
-    "for testing how capabilities couple as models scale."
+    "for testing how capabilities couple as models scale.",
+    completion=True,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        from phasewatch.registry.db import head_revision
+
+        typer.echo(f"phasewatch {version('phasewatch')} (schema {head_revision()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(labs.app, name="labs")
 app.add_typer(models.app, name="models")
@@ -38,30 +59,37 @@ app.add_typer(steer.app, name="steer")
 app.command()(steer.worker)
 app.command()(report.report)
 app.command()(docs.docs)
+app.command()(analyze.analyze)
+app.command()(doctor.doctor)
 
 
 @app.command()
-def init(json_: bool = JSON_OPTION) -> None:
+def init(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Create or upgrade the database and load the bundled, sourced data (safe to repeat)."""
     from phasewatch.registry.db import open_registry
     from phasewatch.registry.seed import initialise
 
+    chosen = output_format(format_, json_)
     result = initialise(open_registry(require_current=False))
-    if json_:
+    if chosen == "json":
         print_json(vars(result))
+        return
+    rows = [(k.replace("_", " "), v) for k, v in result.added.items()]
+    if chosen == "csv":
+        emit("csv", None, ("added", "rows"), rows)
         return
     print(f"database: {result.database}")
     print(f"schema: {result.revision_before or '(empty)'} -> {result.revision_after}")
     if not any(result.added.values()):
         print("bundled data already loaded: nothing added")
         return
-    table("added", tuple(k.replace("_", " ") for k in result.added), [tuple(result.added.values())])
+    emit("table", f"added {plural(sum(result.added.values()), 'row')}", ("added", "rows"), rows)
 
 
 @app.command()
 def export(
     panel: str | None = typer.Option(None, "--panel", help="Only this panel's observations."),
-    format_: str = typer.Option("csv", "--format", help="csv or json."),
+    format_: str = typer.Option("csv", "--format", help="csv or json.", metavar="csv|json"),
     out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
 ) -> None:
     """Export observations with their models' metadata (re-importable with `scores import`)."""

@@ -1,8 +1,11 @@
-"""What every command shares: opening the registry, errors, tables and JSON."""
+"""What every command shares: opening the registry, errors, output (table, JSON or CSV) and wording."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+FORMAT_OPTION = typer.Option(None, "--format", help="table (default), json or csv (full values, one row per line).",
+                             case_sensitive=False, metavar="table|json|csv")  # fmt: skip
+FORMATS = ("table", "json", "csv")
 
 _console: Console | None = None
 
@@ -43,12 +49,35 @@ class PhasewatchGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
 
 
-def new_app(help_text: str) -> typer.Typer:
+def _quiet_flag_types() -> None:
+    """Help without type noise: a flag shows no ``<bool>``; a repeatable option shows ``<str>...``
+    instead of ``<list[str]>`` (Typer renders both from ``display_type_rich``)."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption, "_phasewatch_quiet", False):
+        return
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        shown = original(self, ctx)
+        if shown and shown.startswith("<list[") and shown.endswith("]>"):
+            return f"<{shown[6:-2]}>..."
+        return shown
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperOption._phasewatch_quiet = True  # type: ignore[attr-defined]
+
+
+def new_app(help_text: str, *, completion: bool = False) -> typer.Typer:
+    """A command group; ``completion=True`` on the root adds --install-completion/--show-completion."""
+    _quiet_flag_types()
     return typer.Typer(
         cls=PhasewatchGroup,
         help=help_text,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=completion,
         pretty_exceptions_enable=False,
     )
 
@@ -81,15 +110,112 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def short_url(url: str, width: int = 48) -> str:
+    """``https://www.example.org/a/b/c/report.pdf`` -> ``https://example.org/…/report.pdf`` (at most ``width``)."""
+    match = re.match(r"^([a-z][a-z0-9+.-]*://)(?:www\.)?([^/?#]+)([^?#]*)", url, re.IGNORECASE)
+    if match is None:
+        return url if len(url) <= width else url[: width - 1] + "…"
+    scheme, host, path = match.group(1), match.group(2), match.group(3).rstrip("/")
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        text = scheme + host
+    elif len(parts) == 1:
+        text = f"{scheme}{host}/{parts[0]}"
+    else:
+        text = f"{scheme}{host}/…/{parts[-1]}"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table that reads at any width: text wraps only between words, a word too long for the
+    terminal ends in … (never split across lines), and URLs show as host/…/last-part (full values
+    in --json and --format csv)."""
     from rich.table import Table
 
+    cells = [[short_url(v) if isinstance(v, str) and URL.match(v) else fmt(v) for v in row] for row in rows]
+    specs = []
+    for i, column in enumerate(columns):
+        # Cells wrap only between words (rich's minimum is the longest word); a word that still cannot
+        # fit ends in … rather than folding onto the next line. Headers may wrap at their underscores.
+        # A column of short values (numbers, dates, flags) is kept to its width, leaving room for names.
+        header = column.replace("_", " ")
+        values = [row[i] for row in cells if i < len(row)]
+        longest = max((len(v) for v in values), default=0)
+        longest_word = max((len(w) for v in values for w in v.split()), default=0)
+        header_word = max((len(w) for w in header.split()), default=0)
+        if longest <= 12:
+            specs.append((header, max(longest, header_word), max(longest, header_word)))
+        else:
+            specs.append((header, max(min(longest_word, 24), header_word), None))
+    if sum(low for _, low, _ in specs) + 3 * len(specs) + 1 > console().width:  # too many columns to keep
+        specs = [(header, None, high) for header, _, high in specs]  # every word whole: rich shortens with …
     grid = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*(fmt(v) for v in row))
+    for header, low, high in specs:
+        grid.add_column(header, overflow="ellipsis", min_width=low, max_width=high)
+    for row in cells:
+        grid.add_row(*row)
     console().print(grid)
+
+
+def output_format(format_: str | None, json_: bool = False) -> str:
+    """The chosen output: ``--format`` if given (table, json, csv), else json with ``--json``, else table."""
+    if format_ is None:
+        return "json" if json_ else "table"
+    chosen = format_.lower()
+    if chosen not in FORMATS:
+        from phasewatch.registry.errors import InvalidInputError
+
+        raise InvalidInputError(f"--format must be table, json or csv, not {format_!r}", "e.g. --format csv")
+    return chosen
+
+
+def print_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if not any(columns):  # a two-column "label: value" table
+        columns = ["field", "value", *[f"value {i}" for i in range(2, len(columns))]]
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+                         for v in row])  # fmt: skip
+    sys.stdout.write(buffer.getvalue())
+
+
+def emit(format_: str | None, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+         json_: bool = False, data: Any = None) -> None:  # fmt: skip
+    """Print ``rows`` as a table, CSV (full values) or JSON (``data`` if given, else one object per row)."""
+    chosen = output_format(format_, json_)
+    if chosen == "json":
+        print_json(data if data is not None else [dict(zip(columns, row, strict=False)) for row in rows])
+    elif chosen == "csv":
+        print_csv(columns, rows)
+    else:
+        table(title, columns, rows)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "model")`` -> "1 model"; ``plural(3, "family", "families")`` -> "3 families"."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+_AN_INITIALS = set("AEFHILMNORSX")  # letters whose spoken name starts with a vowel sound
+
+
+def article(word: str) -> str:
+    """"a" or "an" before ``word``: "an Anthropic release", "a Google release", "an HLE score"."""
+    if not word:
+        return "a"
+    head = word.split()[0].strip("\"'(")
+    if len(head) > 1 and head.isupper():  # an initialism, read letter by letter
+        return "an" if head[0] in _AN_INITIALS else "a"
+    if head.lower().startswith(("uni", "use", "usu", "eu", "one")):
+        return "a"
+    if head.lower().startswith(("hour", "honest", "heir")):
+        return "an"
+    return "an" if head[:1].lower() in "aeiou" else "a"
 
 
 def fmt(value: Any) -> str:

@@ -7,7 +7,9 @@ from typing import Any
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, console, fmt, new_app, print_json, registry_session, status, table
+from phasewatch.cli.common import (
+    FORMAT_OPTION, JSON_OPTION, console, emit, fmt, new_app, output_format, plural, print_json, registry_session, status, table,
+)  # fmt: skip
 
 app = new_app("Base-scale phase analysis: reasoning vs truthfulness across model families.")
 
@@ -31,35 +33,40 @@ def _r(c: Any) -> str:
 
 
 @app.command()
-def families(panel: str = PANEL, json_: bool = JSON_OPTION) -> None:
+def families(panel: str = PANEL, format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Each family's r(HellaSwag, TruthfulQA), phases of its consecutive sizes, and whether γ12 changes sign."""
     from phasewatch.registry.phase import list_families
 
+    output_format(format_, json_)
     with registry_session() as session:
         rows = list_families(session, panel)
-    if json_:
-        print_json([asdict(r) for r in rows])
-        return
-    table(f"{len(rows)} families in {panel}", ("family", "n", "params (B)", "r(HS, TQA), permutation p", "phases (pairs)", "sign change", "N_c (quadratic)"),
+    emit(format_, f"{plural(len(rows), 'family', 'families')} in {panel}", ("family", "n", "params (B)", "r(HS, TQA), permutation p", "phases (pairs)", "sign change", "N_c (quadratic)"),
           [(r.family, r.n, f"{r.params_range_b[0]:g}-{r.params_range_b[1]:g}",
             "" if r.correlation is None else f"{r.correlation.r:+.3f} (p {r.correlation.p_value:.2g})",
             ", ".join(f"{k} {v}" for k, v in r.phases.items()), r.sign_change,
-            f"{r.nc_point_billions:.2f}B" if r.nc_point_billions else "") for r in rows])  # fmt: skip
+            f"{r.nc_point_billions:.2f}B" if r.nc_point_billions else "") for r in rows],
+         json_=json_, data=[asdict(r) for r in rows])  # fmt: skip
 
 
 @app.command()
 def family(
     name: str = typer.Argument(..., help="Family name, e.g. Pythia-deduped, OPT, BLOOM."),
     panel: str = PANEL, resamples: int = typer.Option(2000, "--resamples", min=0, help="Bootstrap resamples."),
-    seed: int = SEED, json_: bool = JSON_OPTION,
+    seed: int = SEED, format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION,
 ) -> None:  # fmt: skip
-    """One family: γ12 between consecutive sizes with phases, r overall and per phase, N_c by both methods."""
+    """One family: γ12 between consecutive sizes with phases, r overall and per phase, N_c by both methods
+    (--format csv: the family's models, one per line)."""
     from phasewatch.registry.phase import family_detail
 
-    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=json_):
+    chosen = output_format(format_, json_)
+    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"):
         detail = family_detail(session, name, panel, resamples=resamples, seed=seed)
-    if json_:
+    if chosen == "json":
         print_json(asdict(detail))
+        return
+    if chosen == "csv":
+        columns = list(detail.points[0]) if detail.points else ["model"]
+        emit("csv", None, columns, [[p[c] for c in columns] for p in detail.points])
         return
     table(f"{detail.family} ({detail.panel})", ("model", "params (B)", "HellaSwag", "TruthfulQA", "d_model", "HS / (d/512)", "TQA / (d/512)"),
           [(p["model"], p["params_b"], p["hellaswag"], p["truthfulqa_mc2"], p["d_model"],
@@ -80,32 +87,38 @@ def nc(
     families: list[str] = typer.Option(["Pythia-deduped", "Llama-1", "Llama-2"], "--families", help="Families to pool (repeatable)."),
     panel: str = PANEL, resamples: int = RESAMPLES, seed: int = SEED,
     legacy_rng: bool = typer.Option(False, "--legacy-rng", help="Replay the paper script's np.random.seed(seed) stream."),
-    json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION,
 ) -> None:  # fmt: skip
     """The critical size N_c from pooled families: quadratic vertex and γ12 zero crossing, with bootstrap intervals."""
     from phasewatch.registry.phase import nc_estimates
 
-    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=json_):
+    chosen = output_format(format_, json_)
+    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"):
         quadratic, gamma, n = nc_estimates(session, families, panel, resamples, seed, legacy_rng)
-    if json_:
-        print_json({"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)})
+    data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
+    if chosen == "table":
+        table(f"N_c from {', '.join(families)} ({panel}, {plural(n, 'model')})", ("method", "estimate"),
+              [("quadratic vertex of TQA(log10 N)", _nc(quadratic)), ("zero crossing of γ12(log10 N)", _nc(gamma))])  # fmt: skip
         return
-    table(f"N_c from {', '.join(families)} ({panel}, {n} models)", ("method", "estimate"),
-          [("quadratic vertex of TQA(log10 N)", _nc(quadratic)), ("zero crossing of γ12(log10 N)", _nc(gamma))])  # fmt: skip
+    emit(chosen, None, ("method", "point_billions", "median_billions", "low_billions", "high_billions", "valid_resamples", "resamples"),
+         [(e.method, e.point_billions, e.median_billions, *(e.ci95_billions or (None, None)), e.valid_resamples, e.resamples)
+          for e in (quadratic, gamma)], data=data)  # fmt: skip
 
 
 @app.command()
-def reproduce(resamples: int = RESAMPLES, seed: int = SEED, json_: bool = JSON_OPTION) -> None:
+def reproduce(resamples: int = RESAMPLES, seed: int = SEED, format_: str | None = FORMAT_OPTION,
+              json_: bool = JSON_OPTION) -> None:  # fmt: skip
     """The paper's Pythia correlation, N_c and Llama-2 prediction from its own points, beside the same analyses on sourced data."""
     from phasewatch.registry.phase import reproduce as run
 
-    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=json_):
+    chosen = output_format(format_, json_)
+    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=chosen != "table"):
         result = run(session, resamples, seed)
-    if json_:
+    if chosen == "json":
         print_json(asdict(result))
         return
     p, s = result.paper, result.sourced
-    table("Lying Is Just a Phase: reproduced, then checked", ("", p.label, s.label),
+    emit(chosen, "Lying Is Just a Phase: reproduced, then checked", ("", p.label, s.label),
           [("Pythia r(HellaSwag, TruthfulQA)", _r(p.pythia_r), _r(s.pythia_r)),
            ("  points", p.pythia_points, s.pythia_points),
            ("N_c, quadratic vertex", _nc(p.nc_quadratic), _nc(s.nc_quadratic)),
@@ -113,6 +126,8 @@ def reproduce(resamples: int = RESAMPLES, seed: int = SEED, json_: bool = JSON_O
            ("  points", p.nc_points, s.nc_points),
            ("Llama-2 TruthfulQA predicted from Pythia + Llama-1 (MAPE)", f"{p.cross_family.mape_percent:.2f} %", f"{s.cross_family.mape_percent:.2f} %"),
            ("  fit", p.cross_family_points, s.cross_family_points)])  # fmt: skip
+    if chosen == "csv":
+        return
     console().print("\nWhich leaderboard entry the paper's Pythia values are (the paper mixes deduplicated and non-deduplicated rows):")
     for line in result.pythia_matches:
         console().print(f"  {line}", markup=False, soft_wrap=True)
@@ -124,14 +139,16 @@ def classify(
     hellaswag: float = typer.Option(..., "--hellaswag", help="HellaSwag (10-shot acc_norm), percent."),
     truthfulqa: float = typer.Option(..., "--truthfulqa", help="TruthfulQA MC2, percent."),
     d_model: int | None = typer.Option(None, "--d-model", help="Hidden size, for width-normalised scores."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Classify a base model: the isocline TQA > √((a/b)·HS) (calibrated as the paper does) and its size against N_c."""
     from phasewatch.registry.phase import classify as run
 
+    chosen = output_format(format_, json_)
     with registry_session() as session:
         result = run(session, params_b, hellaswag, truthfulqa, d_model)
-    if json_:
+    if chosen == "json":
         print_json(asdict(result))
         return
     rows = [("isocline", f"{result.isocline_phase}: TruthfulQA {truthfulqa:g} vs boundary {result.boundary_truthfulness:.2f}"),
@@ -139,6 +156,6 @@ def classify(
     rows += [("size", line) for line in result.size_vs_nc]
     if result.width_normalised:
         rows.append(("width-normalised", ", ".join(f"{k} {v:.2f}" for k, v in result.width_normalised.items())))
-    table(f"{params_b:g}B, HellaSwag {hellaswag:g}, TruthfulQA {truthfulqa:g}", ("", ""), rows)
-    if result.width_caveat:
+    emit(chosen, f"{params_b:g}B, HellaSwag {hellaswag:g}, TruthfulQA {truthfulqa:g}", ("", ""), rows)
+    if result.width_caveat and chosen == "table":
         console().print(f"caveat: {result.width_caveat}", markup=False, soft_wrap=True)

@@ -1,4 +1,4 @@
-"""``phasewatch report``: the static HTML report."""
+"""``phasewatch report``: the interactive dashboard (one folder, opens from disk)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from phasewatch.cli.common import JSON_OPTION, print_json, registry_session, sta
 
 
 def report(
-    out: Path = typer.Option(Path("report"), "--out", help="Folder for index.html (created if missing)."),
+    out: Path = typer.Option(Path("report"), "--out", help="Folder for the dashboard (created if missing)."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Write one self-contained HTML report of the registry (plots, tables, predictions, provenance)."""
+    """Write the interactive dashboard of the registry: a folder that opens from disk, no server or network."""
+    from phasewatch.dashboard.build import build_dashboard
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.report import build_report
 
-    with registry_session() as session, status("writing the report", quiet=json_):
-        summary = build_report(session, out, today=system_clock().today())
+    with registry_session() as session, status("writing the dashboard", quiet=json_):
+        summary = build_dashboard(session, out, today=system_clock().today())
     if json_:
         print_json({"path": str(summary.path), "findings": summary.findings})
         return
     print("key findings:")
     for line in summary.findings:
         print(f"  - {line}")
-    print(f"report: {summary.path.resolve()} (open it in a browser; it needs no network)")
+    print(f"report: {summary.path.resolve()} (open it in a browser; it needs no server and no network)")
