@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from phasewatch.cli import (
-    benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, report, scores, steer,
+    benchmarks, coupling, db, labs, models, panels, phase, predictions, releases, report, scores, steer, watch,
 )  # fmt: skip
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
 
@@ -36,6 +36,8 @@ app.command()(predictions.saturation)
 app.add_typer(phase.app, name="phase")
 app.add_typer(steer.app, name="steer")
 app.command()(steer.worker)
+app.command()(watch.watch)
+labs.app.add_typer(watch.hub_app, name="hub")
 app.command()(report.report)
 
 
