@@ -64,7 +64,7 @@ class HubModel:
             license_ = next((t.split(":", 1)[1] for t in data.get("tags") or [] if t.startswith("license:")), None)
         if isinstance(license_, list):
             license_ = ",".join(license_)
-        total = (data.get("safetensors") or {}).get("total")
+        total = (data.get("safetensors") or {}).get("total") or (data.get("gguf") or {}).get("total")
         created = data.get("createdAt")
         return cls(
             repo=data.get("id") or data["modelId"],

@@ -138,7 +138,7 @@ class ClaimedJob:
 # --- the table queue (SQLite; its claim also works on PostgreSQL, used by bench/ to compare) ------
 
 CLAIMABLE = ("(status = 'queued' AND (not_before IS NULL OR not_before <= :now)) "
-             "OR (status = 'running' AND lease_expires_at < :now AND attempts < max_attempts)")  # fmt: skip
+             "OR (status = 'running' AND COALESCE(lease_expires_at < :now, TRUE) AND attempts < max_attempts)")  # fmt: skip
 FINAL_ATTEMPT_DIED = "the worker stopped renewing its lease on the final attempt (killed or lost)"
 TIMES = (bindparam("now", type_=DateTime(timezone=True)), bindparam("expires", type_=DateTime(timezone=True)))
 RETURNED = "RETURNING id, hf_repo, revision, config, attempts, max_attempts, timeout_seconds"
@@ -160,7 +160,7 @@ def fail_dead_final_attempts(conn: Any, stamp: dt.datetime) -> int:
     result = conn.execute(
         _sql("UPDATE steering_jobs SET status = 'failed', error = :error, lease_owner = NULL, "
              "lease_expires_at = NULL, finished_at = :now "
-             "WHERE status = 'running' AND lease_expires_at < :now AND attempts >= max_attempts"),
+             "WHERE status = 'running' AND COALESCE(lease_expires_at < :now, TRUE) AND attempts >= max_attempts"),
         {"now": stamp, "error": FINAL_ATTEMPT_DIED},
     )  # fmt: skip
     return result.rowcount
