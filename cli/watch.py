@@ -12,9 +12,11 @@ hub_app = new_app("The Hugging Face Hub organisations each lab publishes under (
 
 
 @hub_app.command("set")
-def hub_set(lab: str = typer.Argument(..., help="Lab name or alias."),
-            orgs: list[str] = typer.Argument(None, help="Hub organisations, e.g. Qwen; none removes them."),
-            json_: bool = JSON_OPTION) -> None:  # fmt: skip
+def hub_set(
+    lab: str = typer.Argument(..., help="Lab name or alias."),
+    orgs: list[str] = typer.Argument(None, help="Hub organisations, e.g. Qwen; none removes them."),
+    json_: bool = JSON_OPTION,
+) -> None:
     """Set a lab's Hub organisations (replacing those it had)."""
     from phasewatch.cli.common import registry_session
     from phasewatch.registry.hub import set_orgs
@@ -38,7 +40,9 @@ def hub_list(json_: bool = JSON_OPTION) -> None:
     if json_:
         print_json([asdict(r) for r in rows])
         return
-    table(f"{len(rows)} labs with Hub organisations", ("lab", "organisations"), [(r.lab, ", ".join(r.orgs)) for r in rows])
+    table(
+        f"{len(rows)} labs with Hub organisations", ("lab", "organisations"), [(r.lab, ", ".join(r.orgs)) for r in rows]
+    )
 
 
 def watch(
@@ -59,11 +63,27 @@ def watch(
             print_json([asdict(f) for f in found])
         else:
             registered = [f for f in found if f.status == "registered"]
-            print(f"{client.endpoint}: {len(found)} new repositories, {len(registered)} registered and queued", flush=True)
+            print(
+                f"{client.endpoint}: {len(found)} new repositories, {len(registered)} registered and queued", flush=True
+            )
             if found:
-                table("new on the Hub", ("repo", "lab", "status", "model", "revision", "params (B)", "licence", "job"),
-                      [(f.repo, f.lab, f.reason or f.status, f.model, (f.revision or "")[:12],
-                        f"{f.params_b:.3g}" if f.params_b else None, f.license, f.job_id) for f in found])  # fmt: skip
+                table(
+                    "new on the Hub",
+                    ("repo", "lab", "status", "model", "revision", "params (B)", "licence", "job"),
+                    [
+                        (
+                            f.repo,
+                            f.lab,
+                            f.reason or f.status,
+                            f.model,
+                            (f.revision or "")[:12],
+                            f"{f.params_b:.3g}" if f.params_b else None,
+                            f.license,
+                            f.job_id,
+                        )
+                        for f in found
+                    ],
+                )
         if every is None:
             return
         clock.sleep(every * 60)

@@ -69,7 +69,7 @@ class HubModel:
         return cls(
             repo=data.get("id") or data["modelId"],
             sha=data.get("sha"),
-            created_at=dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+            created_at=dt.datetime.fromisoformat(created) if created else None,
             license=license_,
             params_total=int(total) if total else None,
             private=bool(data.get("private")),
@@ -106,10 +106,14 @@ class HubClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read()), response.headers.get("Link")
         except urllib.error.HTTPError as exc:
-            raise HubError(f"the Hub answered {exc.code} for {url}", "check the organisation name and HF_ENDPOINT") from None
+            raise HubError(
+                f"the Hub answered {exc.code} for {url}", "check the organisation name and HF_ENDPOINT"
+            ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise HubError(f"cannot reach the Hub at {self.endpoint}: {getattr(exc, 'reason', exc)}",
-                           "check the network, or point HF_ENDPOINT at a reachable Hub") from None
+            raise HubError(
+                f"cannot reach the Hub at {self.endpoint}: {getattr(exc, 'reason', exc)}",
+                "check the network, or point HF_ENDPOINT at a reachable Hub",
+            ) from None
         except json.JSONDecodeError:
             raise HubError(f"the Hub's answer for {url} is not JSON", "check HF_ENDPOINT points at a Hub API") from None
 
@@ -149,8 +153,10 @@ def set_orgs(session: Session, lab_name: str, orgs: list[str]) -> LabOrgs:
             raise InvalidInputError(f"{org!r} is not a Hub organisation name", "write it as on the Hub, e.g. Qwen")
         owner = session.scalar(select(LabHubOrg).where(LabHubOrg.org == org))
         if owner is not None and owner.lab_id != lab.id:
-            raise ConflictError(f"Hub organisation {org!r} already belongs to {owner.lab.name}",
-                                f"remove it there first: phasewatch labs hub set {owner.lab.name!r}")  # fmt: skip
+            raise ConflictError(
+                f"Hub organisation {org!r} already belongs to {owner.lab.name}",
+                f"remove it there first: phasewatch labs hub set {owner.lab.name!r}",
+            )
     current = {row.org: row for row in session.scalars(select(LabHubOrg).where(LabHubOrg.lab_id == lab.id))}
     for org, row in current.items():
         if org not in orgs:
@@ -200,8 +206,15 @@ def register(session: Session, lab_id: int, info: HubModel, *, endpoint: str, cl
 
     catalog = Catalog(session)
     lab = session.get(Lab, lab_id)
-    row = HubRepo(repo=info.repo, lab_id=lab_id, sha=info.sha, hub_created_at=info.created_at, license=info.license,
-                  params_total=info.params_total, seen_at=clock.now())  # fmt: skip
+    row = HubRepo(
+        repo=info.repo,
+        lab_id=lab_id,
+        sha=info.sha,
+        hub_created_at=info.created_at,
+        license=info.license,
+        params_total=info.params_total,
+        seen_at=clock.now(),
+    )
     params_b = info.params_total / 1e9 if info.params_total else None
     reason = info.why_not_open_weight()
     if reason is None:
@@ -213,10 +226,17 @@ def register(session: Session, lab_id: int, info: HubModel, *, endpoint: str, cl
             session.flush()
             return Found(info.repo, lab.name, "registered", existing.name, info.sha, params_b, info.license, job.id)
         created = (info.created_at or clock.now()).date()
-        request = ReleaseRequest(name=_model_name(catalog, info.repo), lab=lab.name, date=created.isoformat(),
-                                 open_weight=True, hf_repo=info.repo, hf_revision=info.sha,
-                                 source_url=f"{endpoint}/{info.repo}", params_total_b=params_b,
-                                 kind="base" if re.search(r"(?i)(^|[-_])base($|[-_])", info.repo) else "frontier")  # fmt: skip
+        request = ReleaseRequest(
+            name=_model_name(catalog, info.repo),
+            lab=lab.name,
+            date=created.isoformat(),
+            open_weight=True,
+            hf_repo=info.repo,
+            hf_revision=info.sha,
+            source_url=f"{endpoint}/{info.repo}",
+            params_total_b=params_b,
+            kind="base" if re.search(r"(?i)(^|[-_])base($|[-_])", info.repo) else "frontier",
+        )
         try:
             with session.begin_nested():
                 result = add_release(session, request, today=clock.today())
@@ -227,8 +247,9 @@ def register(session: Session, lab_id: int, info: HubModel, *, endpoint: str, cl
             row.job_id = result.steering_job
             session.add(row)
             session.flush()
-            return Found(info.repo, lab.name, "registered", result.model, info.sha, params_b, info.license,
-                         result.steering_job)  # fmt: skip
+            return Found(
+                info.repo, lab.name, "registered", result.model, info.sha, params_b, info.license, result.steering_job
+            )
     row.skipped = reason
     session.add(row)
     session.flush()
@@ -238,12 +259,17 @@ def register(session: Session, lab_id: int, info: HubModel, *, endpoint: str, cl
 def watch_once(engine: Engine, client: HubClient, *, clock: Clock, orgs: list[str] | None = None) -> list[Found]:
     """Poll every stored organisation (or ``orgs``) once; return the repositories seen for the first time."""
     with transaction(engine) as session:
-        targets = [(r.id, r.org, r.lab_id) for r in session.scalars(select(LabHubOrg).order_by(LabHubOrg.org))
-                   if orgs is None or r.org in orgs]  # fmt: skip
+        targets = [
+            (r.id, r.org, r.lab_id)
+            for r in session.scalars(select(LabHubOrg).order_by(LabHubOrg.org))
+            if orgs is None or r.org in orgs
+        ]
     if orgs is not None:
         unknown = sorted(set(orgs) - {org for _, org, _ in targets})
         if unknown:
-            raise InvalidInputError(f"no lab has the Hub organisation {unknown[0]!r}", "add it: phasewatch labs hub set LAB ORG")
+            raise InvalidInputError(
+                f"no lab has the Hub organisation {unknown[0]!r}", "add it: phasewatch labs hub set LAB ORG"
+            )
     found: list[Found] = []
     for org_id, org, lab_id in targets:
         repos = client.list_repos(org)

@@ -95,12 +95,22 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def _find(session: Session, key: tuple[str, str, str]) -> SteeringJob | None:
-    return session.scalar(select(SteeringJob).where(SteeringJob.hf_repo == key[0], SteeringJob.revision == key[1],
-                                                    SteeringJob.config_hash == key[2]))  # fmt: skip
+    return session.scalar(
+        select(SteeringJob).where(
+            SteeringJob.hf_repo == key[0], SteeringJob.revision == key[1], SteeringJob.config_hash == key[2]
+        )
+    )
 
 
-def enqueue(session: Session, hf_repo: str, revision: str | None = None, config: dict[str, Any] | None = None,
-            model: Model | None = None, *, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> tuple[SteeringJob, bool]:  # fmt: skip
+def enqueue(
+    session: Session,
+    hf_repo: str,
+    revision: str | None = None,
+    config: dict[str, Any] | None = None,
+    model: Model | None = None,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+) -> tuple[SteeringJob, bool]:
     """Queue one evaluation; the same repo, revision and config is one job (idempotent,
     by a unique constraint, so concurrent loggers cannot queue it twice). On PostgreSQL
     the engine's job is deferred in the same transaction."""
@@ -109,8 +119,17 @@ def enqueue(session: Session, hf_repo: str, revision: str | None = None, config:
     existing = _find(session, key)
     if existing is not None:
         return existing, False
-    job = SteeringJob(hf_repo=key[0], revision=key[1], config=config, config_hash=key[2], status="queued",
-                      attempts=0, max_attempts=MAX_ATTEMPTS, timeout_seconds=timeout_seconds, model=model)  # fmt: skip
+    job = SteeringJob(
+        hf_repo=key[0],
+        revision=key[1],
+        config=config,
+        config_hash=key[2],
+        status="queued",
+        attempts=0,
+        max_attempts=MAX_ATTEMPTS,
+        timeout_seconds=timeout_seconds,
+        model=model,
+    )
     try:
         with session.begin_nested():
             session.add(job)
@@ -137,14 +156,16 @@ class ClaimedJob:
 
 # --- the table queue (SQLite; its claim also works on PostgreSQL, used by bench/ to compare) ------
 
-CLAIMABLE = ("(status = 'queued' AND (not_before IS NULL OR not_before <= :now)) "
-             "OR (status = 'running' AND COALESCE(lease_expires_at < :now, TRUE) AND attempts < max_attempts)")  # fmt: skip
+CLAIMABLE = (
+    "(status = 'queued' AND (not_before IS NULL OR not_before <= :now)) "
+    "OR (status = 'running' AND COALESCE(lease_expires_at < :now, TRUE) AND attempts < max_attempts)"
+)
 FINAL_ATTEMPT_DIED = "the worker stopped renewing its lease on the final attempt (killed or lost)"
 TIMES = (bindparam("now", type_=DateTime(timezone=True)), bindparam("expires", type_=DateTime(timezone=True)))
 RETURNED = "RETURNING id, hf_repo, revision, config, attempts, max_attempts, timeout_seconds"
 
 
-def _sql(statement: str):  # noqa: ANN202
+def _sql(statement: str):
     """Text SQL whose :now and :expires are bound as DateTime (the ORM's own format on SQLite)."""
     clause = text(statement)
     return clause.bindparams(*(p for p in TIMES if f":{p.key}" in statement))
@@ -158,11 +179,13 @@ def _claimed(row: Any) -> ClaimedJob:
 def fail_dead_final_attempts(conn: Any, stamp: dt.datetime) -> int:
     """Fail running jobs whose lease expired on their final attempt (nobody may claim them again)."""
     result = conn.execute(
-        _sql("UPDATE steering_jobs SET status = 'failed', error = :error, lease_owner = NULL, "
-             "lease_expires_at = NULL, finished_at = :now "
-             "WHERE status = 'running' AND COALESCE(lease_expires_at < :now, TRUE) AND attempts >= max_attempts"),
+        _sql(
+            "UPDATE steering_jobs SET status = 'failed', error = :error, lease_owner = NULL, "
+            "lease_expires_at = NULL, finished_at = :now "
+            "WHERE status = 'running' AND COALESCE(lease_expires_at < :now, TRUE) AND attempts >= max_attempts"
+        ),
         {"now": stamp, "error": FINAL_ATTEMPT_DIED},
-    )  # fmt: skip
+    )
     return result.rowcount
 
 
@@ -187,7 +210,8 @@ def claim(engine: Engine, owner: str, lease_seconds: float, *, clock: Clock) -> 
             row = conn.execute(_sql(update.format(target=":id")), {**values, "id": row_id}).one()
         else:  # SQLite: one statement under its write lock is atomic
             row = conn.execute(
-                _sql(update.format(target=f"(SELECT id FROM steering_jobs WHERE {CLAIMABLE} ORDER BY id LIMIT 1)")), values
+                _sql(update.format(target=f"(SELECT id FROM steering_jobs WHERE {CLAIMABLE} ORDER BY id LIMIT 1)")),
+                values,
             ).one_or_none()
             if row is None:
                 return None
@@ -199,10 +223,12 @@ def heartbeat(engine: Engine, job_id: int, owner: str, lease_seconds: float, *, 
     stamp = clock.now()
     with engine.begin() as conn:
         result = conn.execute(
-            _sql("UPDATE steering_jobs SET lease_expires_at = :expires, heartbeat_at = :now "
-                 "WHERE id = :id AND lease_owner = :owner AND status = 'running'"),
+            _sql(
+                "UPDATE steering_jobs SET lease_expires_at = :expires, heartbeat_at = :now "
+                "WHERE id = :id AND lease_owner = :owner AND status = 'running'"
+            ),
             {"expires": stamp + dt.timedelta(seconds=lease_seconds), "now": stamp, "id": job_id, "owner": owner},
-        )  # fmt: skip
+        )
         return result.rowcount == 1
 
 
@@ -212,7 +238,13 @@ def finish(engine: Engine, job: ClaimedJob, owner: str, report: dict[str, Any], 
         row = session.get(SteeringJob, job.id, with_for_update=session.bind.dialect.name == "postgresql")
         if row is None or row.lease_owner != owner or row.status != "running":
             return False
-        row.status, row.finished_at, row.lease_owner, row.lease_expires_at, row.error = "done", clock.now(), None, None, None
+        row.status, row.finished_at, row.lease_owner, row.lease_expires_at, row.error = (
+            "done",
+            clock.now(),
+            None,
+            None,
+            None,
+        )
         session.add(SteeringResult(job_id=row.id, model_id=row.model_id, worker=owner, report=report))
     return True
 
@@ -266,8 +298,9 @@ def _child(runner: Runner, job: ClaimedJob, send: Any) -> None:
         os._exit(0)
 
 
-def execute(runner: Runner, job: ClaimedJob, *, should_stop: Callable[[], bool], clock: Clock,
-            poll_seconds: float = 0.2) -> dict[str, Any]:  # fmt: skip
+def execute(
+    runner: Runner, job: ClaimedJob, *, should_stop: Callable[[], bool], clock: Clock, poll_seconds: float = 0.2
+) -> dict[str, Any]:
     """Run ``runner(job)`` in a forked child; stop it at ``job.timeout_seconds`` (:class:`JobTimeout`)
     or when ``should_stop()`` turns true (:class:`JobInterrupted`)."""
     context = multiprocessing.get_context("fork")
@@ -312,8 +345,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def run_one(engine: Engine, runner: Runner, *, clock: Clock, owner: str | None = None, lease_seconds: float = 60.0,
-            should_stop: Callable[[], bool] = lambda: False) -> Outcome | None:  # fmt: skip
+def run_one(
+    engine: Engine,
+    runner: Runner,
+    *,
+    clock: Clock,
+    owner: str | None = None,
+    lease_seconds: float = 60.0,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Outcome | None:
     """Claim one job from the table queue, run it while a heartbeat thread keeps the lease,
     store the outcome. A shutdown (``should_stop``) gives the job back without using an attempt."""
     owner = owner or worker_name()
@@ -359,14 +399,26 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def run_table_worker(engine: Engine, runner: Runner, *, clock: Clock, owner: str, stop: threading.Event,
-                     once: bool = False, drain: bool = False, lease_seconds: float = 60.0, poll_seconds: float = 10.0,
-                     on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> int:
+def run_table_worker(
+    engine: Engine,
+    runner: Runner,
+    *,
+    clock: Clock,
+    owner: str,
+    stop: threading.Event,
+    once: bool = False,
+    drain: bool = False,
+    lease_seconds: float = 60.0,
+    poll_seconds: float = 10.0,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+) -> int:
     """The table queue's worker loop: run jobs until ``stop`` is set (with ``once``: at most one;
     with ``drain``: until the queue is empty)."""
     ran = 0
     while not stop.is_set():
-        outcome = run_one(engine, runner, clock=clock, owner=owner, lease_seconds=lease_seconds, should_stop=stop.is_set)
+        outcome = run_one(
+            engine, runner, clock=clock, owner=owner, lease_seconds=lease_seconds, should_stop=stop.is_set
+        )
         if outcome is not None:
             ran += 1
             on_outcome(outcome)
@@ -421,9 +473,20 @@ def _iso(stamp: dt.datetime | None) -> str | None:
 
 
 def _view(job: SteeringJob) -> JobView:
-    return JobView(job.id, job.model.name if job.model else None, job.hf_repo, job.revision, job.status, job.attempts,
-                   job.max_attempts, job.lease_owner, job.error, _iso(job.created_at) or "", _iso(job.finished_at),
-                   _iso(job.not_before) if job.status == "queued" else None)  # fmt: skip
+    return JobView(
+        job.id,
+        job.model.name if job.model else None,
+        job.hf_repo,
+        job.revision,
+        job.status,
+        job.attempts,
+        job.max_attempts,
+        job.lease_owner,
+        job.error,
+        _iso(job.created_at) or "",
+        _iso(job.finished_at),
+        _iso(job.not_before) if job.status == "queued" else None,
+    )
 
 
 def list_jobs(session: Session, status: str | None = None) -> list[JobView]:
@@ -452,14 +515,23 @@ def retry(session: Session, job_id: int, *, clock: Clock) -> JobView:
         else:
             alive = job.lease_expires_at is not None and _as_utc(job.lease_expires_at) >= clock.now()
         if alive:
-            raise ConflictError(f"job #{job_id} is running and its worker is alive",
-                                "wait for it, or stop that worker (its job is then released)")  # fmt: skip
+            raise ConflictError(
+                f"job #{job_id} is running and its worker is alive",
+                "wait for it, or stop that worker (its job is then released)",
+            )
     elif job.status not in ("failed", "done"):
         raise ConflictError(f"job #{job_id} is {job.status}", "only failed, done or dead running jobs can be retried")
     if job.status == "done":
         session.execute(SteeringResult.__table__.delete().where(SteeringResult.job_id == job.id))
     job.status, job.attempts, job.error, job.lease_owner, job.lease_expires_at, job.finished_at, job.not_before = (
-        "queued", 0, None, None, None, None, None)  # fmt: skip
+        "queued",
+        0,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     session.flush()
     if postgres:
         from phasewatch.registry.queue import defer
@@ -474,14 +546,25 @@ def results_for_model(session: Session, model_id: int) -> list[dict[str, Any]]:
     out = []
     for job in session.scalars(select(SteeringJob).where(SteeringJob.model_id == model_id).order_by(SteeringJob.id)):
         result = session.scalar(select(SteeringResult).where(SteeringResult.job_id == job.id))
-        summary: dict[str, Any] = {"job": job.id, "hf_repo": job.hf_repo, "revision": job.revision, "status": job.status}
+        summary: dict[str, Any] = {
+            "job": job.id,
+            "hf_repo": job.hf_repo,
+            "revision": job.revision,
+            "status": job.status,
+        }
         if job.error:
             summary["error"] = job.error
         if result is not None:
             report = result.report
             best = max(report.get("sweep", []), key=lambda r: r["net"], default=None)
-            summary.update({"layer": report.get("layer"), "probe_accuracy": report.get("held_out_probe_accuracy"),
-                            "best_net": best, "mc_baseline": report.get("mc_baseline"),
-                            "mc_steered": report.get("mc_steered")})  # fmt: skip
+            summary.update(
+                {
+                    "layer": report.get("layer"),
+                    "probe_accuracy": report.get("held_out_probe_accuracy"),
+                    "best_net": best,
+                    "mc_baseline": report.get("mc_baseline"),
+                    "mc_steered": report.get("mc_steered"),
+                }
+            )
         out.append(summary)
     return out

@@ -89,17 +89,24 @@ def defer(session: Session, job: SteeringJob, *, replace: bool = False) -> int:
     _search_path(session)
     lock = queueing_lock(job.hf_repo, job.revision, job.config_hash)
     if replace and job.engine_job_id is not None:
-        session.execute(text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :id AND status = 'doing'"),
-                        {"id": job.engine_job_id})  # fmt: skip
-    waiting = session.execute(text("SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
-                              {"lock": lock}).scalar()  # fmt: skip
+        session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :id AND status = 'doing'"),
+            {"id": job.engine_job_id},
+        )
+    waiting = session.execute(
+        text("SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"), {"lock": lock}
+    ).scalar()
     if waiting is not None:
         return int(waiting)
-    return int(session.execute(
-        text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :lock, CAST(:args AS jsonb), "
-             "NULL)::procrastinate_job_to_defer_v1]))"),
-        {"queue": QUEUE, "task": TASK, "lock": lock, "args": json.dumps({"job_id": job.id})},
-    ).scalar_one())  # fmt: skip
+    return int(
+        session.execute(
+            text(
+                "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :lock, CAST(:args AS jsonb), "
+                "NULL)::procrastinate_job_to_defer_v1]))"
+            ),
+            {"queue": QUEUE, "task": TASK, "lock": lock, "args": json.dumps({"job_id": job.id})},
+        ).scalar_one()
+    )
 
 
 def engine_job_is_alive(session: Session, job: SteeringJob, stalled_seconds: float = STALLED_SECONDS) -> bool:
@@ -108,10 +115,12 @@ def engine_job_is_alive(session: Session, job: SteeringJob, stalled_seconds: flo
         return False
     _search_path(session)
     row = session.execute(
-        text("SELECT j.status, w.last_heartbeat > now() - make_interval(secs => :secs) AS beating "
-             "FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.id = :id"),
+        text(
+            "SELECT j.status, w.last_heartbeat > now() - make_interval(secs => :secs) AS beating "
+            "FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.id = :id"
+        ),
         {"id": job.engine_job_id, "secs": stalled_seconds},
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
     return row is not None and row.status == "doing" and bool(row.beating)
 
 
@@ -127,8 +136,9 @@ def start(engine: Engine, job_id: int, owner: str, *, clock: Clock) -> ClaimedJo
             return None
         row.status, row.lease_owner, row.attempts, row.started_at = "running", owner, row.attempts + 1, clock.now()
         row.heartbeat_at, row.not_before, row.lease_expires_at = clock.now(), None, None
-        return ClaimedJob(row.id, row.hf_repo, row.revision, dict(row.config), row.attempts, row.max_attempts,
-                          row.timeout_seconds)  # fmt: skip
+        return ClaimedJob(
+            row.id, row.hf_repo, row.revision, dict(row.config), row.attempts, row.max_attempts, row.timeout_seconds
+        )
 
 
 class AttemptFailed(Exception):
@@ -139,8 +149,9 @@ class AttemptFailed(Exception):
         self.retry_in = retry_in
 
 
-def run_engine_job(engine: Engine, runner: Runner, job_id: int, *, owner: str, clock: Clock,
-                   should_stop: Callable[[], bool]) -> Outcome | None:  # fmt: skip
+def run_engine_job(
+    engine: Engine, runner: Runner, job_id: int, *, owner: str, clock: Clock, should_stop: Callable[[], bool]
+) -> Outcome | None:
     """Run one steering job the engine handed over; raise what tells the engine to retry."""
     from procrastinate.exceptions import JobAborted
 
@@ -171,7 +182,10 @@ def mark_stalled(engine: Engine, job_id: int, *, clock: Clock) -> str | None:
         if row.attempts >= row.max_attempts:
             row.status, row.error, row.finished_at = "failed", FINAL_ATTEMPT_DIED, clock.now()
         else:
-            row.status, row.error = "queued", f"attempt {row.attempts}: its worker stopped heartbeating (killed or lost)"
+            row.status, row.error = (
+                "queued",
+                f"attempt {row.attempts}: its worker stopped heartbeating (killed or lost)",
+            )
         return row.status
 
 
@@ -194,9 +208,18 @@ def conninfo(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def build_app(database_url: str, engine: Engine, runner: Runner, *, owner: str, clock: Clock,
-              on_outcome: Callable[[Outcome], None] = lambda outcome: None, stalled_seconds: float = STALLED_SECONDS,
-              watch: Callable[[], Any] | None = None, watch_cron: str | None = None) -> Any:  # fmt: skip
+def build_app(
+    database_url: str,
+    engine: Engine,
+    runner: Runner,
+    *,
+    owner: str,
+    clock: Clock,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    stalled_seconds: float = STALLED_SECONDS,
+    watch: Callable[[], Any] | None = None,
+    watch_cron: str | None = None,
+) -> Any:
     """The Procrastinate app: the steering task with its retry strategy, the periodic
     stalled-job recovery, and (with ``watch_cron``) the periodic Hub watch."""
     import procrastinate
@@ -214,9 +237,11 @@ def build_app(database_url: str, engine: Engine, runner: Runner, *, owner: str, 
             return None
 
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo(database_url), kwargs={"options": f"-c search_path={ENGINE_SCHEMA},public"},
-        min_size=1, max_size=4,
-    )  # fmt: skip
+        conninfo=conninfo(database_url),
+        kwargs={"options": f"-c search_path={ENGINE_SCHEMA},public"},
+        min_size=1,
+        max_size=4,
+    )
     app = procrastinate.App(connector=connector)
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=SteeringRetry())
@@ -241,14 +266,36 @@ def build_app(database_url: str, engine: Engine, runner: Runner, *, owner: str, 
     return app
 
 
-def run_worker(database_url: str, engine: Engine, runner: Runner, *, owner: str, clock: Clock, once: bool = False,
-               drain: bool = False, poll_seconds: float = 5.0, heartbeat_seconds: float = 10.0, stalled_seconds: float = STALLED_SECONDS,
-               grace_seconds: float = 0.0, on_outcome: Callable[[Outcome], None] = lambda outcome: None,
-               watch: Callable[[], Any] | None = None, watch_cron: str | None = None) -> None:  # fmt: skip
+def run_worker(
+    database_url: str,
+    engine: Engine,
+    runner: Runner,
+    *,
+    owner: str,
+    clock: Clock,
+    once: bool = False,
+    drain: bool = False,
+    poll_seconds: float = 5.0,
+    heartbeat_seconds: float = 10.0,
+    stalled_seconds: float = STALLED_SECONDS,
+    grace_seconds: float = 0.0,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    watch: Callable[[], Any] | None = None,
+    watch_cron: str | None = None,
+) -> None:
     """Run a Procrastinate worker until SIGTERM/Ctrl-C (with ``once``: at most one job; with
     ``drain``: until the queue is empty)."""
-    app = build_app(database_url, engine, runner, owner=owner, clock=clock, on_outcome=on_outcome,
-                    stalled_seconds=stalled_seconds, watch=watch, watch_cron=watch_cron)  # fmt: skip
+    app = build_app(
+        database_url,
+        engine,
+        runner,
+        owner=owner,
+        clock=clock,
+        on_outcome=on_outcome,
+        stalled_seconds=stalled_seconds,
+        watch=watch,
+        watch_cron=watch_cron,
+    )
 
     async def stop_after_one(call_next: Callable[[], Any], context: Any, worker: Any) -> Any:
         try:
@@ -260,11 +307,16 @@ def run_worker(database_url: str, engine: Engine, runner: Runner, *, owner: str,
         async with app.open_async():
             await recover_stalled(app, engine, clock=clock, stalled_seconds=stalled_seconds)
             await app.run_worker_async(
-                queues=[QUEUE] if once else [QUEUE, MAINTENANCE_QUEUE], name=owner, concurrency=1, wait=not (once or drain),
-                fetch_job_polling_interval=poll_seconds, shutdown_graceful_timeout=grace_seconds,
-                update_heartbeat_interval=heartbeat_seconds, stalled_worker_timeout=stalled_seconds,
+                queues=[QUEUE] if once else [QUEUE, MAINTENANCE_QUEUE],
+                name=owner,
+                concurrency=1,
+                wait=not (once or drain),
+                fetch_job_polling_interval=poll_seconds,
+                shutdown_graceful_timeout=grace_seconds,
+                update_heartbeat_interval=heartbeat_seconds,
+                stalled_worker_timeout=stalled_seconds,
                 worker_middleware=[stop_after_one] if once else [],
-            )  # fmt: skip
+            )
 
     asyncio.run(main())
 
@@ -282,16 +334,25 @@ def check_device(device: str) -> None:
     if device in ("auto", "cpu"):
         return
     index = int(device.partition(":")[2] or 0)
-    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    probe = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if probe.returncode != 0:
-        raise InvalidInputError(f"--device {device} needs torch, which does not import on this machine",
-                                "install phasewatch[steer], or start the worker with --device cpu")  # fmt: skip
+        raise InvalidInputError(
+            f"--device {device} needs torch, which does not import on this machine",
+            "install phasewatch[steer], or start the worker with --device cpu",
+        )
     count = int(probe.stdout.strip() or 0)
     if index >= count:
         have = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA device"
-        raise InvalidInputError(f"--device {device} was asked for, but this machine has {have}",
-                                "start this worker with --device cpu, or on a machine with that GPU")  # fmt: skip
+        raise InvalidInputError(
+            f"--device {device} was asked for, but this machine has {have}",
+            "start this worker with --device cpu, or on a machine with that GPU",
+        )
 
 
 @contextmanager
@@ -309,8 +370,10 @@ def device_lock(device: str, lock_dir: Path | None = None) -> Iterator[Path | No
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConflictError(f"{name} is already used by another phasewatch worker on this machine",
-                                "run one worker per GPU: stop that one, or pass another --device cuda:N") from None  # fmt: skip
+            raise ConflictError(
+                f"{name} is already used by another phasewatch worker on this machine",
+                "run one worker per GPU: stop that one, or pass another --device cuda:N",
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

@@ -54,14 +54,16 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Integer(), nullable=True),
         sa.Column("skipped", sa.Text(), nullable=True),
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["job_id"], ["steering_jobs.id"], name=op.f("fk_hub_repos_job_id_steering_jobs"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["steering_jobs.id"], name=op.f("fk_hub_repos_job_id_steering_jobs"), ondelete="SET NULL"
+        ),
         sa.ForeignKeyConstraint(["lab_id"], ["labs.id"], name=op.f("fk_hub_repos_lab_id_labs"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["model_id"], ["models.id"], name=op.f("fk_hub_repos_model_id_models"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["models.id"], name=op.f("fk_hub_repos_model_id_models"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hub_repos")),
         sa.UniqueConstraint("repo", name=op.f("uq_hub_repos_repo")),
-    )  # fmt: skip
+    )
     with op.batch_alter_table("hub_repos", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_hub_repos_lab_id"), ["lab_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_hub_repos_model_id"), ["model_id"], unique=False)
@@ -75,17 +77,30 @@ def upgrade() -> None:
     op.execute(f"SET LOCAL search_path TO {ENGINE_SCHEMA}, public")
     bind.exec_driver_sql(engine_schema_sql().replace("%", "%%"))  # the driver reads % as a placeholder
     # Existing jobs: queued and running (an old lease) go into the engine, queued again.
-    rows = bind.execute(sa.text("SELECT id, hf_repo, revision, config_hash FROM steering_jobs "
-                                "WHERE status IN ('queued', 'running') ORDER BY id")).all()  # fmt: skip
+    rows = bind.execute(
+        sa.text(
+            "SELECT id, hf_repo, revision, config_hash FROM steering_jobs "
+            "WHERE status IN ('queued', 'running') ORDER BY id"
+        )
+    ).all()
     for row in rows:
         engine_id = bind.execute(
-            sa.text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('steering', 'steering.evaluate', 0, NULL, "
-                    ":qlock, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"),
-            {"qlock": queueing_lock(row.hf_repo, row.revision, row.config_hash), "args": json.dumps({"job_id": row.id})},
-        ).scalar_one()  # fmt: skip
+            sa.text(
+                "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('steering', 'steering.evaluate', 0, NULL, "
+                ":qlock, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"
+            ),
+            {
+                "qlock": queueing_lock(row.hf_repo, row.revision, row.config_hash),
+                "args": json.dumps({"job_id": row.id}),
+            },
+        ).scalar_one()
         bind.execute(
-            sa.text("UPDATE steering_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, "
-                    "engine_job_id = :e WHERE id = :id"), {"e": engine_id, "id": row.id})  # fmt: skip
+            sa.text(
+                "UPDATE steering_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, "
+                "engine_job_id = :e WHERE id = :id"
+            ),
+            {"e": engine_id, "id": row.id},
+        )
     op.execute("SET LOCAL search_path TO public")
 
 
@@ -95,8 +110,10 @@ def downgrade() -> None:
         from phasewatch.registry.queue import ENGINE_SCHEMA
 
         # Jobs the engine still held go back to the table queue as queued.
-        op.execute("UPDATE steering_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "
-                   "WHERE status = 'running'")  # fmt: skip
+        op.execute(
+            "UPDATE steering_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE status = 'running'"
+        )
         op.execute(f"DROP SCHEMA IF EXISTS {ENGINE_SCHEMA} CASCADE")
     with op.batch_alter_table("hub_repos", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_hub_repos_model_id"))

@@ -34,7 +34,7 @@ class FakeHub:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 hub.requests.append(self.path)
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
@@ -46,7 +46,7 @@ class FakeHub:
                     if start + PAGE < len(items):
                         nxt = urllib.parse.urlencode({**query, "cursor": start + PAGE})
                         headers["Link"] = f'<http://{self.headers["Host"]}/api/models?{nxt}>; rel="next"'
-                    return self._send(200, items[start:start + PAGE], headers)
+                    return self._send(200, items[start : start + PAGE], headers)
                 repo = urllib.parse.unquote(url.path.removeprefix("/api/models/"))
                 if repo in hub.visible:
                     return self._send(200, ANSWERS["models"][repo])
@@ -81,7 +81,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     hub.server.server_close()
 
 
-def _run_all(engine: Engine, db_url: str, runner) -> None:  # noqa: ANN001
+def _run_all(engine: Engine, db_url: str, runner) -> None:
     if engine.dialect.name == "postgresql":
         from phasewatch.registry.queue import run_worker
 
@@ -90,8 +90,9 @@ def _run_all(engine: Engine, db_url: str, runner) -> None:  # noqa: ANN001
         run_table_worker(engine, runner, clock=WallClock(), owner="w", stop=threading.Event(), drain=True)
 
 
-def test_three_new_repos_on_the_hub_become_three_jobs_that_run(engine: Engine, db_url: str, fake_hub: FakeHub,
-                                                               tmp_path: Path) -> None:
+def test_three_new_repos_on_the_hub_become_three_jobs_that_run(
+    engine: Engine, db_url: str, fake_hub: FakeHub, tmp_path: Path
+) -> None:
     clock = FrozenClock(dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC))
     with transaction(engine) as session:
         set_orgs(session, "Mistral AI", ["mistralai"])
@@ -111,8 +112,10 @@ def test_three_new_repos_on_the_hub_become_three_jobs_that_run(engine: Engine, d
     fake_hub.visible = set(ANSWERS["models"])  # three open-weight repos appear, and a repo without weights
     found = watch_once(engine, client, clock=clock)
     assert sorted((f.repo, f.status) for f in found) == [
-        ("Qwen/Qwen4-0.6B-GGUF", "registered"), ("Qwen/Qwen4-1.7B", "registered"),
-        ("Qwen/Qwen4-Technical-Report", "skipped"), ("mistralai/Ministral-4-8B-Base-2611", "registered"),
+        ("Qwen/Qwen4-0.6B-GGUF", "registered"),
+        ("Qwen/Qwen4-1.7B", "registered"),
+        ("Qwen/Qwen4-Technical-Report", "skipped"),
+        ("mistralai/Ministral-4-8B-Base-2611", "registered"),
     ]
     assert any(p.startswith("/api/models?") and "cursor=2" in p for p in fake_hub.requests)  # paged
     assert watch_once(engine, client, clock=clock) == []  # idempotent: nothing new, nothing queued
@@ -121,7 +124,12 @@ def test_three_new_repos_on_the_hub_become_three_jobs_that_run(engine: Engine, d
         assert len(new_jobs) == 3
         qwen = session.scalar(select(Model).where(Model.hf_repo == "Qwen/Qwen4-1.7B"))
         detail = ANSWERS["models"]["Qwen/Qwen4-1.7B"]
-        assert (qwen.name, qwen.lab.name, qwen.hf_revision, qwen.open_weight) == ("Qwen4-1.7B", "Alibaba", detail["sha"], True)
+        assert (qwen.name, qwen.lab.name, qwen.hf_revision, qwen.open_weight) == (
+            "Qwen4-1.7B",
+            "Alibaba",
+            detail["sha"],
+            True,
+        )
         assert qwen.params_total_b == pytest.approx(detail["safetensors"]["total"] / 1e9)
         assert qwen.release_date == dt.date(2026, 11, 20)
         row = session.scalar(select(HubRepo).where(HubRepo.repo == "Qwen/Qwen4-1.7B"))
@@ -137,7 +145,11 @@ def test_three_new_repos_on_the_hub_become_three_jobs_that_run(engine: Engine, d
         return runner(job)
 
     _run_all(engine, db_url, counting)
-    assert sorted(ran.read_text().split()) == ["Qwen/Qwen4-0.6B-GGUF", "Qwen/Qwen4-1.7B", "mistralai/Ministral-4-8B-Base-2611"]
+    assert sorted(ran.read_text().split()) == [
+        "Qwen/Qwen4-0.6B-GGUF",
+        "Qwen/Qwen4-1.7B",
+        "mistralai/Ministral-4-8B-Base-2611",
+    ]
     with transaction(engine) as session:
         statuses = collections.Counter(session.scalars(select(SteeringJob.status)))
         assert statuses == {"done": 4}

@@ -75,7 +75,7 @@ def test_transient_errors_retry_after_a_backoff_and_permanent_ones_do_not(engine
     ok, flaky, missing = _enqueue(engine, 3)
     now = clock()
 
-    def runner(job):  # noqa: ANN001, ANN202
+    def runner(job):
         if job.id == flaky:
             raise RuntimeError("CUDA out of memory")
         if job.id == missing:
@@ -164,9 +164,8 @@ def test_a_job_past_its_timeout_is_stopped_and_retried_later(engine: Engine) -> 
 
 def test_one_worker_per_gpu(tmp_path: Path) -> None:
     with device_lock("cuda:0", tmp_path):
-        with pytest.raises(ConflictError, match="cuda:0 is already used"):
-            with device_lock("cuda", tmp_path):
-                pass
+        with pytest.raises(ConflictError, match="cuda:0 is already used"), device_lock("cuda", tmp_path):
+            pass
         with device_lock("cuda:1", tmp_path), device_lock("cpu", tmp_path):
             pass
     with device_lock("cuda:0", tmp_path):  # released with its holder
@@ -214,8 +213,13 @@ def test_a_worker_for_a_missing_device_refuses_to_start(cli_env: str, engine: En
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
     (job_id,) = _enqueue(engine, 1)
-    result = subprocess.run([sys.executable, "-c", "from phasewatch.cli.app import main; main()", "worker", "--device",
-                             "cuda", "--once"], capture_output=True, text=True, env={**os.environ})  # noqa: S603
+    result = subprocess.run(
+        [sys.executable, "-c", "from phasewatch.cli.app import main; main()", "worker", "--device", "cuda", "--once"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        check=False,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "no CUDA device" in result.stderr
     job = _job(engine, job_id)

@@ -34,9 +34,15 @@ def _enqueue(engine: Engine, n: int, **fields: object) -> list[int]:
 
 def _engine_jobs(engine: Engine) -> list[tuple[int, str, str, int]]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT id, status::text, queueing_lock, (args->>'job_id')::int FROM procrastinate.procrastinate_jobs "
-            "WHERE task_name = 'steering.evaluate' ORDER BY id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT id, status::text, queueing_lock, (args->>'job_id')::int FROM procrastinate.procrastinate_jobs "
+                    "WHERE task_name = 'steering.evaluate' ORDER BY id"
+                )
+            )
+        ]
 
 
 def _job(engine: Engine, job_id: int) -> SteeringJob:
@@ -44,9 +50,18 @@ def _job(engine: Engine, job_id: int) -> SteeringJob:
         return session.get(SteeringJob, job_id)
 
 
-def _drain(db_url: str, engine: Engine, runner, stalled: float = 30.0) -> None:  # noqa: ANN001
-    run_worker(db_url, engine, runner, owner="drainer", clock=WallClock(), drain=True, poll_seconds=0.1,
-               stalled_seconds=stalled, heartbeat_seconds=stalled / 4)
+def _drain(db_url: str, engine: Engine, runner, stalled: float = 30.0) -> None:
+    run_worker(
+        db_url,
+        engine,
+        runner,
+        owner="drainer",
+        clock=WallClock(),
+        drain=True,
+        poll_seconds=0.1,
+        stalled_seconds=stalled,
+        heartbeat_seconds=stalled / 4,
+    )
 
 
 def test_enqueue_defers_one_engine_job_per_repo_revision_and_config(engine: Engine, db_url: str) -> None:
@@ -67,7 +82,7 @@ def test_enqueue_defers_one_engine_job_per_repo_revision_and_config(engine: Engi
 def test_engine_retries_transient_errors_with_backoff_and_not_permanent_ones(engine: Engine, db_url: str) -> None:
     flaky, missing = _enqueue(engine, 2)
 
-    def runner(job):  # noqa: ANN001, ANN202
+    def runner(job):
         raise (RuntimeError("CUDA out of memory") if job.id == flaky else PermanentJobError("no such repo"))
 
     _drain(db_url, engine, runner)
@@ -75,9 +90,14 @@ def test_engine_retries_transient_errors_with_backoff_and_not_permanent_ones(eng
     assert _job(engine, flaky).not_before is not None
     assert (_job(engine, missing).status, _job(engine, missing).attempts) == ("failed", 1)
     with engine.connect() as conn:  # the engine holds the retry back by the same backoff
-        waits = dict(conn.execute(text(
-            "SELECT (args->>'job_id')::int, extract(epoch FROM scheduled_at - now()) FROM procrastinate.procrastinate_jobs "
-            "WHERE status = 'todo'")).all())
+        waits = dict(
+            conn.execute(
+                text(
+                    "SELECT (args->>'job_id')::int, extract(epoch FROM scheduled_at - now()) FROM procrastinate.procrastinate_jobs "
+                    "WHERE status = 'todo'"
+                )
+            ).all()
+        )
     assert set(waits) == {flaky} and 30 < waits[flaky] <= 60
 
 
@@ -91,8 +111,9 @@ def _wait_for(engine: Engine, job_ids: list[int], status: str, timeout: float = 
 
 
 @pytest.mark.slow
-def test_kill_9_is_recovered_and_a_final_attempt_fails_and_sigterm_releases(engine: Engine, db_url: str,
-                                                                            tmp_path: Path) -> None:
+def test_kill_9_is_recovered_and_a_final_attempt_fails_and_sigterm_releases(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
     retried, final, stopped = _enqueue(engine, 3)
     with transaction(engine) as session:
         session.execute(update(SteeringJob).where(SteeringJob.id == final).values(attempts=2))
@@ -108,7 +129,9 @@ def test_kill_9_is_recovered_and_a_final_attempt_fails_and_sigterm_releases(engi
         os.kill(by_owner[owners[job_id]].pid, signal.SIGKILL)
         by_owner[owners[job_id]].wait()
     time.sleep(2.5)  # their heartbeats stop; after 2 s the workers count as dead
-    rescuer = subprocess.run([sys.executable, WORKER, db_url, "rescuer", "fast", "2", str(log)], timeout=120)
+    rescuer = subprocess.run(
+        [sys.executable, WORKER, db_url, "rescuer", "fast", "2", str(log)], timeout=120, check=False
+    )
     assert rescuer.returncode == 0
     assert (_job(engine, retried).status, _job(engine, retried).attempts) == ("done", 2)
     assert (_job(engine, final).status, _job(engine, final).error) == ("failed", FINAL_ATTEMPT_DIED)

@@ -32,11 +32,28 @@ def main() -> None:
     if engine.dialect.name == "postgresql":
         from phasewatch.registry.queue import run_worker
 
-        run_worker(url, engine, runner, owner=owner, clock=WallClock(), drain=mode != "hang", poll_seconds=0.2,
-                   heartbeat_seconds=seconds / 4, stalled_seconds=seconds)
+        run_worker(
+            url,
+            engine,
+            runner,
+            owner=owner,
+            clock=WallClock(),
+            drain=mode != "hang",
+            poll_seconds=0.2,
+            heartbeat_seconds=seconds / 4,
+            stalled_seconds=seconds,
+        )
     else:
-        run_table_worker(engine, runner, clock=WallClock(), owner=owner, stop=stop_on_signals(), lease_seconds=seconds,
-                         poll_seconds=0.2, drain=mode != "hang")
+        run_table_worker(
+            engine,
+            runner,
+            clock=WallClock(),
+            owner=owner,
+            stop=stop_on_signals(),
+            lease_seconds=seconds,
+            poll_seconds=0.2,
+            drain=mode != "hang",
+        )
 
 
 if __name__ == "__main__":
