@@ -23,8 +23,10 @@ import json
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import socket
+import sys
 import threading
 import uuid
 import warnings
@@ -298,12 +300,25 @@ def _child(runner: Runner, job: ClaimedJob, send: Any) -> None:
         os._exit(0)
 
 
+def _start_method(runner: Runner) -> str:
+    """``fork`` (fast, takes closures) unless this process has imported torch: its thread pools
+    do not survive a fork (the child hangs), so then the job process is spawned, which
+    needs a picklable runner (the steering runner is)."""
+    if "torch" not in sys.modules:
+        return "fork"
+    try:
+        pickle.dumps(runner)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return "fork"
+    return "spawn"
+
+
 def execute(
     runner: Runner, job: ClaimedJob, *, should_stop: Callable[[], bool], clock: Clock, poll_seconds: float = 0.2
 ) -> dict[str, Any]:
-    """Run ``runner(job)`` in a forked child; stop it at ``job.timeout_seconds`` (:class:`JobTimeout`)
+    """Run ``runner(job)`` in a child process; stop it at ``job.timeout_seconds`` (:class:`JobTimeout`)
     or when ``should_stop()`` turns true (:class:`JobInterrupted`)."""
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context(_start_method(runner))
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(runner, job, send), daemon=True)
     deadline = clock.now() + dt.timedelta(seconds=job.timeout_seconds)

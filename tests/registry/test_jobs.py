@@ -224,3 +224,13 @@ def test_a_worker_for_a_missing_device_refuses_to_start(cli_env: str, engine: En
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "no CUDA device" in result.stderr
     job = _job(engine, job_id)
     assert (job.status, job.attempts) == ("queued", 0)  # nothing claimed, nothing failed
+
+
+def test_job_processes_are_spawned_once_torch_is_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phasewatch.registry.jobs import _start_method, steering_runner
+
+    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch") or object())
+    assert _start_method(steering_runner("cpu")) == "spawn"  # torch's thread pool does not survive a fork
+    assert _start_method(lambda job: {}) == "fork"  # a closure cannot be spawned
+    monkeypatch.delitem(sys.modules, "torch")
+    assert _start_method(steering_runner("cpu")) == "fork"
