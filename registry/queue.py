@@ -150,9 +150,17 @@ class AttemptFailed(Exception):
 
 
 def run_engine_job(
-    engine: Engine, runner: Runner, job_id: int, *, owner: str, clock: Clock, should_stop: Callable[[], bool]
+    engine: Engine,
+    runner: Runner,
+    job_id: int,
+    *,
+    owner: str,
+    clock: Clock,
+    should_stop: Callable[[], bool],
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
 ) -> Outcome | None:
-    """Run one steering job the engine handed over; raise what tells the engine to retry."""
+    """Run one steering job the engine handed over; report its outcome, and raise what tells
+    the engine to retry (or not)."""
     from procrastinate.exceptions import JobAborted
 
     job = start(engine, job_id, owner, clock=clock)
@@ -162,14 +170,19 @@ def run_engine_job(
         report = execute(runner, job, should_stop=should_stop, clock=clock)
     except JobInterrupted as exc:
         release(engine, job, owner)
+        on_outcome(Outcome(job.id, "released", job.attempts - 1, str(exc)))
         raise JobAborted(str(exc)) from None
     except (RunnerFailed, JobTimeout) as exc:
         permanent = isinstance(exc, RunnerFailed) and exc.permanent
         status = fail(engine, job, owner, str(exc), permanent=permanent, clock=clock)
+        on_outcome(Outcome(job.id, status, job.attempts, str(exc)))
         raise AttemptFailed(str(exc), backoff_seconds(job.attempts) if status == "queued" else None) from None
     if not finish(engine, job, owner, report, clock=clock):
-        return Outcome(job.id, "lost", job.attempts, "the job was taken over while it ran")
-    return Outcome(job.id, "done", job.attempts)
+        outcome = Outcome(job.id, "lost", job.attempts, "the job was taken over while it ran")
+    else:
+        outcome = Outcome(job.id, "done", job.attempts)
+    on_outcome(outcome)
+    return outcome
 
 
 def mark_stalled(engine: Engine, job_id: int, *, clock: Clock) -> str | None:
@@ -246,9 +259,9 @@ def build_app(
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=SteeringRetry())
     def evaluate(context: Any, job_id: int) -> str | None:
-        outcome = run_engine_job(engine, runner, job_id, owner=owner, clock=clock, should_stop=context.should_abort)
-        if outcome is not None:
-            on_outcome(outcome)
+        outcome = run_engine_job(
+            engine, runner, job_id, owner=owner, clock=clock, should_stop=context.should_abort, on_outcome=on_outcome
+        )
         return outcome.status if outcome else None
 
     @app.periodic(cron="* * * * *")

@@ -50,7 +50,8 @@ def _job(engine: Engine, job_id: int) -> SteeringJob:
         return session.get(SteeringJob, job_id)
 
 
-def _drain(db_url: str, engine: Engine, runner, stalled: float = 30.0) -> None:
+def _drain(db_url: str, engine: Engine, runner, stalled: float = 30.0) -> list:
+    outcomes: list = []
     run_worker(
         db_url,
         engine,
@@ -61,7 +62,9 @@ def _drain(db_url: str, engine: Engine, runner, stalled: float = 30.0) -> None:
         poll_seconds=0.1,
         stalled_seconds=stalled,
         heartbeat_seconds=stalled / 4,
+        on_outcome=outcomes.append,
     )
+    return outcomes
 
 
 def test_enqueue_defers_one_engine_job_per_repo_revision_and_config(engine: Engine, db_url: str) -> None:
@@ -85,7 +88,8 @@ def test_engine_retries_transient_errors_with_backoff_and_not_permanent_ones(eng
     def runner(job):
         raise (RuntimeError("CUDA out of memory") if job.id == flaky else PermanentJobError("no such repo"))
 
-    _drain(db_url, engine, runner)
+    outcomes = _drain(db_url, engine, runner)
+    assert sorted((o.job_id, o.status, o.attempts) for o in outcomes) == [(flaky, "queued", 1), (missing, "failed", 1)]
     assert (_job(engine, flaky).status, _job(engine, flaky).attempts) == ("queued", 1)
     assert _job(engine, flaky).not_before is not None
     assert (_job(engine, missing).status, _job(engine, missing).attempts) == ("failed", 1)
