@@ -12,7 +12,7 @@ import typer
 
 from phasewatch.cli import (
     analyze, benchmarks, coupling, db, docs, doctor, labs, models, panels, phase, predictions, releases, report,
-    scores, steer,
+    scores, steer, watch,
 )  # fmt: skip
 from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json
 
@@ -57,6 +57,8 @@ app.command()(predictions.saturation)
 app.add_typer(phase.app, name="phase")
 app.add_typer(steer.app, name="steer")
 app.command()(steer.worker)
+app.command()(watch.watch)
+labs.app.add_typer(watch.hub_app, name="hub")
 app.command()(report.report)
 app.command()(docs.docs)
 app.command()(analyze.analyze)

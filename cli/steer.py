@@ -102,9 +102,11 @@ app.add_typer(jobs_app, name="jobs")
 
 
 @jobs_app.command("list")
-def jobs_list(status: str | None = typer.Option(None, "--status", help="queued, running, done or failed."),
-              json_: bool = JSON_OPTION) -> None:  # fmt: skip
-    """List steering jobs with their status, attempts and errors."""
+def jobs_list(
+    status: str | None = typer.Option(None, "--status", help="queued, running, done or failed."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """List steering jobs with their status, attempts, next retry and errors."""
     from phasewatch.cli.common import registry_session
     from phasewatch.registry.jobs import list_jobs
 
@@ -113,19 +115,34 @@ def jobs_list(status: str | None = typer.Option(None, "--status", help="queued, 
     if json_:
         print_json([asdict(r) for r in rows])
         return
-    table(f"{len(rows)} steering jobs", ("id", "model", "repo @ revision", "status", "attempts", "worker", "error"),
-          [(r.id, r.model, f"{r.hf_repo} @ {r.revision}", r.status, f"{r.attempts}/{r.max_attempts}", r.lease_owner, r.error)
-           for r in rows])  # fmt: skip
+    table(
+        f"{len(rows)} steering jobs",
+        ("id", "model", "repo @ revision", "status", "attempts", "worker", "retry after", "error"),
+        [
+            (
+                r.id,
+                r.model,
+                f"{r.hf_repo} @ {r.revision}",
+                r.status,
+                f"{r.attempts}/{r.max_attempts}",
+                r.lease_owner,
+                r.not_before,
+                r.error,
+            )
+            for r in rows
+        ],
+    )
 
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: int = typer.Argument(..., help="Job id."), json_: bool = JSON_OPTION) -> None:
-    """Queue a failed (or done) job again with fresh attempts."""
+    """Queue a failed, done, or dead running job again with fresh attempts."""
     from phasewatch.cli.common import registry_session
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.jobs import retry
 
     with registry_session() as session:
-        view = retry(session, job_id)
+        view = retry(session, job_id, clock=system_clock())
     if json_:
         print_json(asdict(view))
     else:
@@ -134,30 +151,88 @@ def jobs_retry(job_id: int = typer.Argument(..., help="Job id."), json_: bool = 
 
 def worker(
     once: bool = typer.Option(False, "--once", help="Run at most one job, then exit."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    lease_seconds: float = typer.Option(300.0, "--lease-seconds", min=1.0, help="Lease length; renewed every third of it."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (checked before any job is taken)."),
+    lease_seconds: float = typer.Option(
+        300.0, "--lease-seconds", min=1.0, help="SQLite: lease length, renewed every third of it."
+    ),
     poll_seconds: float = typer.Option(10.0, "--poll-seconds", min=0.1, help="Wait between looks at an empty queue."),
+    heartbeat_seconds: float = typer.Option(
+        10.0, "--heartbeat-seconds", min=0.1, help="PostgreSQL: worker heartbeat interval."
+    ),
+    stalled_seconds: float = typer.Option(
+        30.0, "--stalled-seconds", min=0.5, help="PostgreSQL: a worker silent this long is dead; its job is re-queued."
+    ),
+    watch_cron: str | None = typer.Option(
+        None, "--watch-cron", help="PostgreSQL: also poll the Hub on this cron schedule, e.g. '*/30 * * * *'."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Claim and run steering jobs (FOR UPDATE SKIP LOCKED on PostgreSQL; leases renewed by heartbeat)."""
-    import time
+    """Run steering jobs until SIGTERM/Ctrl-C, which gives the running job back to the queue.
 
+    SQLite: the registry's table queue (leases renewed by heartbeat). PostgreSQL: a
+    Procrastinate worker (heartbeats, stalled-job recovery, retries with backoff)."""
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.jobs import run_one, steering_runner, worker_name
+    from phasewatch.registry.jobs import Outcome, run_table_worker, steering_runner, stop_on_signals, worker_name
+    from phasewatch.registry.queue import check_device, device_lock
 
+    check_device(device)
     engine = open_registry()
-    owner, runner = worker_name(), steering_runner(device)
-    while True:
-        outcome = run_one(engine, runner, owner=owner, lease_seconds=lease_seconds)
-        if outcome is not None:
-            if json_:
-                print_json(asdict(outcome))
-            else:
-                print(f"job #{outcome.job_id}: {outcome.status} (attempt {outcome.attempts})" +
-                      (f": {outcome.error}" if outcome.error else ""))  # fmt: skip
-        if once:
-            if outcome is None and not json_:
-                print("no job to run")
+    clock, owner, runner = system_clock(), worker_name(), steering_runner(device)
+
+    def emit(outcome: Outcome) -> None:
+        if json_:
+            print_json(asdict(outcome))
+        else:
+            print(
+                f"job #{outcome.job_id}: {outcome.status} (attempt {outcome.attempts})"
+                + (f": {outcome.error}" if outcome.error else ""),
+                flush=True,
+            )
+
+    with device_lock(device):
+        if engine.dialect.name == "postgresql":
+            from phasewatch.registry.queue import run_worker
+
+            watch = None
+            if watch_cron:
+                from phasewatch.registry.hub import HubClient, watch_once
+
+                def watch() -> int:
+                    return len(watch_once(engine, HubClient(), clock=clock))
+
+            run_worker(
+                engine.url.render_as_string(hide_password=False),
+                engine,
+                runner,
+                owner=owner,
+                clock=clock,
+                once=once,
+                poll_seconds=poll_seconds,
+                heartbeat_seconds=heartbeat_seconds,
+                stalled_seconds=stalled_seconds,
+                on_outcome=emit,
+                watch=watch,
+                watch_cron=watch_cron,
+            )
             return
-        if outcome is None:
-            time.sleep(poll_seconds)
+        if watch_cron:
+            from phasewatch.registry.errors import InvalidInputError
+
+            raise InvalidInputError(
+                "--watch-cron needs the PostgreSQL engine",
+                "on SQLite run `phasewatch watch --every MINUTES` beside the worker",
+            )
+        ran = run_table_worker(
+            engine,
+            runner,
+            clock=clock,
+            owner=owner,
+            stop=stop_on_signals(),
+            once=once,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+            on_outcome=emit,
+        )
+    if once and not ran and not json_:
+        print("no job to run")

@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -386,6 +387,42 @@ class SteeringJob(Base):
     created_at: Mapped[dt.datetime] = _created_at()
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # retry backoff
+    timeout_seconds: Mapped[int] = mapped_column(Integer, default=3600, server_default="3600")
+    engine_job_id: Mapped[int | None] = mapped_column(BigInteger)  # procrastinate's job, on PostgreSQL
+
+    model: Mapped[Model | None] = relationship()
+
+
+class LabHubOrg(Base):
+    """A Hugging Face Hub organisation (or user) a lab publishes open weights under."""
+
+    __tablename__ = "lab_hub_orgs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    org: Mapped[str] = mapped_column(String(100), unique=True)
+    last_polled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lab: Mapped[Lab] = relationship()
+
+
+class HubRepo(Base):
+    """A repository ``phasewatch watch`` found on the Hub, with the metadata it registered."""
+
+    __tablename__ = "hub_repos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo: Mapped[str] = mapped_column(String(200), unique=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    sha: Mapped[str | None] = mapped_column(String(64))
+    hub_created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    license: Mapped[str | None] = mapped_column(String(100))
+    params_total: Mapped[int | None] = mapped_column(BigInteger)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("steering_jobs.id", ondelete="SET NULL"))
+    skipped: Mapped[str | None] = mapped_column(Text)  # why it was not registered (no weights, private, ...)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     model: Mapped[Model | None] = relationship()
 

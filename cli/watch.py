@@ -1,0 +1,89 @@
+"""``phasewatch watch`` and ``phasewatch labs hub``: new open-weight releases found on the Hub."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+
+from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
+
+hub_app = new_app("The Hugging Face Hub organisations each lab publishes under (for `phasewatch watch`).")
+
+
+@hub_app.command("set")
+def hub_set(
+    lab: str = typer.Argument(..., help="Lab name or alias."),
+    orgs: list[str] = typer.Argument(None, help="Hub organisations, e.g. Qwen; none removes them."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Set a lab's Hub organisations (replacing those it had)."""
+    from phasewatch.cli.common import registry_session
+    from phasewatch.registry.hub import set_orgs
+
+    with registry_session() as session:
+        result = set_orgs(session, lab, list(orgs or []))
+    if json_:
+        print_json(asdict(result))
+    else:
+        print(f"{result.lab}: {', '.join(result.orgs) or '(no Hub organisations)'}")
+
+
+@hub_app.command("list")
+def hub_list(json_: bool = JSON_OPTION) -> None:
+    """Each lab with its Hub organisations."""
+    from phasewatch.cli.common import registry_session
+    from phasewatch.registry.hub import list_orgs
+
+    with registry_session() as session:
+        rows = list_orgs(session)
+    if json_:
+        print_json([asdict(r) for r in rows])
+        return
+    table(
+        f"{len(rows)} labs with Hub organisations", ("lab", "organisations"), [(r.lab, ", ".join(r.orgs)) for r in rows]
+    )
+
+
+def watch(
+    org: list[str] = typer.Option(None, "--org", help="Poll only this organisation (repeatable)."),
+    every: float | None = typer.Option(None, "--every", min=1.0, help="Keep polling, every this many minutes."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Poll the Hub (HF_ENDPOINT) for new repositories of the labs' organisations; register each
+    open-weight release (revision, parameters, licence) and queue its steering evaluation."""
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.db import open_registry
+    from phasewatch.registry.hub import HubClient, watch_once
+
+    engine, clock, client = open_registry(), system_clock(), HubClient()
+    while True:
+        found = watch_once(engine, client, clock=clock, orgs=list(org) if org else None)
+        if json_:
+            print_json([asdict(f) for f in found])
+        else:
+            registered = [f for f in found if f.status == "registered"]
+            print(
+                f"{client.endpoint}: {len(found)} new repositories, {len(registered)} registered and queued", flush=True
+            )
+            if found:
+                table(
+                    "new on the Hub",
+                    ("repo", "lab", "status", "model", "revision", "params (B)", "licence", "job"),
+                    [
+                        (
+                            f.repo,
+                            f.lab,
+                            f.reason or f.status,
+                            f.model,
+                            (f.revision or "")[:12],
+                            f"{f.params_b:.3g}" if f.params_b else None,
+                            f.license,
+                            f.job_id,
+                        )
+                        for f in found
+                    ],
+                )
+        if every is None:
+            return
+        clock.sleep(every * 60)
