@@ -52,22 +52,25 @@ class PhasewatchGroup(TyperGroup):
 def _quiet_flag_types() -> None:
     """Help without type noise: a flag shows no ``<bool>``; a repeatable option shows ``<str>...``
     instead of ``<list[str]>`` (Typer renders both from ``display_type_rich``)."""
-    from typer.core import TyperOption
+    from typer.core import TyperArgument, TyperOption
 
-    if getattr(TyperOption, "_phasewatch_quiet", False):
-        return
-    original = TyperOption.display_type_rich
+    for kind in (TyperOption, TyperArgument):
+        if getattr(kind, "_phasewatch_quiet", False):
+            continue
+        kind.display_type_rich = _quiet(kind.display_type_rich)  # type: ignore[method-assign]
+        kind._phasewatch_quiet = True  # type: ignore[attr-defined]
 
-    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
-        if self.is_flag or self.count:
+
+def _quiet(original: Any) -> Any:
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) or getattr(self, "count", False):
             return None
         shown = original(self, ctx)
         if shown and shown.startswith("<list[") and shown.endswith("]>"):
             return f"<{shown[6:-2]}>..."
         return shown
 
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-    TyperOption._phasewatch_quiet = True  # type: ignore[attr-defined]
+    return display_type_rich
 
 
 def new_app(help_text: str, *, completion: bool = False) -> typer.Typer:
