@@ -267,3 +267,33 @@ def fits_compare(
             f"{r.elpd_diff:.1f} ± {r.diff_se:.1f}", f"{r.p_loo:.1f}", f"{r.weight:.2f}", f"{r.high_k} ({r.refitted})",
             cover(r)) for r in result.rows])
     console().print(result.verdict, markup=False)
+
+
+@fits_app.command("matrix")
+def fits_matrix(
+    min_models: int = typer.Option(10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """The coupling matrix of the frontier benchmarks: pairwise-complete correlation
+    (logit scale) with a 95 % interval and the number of models behind each cell."""
+    from dataclasses import asdict
+
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.comparison import benchmark_matrix
+
+    with registry_session() as session:
+        matrix = benchmark_matrix(session, as_of=system_clock().today(), min_models=min_models)
+    if json_:
+        print_json({"benchmarks": matrix.benchmarks, "n_models": matrix.n_models,
+                    "cells": [asdict(c) for c in matrix.cells]})
+        return
+
+    def show(x: str, y: str) -> str:
+        if x == y:
+            return "—"
+        c = matrix.cell(x, y)
+        return f"n={c.n}" if c.r is None else f"{c.r.mean:+.2f} [{c.r.low:+.2f}, {c.r.high:+.2f}] n={c.n}"
+
+    table(f"coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
+          f"cells with n < 5 left empty)", ("", *matrix.benchmarks),
+          [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks])

@@ -80,9 +80,19 @@ def show(
           [(p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no (placed against the fit)")
            for p in view.trajectory])
     if view.shifts:
-        table(f"shifts (noise threshold {view.noise_pp:.1f} pp = the fit's residual scale)", ("from", "to", "Δh (pp)", "class"),
-              [(x.before, x.after, f"{x.delta_h:+.1f}", x.kind) for x in view.shifts])  # fmt: skip
+        table(f"shifts: P(no shift / persistent / transient), mean and 95 % interval over the noise scale "
+              f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
+              ("from", "to", "Δh (pp), 95 % HDI", "P(no shift)", "P(persistent)", "P(transient)", "reading", "decided by"),
+              [(x.before, x.after, f"{x.delta_h:+.1f} [{x.delta_h_hdi.low:+.1f}, {x.delta_h_hdi.high:+.1f}]",
+                *((_p(x.p_none), _p(x.p_persistent), _p(x.p_transient)) if not x.inference_compute else ("-", "-", "-")),
+                x.kind, "(same weights)" if x.inference_compute else x.decided_by or "(next release)")
+               for x in view.shifts])
     console().print()
+
+
+def _p(interval: object) -> str:
+    v = vars(interval)
+    return f"{v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
 
 
 @app.command()
@@ -93,16 +103,18 @@ def compare(
     """Rank labs by coupling slope, with 95 % HDIs."""
     from dataclasses import asdict
 
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.philosophy import compare_labs
 
     with registry_session() as session:
-        used, ranks = compare_labs(session, fit_id)
+        used, ranks = compare_labs(session, fit_id, as_of=system_clock().today())
     if json_:
         print_json({"fit_id": used, "labs": [asdict(r) for r in ranks]})
         return
     table(f"labs by coupling slope (fit #{used}); rank over posterior draws, 95 % interval",
           ("rank", "lab", "n", "slope, 95 % HDI", "rank interval", "P(steepest)", "OLS slope", "mean h (pp)"),
-          [(r.rank if r.ranked else f"- ({r.n_releases} release{'s' if r.n_releases != 1 else ''}: not ranked)", r.lab,
-            r.n_releases, f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]", f"{r.rank_low}-{r.rank_high}",
-            f"{r.p_steepest:.2f}", f"{r.ols_slope:.3f}" if r.ols_slope is not None else "", f"{r.mean_h.mean:+.1f}")
+          [(r.rank if r.ranked else "- (not in the fit: hierarchy)" if r.n_releases == 0 else
+            f"- ({r.n_releases} release{'s' if r.n_releases != 1 else ''}: not ranked)", r.lab,
+            r.n_releases, f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]", f"{r.rank_low}-{r.rank_high}" if r.n_releases else "",
+            f"{r.p_steepest:.2f}" if r.n_releases else "", f"{r.ols_slope:.3f}" if r.ols_slope is not None else "", f"{r.mean_h.mean:+.1f}")
            for r in ranks])

@@ -119,3 +119,49 @@ def compare_fits(
         for c in compare(results)
     ]
     return FitComparison(",".join(panels), x, y, data.n, digest, METHOD, rows)
+
+
+@dataclass(frozen=True)
+class BenchmarkMatrix:
+    """The coupling matrix of the benchmarks with enough shared models (see
+    :mod:`phasewatch.models.coupling_matrix`), as of a date."""
+
+    benchmarks: list[str]
+    n_models: int
+    cells: list  # list[MatrixCell]
+
+    def cell(self, x: str, y: str):  # noqa: ANN201
+        return next(c for c in self.cells if c.x == x and c.y == y)
+
+
+def benchmark_matrix(session, as_of=None, min_models: int = 10) -> BenchmarkMatrix:  # noqa: ANN001
+    """Pairwise-complete correlations (logit scale, Fisher-z 95 % intervals) of every
+    percentage benchmark reported by at least ``min_models`` frontier models (those with
+    SWE-bench Verified or GPQA Diamond) released by ``as_of``.
+    Values: each model's most recently logged score per benchmark."""
+    from sqlalchemy.orm import selectinload
+
+    from phasewatch.models.coupling_matrix import coupling_matrix
+    from phasewatch.registry.schema import Benchmark, Model, Observation
+
+    query = (
+        select(Observation.model_id, Benchmark.key, Observation.value)
+        .join(Benchmark)
+        .order_by(Observation.created_at, Observation.id)
+    )
+    scores: dict[int, dict[str, float]] = {}
+    for model_id, key, value in session.execute(query):
+        scores.setdefault(model_id, {})[key] = value
+    frontier = ("swe_bench_verified", "gpqa_diamond")  # a frontier model reports one of the pair the fits use
+    scores = {k: v for k, v in scores.items() if any(f in v for f in frontier)}
+    if as_of is not None:
+        models = session.scalars(select(Model).options(selectinload(Model.lab)).where(Model.id.in_(scores)))
+        late = {m.id for m in models if m.release_date is not None and m.release_date > as_of}
+        scores = {k: v for k, v in scores.items() if k not in late}
+    counts: dict[str, int] = {}
+    for values in scores.values():
+        for key, value in values.items():
+            if 0 < value < 100:
+                counts[key] = counts.get(key, 0) + 1
+    keys = sorted((k for k, c in counts.items() if c >= min_models), key=lambda k: -counts[k])
+    return BenchmarkMatrix(keys, len(scores), coupling_matrix(scores, keys))

@@ -10,9 +10,13 @@ from sqlalchemy.orm import Session, aliased
 
 from phasewatch.models.coupling import Posterior, from_link
 from phasewatch.models.intervals import Interval
+import numpy as np
+
+from phasewatch.models.dynamics import ShiftProbabilities, shift_probabilities
 from phasewatch.models.trajectory import (
+    Shift,
+    ShiftKind,
     TrajectoryPoint,
-    classify_shifts,
     confidence,
     next_measurement,
 )
@@ -27,7 +31,13 @@ class ShiftView:
     before: str
     after: str
     delta_h: float
-    kind: str
+    kind: str  # the most probable reading, with its probability
+    delta_h_hdi: Interval
+    p_none: Interval
+    p_persistent: Interval
+    p_transient: Interval
+    decided_by: str | None  # the release that decides persistent vs transient
+    inference_compute: bool  # a same-weights tier change: known from the registry, not inferred
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,6 @@ def lab_philosophy(session: Session, lab: str, fit_id: int | None = None, as_of:
     slope from the hierarchy (partial pooling: a new lab's effects are drawn
     from the fitted population) until a refit includes it.
     """
-    import numpy as np
-
     from phasewatch.models.intervals import hdi
     from phasewatch.registry.hfield import hfield_rows
 
@@ -91,11 +99,14 @@ def lab_philosophy(session: Session, lab: str, fit_id: int | None = None, as_of:
     else:
         _, b, _ = posterior.lab_effects(None, np.random.default_rng(fit.seed))
         slope, ols_slope = hdi(b), None
-    points = [TrajectoryPoint(r.name, r.date, r.x, r.h.mean, r.in_fit)
-              for r in sorted(rows, key=lambda r: (r.date or "9999", r.name))]
-    mean_h = hdi(np.mean([posterior.h_field(r.x, r.y) for r in rows], axis=0))
-    noise = _noise_pp(posterior)
-    shifts = classify_shifts(points, noise, _same_weight_pairs(session))
+    ordered = sorted(rows, key=lambda r: (r.date or "9999", r.name))
+    points = [TrajectoryPoint(r.name, r.date, r.x, r.h.mean, r.in_fit) for r in ordered]
+    h_draws = np.column_stack([posterior.h_field(r.x, r.y) for r in ordered])
+    mean_h = hdi(h_draws.mean(axis=1))
+    noise_draws = _noise_pp(posterior)
+    noise = float(noise_draws.mean())
+    probabilities = shift_probabilities([p.name for p in points], h_draws, noise_draws, _same_weight_pairs(session))
+    shifts = [Shift(p.before, p.after, p.delta_h.mean, _kind(p)) for p in probabilities]
     xs = [m.x for m in summary.models]
     return LabPhilosophy(
         lab=name,
@@ -109,24 +120,32 @@ def lab_philosophy(session: Session, lab: str, fit_id: int | None = None, as_of:
         mean_h=mean_h,
         direction=_direction(mean_h.mean),
         trajectory=points,
-        shifts=[ShiftView(s.before, s.after, s.delta_h, str(s.kind)) for s in shifts],
+        shifts=[ShiftView(p.before, p.after, p.delta_h.mean, p.label, p.delta_h, p.p_none, p.p_persistent,
+                          p.p_transient, p.following, p.inference_compute) for p in probabilities],
         noise_pp=noise,
         confidence=str(confidence(len(points), shifts)),
         next_measurement=next_measurement(name, points, shifts, (slope.low, slope.high), (min(xs), max(xs))),
     )
 
 
-def _noise_pp(posterior: Posterior) -> float:
-    """The residual scale in percentage points: for the bounded model, the
-    logit-scale sd translated at the frontier's typical score (the trend's
-    median at x_ref) by the local slope of expit: sd × p(1 − p) × 100."""
-    import numpy as np
-
-    sigma = float(np.mean(posterior.sigma))
+def _noise_pp(posterior: Posterior) -> np.ndarray:
+    """Draws of the residual scale in percentage points: for the bounded model,
+    the logit-scale sd translated at the frontier's typical score (the trend at
+    x_ref) by the local slope of expit: sd × p(1 − p) × 100."""
     if posterior.link == "identity":
-        return sigma
-    p = float(np.mean(posterior.trend(float(from_link(posterior.x_ref, "logit")))) / 100.0)
-    return sigma * p * (1 - p) * 100.0
+        return posterior.sigma
+    p = posterior.trend(float(from_link(posterior.x_ref, "logit"))) / 100.0
+    return posterior.sigma * p * (1 - p) * 100.0
+
+
+def _kind(p: ShiftProbabilities) -> ShiftKind:
+    """The most probable reading as a trajectory kind (for confidence and the next measurement)."""
+    if p.inference_compute:
+        return ShiftKind.INFERENCE_COMPUTE
+    if not p.resolved:
+        return ShiftKind.UNRESOLVED if p.p_persistent.mean + p.p_transient.mean > p.p_none.mean else ShiftKind.WITHIN_NOISE
+    best = max((p.p_none.mean, 0), (p.p_persistent.mean, 1), (p.p_transient.mean, 2))[1]
+    return (ShiftKind.WITHIN_NOISE, ShiftKind.PERSISTENT, ShiftKind.RECOVERED)[best]
 
 
 @dataclass(frozen=True)
@@ -146,13 +165,16 @@ class LabRank:
 MIN_RELEASES_TO_RANK = 3
 
 
-def compare_labs(session: Session, fit_id: int | None = None) -> tuple[int, list[LabRank]]:
+def compare_labs(session: Session, fit_id: int | None = None, as_of: dt.date | None = None) -> tuple[int, list[LabRank]]:
     """Labs by posterior mean slope with the posterior distribution of their rank.
 
     Labs with fewer than three releases in the fit are listed after the others,
     unranked: their slope is mostly the population's (shrinkage), not their own.
+    Labs with releases (as of ``as_of``) that the fit never saw are listed last,
+    with the hierarchy's slope for a new lab and their releases' mean h.
     """
-    import numpy as np
+    from phasewatch.models.intervals import hdi
+    from phasewatch.registry.hfield import releases_with_scores
 
     fit = get_fit(session, fit_id)
     posterior = Posterior.from_bytes(fit.posterior)
@@ -167,5 +189,15 @@ def compare_labs(session: Session, fit_id: int | None = None) -> tuple[int, list
     out, place = [], 0
     for e, low, high, p_top, ranked in rows:
         place += ranked
-        out.append(LabRank(place if ranked else 0, e.lab, e.n_models, e.slope, e.ols_slope, e.mean_h, low, high, p_top, ranked))
+        out.append(LabRank(place if ranked else 0, e.lab, e.n_models, e.slope, e.ols_slope, e.mean_h, low, high, p_top,
+                           ranked))
+    in_fit = {e.lab for e in labs}
+    unseen: dict[str, list[np.ndarray]] = {}
+    for r in releases_with_scores(session, fit.x_benchmark, fit.y_benchmark, as_of):
+        if r.lab not in in_fit:
+            unseen.setdefault(r.lab, []).append(posterior.h_field(r.x, r.y))
+    if unseen:
+        _, b, _ = posterior.lab_effects(None, np.random.default_rng(fit.seed))
+        for lab, hs in sorted(unseen.items()):
+            out.append(LabRank(0, lab, 0, hdi(b), None, hdi(np.mean(hs, axis=0)), 1, len(labs) + 1, float("nan"), False))
     return fit.id, out
