@@ -51,12 +51,12 @@ def main() -> None:
     subprocess.run([EXE, "init"], env=db, capture_output=True, check=True)
     warm = {**db, **caches(work / "warm")}
     fit(panels[0], 0, warm)  # fills the warm caches (untimed)
-    print(f"{args.seeds} seeds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print(f"{args.seeds} seeds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n", flush=True)
     print("| panel | seed | caches | max r_hat | min bulk ESS | min tail ESS | divergences | passes | whole process (s) |")
     print("|---|---|---|---|---|---|---|---|---|")
     passed: dict[tuple[str, str], list[bool]] = {}
-    for panel in panels:
-        for seed in range(1, args.seeds + 1):
+    for seed in range(1, args.seeds + 1):  # seeds outermost: a run cut short still covers every panel
+        for panel in panels:
             for state in ("cold", "warm"):
                 folder = work / f"cold-{panel}-{seed}"
                 env = {**db, **caches(folder)} if state == "cold" else warm

@@ -294,6 +294,6 @@ def fits_matrix(
         c = matrix.cell(x, y)
         return f"n={c.n}" if c.r is None else f"{c.r.mean:+.2f} [{c.r.low:+.2f}, {c.r.high:+.2f}] n={c.n}"
 
-    table(f"coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
-          f"cells with n < 5 left empty)", ("", *matrix.benchmarks),
+    table("coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
+          "cells with n < 5 left empty)", ("", *matrix.benchmarks),
           [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks])

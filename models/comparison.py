@@ -16,6 +16,7 @@ ArviZ (``arviz.loo``) computes the PSIS part; the rest is numpy and scipy.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -97,7 +98,9 @@ def loo(
     chains = posterior.chains if posterior.n_draws % max(posterior.chains, 1) == 0 else 1
     shaped = log_lik.reshape(chains, -1, data.n)
     tree = az.from_dict({"posterior": {"sigma": posterior.sigma.reshape(chains, -1)}, "log_likelihood": {"obs": shaped}})
-    result = az.loo(tree, pointwise=True)
+    with warnings.catch_warnings():  # high Pareto k is handled below (flagged, refitted), not just warned about
+        warnings.simplefilter("ignore", UserWarning)
+        result = az.loo(tree, pointwise=True)
     elpd_i = np.asarray(result.elpd_i, dtype=float).copy()
     k = np.asarray(result.pareto_k, dtype=float)
     log_weights = np.asarray(result.log_weights, dtype=float).reshape(data.n, -1).T  # draws × n

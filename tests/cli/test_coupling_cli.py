@@ -59,11 +59,17 @@ def test_queries_on_a_stored_fit(fitted_cli: str) -> None:
     prediction = json.loads(run("predict", "--lab", "Google", "--x-score", "80", "--json")[1])
     assert prediction["lab_known"] and prediction["predicted"]["low"] < prediction["predicted"]["high"] <= 100
     google = json.loads(run("labs", "show", "Google DeepMind", "--json")[1])
-    assert google["lab"] == "Google" and google["n_releases"] == 5 and google["next_measurement"]
+    assert google["lab"] == "Google" and google["n_in_fit"] == 5 and google["next_measurement"]
+    assert google["n_releases"] >= 5 and all(0 <= s["p_persistent"]["mean"] <= 1 for s in google["shifts"])
     ranking = json.loads(run("labs", "compare", "--json")[1])["labs"]
-    assert [r["rank"] for r in ranking] == list(range(1, len(ranking) + 1))
+    ranked = [r for r in ranking if r["ranked"]]
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1)) and len(ranked) < len(ranking)
     code, out, _ = run("labs", "show", "OpenAI")
-    assert code == 0 and "inference compute" in out
+    assert code == 0 and "inference compute" in out and "P(persistent)" in out
+    matrix = json.loads(run("fits", "matrix", "--json")[1])
+    assert {"swe_bench_verified", "gpqa_diamond"} <= set(matrix["benchmarks"])
+    cell = next(c for c in matrix["cells"] if (c["x"], c["y"]) == ("swe_bench_verified", "gpqa_diamond"))
+    assert cell["n"] >= 34 and cell["r"]["low"] < cell["r"]["mean"] < cell["r"]["high"]
 
 
 def test_coverage_cli(fitted_cli: str) -> None:
@@ -80,6 +86,7 @@ def test_coverage_cli(fitted_cli: str) -> None:
         (["fits", "show", "7"], "no fit #7"),
         (["coverage", "bootstrap"], "unknown coverage method"),
         (["fit", "--panel", "lying-63"], "only 0 models"),
+        (["fit", "--link", "probit"], "unknown model --link probit"),
     ],
 )
 def test_coupling_commands_without_a_fit_or_with_bad_input(cli_env: str, args: list[str], message: str) -> None:
