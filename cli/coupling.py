@@ -220,8 +220,12 @@ def coverage(
     if json_:
         print_json(vars(report))
         return
+    from phasewatch.models.comparison import clopper_pearson
+
+    low, high = clopper_pearson(report.inside, report.n)
     console().print(f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
-                  f"({report.share:.1%}; nominal {report.nominal:.0%})", markup=False)  # fmt: skip
+                    f"({report.share:.1%}, 95 % binomial CI [{low:.1%}, {high:.1%}]; nominal {report.nominal:.0%})",
+                    markup=False)
     w = report.worst_refit
     console().print(f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
                     f"{w['divergences']} divergences in all", markup=False)  # fmt: skip

@@ -65,7 +65,12 @@ def test_queries_on_a_stored_fit(fitted_cli: str) -> None:
     ranked = [r for r in ranking if r["ranked"]]
     assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1)) and len(ranked) < len(ranking)
     code, out, _ = run("labs", "show", "OpenAI")
-    assert code == 0 and "inference compute" in out and "P(persistent)" in out
+    assert code == 0 and "inference compute" in out
+    openai = json.loads(run("labs", "show", "OpenAI", "--json")[1])
+    tier = next(x for x in openai["shifts"] if x["after"] == "GPT-5.4 xhigh")
+    assert tier["inference_compute"] and tier["kind"].startswith("inference compute")
+    others = [x for x in openai["shifts"] if not x["inference_compute"]]
+    assert all(abs(x["p_none"]["mean"] + x["p_persistent"]["mean"] + x["p_transient"]["mean"] - 1) < 1e-9 for x in others)
     matrix = json.loads(run("fits", "matrix", "--json")[1])
     assert {"swe_bench_verified", "gpqa_diamond"} <= set(matrix["benchmarks"])
     cell = next(c for c in matrix["cells"] if (c["x"], c["y"]) == ("swe_bench_verified", "gpqa_diamond"))
