@@ -2,7 +2,10 @@
 hierarchical model of per-lab coupling.
 
 The coupling of two benchmarks (x = SWE-bench Verified, y = GPQA Diamond by
-default) is the slope dy/dx. The *h-field* of a model is its y minus the
+default) is the slope dy/dx, on the percentage scale (``link="identity"``, the
+paper's) or on the log-odds of the score fraction (``link="logit"``, bounded: the
+default of the registry since issue #13), with lab effects partially pooled,
+pooled or unpooled (:class:`ModelSpec`). The *h-field* of a model is its y minus the
 population trend at its x (positive = y-rich, "reasoning-rich" in the paper).
 
 References
