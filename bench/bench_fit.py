@@ -60,7 +60,7 @@ def main() -> None:
                 timed(["releases", "add", f"Bench Release {r}-{i}", "--lab", "Anthropic", "--date", "2026-04-16",
                        "--score", "swe_bench_verified=87.6", "--score", "gpqa_diamond=94.2"], db)  # fmt: skip
             )
-    print(f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; 4 chains x (1000 tune + 1000 draws)\n")
+    print(f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; default model, 4 chains x (1000 tune + 2000 draws)\n")
     print("| command | median (s) | min | max | runs |")
     print("|---|---|---|---|---|")
     for name, values in times.items():

@@ -27,27 +27,34 @@ def fit(
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain."),
     chains: int = typer.Option(4, "--chains", min=2, help="Chains (at least 2, for r_hat)."),
     sampler: str = typer.Option("nutpie", "--sampler", help="nutpie (compiled, default) or pymc (PyMC's own NUTS)."),
-    target_accept: float = typer.Option(0.9, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
+    target_accept: float = typer.Option(0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
     accept_unconverged: bool = typer.Option(
         False, "--accept-unconverged", help="Use the fit for verdicts even if its diagnostics fail."
     ),
+    link: str = typer.Option("logit", "--link", help="logit (bounded, the default) or identity (linear in pp, the paper's)."),
+    pooling: str = typer.Option("partial", "--pooling", help="partial (hierarchical), complete (one line) or none (per lab)."),
     retry: bool = typer.Option(
         True, "--retry/--no-retry", help="If the fit misses its convergence gate, refit once with stronger settings."
     ),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Fit the Bayesian hierarchical coupling model (PyMC + nutpie) and store it.
+    """Fit the Bayesian coupling model (PyMC + nutpie) and store it; only the default
+    model (bounded, hierarchical) gives verdicts, the others are for `fits compare`.
 
     Exit code 4 when no fit passed the convergence gate (nothing is used for verdicts)."""
     from phasewatch.models.coupling import SAMPLERS, SamplerSettings
     from phasewatch.registry.db import open_registry
+    from phasewatch.models.coupling import LINKS, POOLINGS, ModelSpec
     from phasewatch.registry.errors import InvalidInputError, UnconvergedFitError
 
     if sampler not in SAMPLERS:
         raise InvalidInputError(f"unknown sampler {sampler!r}", f"use one of {', '.join(SAMPLERS)}")
+    if link not in LINKS or pooling not in POOLINGS:
+        raise InvalidInputError(f"unknown model --link {link} --pooling {pooling}",
+                                f"use --link {'|'.join(LINKS)} and --pooling {'|'.join(POOLINGS)}")
     engine = open_registry()
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept)
-    result = _run_fit_with_progress(engine, panel, x, y, settings, accept_unconverged, quiet=json_)
+    result = _run_fit_with_progress(engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_)
     if not result.accepted and retry:
         settings = stronger(settings)
         if not json_:
@@ -57,7 +64,7 @@ def fit(
                 f"--draws {settings.draws} --tune {settings.tune} --target-accept {settings.target_accept}",
                 style="bold yellow", markup=False,
             )
-        result = _run_fit_with_progress(engine, panel, x, y, settings, accept_unconverged, quiet=json_)
+        result = _run_fit_with_progress(engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_)
     if json_:
         print_json(vars(result))
     else:
@@ -67,7 +74,7 @@ def fit(
             f"fit #{result.id} did not pass the convergence gate ({'; '.join(result.problems)}), so no fit is used "
             "for verdicts",
             f"inspect it with `phasewatch fits show {result.id}`, then refit with more draws, e.g. "
-            f"`phasewatch fit --draws {settings.draws * 2} --tune {settings.tune * 2} --target-accept 0.95`",
+            f"`phasewatch fit --draws {settings.draws * 2} --tune {settings.tune * 2} --target-accept 0.995`",
         )
 
 
@@ -76,12 +83,12 @@ def stronger(settings: Any) -> Any:
     from dataclasses import replace
 
     return replace(
-        settings, draws=settings.draws * 2, tune=settings.tune * 2, target_accept=max(settings.target_accept, 0.95)
+        settings, draws=settings.draws * 2, tune=settings.tune * 2, target_accept=max(settings.target_accept, 0.995)
     )
 
 
 def _run_fit_with_progress(
-    engine: Any, panel: list[str], x: str, y: str, settings: Any, accept_unconverged: bool, *, quiet: bool
+    engine: Any, panel: list[str], x: str, y: str, settings: Any, spec: Any, accept_unconverged: bool, *, quiet: bool
 ) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -96,7 +103,7 @@ def _run_fit_with_progress(
         return run_fit(
             engine, tuple(panel), x, y, settings, accept_unconverged=accept_unconverged,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-            stage=lambda text: bar.update(task, description=text),
+            stage=lambda text: bar.update(task, description=text), spec=spec,
         )  # fmt: skip
 
 
@@ -105,6 +112,13 @@ def _print_fit(result: Any) -> None:
     status = "converged" if result.converged else "DID NOT CONVERGE: " + "; ".join(result.problems)
     console().print(f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
                   f"({result.elapsed_s:.1f} s): {status}", markup=False)  # fmt: skip
+    from phasewatch.models.coupling import ModelSpec
+    from phasewatch.registry.fits import METHOD
+
+    spec = ModelSpec.from_method(result.spec.get("method", "hierarchical-studentt-v1"))
+    scale = "logit scale" if spec.link == "logit" else "pp"
+    console().print(f"model: {spec.label}" + ("" if result.spec.get("method") == METHOD else
+                    " (not the default model: stored for `fits compare`, never used for verdicts)"), markup=False)
     if not result.accepted:
         console().print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
     d = result.diagnostics
@@ -120,14 +134,14 @@ def _print_fit(result: Any) -> None:
             ("OLS r", f"{ols['r']:+.4f} (p = {ols['p_value']:.1e})", "Pearson correlation"),
             ("paper's band", f"±{ols['paper_band']:.2f} pp", "1.96 x RMS residual (ignores parameter uncertainty)"),
             ("t-based PI half-width", f"±{_pi_half(ols):.2f} pp at mean x", "95 % prediction interval for a new release"),
-            ("posterior slope", _interval(s["population_slope"], 3), "hierarchical, 95 % HDI"),
-            ("posterior intercept", _interval(s["population_intercept"], 1), "hierarchical, 95 % HDI"),
+            ("posterior slope", _interval(s["population_slope"], 3), f"{spec.label}, {scale}, 95 % HDI"),
+            ("posterior intercept", _interval(s["population_intercept"], 1), f"at x = 0, {scale}, 95 % HDI"),
             ("posterior r", _interval(s["r"], 3), "posterior-predictive Pearson r, 95 % HDI"),
-            ("residual sd", _interval(s["noise_sd"], 2), "Student-t scale, pp"),
+            ("residual sd", _interval(s["noise_sd"], 2), f"Student-t scale, {scale}"),
         ],
     )  # fmt: skip
     table(
-        "per-lab coupling (slope dy/dx)",
+        f"per-lab coupling (slope dy/dx, {scale}; mean h in pp)",
         ("lab", "n", "slope, 95 % HDI", "OLS slope (paper's method)", "mean h (pp), 95 % HDI"),
         [(lab["lab"], lab["n_models"], _interval(lab["slope"], 3),
           f"{lab['ols_slope']:.3f}" if lab["ols_slope"] is not None else "", _interval(lab["mean_h"], 1))
@@ -180,11 +194,13 @@ def hfield(
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Every model's h-field (y minus the population trend) with its 95 % HDI."""
+    """Every release's h-field (y minus the population trend) with its 95 % HDI: the fit's
+    models and every release with both scores as of today (marked out of fit)."""
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.hfield import hfield_rows
 
     with registry_session() as session:
-        fit_used, rows = hfield_rows(session, lab=lab, panel=panel, fit_id=fit_id)
+        fit_used, rows = hfield_rows(session, lab=lab, panel=panel, fit_id=fit_id, as_of=system_clock().today())
     if json_:
         print_json({"fit_id": fit_used, "models": [vars(r) | {"h": vars(r.h)} for r in rows]})
         return
@@ -219,7 +235,7 @@ def coverage(
     cutoff: str | None = typer.Option(None, "--cutoff", help="lfo: fit on releases before this date (default: last quarter held out)."),
     draws: int = typer.Option(2000, "--draws", min=100, help="Draws per chain for each refit."),
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain for each refit."),
-    target_accept: float = typer.Option(0.9, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
+    target_accept: float = typer.Option(0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Check the 95 % predictive intervals out of sample and store the coverage."""
@@ -240,11 +256,84 @@ def coverage(
     if json_:
         print_json(vars(report))
         return
+    from phasewatch.models.comparison import clopper_pearson
+
+    low, high = clopper_pearson(report.inside, report.n)
     console().print(f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
-                  f"({report.share:.1%}; nominal {report.nominal:.0%})", markup=False)  # fmt: skip
+                    f"({report.share:.1%}, 95 % binomial CI [{low:.1%}, {high:.1%}]; nominal {report.nominal:.0%})",
+                    markup=False)
     w = report.worst_refit
     console().print(f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
                     f"{w['divergences']} divergences in all", markup=False)  # fmt: skip
     table(None, ("model", "lab", "x", "y", "95 % predictive interval", "inside"),
           [(d["name"], d["lab"], d["x"], d["y"], f"[{d['predicted']['low']:.1f}, {d['predicted']['high']:.1f}]",
             d["inside"]) for d in report.details])  # fmt: skip
+
+
+@fits_app.command("compare")
+def fits_compare(
+    panel: list[str] = PANEL_OPTION,
+    x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
+    y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
+    seed: int = typer.Option(1, "--seed", help="Sampler seed for fits not yet stored."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Compare linear vs bounded and pooled vs hierarchical vs unpooled models by
+    PSIS-LOO (exact refits for Pareto k > 0.7), with stacking weights and LOO-PIT coverage."""
+    from dataclasses import asdict
+
+    from rich.progress import Progress
+
+    from phasewatch.models.coupling import SamplerSettings
+    from phasewatch.registry.comparison import compare_fits
+    from phasewatch.registry.db import open_registry
+
+    engine = open_registry()
+    with Progress(console=console(), transient=True, disable=json_) as bar:
+        task = bar.add_task("comparing models", total=None)
+        result = compare_fits(engine, tuple(panel), x, y, SamplerSettings(seed=seed),
+                              stage=lambda text: bar.update(task, description=text))
+    if json_:
+        print_json({**asdict(result), "verdict": result.verdict})
+        return
+
+    def cover(row: Any) -> str:
+        return "  ".join(f"{c.nominal:.0%}: {c.inside}/{c.n} [{c.low:.2f}, {c.high:.2f}]" for c in row.coverage)
+
+    table(f"model comparison on {result.panels} ({result.n_models} models, {result.y} ~ {result.x}); PSIS-LOO, log score",
+          ("rank", "model", "fit", "ELPD ± SE", "ΔELPD ± SE", "p_loo", "stacking weight", "k > 0.7 (refitted)",
+           "LOO-PIT coverage 50/80/95 % [95 % binomial CI]"),
+          [(r.rank, r.model + ("" if r.converged else " (NOT converged)"), f"#{r.fit_id}", f"{r.elpd:.1f} ± {r.se:.1f}",
+            f"{r.elpd_diff:.1f} ± {r.diff_se:.1f}", f"{r.p_loo:.1f}", f"{r.weight:.2f}", f"{r.high_k} ({r.refitted})",
+            cover(r)) for r in result.rows])
+    console().print(result.verdict, markup=False)
+
+
+@fits_app.command("matrix")
+def fits_matrix(
+    min_models: int = typer.Option(10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """The coupling matrix of the frontier benchmarks: pairwise-complete correlation
+    (logit scale) with a 95 % interval and the number of models behind each cell."""
+    from dataclasses import asdict
+
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.comparison import benchmark_matrix
+
+    with registry_session() as session:
+        matrix = benchmark_matrix(session, as_of=system_clock().today(), min_models=min_models)
+    if json_:
+        print_json({"benchmarks": matrix.benchmarks, "n_models": matrix.n_models,
+                    "cells": [asdict(c) for c in matrix.cells]})
+        return
+
+    def show(x: str, y: str) -> str:
+        if x == y:
+            return "—"
+        c = matrix.cell(x, y)
+        return f"n={c.n}" if c.r is None else f"{c.r.mean:+.2f} [{c.r.low:+.2f}, {c.r.high:+.2f}] n={c.n}"
+
+    table("coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
+          "cells with n < 5 left empty)", ("", *matrix.benchmarks),
+          [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks])

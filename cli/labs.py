@@ -57,8 +57,10 @@ def show(
     from phasewatch.cli.common import console
     from phasewatch.registry.philosophy import lab_philosophy
 
+    from phasewatch.registry.clock import system_clock
+
     with registry_session() as session:
-        view = lab_philosophy(session, lab, fit_id)
+        view = lab_philosophy(session, lab, fit_id, as_of=system_clock().today())
     if json_:
         print_json(asdict(view))
         return
@@ -66,20 +68,31 @@ def show(
     table(
         f"{view.lab} (fit #{view.fit_id}, {view.fit_panels})",
         ("", ""),
-        [("releases in fit", view.n_releases),
-         ("coupling slope", f"{s.mean:.3f}, 95 % HDI [{s.low:.3f}, {s.high:.3f}]"),
+        [("releases (in fit / all with both scores)", f"{view.n_in_fit} / {view.n_releases}"),
+         ("coupling slope", f"{s.mean:.3f}, 95 % HDI [{s.low:.3f}, {s.high:.3f}] (from the {view.slope_source})"),
          ("OLS slope (paper's method)", f"{view.ols_slope:.3f}" if view.ols_slope is not None else "(fewer than 3 releases)"),
          ("mean h", f"{h.mean:+.1f} pp, 95 % HDI [{h.low:+.1f}, {h.high:+.1f}]"),
          ("direction", view.direction),
          ("confidence", view.confidence),
          ("next measurement", view.next_measurement)],
     )  # fmt: skip
-    table("h trajectory (release order)", ("release", "date", "x", "h (pp)"),
-          [(p.name, p.date, p.x, f"{p.h:+.1f}") for p in view.trajectory])  # fmt: skip
+    table("h trajectory (release order)", ("release", "date", "x", "h (pp)", "in fit"),
+          [(p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no (placed against the fit)")
+           for p in view.trajectory])
     if view.shifts:
-        table(f"shifts (noise threshold {view.noise_pp:.1f} pp = the fit's residual scale)", ("from", "to", "Δh (pp)", "class"),
-              [(x.before, x.after, f"{x.delta_h:+.1f}", x.kind) for x in view.shifts])  # fmt: skip
+        table(f"shifts: P(no shift / persistent / transient), mean and 95 % interval over the noise scale "
+              f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
+              ("from", "to", "Δh (pp), 95 % HDI", "P(no shift)", "P(persistent)", "P(transient)", "reading", "decided by"),
+              [(x.before, x.after, f"{x.delta_h:+.1f} [{x.delta_h_hdi.low:+.1f}, {x.delta_h_hdi.high:+.1f}]",
+                *((_p(x.p_none), _p(x.p_persistent), _p(x.p_transient)) if not x.inference_compute else ("-", "-", "-")),
+                x.kind, "(same weights)" if x.inference_compute else x.decided_by or "(next release)")
+               for x in view.shifts])
     console().print()
+
+
+def _p(interval: object) -> str:
+    v = vars(interval)
+    return f"{v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
 
 
 @app.command()
@@ -90,13 +103,18 @@ def compare(
     """Rank labs by coupling slope, with 95 % HDIs."""
     from dataclasses import asdict
 
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.philosophy import compare_labs
 
     with registry_session() as session:
-        used, ranks = compare_labs(session, fit_id)
+        used, ranks = compare_labs(session, fit_id, as_of=system_clock().today())
     if json_:
         print_json({"fit_id": used, "labs": [asdict(r) for r in ranks]})
         return
-    table(f"labs by coupling slope (fit #{used})", ("rank", "lab", "n", "slope, 95 % HDI", "OLS slope", "mean h (pp)"),
-          [(r.rank, r.lab, r.n_releases, f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]",
-            f"{r.ols_slope:.3f}" if r.ols_slope is not None else "", f"{r.mean_h.mean:+.1f}") for r in ranks])  # fmt: skip
+    table(f"labs by coupling slope (fit #{used}); rank over posterior draws, 95 % interval",
+          ("rank", "lab", "n", "slope, 95 % HDI", "rank interval", "P(steepest)", "OLS slope", "mean h (pp)"),
+          [(r.rank if r.ranked else "- (not in the fit: hierarchy)" if r.n_releases == 0 else
+            f"- ({r.n_releases} release{'s' if r.n_releases != 1 else ''}: not ranked)", r.lab,
+            r.n_releases, f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]", f"{r.rank_low}-{r.rank_high}" if r.n_releases else "",
+            f"{r.p_steepest:.2f}" if r.n_releases else "", f"{r.ols_slope:.3f}" if r.ols_slope is not None else "", f"{r.mean_h.mean:+.1f}")
+           for r in ranks])

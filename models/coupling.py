@@ -2,7 +2,10 @@
 hierarchical model of per-lab coupling.
 
 The coupling of two benchmarks (x = SWE-bench Verified, y = GPQA Diamond by
-default) is the slope dy/dx. The *h-field* of a model is its y minus the
+default) is the slope dy/dx, on the percentage scale (``link="identity"``, the
+paper's) or on the log-odds of the score fraction (``link="logit"``, bounded: the
+default of the registry since issue #13), with lab effects partially pooled,
+pooled or unpooled (:class:`ModelSpec`). The *h-field* of a model is its y minus the
 population trend at its x (positive = y-rich, "reasoning-rich" in the paper).
 
 References
@@ -159,6 +162,83 @@ class Priors:
     nu_alpha: float = 2.0
     nu_beta: float = 0.1
 
+    @classmethod
+    def for_link(cls, link: str) -> Priors:
+        """The default priors of a link: percentage points (identity) or logits.
+
+        On the logit scale x_ref = logit(0.6); the intercept prior N(0.85, 1.5)
+        is logit(0.7) ± a range covering 5-99 %; lab spreads of 0.5 logit are
+        ~10 pp in mid-range and shrink towards the ceiling, as scores do.
+        """
+        if link == "identity":
+            return cls()
+        if link == "logit":
+            return cls(x_ref=math.log(0.6 / 0.4), intercept_mu=0.85, intercept_sd=1.5, slope_mu=0.0, slope_sd=1.0,
+                       lab_intercept_scale=0.5, lab_slope_scale=0.5, noise_scale=0.5)
+        raise ValueError(f"unknown link {link!r}; use one of {LINKS}")
+
+
+LINKS = ("identity", "logit")
+POOLINGS = ("partial", "complete", "none")
+POOLING_LABELS = {"partial": "hierarchical", "complete": "pooled", "none": "no pooling"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which coupling model: the scale (``identity`` = percentage points, the
+    paper's; ``logit`` = log-odds of the score fraction, bounded) and the
+    pooling of lab effects (``partial`` = hierarchical, ``complete`` = one
+    line for all labs, ``none`` = each lab on its own)."""
+
+    link: str = "identity"
+    pooling: str = "partial"
+
+    def __post_init__(self) -> None:
+        if self.link not in LINKS:
+            raise ValueError(f"unknown link {self.link!r}; use one of {', '.join(LINKS)}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; use one of {', '.join(POOLINGS)}")
+
+    @property
+    def method(self) -> str:
+        """The stored method name (the first model keeps its original name)."""
+        if self == ModelSpec():
+            return "hierarchical-studentt-v1"
+        return f"studentt-{self.link}-{self.pooling}-v2"
+
+    @property
+    def label(self) -> str:
+        scale = "linear (pp)" if self.link == "identity" else "bounded (logit)"
+        return f"{scale}, {POOLING_LABELS[self.pooling]}"
+
+    @classmethod
+    def from_method(cls, method: str) -> ModelSpec:
+        if method == "hierarchical-studentt-v1":
+            return cls()
+        parts = method.split("-")
+        if len(parts) != 4 or parts[0] != "studentt":
+            raise ValueError(f"unknown coupling method {method!r}")
+        return cls(parts[1], parts[2])
+
+
+def to_link(score: float | np.ndarray, link: str) -> np.ndarray:
+    """Scores in percent onto the model's scale (logit: log-odds of score/100)."""
+    values = np.asarray(score, dtype=float)
+    if link == "identity":
+        return values
+    if np.any((values <= 0) | (values >= 100)):
+        raise ValueError("the bounded (logit) model needs scores strictly between 0 and 100")
+    fraction = values / 100.0
+    return np.log(fraction) - np.log1p(-fraction)
+
+
+def from_link(value: float | np.ndarray, link: str) -> np.ndarray:
+    """The inverse of :func:`to_link`: back to percent."""
+    values = np.asarray(value, dtype=float)
+    if link == "identity":
+        return values
+    return 100.0 / (1.0 + np.exp(-values))
+
 
 SAMPLERS = ("nutpie", "pymc")
 
@@ -173,7 +253,9 @@ class SamplerSettings:
     chains: int = 4
     seed: int = 1
     sampler: str = "nutpie"
-    target_accept: float = 0.9  # above NUTS's 0.8: smaller steps through the lab-spread funnel
+    # 0.99: on sourced-2026-11 (61 models) 0.9 left 1-4 divergences in 5 of 6 seeds and 0.95 18 in one,
+    # all in the upper tail of the lab-slope spread sigma_b; 0.99 gave none in 10 of 10 (docs/coupling.md)
+    target_accept: float = 0.99
 
 
 ProgressCallback = Callable[[int, int], None]  # (finished draws, total draws)
@@ -187,10 +269,13 @@ POSTERIOR_SCALARS = ("mu_a", "mu_b", "sigma_a", "sigma_b", "sigma", "nu")
 
 @dataclass(frozen=True)
 class Posterior:
-    """Posterior draws of the hierarchical model, flattened over chains.
+    """Posterior draws of the coupling model, flattened over chains (chain-major).
 
-    Lab ``i`` has intercept ``a[:, i]`` (y at x = x_ref) and slope ``b[:, i]``;
-    the population trend is ``mu_a + mu_b·(x − x_ref)``.
+    Lab ``i`` has intercept ``a[:, i]`` (the model-scale y at x = x_ref) and
+    slope ``b[:, i]``; the population trend is ``mu_a + mu_b·(x − x_ref)`` on the
+    model's scale (``link``: identity = percentage points, logit = log-odds of
+    score/100, with x on the same scale). Every method taking or returning
+    scores works in percent.
     """
 
     labs: tuple[str, ...]
@@ -203,6 +288,8 @@ class Posterior:
     nu: np.ndarray
     a: np.ndarray
     b: np.ndarray
+    link: str = "identity"
+    chains: int = 1
 
     @property
     def n_draws(self) -> int:
@@ -214,18 +301,31 @@ class Posterior:
 
     @property
     def population_intercept(self) -> np.ndarray:
-        """Intercept at x = 0, in the paper's convention (y = slope·x + intercept)."""
+        """Intercept at x = 0 on the model's scale (y = slope·x + intercept, the paper's convention)."""
         return self.mu_a - self.mu_b * self.x_ref
 
-    def trend(self, x: float | np.ndarray) -> np.ndarray:
-        """Population trend at x, one value per draw (draws × len(x) for arrays)."""
-        xs = np.asarray(x, dtype=float)
+    def _x_link(self, x: float | np.ndarray) -> np.ndarray:
+        """x on the model's scale; a score of exactly 0 or 100 is read as 0.01 or 99.99 (logit)."""
+        values = np.asarray(x, dtype=float)
+        return to_link(np.clip(values, 0.01, 99.99) if self.link == "logit" else values, self.link)
+
+    def _link_trend(self, x: float | np.ndarray) -> np.ndarray:
+        xs = self._x_link(x)
         if xs.ndim == 0:
             return self.mu_a + self.mu_b * (float(xs) - self.x_ref)
         return self.mu_a[:, None] + self.mu_b[:, None] * (xs[None, :] - self.x_ref)
 
+    def trend(self, x: float | np.ndarray) -> np.ndarray:
+        """Population trend at x in percent, one value per draw (draws × len(x) for arrays).
+
+        For the bounded model this is the trend's median curve 100·expit(mu_a + mu_b·(logit x − x_ref)),
+        always inside (0, 100).
+        """
+        return from_link(self._link_trend(x), self.link)
+
     def h_field(self, x: float, y: float) -> np.ndarray:
-        """y minus the population trend at x, per draw."""
+        """y minus the population trend at x, per draw, in percentage points
+        (for the bounded model: the logit-scale residual translated back to percent)."""
         return y - self.trend(x)
 
     def lab_effects(self, lab: str | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -239,33 +339,63 @@ class Posterior:
         return a, b, False
 
     def predictive(self, x: float, lab: str | None, seed: int = 0) -> tuple[np.ndarray, bool]:
-        """Posterior-predictive draws of y for a new release of ``lab`` at x."""
+        """Posterior-predictive draws of y (percent) for a new release of ``lab`` at x."""
         rng = np.random.default_rng(seed)
         a, b, known = self.lab_effects(lab, rng)
         noise = self.sigma * rng.standard_t(self.nu)
-        return a + b * (x - self.x_ref) + noise, known
+        return from_link(a + b * (float(self._x_link(x)) - self.x_ref) + noise, self.link), known
+
+    def _means(self, data: CouplingData) -> np.ndarray:
+        idx = data.lab_index(self.labs)
+        return self.a[:, idx] + self.b[:, idx] * (to_link(data.x, self.link)[None, :] - self.x_ref)
 
     def r_draws(self, data: CouplingData, seed: int = 0) -> np.ndarray:
         """Posterior-predictive Pearson r between x and replicated y, per draw."""
         rng = np.random.default_rng(seed)
-        idx = data.lab_index(self.labs)
-        mean = self.a[:, idx] + self.b[:, idx] * (data.x[None, :] - self.x_ref)
-        replicated = mean + self.sigma[:, None] * rng.standard_t(self.nu[:, None], size=mean.shape)
+        mean = self._means(data)
+        replicated = from_link(mean + self.sigma[:, None] * rng.standard_t(self.nu[:, None], size=mean.shape), self.link)
         xc = data.x - data.x.mean()
         yc = replicated - replicated.mean(axis=1, keepdims=True)
         return (yc @ xc) / np.sqrt((yc**2).sum(axis=1) * (xc**2).sum())
 
+    def log_likelihood(self, data: CouplingData) -> np.ndarray:
+        """Pointwise log density of each observed y in percent (draws × n).
+
+        The bounded model's density on the logit scale carries the Jacobian of
+        y ↦ logit(y/100), so linear and bounded models are compared on one scale.
+        """
+        from scipy import stats
+
+        y = to_link(data.y, self.link)
+        out = stats.t.logpdf(y[None, :], self.nu[:, None], loc=self._means(data), scale=self.sigma[:, None])
+        if self.link == "logit":
+            fraction = data.y / 100.0
+            out = out - (np.log(fraction) + np.log1p(-fraction) + math.log(100.0))[None, :]
+        return out
+
+    def loo_pit(self, data: CouplingData, log_weights: np.ndarray, seed: int = 0) -> np.ndarray:
+        """LOO probability integral transform: P(y_rep_i <= y_i) under each
+        point's PSIS leave-one-out weights (``log_weights``: draws × n)."""
+        from scipy import stats
+
+        below = stats.t.cdf((to_link(data.y, self.link)[None, :] - self._means(data)) / self.sigma[:, None], self.nu[:, None])
+        weights = np.exp(log_weights - log_weights.max(axis=0, keepdims=True))
+        weights /= weights.sum(axis=0, keepdims=True)
+        return (weights * below).sum(axis=0)
+
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         arrays = {name: getattr(self, name) for name in (*POSTERIOR_SCALARS, "a", "b")}
-        np.savez_compressed(buffer, labs=np.array(self.labs), x_ref=np.array(self.x_ref), **arrays)
+        np.savez_compressed(buffer, labs=np.array(self.labs), x_ref=np.array(self.x_ref), link=np.array(self.link),
+                            chains=np.array(self.chains), **arrays)
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Posterior:
         with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in (*POSTERIOR_SCALARS, "a", "b")}
-            return cls(labs=tuple(str(s) for s in stored["labs"]), x_ref=float(stored["x_ref"]), **arrays)
+            extra = {"link": str(stored["link"]), "chains": int(stored["chains"])} if "link" in stored else {}
+            return cls(labs=tuple(str(s) for s in stored["labs"]), x_ref=float(stored["x_ref"]), **arrays, **extra)
 
 
 # --- diagnostics ----------------------------------------------------------------------------------
@@ -305,37 +435,50 @@ class Diagnostics:
 
 
 class CouplingSampler:
-    """The hierarchical model compiled once, refittable on any subset of rows.
+    """The coupling model compiled once, refittable on any subset of rows.
 
     Labs are fixed at construction (the "universe"); a lab absent from a
     subset keeps its prior, which is the hierarchy's distribution for a new
     lab, so held-out predictions for it are honest new-lab predictions.
+    ``spec`` chooses the scale (linear or bounded) and the pooling.
     """
 
-    def __init__(self, data: CouplingData, priors: Priors = Priors()) -> None:
+    def __init__(
+        self, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()
+    ) -> None:
         import pymc as pm
 
         self.labs = data.lab_names
-        self.priors = priors
-        p = priors
+        self.spec = spec
+        self.priors = p = priors if priors is not None else Priors.for_link(spec.link)
         with pm.Model(coords={"lab": self.labs}) as model:
-            x = pm.Data("x", data.x.astype(float))
-            y = pm.Data("y", data.y.astype(float))
+            x = pm.Data("x", to_link(data.x, spec.link))
+            y = pm.Data("y", to_link(data.y, spec.link))
             lab_idx = pm.Data("lab_idx", data.lab_index(self.labs))
-            mu_a = pm.Normal("mu_a", p.intercept_mu, p.intercept_sd)
-            mu_b = pm.Normal("mu_b", p.slope_mu, p.slope_sd)
-            sigma_a = pm.HalfNormal("sigma_a", p.lab_intercept_scale)
-            sigma_b = pm.HalfNormal("sigma_b", p.lab_slope_scale)
-            z_a = pm.Normal("z_a", 0.0, 1.0, dims="lab")
-            z_b = pm.Normal("z_b", 0.0, 1.0, dims="lab")
-            a = pm.Deterministic("a", mu_a + sigma_a * z_a, dims="lab")
-            b = pm.Deterministic("b", mu_b + sigma_b * z_b, dims="lab")
+            if spec.pooling == "none":  # each lab its own line, drawn from the wide priors
+                a = pm.Normal("a", p.intercept_mu, p.intercept_sd, dims="lab")
+                b = pm.Normal("b", p.slope_mu, p.slope_sd, dims="lab")
+            else:
+                mu_a = pm.Normal("mu_a", p.intercept_mu, p.intercept_sd)
+                mu_b = pm.Normal("mu_b", p.slope_mu, p.slope_sd)
+            if spec.pooling == "partial":
+                sigma_a = pm.HalfNormal("sigma_a", p.lab_intercept_scale)
+                sigma_b = pm.HalfNormal("sigma_b", p.lab_slope_scale)
+                # Non-centred lab effects: measured against centred and per-lab mixed forms (docs/coupling.md).
+                z_a = pm.Normal("z_a", 0.0, 1.0, dims="lab")
+                z_b = pm.Normal("z_b", 0.0, 1.0, dims="lab")
+                a = pm.Deterministic("a", mu_a + sigma_a * z_a, dims="lab")
+                b = pm.Deterministic("b", mu_b + sigma_b * z_b, dims="lab")
+            elif spec.pooling == "complete":
+                a = pm.Deterministic("a", mu_a + np.zeros(len(self.labs)), dims="lab")
+                b = pm.Deterministic("b", mu_b + np.zeros(len(self.labs)), dims="lab")
             sigma = pm.HalfNormal("sigma", p.noise_scale)
             nu = pm.Gamma("nu", p.nu_alpha, p.nu_beta)
             pm.StudentT(
                 "obs", nu=nu, mu=a[lab_idx] + b[lab_idx] * (x - p.x_ref), sigma=sigma, observed=y, shape=x.shape
             )
         self.model = model
+        self.free = tuple(rv.name for rv in model.free_RVs)
         self._compiled = None
 
     @property
@@ -347,15 +490,15 @@ class CouplingSampler:
             self._compiled = nutpie.compile_pymc_model(self.model)
         return self._compiled
 
-    _cache: dict[tuple[tuple[str, ...], Priors], CouplingSampler] = {}
+    _cache: dict[tuple[tuple[str, ...], Priors | None, ModelSpec], CouplingSampler] = {}
 
     @classmethod
-    def for_data(cls, data: CouplingData, priors: Priors = Priors()) -> CouplingSampler:
-        """A compiled sampler for these labs and priors, reused within the process
+    def for_data(cls, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()) -> CouplingSampler:
+        """A compiled sampler for these labs, priors and model, reused within the process
         (compiling costs ~10-20 s; refitting other data with it costs none)."""
-        key = (data.lab_names, priors)
+        key = (data.lab_names, priors, spec)
         if key not in cls._cache:
-            cls._cache[key] = cls(data, priors)
+            cls._cache[key] = cls(data, priors, spec)
         return cls._cache[key]
 
     def fit(
@@ -368,7 +511,8 @@ class CouplingSampler:
             raise ValueError(f"labs not in the compiled model: {sorted(unknown)}")
         if settings.sampler == "pymc":
             return self._fit_with_pymc(data, settings)
-        compiled = self.compiled.with_data(x=data.x.astype(float), y=data.y.astype(float), lab_idx=data.lab_index(self.labs))
+        link = self.spec.link
+        compiled = self.compiled.with_data(x=to_link(data.x, link), y=to_link(data.y, link), lab_idx=data.lab_index(self.labs))
         def report(chains: list) -> None:  # runs on nutpie's thread
             progress(sum(c.finished_draws for c in chains), sum(c.total_draws for c in chains))
 
@@ -383,8 +527,10 @@ class CouplingSampler:
             progress_rate=200,
             target_accept=settings.target_accept,
         )
-        return posterior_from_trace(trace, self.labs, self.priors.x_ref), diagnose(trace, settings)
+        return self._posterior(trace), diagnose(trace, settings, self.free)
 
+    def _posterior(self, trace) -> Posterior:  # noqa: ANN001 (DataTree)
+        return posterior_from_trace(trace, self.labs, self.priors, self.spec)
 
     def _fit_with_pymc(self, data: CouplingData, settings: SamplerSettings) -> tuple[Posterior, Diagnostics]:
         import logging
@@ -394,29 +540,44 @@ class CouplingSampler:
 
         logging.getLogger("pymc").setLevel(logging.WARNING)
         with self.model:
-            pm.set_data({"x": data.x.astype(float), "y": data.y.astype(float), "lab_idx": data.lab_index(self.labs)})
+            link = self.spec.link
+            pm.set_data({"x": to_link(data.x, link), "y": to_link(data.y, link), "lab_idx": data.lab_index(self.labs)})
             trace = pm.sample(
                 draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
                 cores=min(settings.chains, os.cpu_count() or 1), nuts_sampler="pymc", progressbar=False,
                 compute_convergence_checks=False, target_accept=settings.target_accept,
             )  # fmt: skip
-        return posterior_from_trace(trace, self.labs, self.priors.x_ref), diagnose(trace, settings)
+        return self._posterior(trace), diagnose(trace, settings, self.free)
 
 
-def posterior_from_trace(trace, labs: tuple[str, ...], x_ref: float) -> Posterior:  # noqa: ANN001 (DataTree)
+def posterior_from_trace(trace, labs: tuple[str, ...], priors: Priors, spec: ModelSpec = ModelSpec()) -> Posterior:  # noqa: ANN001
+    """Flatten a DataTree's draws. Pooled fits have no lab spread (zeros); unpooled
+    fits have no population: their trend is the mean of the lab lines, and a new
+    lab is drawn from the wide prior (it learns nothing from the others)."""
     post = trace.posterior
 
     def flat(name: str) -> np.ndarray:
         values = np.asarray(post[name].values, dtype=float)
         return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
 
-    return Posterior(labs=labs, x_ref=x_ref, **{n: flat(n) for n in (*POSTERIOR_SCALARS, "a", "b")})
+    draws = {n: flat(n) for n in ("a", "b", "sigma", "nu")}
+    if spec.pooling == "partial":
+        draws |= {n: flat(n) for n in ("mu_a", "mu_b", "sigma_a", "sigma_b")}
+    elif spec.pooling == "complete":
+        zeros = np.zeros_like(draws["sigma"])
+        draws |= {"mu_a": flat("mu_a"), "mu_b": flat("mu_b"), "sigma_a": zeros, "sigma_b": zeros}
+    else:
+        ones = np.ones_like(draws["sigma"])
+        draws |= {"mu_a": draws["a"].mean(axis=1), "mu_b": draws["b"].mean(axis=1),
+                  "sigma_a": priors.intercept_sd * ones, "sigma_b": priors.slope_sd * ones}
+    return Posterior(labs=labs, x_ref=priors.x_ref, link=spec.link, chains=int(post.sizes["chain"]), **draws)
 
 
-def diagnose(trace, settings: SamplerSettings) -> Diagnostics:  # noqa: ANN001 (DataTree)
+def diagnose(trace, settings: SamplerSettings, free: Sequence[str] = ("mu_a", "mu_b", "sigma_a", "sigma_b", "z_a", "z_b", "sigma", "nu")) -> Diagnostics:  # noqa: ANN001
+    """r_hat and ESS over every free parameter (the sampler's own coordinates)."""
     import arviz as az
 
-    summary = az.summary(trace, var_names=["mu_a", "mu_b", "sigma_a", "sigma_b", "z_a", "z_b", "sigma", "nu"])
+    summary = az.summary(trace, var_names=list(free))
     divergences = int(np.asarray(trace.sample_stats["diverging"].values).sum())
     return Diagnostics(
         max_r_hat=float(np.nanmax(summary["r_hat"].to_numpy(dtype=float))),

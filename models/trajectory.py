@@ -35,6 +35,7 @@ class TrajectoryPoint:
     date: str | None
     x: float
     h: float
+    in_fit: bool = True
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from phasewatch.models.coupling import CouplingData, Priors, SamplerSettings
+from phasewatch.models.coupling import CouplingData, SamplerSettings
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError
-from phasewatch.registry.fits import DEFAULT_PANELS, DEFAULT_X, DEFAULT_Y, panel_data
+from phasewatch.registry.fits import DEFAULT_PANELS, DEFAULT_SPEC, DEFAULT_X, DEFAULT_Y, panel_data
 from phasewatch.registry.schema import CoverageCheck
 
 # Refits sample as a stored fit does, so that their diagnostics mean the same.
@@ -65,7 +65,7 @@ def run_coverage(
         overlap = set(test.names) & set(data.names)
         if overlap:
             raise InvalidInputError(f"held-out models are also in the fit: {sorted(overlap)}", "hold out a disjoint panel")
-    sampler = CouplingSampler.for_data(data, Priors())
+    sampler = CouplingSampler.for_data(data, None, DEFAULT_SPEC)  # the default model, whose intervals give verdicts
     if method == "loo":
         coverage = leave_one_out(sampler, data, settings, progress=progress)
     elif method == "lfo":
@@ -81,7 +81,8 @@ def run_coverage(
         panels=",".join(panels), held_out=",".join(held_out) or None, method=coverage.method,
         x_benchmark=DEFAULT_X, y_benchmark=DEFAULT_Y, nominal=coverage.nominal, n=coverage.n,
         inside=coverage.inside,
-        spec={"settings": asdict(settings), "priors": asdict(Priors()), "worst_refit": coverage.worst_refit},
+        spec={"method": DEFAULT_SPEC.method, "settings": asdict(settings), "priors": asdict(sampler.priors),
+              "worst_refit": coverage.worst_refit},
         details=details,
     )  # fmt: skip
     with transaction(engine) as session:

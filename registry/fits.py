@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from phasewatch.models.coupling import (
     CouplingData,
     CouplingSummary,
+    ModelSpec,
     Posterior,
     Priors,
     ProgressCallback,
@@ -33,7 +34,8 @@ from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError, NotFoundError
 from phasewatch.registry.schema import Benchmark, Fit, Model, Observation, PanelObservation, ReleaseVerdict
 
-METHOD = "hierarchical-studentt-v1"
+DEFAULT_SPEC = ModelSpec(link="logit", pooling="partial")
+METHOD = DEFAULT_SPEC.method  # the model whose latest accepted fit gives verdicts (docs/coupling.md says why)
 DEFAULT_X = "swe_bench_verified"
 DEFAULT_Y = "gpqa_diamond"
 DEFAULT_PANELS = ("growing-pains-34",)
@@ -136,27 +138,42 @@ def run_fit(
     x: str = DEFAULT_X,
     y: str = DEFAULT_Y,
     settings: SamplerSettings = SamplerSettings(),
-    priors: Priors = Priors(),
+    priors: Priors | None = None,
     accept_unconverged: bool = False,
     progress: ProgressCallback | None = None,
     stage: Any = None,
+    spec: ModelSpec = DEFAULT_SPEC,
 ) -> FitResult:
-    """Sample the hierarchical model on the panels' data and store the fit.
+    """Sample the coupling model ``spec`` on the panels' data and store the fit.
 
     The data are read in one transaction, sampled outside any (sampling takes
     seconds), and the fit is written in another.
     """
-    from phasewatch.models.coupling import CouplingSampler, summarize
-
-    from phasewatch.registry.frontier import observations_used, record_fit_observations
+    from phasewatch.registry.frontier import observations_used
 
     with transaction(engine) as session:
         data = panel_data(session, panels, x, y)
         used = observations_used(session, panels, x, y, data.names)  # every fit records its inputs
+    return store_fit(engine, data, panels, x, y, settings, priors, accept_unconverged, progress, stage, spec, used)
+
+
+def store_fit(
+    engine: Engine, data: CouplingData, panels: tuple[str, ...], x: str, y: str, settings: SamplerSettings,
+    priors: Priors | None = None, accept_unconverged: bool = False, progress: ProgressCallback | None = None,
+    stage: Any = None, spec: ModelSpec = DEFAULT_SPEC, used: Any = None,
+) -> FitResult:
+    """Sample ``spec`` on ``data`` (outside any transaction) and store the fit with the
+    observations it used (``used``; looked up from the panels when not given)."""
+    from phasewatch.models.coupling import CouplingSampler, summarize
+    from phasewatch.registry.frontier import observations_used, record_fit_observations
+
+    if spec.link == "logit" and (np.any((data.x <= 0) | (data.x >= 100)) or np.any((data.y <= 0) | (data.y >= 100))):
+        raise InvalidInputError("the bounded model needs every score strictly between 0 and 100", "use --link identity")
     started = time.perf_counter()
     if stage:
         stage("compiling the model")
-    sampler = CouplingSampler.for_data(data, priors)
+    sampler = CouplingSampler.for_data(data, priors, spec)
+    priors = sampler.priors
     if stage:
         stage("sampling")
     posterior, diagnostics = sampler.fit(data, settings, progress)
@@ -169,8 +186,8 @@ def run_fit(
         panels=",".join(panels),
         x_benchmark=x,
         y_benchmark=y,
-        method=METHOD,
-        spec={"method": METHOD, "sampler": settings.sampler, "priors": asdict(priors), "settings": asdict(settings)},
+        method=spec.method,
+        spec={"method": spec.method, "link": spec.link, "pooling": spec.pooling, "sampler": settings.sampler, "priors": asdict(priors), "settings": asdict(settings)},
         seed=settings.seed,
         data_hash=data_hash(data),
         n_models=data.n,
@@ -186,6 +203,8 @@ def run_fit(
     with transaction(engine) as session:
         session.add(fit)
         session.flush()
+        if used is None:
+            used = observations_used(session, panels, x, y, data.names)
         record_fit_observations(session, fit.id, used)
         return _result(fit)
 
@@ -229,10 +248,11 @@ def get_fit(session: Session, fit_id: int | None = None, *, x: str = DEFAULT_X, 
     return fit
 
 
-def latest_accepted_fit(session: Session, x: str = DEFAULT_X, y: str = DEFAULT_Y) -> Fit | None:
+def latest_accepted_fit(session: Session, x: str = DEFAULT_X, y: str = DEFAULT_Y, method: str = METHOD) -> Fit | None:
+    """The latest accepted fit of the default model (comparison fits of other models never give verdicts)."""
     return session.scalar(
         select(Fit)
-        .where(Fit.accepted.is_(True), Fit.x_benchmark == x, Fit.y_benchmark == y)
+        .where(Fit.accepted.is_(True), Fit.x_benchmark == x, Fit.y_benchmark == y, Fit.method == method)
         .order_by(Fit.id.desc())
         .limit(1)
     )

@@ -59,11 +59,22 @@ def test_queries_on_a_stored_fit(fitted_cli: str) -> None:
     prediction = json.loads(run("predict", "--lab", "Google", "--x-score", "80", "--json")[1])
     assert prediction["lab_known"] and prediction["predicted"]["low"] < prediction["predicted"]["high"] <= 100
     google = json.loads(run("labs", "show", "Google DeepMind", "--json")[1])
-    assert google["lab"] == "Google" and google["n_releases"] == 5 and google["next_measurement"]
+    assert google["lab"] == "Google" and google["n_in_fit"] == 5 and google["next_measurement"]
+    assert google["n_releases"] >= 5 and all(0 <= s["p_persistent"]["mean"] <= 1 for s in google["shifts"])
     ranking = json.loads(run("labs", "compare", "--json")[1])["labs"]
-    assert [r["rank"] for r in ranking] == list(range(1, len(ranking) + 1))
+    ranked = [r for r in ranking if r["ranked"]]
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1)) and len(ranked) < len(ranking)
     code, out, _ = run("labs", "show", "OpenAI")
-    assert code == 0 and "inference compute" in out
+    assert code == 0 and "shifts: P(no shift" in out  # the table wraps at 80 columns; the JSON below checks the cells
+    openai = json.loads(run("labs", "show", "OpenAI", "--json")[1])
+    tier = next(x for x in openai["shifts"] if x["after"] == "GPT-5.4 xhigh")
+    assert tier["inference_compute"] and tier["kind"].startswith("inference compute")
+    others = [x for x in openai["shifts"] if not x["inference_compute"]]
+    assert all(abs(x["p_none"]["mean"] + x["p_persistent"]["mean"] + x["p_transient"]["mean"] - 1) < 1e-9 for x in others)
+    matrix = json.loads(run("fits", "matrix", "--json")[1])
+    assert {"swe_bench_verified", "gpqa_diamond"} <= set(matrix["benchmarks"])
+    cell = next(c for c in matrix["cells"] if (c["x"], c["y"]) == ("swe_bench_verified", "gpqa_diamond"))
+    assert cell["n"] >= 34 and cell["r"]["low"] < cell["r"]["mean"] < cell["r"]["high"]
 
 
 def test_coverage_cli(fitted_cli: str) -> None:
@@ -80,6 +91,7 @@ def test_coverage_cli(fitted_cli: str) -> None:
         (["fits", "show", "7"], "no fit #7"),
         (["coverage", "bootstrap"], "unknown coverage method"),
         (["fit", "--panel", "lying-63"], "only 0 models"),
+        (["fit", "--link", "probit"], "unknown model --link probit"),
     ],
 )
 def test_coupling_commands_without_a_fit_or_with_bad_input(cli_env: str, args: list[str], message: str) -> None:

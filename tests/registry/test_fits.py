@@ -94,7 +94,8 @@ def test_hfield_of_a_panel_outside_the_fit(fitted_engine: Engine) -> None:
         _, rows = hfield_rows(session, panel="post-cutoff-2026-04")
         _, deepseek = hfield_rows(session, lab="DeepSeek")
     assert len(rows) == 5 and not any(r.in_fit for r in rows)
-    assert {r.lab for r in deepseek} == {"DeepSeek"} and len(deepseek) == 4
+    assert {r.lab for r in deepseek} == {"DeepSeek"} and sum(r.in_fit for r in deepseek) == 4
+    assert len(deepseek) > 4  # DeepSeek releases the fit never saw are shown too, marked out of fit
 
 
 def test_lab_philosophy_classifies_the_compute_tier_shift(fitted_engine: Engine) -> None:
@@ -106,16 +107,40 @@ def test_lab_philosophy_classifies_the_compute_tier_shift(fitted_engine: Engine)
     tier = next(s for s in openai.shifts if s.after == "GPT-5.4 xhigh")
     assert tier.kind.startswith("inference compute") and tier.delta_h == pytest.approx(expected)
     assert [p.date for p in openai.trajectory] == sorted(p.date for p in openai.trajectory)
-    assert [r.slope.mean for r in ranks] == sorted((r.slope.mean for r in ranks), reverse=True)
+    ranked = [r for r in ranks if r.ranked]
+    assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
+    assert [r.slope.mean for r in ranked] == sorted((r.slope.mean for r in ranked), reverse=True)
+    assert all(r.n_releases >= 3 for r in ranked) and all(r.rank_low <= i + 1 <= r.rank_high for i, r in enumerate(ranked))
+    few = [r for r in ranks if not r.ranked]
+    assert few and all(r.n_releases < 3 for r in few)  # one or two releases: listed, never ranked
 
 
 def test_lab_without_a_fit_or_outside_it(engine: Engine, fitted_engine: Engine) -> None:
     with pytest.raises(NotFoundError, match="run `phasewatch fit`"):
         with transaction(engine) as session:
             lab_philosophy(session, "Google")
-    with pytest.raises(NotFoundError, match="no release in fit"):
-        with transaction(fitted_engine) as session:
-            lab_philosophy(session, "Mistral AI")
+    with transaction(fitted_engine) as session:  # a lab outside the fit still gets a page: slope from the hierarchy
+        mistral = lab_philosophy(session, "Mistral AI")
+    assert mistral.n_in_fit == 0 and mistral.n_releases >= 1 and mistral.slope_source.startswith("hierarchy")
+    assert not any(p.in_fit for p in mistral.trajectory)
+
+
+def test_views_include_releases_outside_the_fit_as_of_a_date(fitted_engine: Engine) -> None:
+    from phasewatch.registry.catalog import Catalog
+
+    with transaction(fitted_engine) as session:
+        Catalog(session).add_lab("Newcomer Lab", [])
+    _log(fitted_engine, "Newcomer One", "Newcomer Lab", 71.0, 80.0)
+    with transaction(fitted_engine) as session:
+        fit_id, rows = hfield_rows(session)
+        _, before = hfield_rows(session, as_of=dt.date(2026, 5, 1))
+        page = lab_philosophy(session, "Newcomer Lab")
+        _, ranks = compare_labs(session)
+    names = {r.name: r for r in rows}
+    assert names["Newcomer One"].in_fit is False and "Newcomer One" not in {r.name for r in before}
+    assert sum(r.in_fit for r in rows) == 34 and len(rows) > 34
+    assert page.trajectory[0].name == "Newcomer One" and page.n_in_fit == 0
+    assert "Newcomer Lab" in {r.lab for r in ranks if not r.ranked}
 
 
 def test_conflicting_panels_are_refused(fitted_engine: Engine) -> None:
