@@ -40,9 +40,10 @@ def now() -> dt.datetime:
 # The default steering config, without importing torch (models.steering.run does);
 # a test keeps it equal to SteeringConfig's defaults.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "layer": None, "layer_sweep": False, "strengths": [0.1, 0.25, 0.5, 1.0, 2.0], "train_pairs": 200,
-    "held_out_pairs": 100, "tqa_questions": 100, "mc_strength": 0.1, "generation_prompts": 10,
-    "max_new_tokens": 20, "batch_size": 16, "seed": 0,
+    "layer": None, "method": "auto", "strengths": [0.25, 0.5, 1.0], "train_pairs": 128, "validation_pairs": 64,
+    "test_pairs": 96, "random_directions": 19, "random_weight_baseline": True, "tqa_questions": 24,
+    "mc_strength": 0.5, "neutral_texts": 16, "generation_prompts": 16, "max_new_tokens": 16, "batch_size": 16,
+    "seed": 0,
 }  # fmt: skip
 
 
@@ -204,16 +205,16 @@ def run_one(engine: Engine, runner: Runner, *, owner: str | None = None, lease_s
 
 
 def steering_runner(device: str = "auto") -> Runner:
-    """The real job: load the model offline and run the steering evaluation."""
+    """The real job: load the model offline and run the steering evaluation with the
+    job's stored config (the report stores the config it ran with)."""
 
     def run(job: ClaimedJob) -> dict[str, Any]:
         from phasewatch.models.steering.loading import load_model
-        from phasewatch.models.steering.run import SteeringConfig, evaluate_model
+        from phasewatch.models.steering.run import SteeringConfig, evaluate_model, report_dict
 
-        config = dict(job.config)
-        config["strengths"] = tuple(config.get("strengths", ()))
+        config = SteeringConfig.from_dict(job.config)
         loaded = load_model(job.hf_repo, device=device, revision=None if job.revision == "main" else job.revision)
-        return asdict(evaluate_model(loaded, SteeringConfig(**config)))
+        return json.loads(json.dumps(report_dict(evaluate_model(loaded, config)), default=str))
 
     return run
 
