@@ -40,7 +40,7 @@ def now() -> dt.datetime:
 # The default steering config, without importing torch (models.steering.run does);
 # a test keeps it equal to SteeringConfig's defaults.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "layer": None, "method": "auto", "strengths": [0.25, 0.5, 1.0], "train_pairs": 128, "validation_pairs": 64,
+    "layer": None, "method": "auto", "strengths": [0.5, 1.0], "train_pairs": 128, "validation_pairs": 64,
     "test_pairs": 96, "random_directions": 19, "random_weight_baseline": True, "tqa_questions": 24,
     "mc_strength": 0.5, "neutral_texts": 16, "generation_prompts": 16, "max_new_tokens": 16, "batch_size": 16,
     "seed": 0,

@@ -48,7 +48,7 @@ class SteeringConfig:
 
     layer: int | None = None  # None: chosen on the validation split (all layers, one pass)
     method: str = "auto"  # auto: mean_diff, pca and logistic compared on validation; or one of them
-    strengths: tuple[float, ...] = (0.25, 0.5, 1.0)  # x the median residual norm at the layer
+    strengths: tuple[float, ...] = (0.5, 1.0)  # x the median residual norm at the layer
     train_pairs: int = 128
     validation_pairs: int = 64
     test_pairs: int = 96
