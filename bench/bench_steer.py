@@ -85,7 +85,7 @@ def main() -> None:
             results[name].append(timed(fn, sync))
     print(f"SmolLM2-135M-Instruct (GGUF Q4_1, dequantised, {loaded.dtype}) on {loaded.device}, Python "
           f"{sys.version.split()[0]}, torch {torch.__version__}, {torch.get_num_threads()} threads; load {load_s:.1f} s\n")  # fmt: skip
-    print(f"| case | wall median (s) | CPU median (s) | rounds |\n|---|---|---|---|")
+    print("| case | wall median (s) | CPU median (s) | rounds |\n|---|---|---|---|")
     for name, runs in results.items():
         print(f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {statistics.median(r[1] for r in runs):.2f} | {len(runs)} |")
 
