@@ -140,6 +140,8 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
         if log:
             log(text)
 
+    if config.layer is not None and not 0 <= config.layer < n_layers:
+        raise SteeringError(f"layer {config.layer} is out of range; the model has {n_layers} decoder layers (0–{n_layers - 1})")
     train_all, val_all, test_all = split_by_country(city_pairs())
     train = sample(train_all, config.train_pairs, config.seed, "train")
     val = sample(val_all, config.validation_pairs, config.seed, "validation")
@@ -155,8 +157,6 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
     tr, va, te = residuals(model, train), residuals(model, val), residuals(model, test)
     methods = METHODS if config.method == "auto" else (config.method,)
     layers = [config.layer] if config.layer is not None else list(range(n_layers))
-    if config.layer is not None and not 0 <= config.layer < n_layers:
-        raise SteeringError(f"layer {config.layer} is out of range; the model has {n_layers} decoder layers (0–{n_layers - 1})")
     cells, choice = probe_scan(tr, va, te, layers=layers, methods=methods)
     layer, method = choice.layer, choice.method
     layer_choice = ("given" if config.layer is not None else "best validation accuracy over all layers") + (

@@ -76,3 +76,9 @@ def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, t
 def test_steer_run_bad_config_is_one_line(args: list[str], message: str) -> None:
     code, _, err = run("steer", "run", "--model", "x", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_steer_run_layer_out_of_range_is_one_line(model_store: Path) -> None:
+    code, _, err = run("steer", "run", "--model", str(model_store), "--device", "cpu", "--layer", "99")
+    assert code == 2 and "layer 99 is out of range; the model has 8 decoder layers" in err
+    assert len(err.strip().splitlines()) == 1
