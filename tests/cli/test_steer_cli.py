@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from phasewatch.registry.jobs import DEFAULT_CONFIG
 from tests.cli.test_cli import run
 
 pytestmark = pytest.mark.slow
@@ -39,11 +40,45 @@ def test_release_queues_a_job_the_worker_runs_and_models_show_displays(cli_env: 
     assert json.loads(out)["status"] == "done"
     detail = json.loads(run("models", "show", "Tiny Llama", "--json")[1])
     (steering,) = detail["steering"]
-    assert steering["status"] == "done" and steering["layer"] == 2 and 0 <= steering["probe_accuracy"] <= 1
-    assert "strength" in steering["best_net"] and steering["mc_baseline"]["questions"] == 100
+    assert steering["status"] == "done" and 0 <= steering["layer"] < 8 and 0 <= steering["probe_accuracy"] <= 1
+    assert "strength" in steering["best_net"] and steering["mc_baseline"]["questions"] == DEFAULT_CONFIG["tqa_questions"]
+    assert steering["mc_baseline"]["mc1"]["n"] == DEFAULT_CONFIG["tqa_questions"]
     assert run("worker", "--once")[1].strip() == "no job to run"
 
 
 def test_retry_and_bad_job_ids(cli_env: str) -> None:
     code, _, err = run("steer", "jobs", "retry", "99")
     assert code == 2 and "no steering job #99" in err
+
+
+def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"train_pairs": 16, "validation_pairs": 8, "test_pairs": 12, "random_directions": 2,
+                                  "tqa_questions": 0, "generation_prompts": 2, "neutral_texts": 2,
+                                  "random_weight_baseline": False, "strengths": [1.0]}))  # fmt: skip
+    code, out, err = run("steer", "run", "--model", str(model_store), "--device", "cpu", "--config", str(config),
+                         "--method", "logistic", "--batch-size", "5", "--json")  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["config"]["batch_size"] == 5 and report["config"]["test_pairs"] == 12 and report["method"] == "logistic"
+    assert report["split_sizes"]["test"] == 12 and len(report["sweep"][0]["control_net"]["values"]) == 2
+    assert report["random_weight_baseline"] is None and report["mc_baseline"] is None
+    code, out, err = run("steer", "run", "--model", str(model_store), "--device", "cpu", "--config", str(config))
+    assert code == 0, err
+    assert "corrected" in out and "random control" in out and "95% CI" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--strengths", "a,b"], "is not a list of numbers"),
+    (["--method", "magic"], "unknown method 'magic'"),
+    (["--config", "/nonexistent.json"], "cannot read --config"),
+])  # fmt: skip
+def test_steer_run_bad_config_is_one_line(args: list[str], message: str) -> None:
+    code, _, err = run("steer", "run", "--model", "x", *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_steer_run_layer_out_of_range_is_one_line(model_store: Path) -> None:
+    code, _, err = run("steer", "run", "--model", str(model_store), "--device", "cpu", "--layer", "99")
+    assert code == 2 and "Traceback" not in err  # above the error: only transformers' weight-loading progress bar
+    assert err.strip().splitlines()[-1].startswith("error: layer 99 is out of range; the model has 8 decoder layers")

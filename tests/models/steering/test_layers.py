@@ -1,5 +1,5 @@
-"""Layer discovery and hooks across architectures: steering changes the output,
-and the hook is gone afterwards, even after an error."""
+"""Layer discovery and hooks across architectures: the steered block's output is exactly
+original + vector, earlier blocks are untouched, and the hook is gone afterwards, even after an error."""
 
 from __future__ import annotations
 
@@ -37,6 +37,45 @@ def test_discovery_hooks_and_removal(arch: str) -> None:
     assert not torch.allclose(base, steered)
     assert torch.equal(base, after) and torch.equal(base, after_error)
     assert all(len(layer._forward_hooks) == 0 for layer in layers)
+
+
+def _block_outputs(model: torch.nn.Module, ids: torch.Tensor) -> list[torch.Tensor]:
+    outputs = []
+    handles = [block.register_forward_hook(lambda _m, _i, out: outputs.append((out[0] if isinstance(out, tuple) else out).clone()))
+               for block in decoder_layers(model)]  # fmt: skip
+    try:
+        model(ids)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_steered_block_is_original_plus_vector_exactly_and_earlier_blocks_untouched(arch: str) -> None:
+    model = tiny_model(arch)
+    ids = torch.randint(3, 300, (2, 9))
+    vector = torch.linspace(-1.5, 2.0, 64)
+    with torch.no_grad():
+        plain = _block_outputs(model, ids)
+        # the hooks record in registration order: our steering hook is registered first, so the
+        # recorder on block 3 sees the steered output
+        with add_to_residual(model, 3, vector):
+            steered = _block_outputs(model, ids)
+    assert all(torch.equal(a, b) for a, b in zip(plain[:3], steered[:3]))  # layers before: untouched
+    assert torch.equal(steered[3], plain[3] + vector)  # the block itself: original + vector, exactly
+    assert not torch.allclose(steered[4], plain[4])  # later blocks see the change
+
+
+def test_one_vector_per_row() -> None:
+    model = tiny_model("llama")
+    ids = torch.randint(3, 300, (2, 5))
+    rows = torch.stack([torch.zeros(64), torch.ones(64)])
+    with torch.no_grad():
+        plain = _block_outputs(model, ids)
+        with add_to_residual(model, 1, rows):
+            steered = _block_outputs(model, ids)
+    assert torch.equal(steered[1][0], plain[1][0]) and torch.equal(steered[1][1], plain[1][1] + 1)
 
 
 def test_tuple_and_tensor_layer_outputs_are_both_steered() -> None:
