@@ -81,11 +81,9 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
             [(k, "  vs  ".join(fmt(v) for v in values)) for k, values in detail.conflicts.items()],
         )
     if detail.steering:
-        table("steering evaluations", ("job", "repo @ revision", "status", "layer", "probe acc.", "best net (α)", "MC2 unsteered → steered"),
+        table("steering evaluations", ("job", "repo @ revision", "status", "layer", "probe accuracy (test)", "verdict"),
               [(j["job"], f"{j['hf_repo']} @ {j['revision']}", j["status"] + (f": {j['error']}" if j.get("error") else ""),
-                j.get("layer"), j.get("probe_accuracy") and f"{j['probe_accuracy']:.3f}",
-                j.get("best_net") and f"{j['best_net']['net']:+.1%} ({j['best_net']['strength']:g})",
-                j.get("mc_baseline") and f"{j['mc_baseline']['mc2']:.3f} → {j['mc_steered']['mc2']:.3f}") for j in detail.steering])  # fmt: skip
+                j.get("layer"), _rate(j.get("probe_accuracy")), j.get("verdict")) for j in detail.steering])  # fmt: skip
     table(
         f"{len(detail.observations)} observations",
         ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),
@@ -127,3 +125,10 @@ def history(name: str = typer.Argument(..., help="Model name or alias."), json_:
         return
     table(f"{len(entries)} corrections of {name}", ("on", "field", "old", "new", "reason", "source"),
           [(e.edited_on, e.field, e.old, e.new, e.reason, e.source_url) for e in entries])  # fmt: skip
+
+
+def _rate(rate: dict | None) -> str:
+    """k/n (value) [95 % interval], or nothing."""
+    if not rate:
+        return ""
+    return f"{rate['k']}/{rate['n']} ({rate['value']:.0%}) [{rate['low']:.0%}, {rate['high']:.0%}]"

@@ -232,7 +232,10 @@ def worker(
     engine = open_registry()
     clock, owner, runner = system_clock(), worker_name(), steering_runner(device)
 
+    outcomes: list[Outcome] = []
+
     def emit(outcome: Outcome) -> None:
+        outcomes.append(outcome)
         if json_:
             print_json(asdict(outcome))
         else:
@@ -267,24 +270,24 @@ def worker(
                 watch=watch,
                 watch_cron=watch_cron,
             )
-            return
-        if watch_cron:
+        elif watch_cron:
             from phasewatch.registry.errors import InvalidInputError
 
             raise InvalidInputError(
                 "--watch-cron needs the PostgreSQL engine",
                 "on SQLite run `phasewatch watch --every MINUTES` beside the worker",
             )
-        ran = run_table_worker(
-            engine,
-            runner,
-            clock=clock,
-            owner=owner,
-            stop=stop_on_signals(),
-            once=once,
-            lease_seconds=lease_seconds,
-            poll_seconds=poll_seconds,
-            on_outcome=emit,
-        )
-    if once and not ran and not json_:
+        else:
+            run_table_worker(
+                engine,
+                runner,
+                clock=clock,
+                owner=owner,
+                stop=stop_on_signals(),
+                once=once,
+                lease_seconds=lease_seconds,
+                poll_seconds=poll_seconds,
+                on_outcome=emit,
+            )
+    if once and not outcomes and not json_:
         print("no job to run")

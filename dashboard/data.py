@@ -177,8 +177,10 @@ def _steering(session: Session, findings: list[str]) -> list[dict[str, Any]]:
         .outerjoin(Model, Model.id == SteeringResult.model_id).order_by(SteeringResult.id)
     ).all()  # fmt: skip
     findings.append(f"Steering: {len(results)} stored evaluation{'' if len(results) == 1 else 's'}.")
+    from phasewatch.registry.jobs import summarize_report
+
     return [{"model": model or job.hf_repo, "hf_repo": job.hf_repo, "revision": job.revision, "worker": result.worker,
-             "report": result.report} for result, job, model in results]  # fmt: skip
+             "report": summarize_report(result.report)} for result, job, model in results]  # fmt: skip
 
 
 def _provenance(session: Session) -> dict[str, Any]:

@@ -571,16 +571,56 @@ def results_for_model(session: Session, model_id: int) -> list[dict[str, Any]]:
         if job.error:
             summary["error"] = job.error
         if result is not None:
-            report = result.report
-            best = max(report.get("sweep", []), key=lambda r: r["net"], default=None)
-            summary.update(
-                {
-                    "layer": report.get("layer"),
-                    "probe_accuracy": report.get("held_out_probe_accuracy"),
-                    "best_net": best,
-                    "mc_baseline": report.get("mc_baseline"),
-                    "mc_steered": report.get("mc_steered"),
-                }
-            )
+            summary.update(summarize_report(result.report))
         out.append(summary)
     return out
+
+
+def summarize_report(report: dict[str, Any]) -> dict[str, Any]:
+    """A stored steering report, flattened for tables and the dashboard: the chosen layer and
+    method, the probe's test accuracy beside its baselines, each strength's rates with their
+    intervals against the random-direction control, TruthfulQA, and the verdict in words."""
+
+    def rate(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not value or value.get("value") is None:
+            return None
+        return {k: value.get(k) for k in ("value", "low", "high", "k", "n")}
+
+    def estimate(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {k: value.get(k) for k in ("value", "low", "high", "n")} if value else None
+
+    def spread(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {k: value.get(k) for k in ("low", "median", "high")} if value else None
+
+    sweep = [
+        {
+            "strength": row["strength"],
+            "corrected": rate(row.get("corrected")),
+            "broken": rate(row.get("broken")),
+            "net": estimate(row.get("net_interval")),
+            "control_net": spread(row.get("control_net")),
+            "p_net": row.get("p_net"),
+            "mcnemar_p": row.get("mcnemar_p"),
+            "kl": estimate(row.get("kl")),
+            "control_kl": spread(row.get("control_kl")),
+            "beats_control": bool(row.get("beats_control")),
+        }
+        for row in report.get("sweep", [])
+    ]
+    mc = {}
+    for run in ("mc_baseline", "mc_steered"):
+        if report.get(run):
+            mc[run] = {"questions": report[run].get("questions"), "mc1": rate(report[run].get("mc1")),
+                       "mc2": estimate(report[run].get("mc2"))}  # fmt: skip
+    return {
+        "layer": report.get("layer"),
+        "layers": report.get("layers"),
+        "method": report.get("method"),
+        "probe_accuracy": rate(report.get("test_accuracy")),
+        "shuffled_label_baseline": rate(report.get("shuffled_label_baseline")),
+        "random_weight_baseline": rate(report.get("random_weight_baseline")),
+        "misaligned_at_baseline": rate(report.get("misaligned_at_baseline")),
+        "sweep": sweep,
+        **mc,
+        "verdict": report.get("verdict"),
+    }

@@ -520,16 +520,22 @@
 
   PAGES.steering = function (root) {
     if (!D.steering.length) { root.appendChild(el('p', {text: 'No steering evaluation stored yet: log an open-weight release with --hf-repo and run `phasewatch worker`.'})); return; }
+    function pct(r) { return r ? r.k + '/' + r.n + ' (' + fmt(100 * r.value, 1) + ' %) [' + fmt(100 * r.low, 1) + ', ' + fmt(100 * r.high, 1) + ']' : ''; }
+    function est(e) { return e ? fmt(100 * e.value, 1) + ' [' + fmt(100 * e.low, 1) + ', ' + fmt(100 * e.high, 1) + ']' : ''; }
+    function spr(s) { return s ? fmt(100 * s.median, 1) + ' (' + fmt(100 * s.low, 1) + ' to ' + fmt(100 * s.high, 1) + ')' : ''; }
     D.steering.forEach(function (s, i) {
       var r = s.report; root.appendChild(el('h3', {text: s.model}));
-      root.appendChild(el('p', {'class': 'muted', text: s.hf_repo + '@' + s.revision + ' · layer ' + r.layer + ' of ' + r.layers + ' · held-out probe accuracy ' + fmt(r.held_out_probe_accuracy, 2) + ' · worker ' + s.worker}));
+      root.appendChild(el('p', {'class': 'muted', text: s.hf_repo + '@' + s.revision + ' · layer ' + r.layer + ' of ' + r.layers + ' (' + r.method + ') · probe accuracy on the test split ' + pct(r.probe_accuracy) + ', shuffled labels ' + pct(r.shuffled_label_baseline) + ' · worker ' + s.worker}));
+      root.appendChild(el('p', {text: r.verdict || ''}));
       var gd = fig(root, 'short', 'steering-fig-' + i); var st = r.sweep.map(function (w) { return w.strength; });
-      plot(gd, [['corrected', '#2ca02c', 'solid'], ['broken', '#d62728', 'solid'], ['control_corrected', '#2ca02c', 'dash'], ['control_broken', '#d62728', 'dash']].map(function (c) {
-        return {x: st, y: r.sweep.map(function (w) { return w[c[0]]; }), mode: 'lines+markers', name: c[0].replace('_', ' '), line: {color: c[1], dash: c[2]}};
-      }), layout('α (× typical residual norm)', 'share of items'), CONFIG);
-      table(root, 'steering-' + i + '-sweep', Object.keys(r.sweep[0]).map(function (c) { return {key: c, label: c.replace('_', ' '), type: 'num', digits: 3}; }), r.sweep, {filter: false});
-      if (r.mc_baseline) table(root, 'steering-' + i + '-truthfulqa', [{key: 'run', label: 'TruthfulQA'}, {key: 'mc1', label: 'MC1', type: 'num', digits: 3}, {key: 'mc2', label: 'MC2', type: 'num', digits: 3}],
-        [{run: 'unsteered', mc1: r.mc_baseline.mc1, mc2: r.mc_baseline.mc2}, {run: 'steered', mc1: r.mc_steered.mc1, mc2: r.mc_steered.mc2}], {filter: false});
+      plot(gd, [{x: st, y: r.sweep.map(function (w) { return w.net ? 100 * w.net.value : null; }), mode: 'lines+markers', name: 'net corrected − broken (%)',
+                 error_y: {type: 'data', symmetric: false, array: r.sweep.map(function (w) { return w.net ? 100 * (w.net.high - w.net.value) : 0; }), arrayminus: r.sweep.map(function (w) { return w.net ? 100 * (w.net.value - w.net.low) : 0; })}},
+                {x: st, y: r.sweep.map(function (w) { return w.control_net ? 100 * w.control_net.median : null; }), mode: 'lines+markers', name: 'random directions (median)', line: {dash: 'dash'}}],
+           layout('α (× typical residual norm)', 'net share of items (%)'), CONFIG);
+      var rows = r.sweep.map(function (w) { return {strength: w.strength, corrected: pct(w.corrected), broken: pct(w.broken), net: est(w.net), control_net: spr(w.control_net), p_net: w.p_net, beats_control: w.beats_control ? 'yes' : 'no'}; });
+      table(root, 'steering-' + i + '-sweep', [{key: 'strength', label: 'α', type: 'num', digits: 2}, {key: 'corrected', label: 'corrected'}, {key: 'broken', label: 'broken'}, {key: 'net', label: 'net (%)'}, {key: 'control_net', label: 'random directions net (%)'}, {key: 'p_net', label: 'p', type: 'num', digits: 3}, {key: 'beats_control', label: 'beats control'}], rows, {filter: false});
+      if (r.mc_baseline) table(root, 'steering-' + i + '-truthfulqa', [{key: 'run', label: 'TruthfulQA (6-shot)'}, {key: 'mc1', label: 'MC1'}, {key: 'mc2', label: 'MC2 (%)'}],
+        [{run: 'unsteered', mc1: pct(r.mc_baseline.mc1), mc2: est(r.mc_baseline.mc2)}, {run: 'steered', mc1: pct(r.mc_steered && r.mc_steered.mc1), mc2: est(r.mc_steered && r.mc_steered.mc2)}], {filter: false});
     });
   };
 

@@ -30,9 +30,12 @@ def test_release_queues_a_job_the_worker_runs_and_models_show_displays(cli_env: 
                          "--hf-repo", "test-org/tiny-llama", "--json")  # fmt: skip
     assert code == 0, err
     job = json.loads(out)["steering_job"]
-    again = run("releases", "add", "Tiny Llama 2", "--lab", "Meta", "--date", "2026-10-01", "--open-weight",
-                "--hf-repo", "test-org/tiny-llama", "--json")  # fmt: skip
-    assert json.loads(again[1])["steering_job"] == job  # same repo, revision and config: one job
+    duplicate = run("releases", "add", "Tiny Llama 2", "--lab", "Meta", "--date", "2026-10-01", "--open-weight",
+                    "--hf-repo", "test-org/tiny-llama", "--json")  # fmt: skip
+    assert duplicate[0] == 2 and "likely a duplicate" in duplicate[2]  # the same repo under another name
+    again = run("releases", "add", "Tiny Llama (max)", "--lab", "Meta", "--date", "2026-10-01", "--open-weight",
+                "--hf-repo", "test-org/tiny-llama", "--same-weights-as", "Tiny Llama", "--json")  # fmt: skip
+    assert json.loads(again[1])["steering_job"] == job  # a tier of the same weights: one job for the repo
     jobs = json.loads(run("steer", "jobs", "list", "--json")[1])
     assert [(j["id"], j["status"]) for j in jobs] == [(job, "queued")]
     code, out, err = run("worker", "--once", "--device", "cpu", "--json")
@@ -40,8 +43,12 @@ def test_release_queues_a_job_the_worker_runs_and_models_show_displays(cli_env: 
     assert json.loads(out)["status"] == "done"
     detail = json.loads(run("models", "show", "Tiny Llama", "--json")[1])
     (steering,) = detail["steering"]
-    assert steering["status"] == "done" and 0 <= steering["layer"] < 8 and 0 <= steering["probe_accuracy"] <= 1
-    assert "strength" in steering["best_net"] and steering["mc_baseline"]["questions"] == DEFAULT_CONFIG["tqa_questions"]
+    assert steering["status"] == "done" and 0 <= steering["layer"] < 8
+    accuracy = steering["probe_accuracy"]
+    assert accuracy["n"] == DEFAULT_CONFIG["test_pairs"] and accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+    assert [row["strength"] for row in steering["sweep"]] == DEFAULT_CONFIG["strengths"]
+    assert all(row["corrected"] is None or row["corrected"]["n"] <= DEFAULT_CONFIG["test_pairs"] for row in steering["sweep"])
+    assert steering["verdict"] and steering["mc_baseline"]["questions"] == DEFAULT_CONFIG["tqa_questions"]
     assert steering["mc_baseline"]["mc1"]["n"] == DEFAULT_CONFIG["tqa_questions"]
     assert run("worker", "--once")[1].strip() == "no job to run"
 
