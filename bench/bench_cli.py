@@ -41,7 +41,10 @@ def main() -> None:
         "phasewatch init (empty database: migrate + load all bundled data)": (["init"], None),
         "phasewatch init (already loaded: no-op)": (["init"], loaded),
         "phasewatch models list (220 models, table)": (["models", "list"], loaded),
-        "phasewatch models list --panel growing-pains-34 --json": (["models", "list", "--panel", "growing-pains-34", "--json"], loaded),
+        "phasewatch models list --panel growing-pains-34 --json": (
+            ["models", "list", "--panel", "growing-pains-34", "--json"],
+            loaded,
+        ),
         "phasewatch models show 'Claude Opus 4.6'": (["models", "show", "Claude Opus 4.6"], loaded),
         "phasewatch predictions list --json (grade 7 as of today)": (["predictions", "list", "--json"], loaded),
         "phasewatch predictions grade (grade 7, store, print evidence)": (["predictions", "grade"], loaded),
@@ -49,7 +52,10 @@ def main() -> None:
         "phasewatch saturation --json": (["saturation", "--json"], loaded),
         "phasewatch phase families --json (21 families, permutation p)": (["phase", "families", "--json"], loaded),
         "phasewatch phase reproduce (4 x 10,000 bootstrap resamples)": (["phase", "reproduce", "--json"], loaded),
-        "phasewatch phase classify": (["phase", "classify", "--params-b", "1.4", "--hellaswag", "52", "--truthfulqa", "38.7"], loaded),
+        "phasewatch phase classify": (
+            ["phase", "classify", "--params-b", "1.4", "--hellaswag", "52", "--truthfulqa", "38.7"],
+            loaded,
+        ),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(rounds):

@@ -57,14 +57,32 @@ def main() -> None:
             )
         for i in range(3):
             times.setdefault("releases add (with h-field and verdict)", []).append(
-                timed(["releases", "add", f"Bench Release {r}-{i}", "--lab", "Anthropic", "--date", "2026-04-16",
-                       "--score", "swe_bench_verified=87.6", "--score", "gpqa_diamond=94.2"], db)  # fmt: skip
+                timed(
+                    [
+                        "releases",
+                        "add",
+                        f"Bench Release {r}-{i}",
+                        "--lab",
+                        "Anthropic",
+                        "--date",
+                        "2026-04-16",
+                        "--score",
+                        "swe_bench_verified=87.6",
+                        "--score",
+                        "gpqa_diamond=94.2",
+                    ],
+                    db,
+                )  # fmt: skip
             )
-    print(f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; default model, 4 chains x (1000 tune + 2000 draws)\n")
+    print(
+        f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; default model, 4 chains x (1000 tune + 2000 draws)\n"
+    )
     print("| command | median (s) | min | max | runs |")
     print("|---|---|---|---|---|")
     for name, values in times.items():
-        print(f"| `phasewatch {name}` | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} | {len(values)} |")
+        print(
+            f"| `phasewatch {name}` | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} | {len(values)} |"
+        )
     for state in ("cold", "warm"):
         ratio = statistics.median(times[f"fit --sampler pymc, {state} caches"]) / statistics.median(
             times[f"fit --sampler nutpie, {state} caches"]

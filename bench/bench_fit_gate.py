@@ -32,8 +32,9 @@ def caches(folder: Path) -> dict[str, str]:
 
 def fit(panel: str, seed: int, env: dict[str, str]) -> dict:
     start = time.perf_counter()
-    done = subprocess.run([EXE, "fit", "--panel", panel, "--seed", str(seed), "--json"], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [EXE, "fit", "--panel", panel, "--seed", str(seed), "--json"], env=env, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"fit --panel {panel} --seed {seed} failed: {done.stderr.strip()[-400:]}")
@@ -52,7 +53,9 @@ def main() -> None:
     warm = {**db, **caches(work / "warm")}
     fit(panels[0], 0, warm)  # fills the warm caches (untimed)
     print(f"{args.seeds} seeds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n", flush=True)
-    print("| panel | seed | caches | max r_hat | min bulk ESS | min tail ESS | divergences | passes | whole process (s) |")
+    print(
+        "| panel | seed | caches | max r_hat | min bulk ESS | min tail ESS | divergences | passes | whole process (s) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     passed: dict[tuple[str, str], list[bool]] = {}
     for seed in range(1, args.seeds + 1):  # seeds outermost: a run cut short still covers every panel
@@ -65,9 +68,11 @@ def main() -> None:
                 d = result["diagnostics"]
                 ok = bool(result["converged"])
                 passed.setdefault((panel, state), []).append(ok)
-                print(f"| {panel} | {seed} | {state} | {d['max_r_hat']:.4f} | {d['min_ess_bulk']:.0f} | "
-                      f"{d['min_ess_tail']:.0f} | {d['divergences']} | {'yes' if ok else 'NO'} | {result['wall_s']:.1f} |",
-                      flush=True)
+                print(
+                    f"| {panel} | {seed} | {state} | {d['max_r_hat']:.4f} | {d['min_ess_bulk']:.0f} | "
+                    f"{d['min_ess_tail']:.0f} | {d['divergences']} | {'yes' if ok else 'NO'} | {result['wall_s']:.1f} |",
+                    flush=True,
+                )
     print()
     for (panel, state), oks in passed.items():
         print(f"- {panel}, {state} caches: {sum(oks)}/{len(oks)} seeds pass the gate")

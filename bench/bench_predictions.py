@@ -50,7 +50,7 @@ def main() -> None:
 
         return run
 
-    def saturation(session) -> object:  # noqa: ANN001
+    def saturation(session) -> object:
         releases = snapshot(session, DEFAULT_PANELS, TODAY)
         keys = sorted({k for r in releases for k in r.scores})
         return saturation_report(releases, keys, TODAY, history_at=lambda d: snapshot(session, DEFAULT_PANELS, d))

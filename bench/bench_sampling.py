@@ -38,12 +38,16 @@ def main() -> None:
             start = time.perf_counter()
             sampler.fit(data, SamplerSettings(sampler=name, seed=r + 2))
             times[name].append(time.perf_counter() - start)
-    print(f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; 4 chains x (1000 tune + 2000 draws), 34 models, {DEFAULT_SPEC.label}\n")
+    print(
+        f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; 4 chains x (1000 tune + 2000 draws), 34 models, {DEFAULT_SPEC.label}\n"
+    )
     print("| sampler (compiled model reused) | median (s) | min | max |")
     print("|---|---|---|---|")
     for name, values in times.items():
         print(f"| {name} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |")
-    print(f"\nPyMC NUTS / nutpie (ratio of medians): {statistics.median(times['pymc']) / statistics.median(times['nutpie']):.1f}x")
+    print(
+        f"\nPyMC NUTS / nutpie (ratio of medians): {statistics.median(times['pymc']) / statistics.median(times['nutpie']):.1f}x"
+    )
 
 
 if __name__ == "__main__":

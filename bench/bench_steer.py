@@ -56,7 +56,10 @@ def main() -> None:
                     model(**batch)
 
     items = sample(truthfulqa_items(), 4, 0)
-    groups = [(tqa_question_block(it["question"]), [" " + a for a in [*it["mc1_targets"], *it["mc2_targets"]]]) for it in items]
+    groups = [
+        (tqa_question_block(it["question"]), [" " + a for a in [*it["mc1_targets"], *it["mc2_targets"]]])
+        for it in items
+    ]
     full_prompts = [QA_PRIMER + middle for middle, answers in groups for _ in answers]
     full_answers = [a for _, answers in groups for a in answers]
     prompts = [p.prompt for p in sample(city_pairs(), 16, 1)]
@@ -87,7 +90,9 @@ def main() -> None:
           f"{sys.version.split()[0]}, torch {torch.__version__}, {torch.get_num_threads()} threads; load {load_s:.1f} s\n")  # fmt: skip
     print("| case | wall median (s) | CPU median (s) | rounds |\n|---|---|---|---|")
     for name, runs in results.items():
-        print(f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {statistics.median(r[1] for r in runs):.2f} | {len(runs)} |")
+        print(
+            f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {statistics.median(r[1] for r in runs):.2f} | {len(runs)} |"
+        )
 
 
 if __name__ == "__main__":

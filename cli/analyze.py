@@ -9,7 +9,9 @@ from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, registry_ses
 
 
 def analyze(
-    lab: str = typer.Option(..., "--lab", help="The releasing lab (any alias; an unknown lab is analysed as a new one)."),
+    lab: str = typer.Option(
+        ..., "--lab", help="The releasing lab (any alias; an unknown lab is analysed as a new one)."
+    ),
     x: float = typer.Option(..., "--x", help="The fit's x score (SWE-bench Verified, %)."),
     y: float = typer.Option(..., "--y", help="The fit's y score (GPQA Diamond, %)."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),

@@ -11,8 +11,22 @@ from pathlib import Path
 import typer
 
 from phasewatch.cli import (
-    analyze, benchmarks, coupling, db, docs, doctor, labs, models, panels, phase, predictions, releases, report,
-    scores, steer, watch,
+    analyze,
+    benchmarks,
+    coupling,
+    db,
+    docs,
+    doctor,
+    labs,
+    models,
+    panels,
+    phase,
+    predictions,
+    releases,
+    report,
+    scores,
+    steer,
+    watch,
 )  # fmt: skip
 from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json
 
@@ -35,7 +49,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from phasewatch.cli.common import (
     JSON_OPTION,
     new_app,
@@ -33,9 +34,13 @@ def add(
     key: str = typer.Argument(..., help="Lower-case key, e.g. swe_bench_pro."),
     name: str = typer.Option(..., "--name", help="Display name."),
     category: str = typer.Option(..., "--category", help="coding, reasoning, math, agentic_coding, …"),
-    standard_setting: str = typer.Option(..., "--standard-setting", help="The setting whose figures the live panel accepts."),
+    standard_setting: str = typer.Option(
+        ..., "--standard-setting", help="The setting whose figures the live panel accepts."
+    ),
     version: str | None = typer.Option(None, "--version", help="Task set / protocol version."),
-    nonstandard: list[str] = typer.Option([], "--nonstandard", help="A setting phrase that marks a figure as not standard (repeatable)."),
+    nonstandard: list[str] = typer.Option(
+        [], "--nonstandard", help="A setting phrase that marks a figure as not standard (repeatable)."
+    ),
     url: str | None = typer.Option(None, "--url", help="Where the benchmark is defined."),
     description: str | None = typer.Option(None, "--description", help="One line about it."),
 ) -> None:

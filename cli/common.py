@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
-from phasewatch.registry.errors import PhasewatchError
 from typer.core import TyperGroup
+
+from phasewatch.registry.errors import PhasewatchError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -208,7 +209,7 @@ _AN_INITIALS = set("AEFHILMNORSX")  # letters whose spoken name starts with a vo
 
 
 def article(word: str) -> str:
-    """"a" or "an" before ``word``: "an Anthropic release", "a Google release", "an HLE score"."""
+    """ "a" or "an" before ``word``: "an Anthropic release", "a Google release", "an HLE score"."""
     if not word:
         return "a"
     head = word.split()[0].strip("\"'(")

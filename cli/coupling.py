@@ -27,12 +27,18 @@ def fit(
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain."),
     chains: int = typer.Option(4, "--chains", min=2, help="Chains (at least 2, for r_hat)."),
     sampler: str = typer.Option("nutpie", "--sampler", help="nutpie (compiled, default) or pymc (PyMC's own NUTS)."),
-    target_accept: float = typer.Option(0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
+    target_accept: float = typer.Option(
+        0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."
+    ),
     accept_unconverged: bool = typer.Option(
         False, "--accept-unconverged", help="Use the fit for verdicts even if its diagnostics fail."
     ),
-    link: str = typer.Option("logit", "--link", help="logit (bounded, the default) or identity (linear in pp, the paper's)."),
-    pooling: str = typer.Option("partial", "--pooling", help="partial (hierarchical), complete (one line) or none (per lab)."),
+    link: str = typer.Option(
+        "logit", "--link", help="logit (bounded, the default) or identity (linear in pp, the paper's)."
+    ),
+    pooling: str = typer.Option(
+        "partial", "--pooling", help="partial (hierarchical), complete (one line) or none (per lab)."
+    ),
     retry: bool = typer.Option(
         True, "--retry/--no-retry", help="If the fit misses its convergence gate, refit once with stronger settings."
     ),
@@ -42,19 +48,24 @@ def fit(
     model (bounded, hierarchical) gives verdicts, the others are for `fits compare`.
 
     Exit code 4 when no fit passed the convergence gate (nothing is used for verdicts)."""
-    from phasewatch.models.coupling import SAMPLERS, SamplerSettings
+    from phasewatch.models.coupling import LINKS, POOLINGS, SAMPLERS, ModelSpec, SamplerSettings
     from phasewatch.registry.db import open_registry
-    from phasewatch.models.coupling import LINKS, POOLINGS, ModelSpec
     from phasewatch.registry.errors import InvalidInputError, UnconvergedFitError
 
     if sampler not in SAMPLERS:
         raise InvalidInputError(f"unknown sampler {sampler!r}", f"use one of {', '.join(SAMPLERS)}")
     if link not in LINKS or pooling not in POOLINGS:
-        raise InvalidInputError(f"unknown model --link {link} --pooling {pooling}",
-                                f"use --link {'|'.join(LINKS)} and --pooling {'|'.join(POOLINGS)}")
+        raise InvalidInputError(
+            f"unknown model --link {link} --pooling {pooling}",
+            f"use --link {'|'.join(LINKS)} and --pooling {'|'.join(POOLINGS)}",
+        )
     engine = open_registry()
-    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept)
-    result = _run_fit_with_progress(engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_)
+    settings = SamplerSettings(
+        draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept
+    )
+    result = _run_fit_with_progress(
+        engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_
+    )
     if not result.accepted and retry:
         settings = stronger(settings)
         if not json_:
@@ -62,9 +73,12 @@ def fit(
             console().print(
                 f"fit #{result.id} missed the convergence gate; retrying once with stronger settings: "
                 f"--draws {settings.draws} --tune {settings.tune} --target-accept {settings.target_accept}",
-                style="bold yellow", markup=False,
+                style="bold yellow",
+                markup=False,
             )
-        result = _run_fit_with_progress(engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_)
+        result = _run_fit_with_progress(
+            engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_
+        )
     if json_:
         print_json(vars(result))
     else:
@@ -117,8 +131,15 @@ def _print_fit(result: Any) -> None:
 
     spec = ModelSpec.from_method(result.spec.get("method", "hierarchical-studentt-v1"))
     scale = "logit scale" if spec.link == "logit" else "pp"
-    console().print(f"model: {spec.label}" + ("" if result.spec.get("method") == METHOD else
-                    " (not the default model: stored for `fits compare`, never used for verdicts)"), markup=False)
+    console().print(
+        f"model: {spec.label}"
+        + (
+            ""
+            if result.spec.get("method") == METHOD
+            else " (not the default model: stored for `fits compare`, never used for verdicts)"
+        ),
+        markup=False,
+    )
     if not result.accepted:
         console().print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
     d = result.diagnostics
@@ -173,7 +194,8 @@ def fits_list(json_: bool = JSON_OPTION) -> None:
 
 @fits_app.command("show")
 def fits_show(
-    fit_id: int | None = typer.Argument(None, help="Fit id (default: the latest accepted fit)."), json_: bool = JSON_OPTION
+    fit_id: int | None = typer.Argument(None, help="Fit id (default: the latest accepted fit)."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Show a fit: spec, data hash, versions, diagnostics, trend and per-lab slopes."""
     from phasewatch.registry.fits import show_fit
@@ -223,7 +245,11 @@ def predict(
         print_json(vars(prediction))
         return
     p = prediction.predicted
-    who = prediction.lab if prediction.lab_known else f"{prediction.lab} (a lab the fit has not seen: effects drawn from the hierarchy)"
+    who = (
+        prediction.lab
+        if prediction.lab_known
+        else f"{prediction.lab} (a lab the fit has not seen: effects drawn from the hierarchy)"
+    )
     print(f"fit #{prediction.fit_id}: a {who} release at x = {prediction.x:g} is predicted at "
           f"{p['mean']:.1f}, 95 % interval [{p['low']:.1f}, {p['high']:.1f}]")  # fmt: skip
 
@@ -232,10 +258,14 @@ def coverage(
     method: str = typer.Argument(..., help="loo (leave-one-out), lfo (leave-future-out) or holdout."),
     panel: list[str] = PANEL_OPTION,
     held_out: list[str] = typer.Option([], "--held-out", help="Panel(s) to predict out of sample (holdout)."),
-    cutoff: str | None = typer.Option(None, "--cutoff", help="lfo: fit on releases before this date (default: last quarter held out)."),
+    cutoff: str | None = typer.Option(
+        None, "--cutoff", help="lfo: fit on releases before this date (default: last quarter held out)."
+    ),
     draws: int = typer.Option(2000, "--draws", min=100, help="Draws per chain for each refit."),
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain for each refit."),
-    target_accept: float = typer.Option(0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."),
+    target_accept: float = typer.Option(
+        0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Check the 95 % predictive intervals out of sample and store the coverage."""
@@ -259,9 +289,11 @@ def coverage(
     from phasewatch.models.comparison import clopper_pearson
 
     low, high = clopper_pearson(report.inside, report.n)
-    console().print(f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
-                    f"({report.share:.1%}, 95 % binomial CI [{low:.1%}, {high:.1%}]; nominal {report.nominal:.0%})",
-                    markup=False)
+    console().print(
+        f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
+        f"({report.share:.1%}, 95 % binomial CI [{low:.1%}, {high:.1%}]; nominal {report.nominal:.0%})",
+        markup=False,
+    )
     w = report.worst_refit
     console().print(f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
                     f"{w['divergences']} divergences in all", markup=False)  # fmt: skip
@@ -291,8 +323,14 @@ def fits_compare(
     engine = open_registry()
     with Progress(console=console(), transient=True, disable=json_) as bar:
         task = bar.add_task("comparing models", total=None)
-        result = compare_fits(engine, tuple(panel), x, y, SamplerSettings(seed=seed),
-                              stage=lambda text: bar.update(task, description=text))
+        result = compare_fits(
+            engine,
+            tuple(panel),
+            x,
+            y,
+            SamplerSettings(seed=seed),
+            stage=lambda text: bar.update(task, description=text),
+        )
     if json_:
         print_json({**asdict(result), "verdict": result.verdict})
         return
@@ -300,18 +338,42 @@ def fits_compare(
     def cover(row: Any) -> str:
         return "  ".join(f"{c.nominal:.0%}: {c.inside}/{c.n} [{c.low:.2f}, {c.high:.2f}]" for c in row.coverage)
 
-    table(f"model comparison on {result.panels} ({result.n_models} models, {result.y} ~ {result.x}); PSIS-LOO, log score",
-          ("rank", "model", "fit", "ELPD ± SE", "ΔELPD ± SE", "p_loo", "stacking weight", "k > 0.7 (refitted)",
-           "LOO-PIT coverage 50/80/95 % [95 % binomial CI]"),
-          [(r.rank, r.model + ("" if r.converged else " (NOT converged)"), f"#{r.fit_id}", f"{r.elpd:.1f} ± {r.se:.1f}",
-            f"{r.elpd_diff:.1f} ± {r.diff_se:.1f}", f"{r.p_loo:.1f}", f"{r.weight:.2f}", f"{r.high_k} ({r.refitted})",
-            cover(r)) for r in result.rows])
+    table(
+        f"model comparison on {result.panels} ({result.n_models} models, {result.y} ~ {result.x}); PSIS-LOO, log score",
+        (
+            "rank",
+            "model",
+            "fit",
+            "ELPD ± SE",
+            "ΔELPD ± SE",
+            "p_loo",
+            "stacking weight",
+            "k > 0.7 (refitted)",
+            "LOO-PIT coverage 50/80/95 % [95 % binomial CI]",
+        ),
+        [
+            (
+                r.rank,
+                r.model + ("" if r.converged else " (NOT converged)"),
+                f"#{r.fit_id}",
+                f"{r.elpd:.1f} ± {r.se:.1f}",
+                f"{r.elpd_diff:.1f} ± {r.diff_se:.1f}",
+                f"{r.p_loo:.1f}",
+                f"{r.weight:.2f}",
+                f"{r.high_k} ({r.refitted})",
+                cover(r),
+            )
+            for r in result.rows
+        ],
+    )
     console().print(result.verdict, markup=False)
 
 
 @fits_app.command("matrix")
 def fits_matrix(
-    min_models: int = typer.Option(10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."),
+    min_models: int = typer.Option(
+        10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """The coupling matrix of the frontier benchmarks: pairwise-complete correlation
@@ -324,8 +386,9 @@ def fits_matrix(
     with registry_session() as session:
         matrix = benchmark_matrix(session, as_of=system_clock().today(), min_models=min_models)
     if json_:
-        print_json({"benchmarks": matrix.benchmarks, "n_models": matrix.n_models,
-                    "cells": [asdict(c) for c in matrix.cells]})
+        print_json(
+            {"benchmarks": matrix.benchmarks, "n_models": matrix.n_models, "cells": [asdict(c) for c in matrix.cells]}
+        )
         return
 
     def show(x: str, y: str) -> str:
@@ -334,6 +397,9 @@ def fits_matrix(
         c = matrix.cell(x, y)
         return f"n={c.n}" if c.r is None else f"{c.r.mean:+.2f} [{c.r.low:+.2f}, {c.r.high:+.2f}] n={c.n}"
 
-    table("coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
-          "cells with n < 5 left empty)", ("", *matrix.benchmarks),
-          [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks])
+    table(
+        "coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
+        "cells with n < 5 left empty)",
+        ("", *matrix.benchmarks),
+        [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks],
+    )

@@ -9,7 +9,7 @@ from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, out
 app = new_app("Create, upgrade and inspect the database schema.")
 
 
-def _engine():  # noqa: ANN202
+def _engine():
     from phasewatch.registry.db import open_registry
 
     return open_registry(require_current=False)

@@ -15,10 +15,16 @@ def _pages() -> dict[str, str]:
     from importlib.resources import files
 
     root = files("phasewatch.docs")
-    return {p.name.removesuffix(".md").lower(): p.read_text(encoding="utf-8") for p in root.iterdir() if p.name.endswith(".md")}
+    return {
+        p.name.removesuffix(".md").lower(): p.read_text(encoding="utf-8")
+        for p in root.iterdir()
+        if p.name.endswith(".md")
+    }
 
 
-def docs(topic: str | None = typer.Argument(None, help="A page name, e.g. coupling (default: list the pages).")) -> None:
+def docs(
+    topic: str | None = typer.Argument(None, help="A page name, e.g. coupling (default: list the pages)."),
+) -> None:
     """Print one of the project's documents (the pages README.md links to), or list them."""
     pages = _pages()
     if topic is None:

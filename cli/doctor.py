@@ -33,14 +33,16 @@ def _database() -> list[Check]:
             now = current_revision(engine)
         finally:
             engine.dispose()
-    except Exception as exc:  # noqa: BLE001 (any failure to reach the database is the finding)
+    except Exception as exc:
         return [Check("database", "fail", f"{url}: {str(exc).splitlines()[0]}")]
     head = head_revision()
     checks = [Check("database", "ok", f"{url} reachable")]
     if now is None:
         checks.append(Check("schema revision", "fail", f"empty (this phasewatch needs {head}): run `phasewatch init`"))
     elif now != head:
-        checks.append(Check("schema revision", "fail", f"{now}, this phasewatch needs {head}: run `phasewatch db upgrade`"))
+        checks.append(
+            Check("schema revision", "fail", f"{now}, this phasewatch needs {head}: run `phasewatch db upgrade`")
+        )
     else:
         checks.append(Check("schema revision", "ok", f"{now} (head)"))
     return checks
@@ -52,18 +54,27 @@ def _writable(label: str, path: Path, why: str) -> Check:
         return Check(label, "ok" if ok else "warn", f"{path} ({'writable' if ok else 'NOT writable'}; {why})")
     parent = next((p for p in path.parents if p.exists()), None)
     ok = parent is not None and os.access(parent, os.W_OK)
-    return Check(label, "ok" if ok else "warn", f"{path} (not created yet{'' if ok else ', and its parent is not writable'}; {why})")
+    return Check(
+        label,
+        "ok" if ok else "warn",
+        f"{path} (not created yet{'' if ok else ', and its parent is not writable'}; {why})",
+    )
 
 
 def _caches() -> list[Check]:
     from platformdirs import user_data_path
 
-    hf = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub")
+    hf = Path(
+        os.environ.get("HF_HUB_CACHE")
+        or Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub"
+    )
     flags = dict(part.split("=", 1) for part in os.environ.get("PYTENSOR_FLAGS", "").split(",") if "=" in part)
     pytensor = Path(flags.get("base_compiledir") or Path.home() / ".pytensor")
     return [
         _writable("data directory", user_data_path("phasewatch"), "the default SQLite registry"),
-        _writable("compile cache", pytensor, "PyTensor's compiled fit model; PYTENSOR_FLAGS=base_compiledir=… moves it"),
+        _writable(
+            "compile cache", pytensor, "PyTensor's compiled fit model; PYTENSOR_FLAGS=base_compiledir=… moves it"
+        ),
         _writable("Hugging Face cache", hf, "steering model weights; HF_HOME / HF_HUB_CACHE move it"),
     ]
 

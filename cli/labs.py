@@ -42,7 +42,10 @@ def add(
     if json_:
         print_json(result)
     else:
-        print(f"{'added' if created else 'updated'} lab {result['lab']}" + (f" (aliases: {', '.join(alias)})" if alias else ""))
+        print(
+            f"{'added' if created else 'updated'} lab {result['lab']}"
+            + (f" (aliases: {', '.join(alias)})" if alias else "")
+        )
 
 
 @app.command()
@@ -55,9 +58,8 @@ def show(
     from dataclasses import asdict
 
     from phasewatch.cli.common import console
-    from phasewatch.registry.philosophy import lab_philosophy
-
     from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.philosophy import lab_philosophy
 
     with registry_session() as session:
         view = lab_philosophy(session, lab, fit_id, as_of=system_clock().today())
@@ -76,17 +78,44 @@ def show(
          ("confidence", view.confidence),
          ("next measurement", view.next_measurement)],
     )  # fmt: skip
-    table("h trajectory (release order)", ("release", "date", "x", "h (pp)", "in fit"),
-          [(p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no (placed against the fit)")
-           for p in view.trajectory])
+    table(
+        "h trajectory (release order)",
+        ("release", "date", "x", "h (pp)", "in fit"),
+        [
+            (p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no (placed against the fit)")
+            for p in view.trajectory
+        ],
+    )
     if view.shifts:
-        table(f"shifts: P(no shift / persistent / transient), mean and 95 % interval over the noise scale "
-              f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
-              ("from", "to", "Δh (pp), 95 % HDI", "P(no shift)", "P(persistent)", "P(transient)", "reading", "decided by"),
-              [(x.before, x.after, f"{x.delta_h:+.1f} [{x.delta_h_hdi.low:+.1f}, {x.delta_h_hdi.high:+.1f}]",
-                *((_p(x.p_none), _p(x.p_persistent), _p(x.p_transient)) if not x.inference_compute else ("-", "-", "-")),
-                x.kind, "(same weights)" if x.inference_compute else x.decided_by or "(next release)")
-               for x in view.shifts])
+        table(
+            f"shifts: P(no shift / persistent / transient), mean and 95 % interval over the noise scale "
+            f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
+            (
+                "from",
+                "to",
+                "Δh (pp), 95 % HDI",
+                "P(no shift)",
+                "P(persistent)",
+                "P(transient)",
+                "reading",
+                "decided by",
+            ),
+            [
+                (
+                    x.before,
+                    x.after,
+                    f"{x.delta_h:+.1f} [{x.delta_h_hdi.low:+.1f}, {x.delta_h_hdi.high:+.1f}]",
+                    *(
+                        (_p(x.p_none), _p(x.p_persistent), _p(x.p_transient))
+                        if not x.inference_compute
+                        else ("-", "-", "-")
+                    ),
+                    x.kind,
+                    "(same weights)" if x.inference_compute else x.decided_by or "(next release)",
+                )
+                for x in view.shifts
+            ],
+        )
     console().print()
 
 
@@ -111,10 +140,24 @@ def compare(
     if json_:
         print_json({"fit_id": used, "labs": [asdict(r) for r in ranks]})
         return
-    table(f"labs by coupling slope (fit #{used}); rank over posterior draws, 95 % interval",
-          ("rank", "lab", "n", "slope, 95 % HDI", "rank interval", "P(steepest)", "OLS slope", "mean h (pp)"),
-          [(r.rank if r.ranked else "- (not in the fit: hierarchy)" if r.n_releases == 0 else
-            f"- ({r.n_releases} release{'s' if r.n_releases != 1 else ''}: not ranked)", r.lab,
-            r.n_releases, f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]", f"{r.rank_low}-{r.rank_high}" if r.n_releases else "",
-            f"{r.p_steepest:.2f}" if r.n_releases else "", f"{r.ols_slope:.3f}" if r.ols_slope is not None else "", f"{r.mean_h.mean:+.1f}")
-           for r in ranks])
+    table(
+        f"labs by coupling slope (fit #{used}); rank over posterior draws, 95 % interval",
+        ("rank", "lab", "n", "slope, 95 % HDI", "rank interval", "P(steepest)", "OLS slope", "mean h (pp)"),
+        [
+            (
+                r.rank
+                if r.ranked
+                else "- (not in the fit: hierarchy)"
+                if r.n_releases == 0
+                else f"- ({r.n_releases} release{'s' if r.n_releases != 1 else ''}: not ranked)",
+                r.lab,
+                r.n_releases,
+                f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]",
+                f"{r.rank_low}-{r.rank_high}" if r.n_releases else "",
+                f"{r.p_steepest:.2f}" if r.n_releases else "",
+                f"{r.ols_slope:.3f}" if r.ols_slope is not None else "",
+                f"{r.mean_h.mean:+.1f}",
+            )
+            for r in ranks
+        ],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from phasewatch.cli.common import (
     JSON_OPTION,
     console,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from phasewatch.cli.common import (
     JSON_OPTION,
     fmt,
@@ -14,8 +15,12 @@ from phasewatch.cli.common import (
 
 app = new_app("List and inspect panels: frozen selections of observations, and the live `frontier` panel.")
 
-AS_OF_OPTION = typer.Option(None, "--as-of", help="The live panel as known on this date (YYYY-MM-DD; default: everything held).")
-PREFER_OPTION = typer.Option(None, "--prefer", help="Reporter precedence, e.g. third_party,lab,paper (default lab,third_party,paper).")
+AS_OF_OPTION = typer.Option(
+    None, "--as-of", help="The live panel as known on this date (YYYY-MM-DD; default: everything held)."
+)
+PREFER_OPTION = typer.Option(
+    None, "--prefer", help="Reporter precedence, e.g. third_party,lab,paper (default lab,third_party,paper)."
+)
 
 
 @app.command("list")
@@ -53,7 +58,9 @@ def show(
     as_of: str | None = AS_OF_OPTION,
     prefer: str | None = PREFER_OPTION,
     benchmark: list[str] = typer.Option([], "--benchmark", help="Live panel: only these benchmarks (repeatable)."),
-    excluded: bool = typer.Option(False, "--excluded", help="Live panel: also list every figure left out, with the rule."),
+    excluded: bool = typer.Option(
+        False, "--excluded", help="Live panel: also list every figure left out, with the rule."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Show a panel; for `frontier`, every value that enters and why it was chosen."""
@@ -65,7 +72,9 @@ def show(
     if as_of or prefer or benchmark or excluded:
         from phasewatch.registry.errors import InvalidInputError
 
-        raise InvalidInputError("--as-of, --prefer, --benchmark and --excluded apply to the live panel only", "use `panels show frontier`")
+        raise InvalidInputError(
+            "--as-of, --prefer, --benchmark and --excluded apply to the live panel only", "use `panels show frontier`"
+        )
     from phasewatch.registry.queries import as_dict, show_panel
 
     with registry_session() as session:
@@ -131,7 +140,9 @@ def freeze(
     )
 
     if not is_live(from_):
-        raise InvalidInputError(f"cannot freeze from {from_!r}", "use --from frontier (frozen panels are already frozen)")
+        raise InvalidInputError(
+            f"cannot freeze from {from_!r}", "use --from frontier (frozen panels are already frozen)"
+        )
     day = _as_of(as_of) if as_of else live_as_of(from_)
     with registry_session() as session:
         panel, models, observations = freeze_panel(session, name, as_of=day, precedence=parse_precedence(prefer),

@@ -8,12 +8,25 @@ from typing import Any
 import typer
 
 from phasewatch.cli.common import (
-    FORMAT_OPTION, JSON_OPTION, console, emit, fmt, new_app, output_format, plural, print_json, registry_session, status, table,
+    FORMAT_OPTION,
+    JSON_OPTION,
+    console,
+    emit,
+    fmt,
+    new_app,
+    output_format,
+    plural,
+    print_json,
+    registry_session,
+    status,
+    table,
 )  # fmt: skip
 
 app = new_app("Base-scale phase analysis: reasoning vs truthfulness across model families.")
 
-PANEL = typer.Option("base-families-2026-11", "--panel", help="Panel to read (the paper's: lying-63, lying-nc-14, lying-pythia-8).")
+PANEL = typer.Option(
+    "base-families-2026-11", "--panel", help="Panel to read (the paper's: lying-63, lying-nc-14, lying-pythia-8)."
+)
 RESAMPLES = typer.Option(10_000, "--resamples", min=0, help="Bootstrap resamples.")
 SEED = typer.Option(42, "--seed", help="Bootstrap seed.")
 
@@ -59,7 +72,10 @@ def family(
     from phasewatch.registry.phase import family_detail
 
     chosen = output_format(format_, json_)
-    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"):
+    with (
+        registry_session() as session,
+        status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"),
+    ):
         detail = family_detail(session, name, panel, resamples=resamples, seed=seed)
     if chosen == "json":
         print_json(asdict(detail))
@@ -74,7 +90,10 @@ def family(
             fmt(p["truthfulqa_mc2_width_normalised"] and round(p["truthfulqa_mc2_width_normalised"], 2))) for p in detail.points])  # fmt: skip
     table("local coupling γ12 = ΔTQA / ΔHS (tax < -0.1 < transition < +0.1 < bonus)", ("from", "to", "γ12", "phase"),
           [(c.smaller, c.larger, f"{c.gamma:+.3f}", c.phase) for c in detail.couplings])  # fmt: skip
-    rows = [("r over the family", _r(detail.overall))] + [(f"r within {p.phase}", _r(p.correlation) or f"(fewer than 3 models: {', '.join(p.models)})") for p in detail.by_phase]
+    rows = [("r over the family", _r(detail.overall))] + [
+        (f"r within {p.phase}", _r(p.correlation) or f"(fewer than 3 models: {', '.join(p.models)})")
+        for p in detail.by_phase
+    ]
     rows += [("N_c, quadratic vertex", _nc(detail.nc_quadratic)), ("N_c, γ12 zero crossing", _nc(detail.nc_gamma))]
     table(None, ("", ""), rows)
     for note in detail.notes:
@@ -93,7 +112,10 @@ def nc(
     from phasewatch.registry.phase import nc_estimates
 
     chosen = output_format(format_, json_)
-    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"):
+    with (
+        registry_session() as session,
+        status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"),
+    ):
         quadratic, gamma, n = nc_estimates(session, families, panel, resamples, seed, legacy_rng)
     data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
     if chosen == "table":
@@ -112,7 +134,10 @@ def reproduce(resamples: int = RESAMPLES, seed: int = SEED, format_: str | None 
     from phasewatch.registry.phase import reproduce as run
 
     chosen = output_format(format_, json_)
-    with registry_session() as session, status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=chosen != "table"):
+    with (
+        registry_session() as session,
+        status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=chosen != "table"),
+    ):
         result = run(session, resamples, seed)
     if chosen == "json":
         print_json(asdict(result))
@@ -128,7 +153,9 @@ def reproduce(resamples: int = RESAMPLES, seed: int = SEED, format_: str | None 
            ("  fit", p.cross_family_points, s.cross_family_points)])  # fmt: skip
     if chosen == "csv":
         return
-    console().print("\nWhich leaderboard entry the paper's Pythia values are (the paper mixes deduplicated and non-deduplicated rows):")
+    console().print(
+        "\nWhich leaderboard entry the paper's Pythia values are (the paper mixes deduplicated and non-deduplicated rows):"
+    )
     for line in result.pythia_matches:
         console().print(f"  {line}", markup=False, soft_wrap=True)
 
@@ -151,8 +178,13 @@ def classify(
     if chosen == "json":
         print_json(asdict(result))
         return
-    rows = [("isocline", f"{result.isocline_phase}: TruthfulQA {truthfulqa:g} vs boundary {result.boundary_truthfulness:.2f}"),
-            ("calibration", result.isocline.calibration)]
+    rows = [
+        (
+            "isocline",
+            f"{result.isocline_phase}: TruthfulQA {truthfulqa:g} vs boundary {result.boundary_truthfulness:.2f}",
+        ),
+        ("calibration", result.isocline.calibration),
+    ]
     rows += [("size", line) for line in result.size_vs_nc]
     if result.width_normalised:
         rows.append(("width-normalised", ", ".join(f"{k} {v:.2f}" for k, v in result.width_normalised.items())))

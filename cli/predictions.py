@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+
 from phasewatch.cli.common import (
     JSON_OPTION,
     console,
@@ -21,9 +22,13 @@ from phasewatch.cli.common import (
 
 app = new_app("Registered, timestamped predictions: list, grade, verify, head, add, score.")
 
-AS_OF_OPTION = typer.Option(None, "--as-of", help="Grade on the data the registry held on this date (YYYY-MM-DD; default today).")
+AS_OF_OPTION = typer.Option(
+    None, "--as-of", help="Grade on the data the registry held on this date (YYYY-MM-DD; default today)."
+)
 PANEL_OPTION = typer.Option(
-    [], "--panel", help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
+    [],
+    "--panel",
+    help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
     "post-cutoff-2026-04, sourced-2026-11). Logged releases always count.",
 )
 
@@ -64,8 +69,13 @@ def _saturation_states(session: Any, panels: tuple[str, ...], as_of: dt.date) ->
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
-    return {**{k: v for k, v in asdict(row).items() if k != "grade"}, "evidence": row.grade.evidence,
-            "passing": row.grade.passing, "failing": row.grade.failing, "evaluated_on": row.grade.evaluated_on}
+    return {
+        **{k: v for k, v in asdict(row).items() if k != "grade"},
+        "evidence": row.grade.evidence,
+        "passing": row.grade.passing,
+        "failing": row.grade.failing,
+        "evaluated_on": row.grade.evaluated_on,
+    }
 
 
 @app.command("list")
@@ -81,9 +91,22 @@ def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
     if json_:
         print_json([{**_row_dict(r), "benchmark_saturation": {b: states.get(b) for b in r.benchmarks}} for r in rows])
         return
-    table(f"{len(rows)} predictions as of {day.isoformat()}", ("key", "prediction", "registered", "deadline", "status", "why", "benchmarks"),
-          [(f"{r.key}@{r.revision}" if r.revision > 1 else r.key, r.title, r.registered_at, r.deadline or "next releases",
-            f"{r.state} ({r.reason})", r.note, ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks)) for r in rows])
+    table(
+        f"{len(rows)} predictions as of {day.isoformat()}",
+        ("key", "prediction", "registered", "deadline", "status", "why", "benchmarks"),
+        [
+            (
+                f"{r.key}@{r.revision}" if r.revision > 1 else r.key,
+                r.title,
+                r.registered_at,
+                r.deadline or "next releases",
+                f"{r.state} ({r.reason})",
+                r.note,
+                ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks),
+            )
+            for r in rows
+        ],
+    )
 
 
 @app.command()
@@ -95,26 +118,59 @@ def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json
         revisions = show_prediction(session, key)
         gradings = gradings_of(session, key)
         data = {
-            "revisions": [{"revision": p.revision, "title": p.title, "statement": p.statement, "criterion": p.criterion,
-                           "registered_at": p.registered_at.isoformat(), "deadline": p.deadline.isoformat() if p.deadline else None,
-                           "probability": p.probability, "source": p.source, "retrodiction": p.retrodiction,
-                           "content_hash": p.content_hash, "prev_hash": p.prev_hash} for p in revisions],
-            "gradings": [{"as_of": g.as_of.isoformat(), "state": g.state, "reason": g.reason, "panels": g.panels,
-                          "observations": len(g.observations), "content_hash": g.content_hash,
-                          "graded_at": g.graded_at.isoformat(timespec="seconds")} for g in gradings],
+            "revisions": [
+                {
+                    "revision": p.revision,
+                    "title": p.title,
+                    "statement": p.statement,
+                    "criterion": p.criterion,
+                    "registered_at": p.registered_at.isoformat(),
+                    "deadline": p.deadline.isoformat() if p.deadline else None,
+                    "probability": p.probability,
+                    "source": p.source,
+                    "retrodiction": p.retrodiction,
+                    "content_hash": p.content_hash,
+                    "prev_hash": p.prev_hash,
+                }
+                for p in revisions
+            ],
+            "gradings": [
+                {
+                    "as_of": g.as_of.isoformat(),
+                    "state": g.state,
+                    "reason": g.reason,
+                    "panels": g.panels,
+                    "observations": len(g.observations),
+                    "content_hash": g.content_hash,
+                    "graded_at": g.graded_at.isoformat(timespec="seconds"),
+                }
+                for g in gradings
+            ],
         }
     if json_:
         print_json(data)
         return
     latest = data["revisions"][-1]
-    table(f"{key}: {latest['title']}", ("", ""),
-          [("statement", latest["statement"]), ("registered", latest["registered_at"]), ("deadline", latest["deadline"]),
-           ("probability", latest["probability"]), ("source", latest["source"]), ("revisions", len(revisions)),
-           ("content hash", latest["content_hash"])])
+    table(
+        f"{key}: {latest['title']}",
+        ("", ""),
+        [
+            ("statement", latest["statement"]),
+            ("registered", latest["registered_at"]),
+            ("deadline", latest["deadline"]),
+            ("probability", latest["probability"]),
+            ("source", latest["source"]),
+            ("revisions", len(revisions)),
+            ("content hash", latest["content_hash"]),
+        ],
+    )
     console().print(json.dumps(latest["criterion"], indent=2), markup=False, highlight=False)
     if gradings:
-        table("gradings (stored when the state changes)", ("as of", "state", "reason", "observations sealed", "graded at"),
-              [(g["as_of"], g["state"], g["reason"], g["observations"], g["graded_at"]) for g in data["gradings"]])
+        table(
+            "gradings (stored when the state changes)",
+            ("as of", "state", "reason", "observations sealed", "graded at"),
+            [(g["as_of"], g["state"], g["reason"], g["observations"], g["graded_at"]) for g in data["gradings"]],
+        )
 
 
 @app.command("grade")
@@ -130,11 +186,17 @@ def grade_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, js
     if json_:
         print_json({"as_of": day.isoformat(), "panels": list(panels), "predictions": [_row_dict(r) for r in rows]})
         return
-    console().print(f"graded {len(rows)} predictions as of {day.isoformat()} on {', '.join(panels)} (+ logged releases)",
-                    markup=False, soft_wrap=True)
+    console().print(
+        f"graded {len(rows)} predictions as of {day.isoformat()} on {', '.join(panels)} (+ logged releases)",
+        markup=False,
+        soft_wrap=True,
+    )
     for r in rows:
-        console().print(f"\n[bold]{r.key}@{r.revision}[/bold] {r.title}: [bold]{r.state}[/bold] ({r.reason}) — {r.note} "
-                        f"(data as of {r.grade.evaluated_on})", soft_wrap=True)
+        console().print(
+            f"\n[bold]{r.key}@{r.revision}[/bold] {r.title}: [bold]{r.state}[/bold] ({r.reason}) — {r.note} "
+            f"(data as of {r.grade.evaluated_on})",
+            soft_wrap=True,
+        )
         evidence = r.grade.evidence
         console().print(f"  rule: {evidence.get('rule', '')}", markup=False, soft_wrap=True)
         console().print(f"  window (from {r.window_from}): {evidence.get('window', '')}", markup=False, soft_wrap=True)
@@ -151,18 +213,27 @@ def _evidence_lines(node: dict[str, Any]) -> list[str]:
     if node.get("settled"):
         verdict += ", settled"
     if node["metric"] == "h_field":
-        entries = node.get("entries") or [{"name": n, "released": d, "h": h, "status": "scored"} for n, d, h in node["releases"]]
-        releases = ", ".join(f"{e['name']} ({e['released']}) " + (f"h {e['h']:+.1f}" if e["h"] is not None else e["status"])
-                             for e in entries) or "none yet"
+        entries = node.get("entries") or [
+            {"name": n, "released": d, "h": h, "status": "scored"} for n, d, h in node["releases"]
+        ]
+        releases = (
+            ", ".join(
+                f"{e['name']} ({e['released']}) " + (f"h {e['h']:+.1f}" if e["h"] is not None else e["status"])
+                for e in entries
+            )
+            or "none yet"
+        )
         line = f"h of {node['lab']}'s {node['window']} {node['over']} {node['op']} {fmt(node['threshold'])}: {releases} → {verdict}"
         if node.get("after_window"):
             line += f"; later releases: {', '.join(node['after_window'])}"
         if node.get("same_weights"):
             line += f"; not counted again: {', '.join(node['same_weights'])}"
         return [line]
-    what = {"top_k_spread": f"top-{node.get('k')} {node.get('benchmark')} spread",
-            "correlation": f"r({node.get('x')}, {node.get('y')}) over n = {node.get('n')}",
-            "count": f"models with {', '.join(node.get('benchmarks', []))}"}[node["metric"]]
+    what = {
+        "top_k_spread": f"top-{node.get('k')} {node.get('benchmark')} spread",
+        "correlation": f"r({node.get('x')}, {node.get('y')}) over n = {node.get('n')}",
+        "count": f"models with {', '.join(node.get('benchmarks', []))}",
+    }[node["metric"]]
     value = "n/a" if node["value"] is None else f"{node['value']:.3g}"
     line = f"{what} = {value} {node['op']} {fmt(node['threshold'])} → {verdict}"
     if node["metric"] == "top_k_spread" and node.get("models"):
@@ -173,16 +244,26 @@ def _evidence_lines(node: dict[str, Any]) -> list[str]:
         line += " {figures: " + ", ".join(f"{n} {who}" for who, n in node["provenance"].items()) + "}"
     if node.get("excluded"):
         shown = list(node["excluded"].items())
-        line += f"; excluded {len(shown)}: " + "; ".join(f"{n} ({why})" for n, why in shown[:8]) + (" …" if len(shown) > 8 else "")
+        line += (
+            f"; excluded {len(shown)}: "
+            + "; ".join(f"{n} ({why})" for n, why in shown[:8])
+            + (" …" if len(shown) > 8 else "")
+        )
     return [line]
 
 
 @app.command()
 def verify(
-    expect_head: str | None = typer.Option(None, "--expect-head", help="A head published earlier (`predictions head`): "
-                                           "truncation, rewrites and forged appends since are caught."),
-    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="A checkpoint file written by `predictions head`: "
-                                           "also names the first row altered or removed since."),
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        help="A head published earlier (`predictions head`): truncation, rewrites and forged appends since are caught.",
+    ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="A checkpoint file written by `predictions head`: also names the first row altered or removed since.",
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Recompute both logs (predictions, sealed gradings) and name the first altered row; exit 3 if broken."""
@@ -196,30 +277,45 @@ def verify(
         print_json(asdict(check))
     elif check.ok:
         against = " and matches the published head" if expect_head or checkpoint else ""
-        print(f"chain intact{against}: {check.rows} prediction rows, {check.gradings} sealed gradings, head {check.head}")
+        print(
+            f"chain intact{against}: {check.rows} prediction rows, {check.gradings} sealed gradings, head {check.head}"
+        )
     if not check.ok:
-        raise IntegrityError(f"prediction log broken, first at {check.first_altered}: {'; '.join(check.problems)}",
-                             "restore the altered rows from a backup")
+        raise IntegrityError(
+            f"prediction log broken, first at {check.first_altered}: {'; '.join(check.problems)}",
+            "restore the altered rows from a backup",
+        )
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
     from phasewatch.registry.errors import InvalidInputError
 
     if not path.is_file():
-        raise InvalidInputError(f"no such checkpoint file: {path}", "give a file written by `phasewatch predictions head`")
+        raise InvalidInputError(
+            f"no such checkpoint file: {path}", "give a file written by `phasewatch predictions head`"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path.name} is not valid JSON: {exc}", "give a file written by `phasewatch predictions head`") from None
-    if not isinstance(data, dict) or data.get("format") != "phasewatch-checkpoint/1" or not isinstance(data.get("head"), str):
-        raise InvalidInputError(f"{path.name} is not a phasewatch checkpoint", "give a file written by `phasewatch predictions head`")
+        raise InvalidInputError(
+            f"{path.name} is not valid JSON: {exc}", "give a file written by `phasewatch predictions head`"
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != "phasewatch-checkpoint/1"
+        or not isinstance(data.get("head"), str)
+    ):
+        raise InvalidInputError(
+            f"{path.name} is not a phasewatch checkpoint", "give a file written by `phasewatch predictions head`"
+        )
     return data
 
 
 @app.command()
 def head(
-    out: Path | None = typer.Option(None, "--out", help="Where to write the dated checkpoint file "
-                                    "(default phasewatch-checkpoint-DATE.json here)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where to write the dated checkpoint file (default phasewatch-checkpoint-DATE.json here)."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Print the head hash to publish elsewhere and write a dated checkpoint file (refuses a broken log, exit 3)."""
@@ -234,16 +330,19 @@ def head(
     if json_:
         print_json({"head": data["head"], "date": data["date"], "checkpoint": str(path)})
         return
-    print(f"head {data['head']} ({data['date']}: {data['predictions']['count']} prediction rows, "
-          f"{data['gradings']['count']} sealed gradings); checkpoint written to {path}")
+    print(
+        f"head {data['head']} ({data['date']}: {data['predictions']['count']} prediction rows, "
+        f"{data['gradings']['count']} sealed gradings); checkpoint written to {path}"
+    )
 
 
 @app.command()
 def add(
     file: Path = typer.Argument(..., help="JSON file: one prediction object or a list (see docs/predictions.md)."),
     revise: bool = typer.Option(False, "--revise", help="Register a new revision of an existing key."),
-    retrodiction: bool = typer.Option(False, "--retrodiction", help="Register a claim already resolvable today; "
-                                      "it is graded but never scored."),
+    retrodiction: bool = typer.Option(
+        False, "--retrodiction", help="Register a claim already resolvable today; it is graded but never scored."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Register predictions in the criterion language, timestamped today; refused if already resolvable (exit 2)."""
@@ -280,14 +379,28 @@ def score(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
     if not scores.resolved:
         print("no resolved prediction carries a probability yet" + (f" (left out: {left})" if left else ""))
         return
-    print(f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best; baseline 0.5 forecast {scores.baseline_brier:.4f}, "
-          f"skill {scores.brier_skill:+.3f}), mean log score {scores.log_score:.4f} (0 best; baseline {scores.baseline_log_score:.4f})"
-          + (f"; left out: {left}" if left else ""))
+    print(
+        f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best; baseline 0.5 forecast {scores.baseline_brier:.4f}, "
+        f"skill {scores.brier_skill:+.3f}), mean log score {scores.log_score:.4f} (0 best; baseline {scores.baseline_log_score:.4f})"
+        + (f"; left out: {left}" if left else "")
+    )
     if scores.note:
         print(scores.note)
-    table("reliability", ("probability bin", "count", "mean probability", "observed frequency", "95 % interval"),
-          [(f"[{b.low:.1f}, {b.high:.1f})", b.count, b.mean_probability, b.observed_frequency,
-            f"{b.frequency_low:.2f}–{b.frequency_high:.2f}") for b in scores.bins if b.count])
+    table(
+        "reliability",
+        ("probability bin", "count", "mean probability", "observed frequency", "95 % interval"),
+        [
+            (
+                f"[{b.low:.1f}, {b.high:.1f})",
+                b.count,
+                b.mean_probability,
+                b.observed_frequency,
+                f"{b.frequency_low:.2f}–{b.frequency_high:.2f}",
+            )
+            for b in scores.bins
+            if b.count
+        ],
+    )
 
 
 def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
@@ -301,10 +414,24 @@ def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION
         keys = sorted({k for r in releases for k in r.scores})
         benchmarks, pairs = saturation_report(releases, keys, day, history_at=lambda d: snapshot(session, panels, d))
     if json_:
-        print_json({"as_of": day.isoformat(), "benchmarks": [asdict(b) for b in benchmarks], "pairs": [asdict(p) for p in pairs]})
+        print_json(
+            {
+                "as_of": day.isoformat(),
+                "benchmarks": [asdict(b) for b in benchmarks],
+                "pairs": [asdict(p) for p in pairs],
+            }
+        )
         return
-    table(f"top-5 spread per benchmark as of {day.isoformat()} (pp)", ("benchmark", "spread", "models", "state", "quarter ends (spread)"),
-          [(b.benchmark, b.spread, b.n, b.state, "  ".join(f"{h.date[:7]}: {fmt(h.spread) or '-'}" for h in b.history))
-           for b in benchmarks])
-    table("saturation ratio σ = spread(old) / spread(new)", ("old axis", "new axis", "σ", "advice"),
-          [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs])
+    table(
+        f"top-5 spread per benchmark as of {day.isoformat()} (pp)",
+        ("benchmark", "spread", "models", "state", "quarter ends (spread)"),
+        [
+            (b.benchmark, b.spread, b.n, b.state, "  ".join(f"{h.date[:7]}: {fmt(h.spread) or '-'}" for h in b.history))
+            for b in benchmarks
+        ],
+    )
+    table(
+        "saturation ratio σ = spread(old) / spread(new)",
+        ("old axis", "new axis", "σ", "advice"),
+        [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs],
+    )

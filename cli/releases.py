@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
 
 app = new_app("Log new model releases.")
@@ -12,27 +13,51 @@ app = new_app("Log new model releases.")
 def add(
     name: str = typer.Argument(..., help="The model's name as its lab writes it."),
     lab: str = typer.Option(..., "--lab", help="The releasing lab (any alias)."),
-    date: str = typer.Option(..., "--date", help="Release date: YYYY-MM-DD (or YYYY-MM / YYYY if that is all that is known)."),
-    score: list[str] = typer.Option([], "--score", help="BENCHMARK=VALUE in percent, e.g. swe_bench_verified=80.2 (repeatable)."),
+    date: str = typer.Option(
+        ..., "--date", help="Release date: YYYY-MM-DD (or YYYY-MM / YYYY if that is all that is known)."
+    ),
+    score: list[str] = typer.Option(
+        [], "--score", help="BENCHMARK=VALUE in percent, e.g. swe_bench_verified=80.2 (repeatable)."
+    ),
     open_weight: bool = typer.Option(False, "--open-weight", help="The weights are downloadable."),
     hf_repo: str | None = typer.Option(None, "--hf-repo", help="Hugging Face repo id ORG/NAME (open-weight releases)."),
     hf_revision: str | None = typer.Option(None, "--hf-revision", help="Hugging Face commit or tag."),
-    source: str | None = typer.Option(None, "--source", help="URL every score comes from (unless --score-source says otherwise)."),
+    source: str | None = typer.Option(
+        None, "--source", help="URL every score comes from (unless --score-source says otherwise)."
+    ),
     reported_by: str = typer.Option("lab", "--reported-by", help="Who reported the scores: lab, third_party or paper."),
     date_source: str | None = typer.Option(None, "--date-source", help="URL the release date comes from."),
-    score_source: list[str] = typer.Option([], "--score-source", help="BENCHMARK=URL: this score's own source (repeatable)."),
-    score_reported_by: list[str] = typer.Option([], "--score-reported-by", help="BENCHMARK=lab|third_party|paper (repeatable)."),
-    score_setting: list[str] = typer.Option([], "--score-setting", help="BENCHMARK=TEXT: how it was measured, e.g. hle='text-only' (repeatable)."),
-    score_stderr: list[str] = typer.Option([], "--score-stderr", help="BENCHMARK=NUMBER: standard error in points (repeatable)."),
+    score_source: list[str] = typer.Option(
+        [], "--score-source", help="BENCHMARK=URL: this score's own source (repeatable)."
+    ),
+    score_reported_by: list[str] = typer.Option(
+        [], "--score-reported-by", help="BENCHMARK=lab|third_party|paper (repeatable)."
+    ),
+    score_setting: list[str] = typer.Option(
+        [], "--score-setting", help="BENCHMARK=TEXT: how it was measured, e.g. hle='text-only' (repeatable)."
+    ),
+    score_stderr: list[str] = typer.Option(
+        [], "--score-stderr", help="BENCHMARK=NUMBER: standard error in points (repeatable)."
+    ),
     params_total_b: float | None = typer.Option(None, "--params-total-b", help="Total parameters, billions."),
     params_active_b: float | None = typer.Option(None, "--params-active-b", help="Active parameters (MoE), billions."),
-    variant_of: str | None = typer.Option(None, "--variant-of", help="Same weights as this model at another compute tier."),
-    same_weights_as: str | None = typer.Option(None, "--same-weights-as", help="The same weights as MODEL (a compute tier or renamed release): counted once."),
+    variant_of: str | None = typer.Option(
+        None, "--variant-of", help="Same weights as this model at another compute tier."
+    ),
+    same_weights_as: str | None = typer.Option(
+        None, "--same-weights-as", help="The same weights as MODEL (a compute tier or renamed release): counted once."
+    ),
     family: str | None = typer.Option(None, "--family", help="Model family."),
     kind: str = typer.Option("frontier", "--kind", help="frontier or base."),
-    allow_small_scores: bool = typer.Option(False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage, not a fraction."),
-    distinct: bool = typer.Option(False, "--distinct", help="Log it although it looks like a registered model (it is a different one)."),
-    refit: bool = typer.Option(False, "--refit", help="Refit the live panel afterwards when the latest fit is stale (seconds to minutes)."),
+    allow_small_scores: bool = typer.Option(
+        False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage, not a fraction."
+    ),
+    distinct: bool = typer.Option(
+        False, "--distinct", help="Log it although it looks like a registered model (it is a different one)."
+    ),
+    refit: bool = typer.Option(
+        False, "--refit", help="Refit the live panel afterwards when the latest fit is stale (seconds to minutes)."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Log a release with its scores (all validated before anything is written)."""
@@ -79,9 +104,13 @@ def add(
     print(f"logged {result.model} ({result.lab}, {result.release_date}{weights}{tier}): {shown}")
     if result.steering_job is not None:
         if result.steering_job_new:
-            print(f"queued steering job #{result.steering_job} for {result.hf_repo} (run it with `phasewatch worker --once`)")
+            print(
+                f"queued steering job #{result.steering_job} for {result.hf_repo} (run it with `phasewatch worker --once`)"
+            )
         else:
-            print(f"steering job #{result.steering_job} for {result.hf_repo} at this revision already exists: not queued again")
+            print(
+                f"steering job #{result.steering_job} for {result.hf_repo} at this revision already exists: not queued again"
+            )
     _print_verdict(verdict)
     for m in moved:
         change = f"{m.before} -> {m.after}" if m.before != m.after else m.after
@@ -116,7 +145,9 @@ def _refit(quiet: bool) -> dict:
 def list_(
     since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
     lab: str | None = typer.Option(None, "--lab", help="Only this lab (any alias)."),
-    open_weight: bool | None = typer.Option(None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) releases.", show_default=False),
+    open_weight: bool | None = typer.Option(
+        None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) releases.", show_default=False
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List frontier releases, newest first, with their SWE-bench Verified and GPQA Diamond scores."""
@@ -140,15 +171,25 @@ def correct(
     reason: str = typer.Option(..., "--reason", help="What was wrong (kept in the history)."),
     date: str | None = typer.Option(None, "--date", help="The corrected release date (YYYY, YYYY-MM or YYYY-MM-DD)."),
     date_source: str | None = typer.Option(None, "--date-source", help="URL of the corrected date."),
-    open_weight: bool | None = typer.Option(None, "--open-weight/--closed-weight", help="Correct the open-weight status.", show_default=False),
+    open_weight: bool | None = typer.Option(
+        None, "--open-weight/--closed-weight", help="Correct the open-weight status.", show_default=False
+    ),
     hf_repo: str | None = typer.Option(None, "--hf-repo", help="The corrected Hugging Face repo ORG/NAME."),
     hf_revision: str | None = typer.Option(None, "--hf-revision", help="The corrected Hugging Face revision."),
     params_total_b: float | None = typer.Option(None, "--params-total-b", help="Corrected total parameters, billions."),
-    params_active_b: float | None = typer.Option(None, "--params-active-b", help="Corrected active parameters, billions."),
-    score: list[str] = typer.Option([], "--score", help="BENCHMARK=VALUE: a mistyped score's right value (repeatable)."),
-    reported_by: str | None = typer.Option(None, "--reported-by", help="Which reporter's score to correct when it holds several."),
+    params_active_b: float | None = typer.Option(
+        None, "--params-active-b", help="Corrected active parameters, billions."
+    ),
+    score: list[str] = typer.Option(
+        [], "--score", help="BENCHMARK=VALUE: a mistyped score's right value (repeatable)."
+    ),
+    reported_by: str | None = typer.Option(
+        None, "--reported-by", help="Which reporter's score to correct when it holds several."
+    ),
     source: str | None = typer.Option(None, "--source", help="URL backing the correction."),
-    allow_small_scores: bool = typer.Option(False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage."),
+    allow_small_scores: bool = typer.Option(
+        False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Correct a release; old values are kept (see `phasewatch models history`)."""
@@ -178,14 +219,20 @@ def _print_verdict(verdict) -> None:
     c = verdict.check
     where = "INSIDE" if c.inside else "OUTSIDE"
     lab_note = "" if c.lab_known else " (a lab the fit has not seen: effects drawn from the hierarchy)"
-    print(f"h-field {c.h.mean:+.1f} pp (95 % HDI [{c.h.low:+.1f}, {c.h.high:+.1f}]) against fit #{verdict.fit_id} "
-          f"({verdict.fit_panels})")
-    print(f"{where} the 95 % predictive interval [{c.predicted.low:.1f}, {c.predicted.high:.1f}] for {verdict.y_benchmark} "
-          f"of a release by {c.lab} at {verdict.x_benchmark} {c.x:g}{lab_note}")
+    print(
+        f"h-field {c.h.mean:+.1f} pp (95 % HDI [{c.h.low:+.1f}, {c.h.high:+.1f}]) against fit #{verdict.fit_id} "
+        f"({verdict.fit_panels})"
+    )
+    print(
+        f"{where} the 95 % predictive interval [{c.predicted.low:.1f}, {c.predicted.high:.1f}] for {verdict.y_benchmark} "
+        f"of a release by {c.lab} at {verdict.x_benchmark} {c.x:g}{lab_note}"
+    )
 
 
 @app.command()
-def check(name: str = typer.Argument(..., help="A registered model (name or alias)."), json_: bool = JSON_OPTION) -> None:
+def check(
+    name: str = typer.Argument(..., help="A registered model (name or alias)."), json_: bool = JSON_OPTION
+) -> None:
     """Give a registered release its h-field and inside/outside verdict against the latest accepted fit."""
     from phasewatch.registry.fits import verdict_for_release
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+
 from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
 
 app = new_app("Add one score with its provenance, or import observations from CSV or JSON.")
@@ -39,7 +40,9 @@ def add(
     reported_by: str = typer.Option("lab", "--reported-by", help="lab, third_party or paper."),
     setting: str | None = typer.Option(None, "--setting", help="How it was measured, e.g. 'text-only, no tools'."),
     stderr: float | None = typer.Option(None, "--stderr", help="Standard error in points."),
-    allow_small_scores: bool = typer.Option(False, "--allow-small-scores", help="Accept a value in (0, 1] as a true percentage."),
+    allow_small_scores: bool = typer.Option(
+        False, "--allow-small-scores", help="Accept a value in (0, 1] as a true percentage."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Add one score to a registered model, with its own source, reporter and setting."""

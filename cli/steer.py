@@ -13,7 +13,7 @@ from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, tab
 app = new_app("Compute a truth direction in an open-weight model and measure what steering with it does.")
 
 
-def _config(config_file: Path | None, overrides: dict[str, Any]):  # noqa: ANN202
+def _config(config_file: Path | None, overrides: dict[str, Any]):
     """The evaluation config: defaults, then ``--config FILE`` (JSON object), then the options given."""
     import json
 
@@ -26,16 +26,20 @@ def _config(config_file: Path | None, overrides: dict[str, Any]):  # noqa: ANN20
         try:
             loaded = json.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise InvalidInputError(f"cannot read --config {config_file}: {exc}", "give a JSON object of config keys") from None
+            raise InvalidInputError(
+                f"cannot read --config {config_file}: {exc}", "give a JSON object of config keys"
+            ) from None
         if not isinstance(loaded, dict):
-            raise InvalidInputError(f"--config {config_file} is not a JSON object", "write e.g. {\"test_pairs\": 96}")
+            raise InvalidInputError(f"--config {config_file} is not a JSON object", 'write e.g. {"test_pairs": 96}')
         values.update(loaded)
     strengths = overrides.pop("strengths", None)
     if strengths is not None:
         try:
             values["strengths"] = [float(s) for s in strengths.split(",") if s.strip()]
         except ValueError:
-            raise InvalidInputError(f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.25,0.5,1") from None
+            raise InvalidInputError(
+                f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.25,0.5,1"
+            ) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SteeringConfig.from_dict(values)
@@ -45,25 +49,51 @@ def _config(config_file: Path | None, overrides: dict[str, Any]):  # noqa: ANN20
 
 @app.command()
 def run(
-    model: str = typer.Option(..., "--model", help="Hugging Face id, local folder, or .gguf file ('smollm2' = the bundled SmolLM2-135M-Instruct)."),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="Hugging Face id, local folder, or .gguf file ('smollm2' = the bundled SmolLM2-135M-Instruct).",
+    ),
     revision: str | None = typer.Option(None, "--revision", help="Hub revision."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto (bf16 on CUDA if supported, else fp16; fp32 on CPU), bf16, fp16 or fp32."),
-    device_map: str | None = typer.Option(None, "--device-map", help="Spread the model over GPUs (e.g. 'auto'); CUDA only."),
-    allow_download: bool = typer.Option(False, "--allow-download", help="Fetch weights from the Hugging Face hub (otherwise offline)."),
-    config_file: Path | None = typer.Option(None, "--config", help="JSON object of evaluation config keys (docs/steering.md); options below override it."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="auto (bf16 on CUDA if supported, else fp16; fp32 on CPU), bf16, fp16 or fp32."
+    ),
+    device_map: str | None = typer.Option(
+        None, "--device-map", help="Spread the model over GPUs (e.g. 'auto'); CUDA only."
+    ),
+    allow_download: bool = typer.Option(
+        False, "--allow-download", help="Fetch weights from the Hugging Face hub (otherwise offline)."
+    ),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="JSON object of evaluation config keys (docs/steering.md); options below override it."
+    ),
     layer: int | None = typer.Option(None, "--layer", help="Decoder layer (default: chosen on the validation split)."),
-    method: str | None = typer.Option(None, "--method", help="auto (compare all on validation), mean_diff, pca or logistic."),
+    method: str | None = typer.Option(
+        None, "--method", help="auto (compare all on validation), mean_diff, pca or logistic."
+    ),
     strengths: str | None = typer.Option(None, "--strengths", help="Comma-separated α (x the median residual norm)."),
     train_pairs: int | None = typer.Option(None, "--train-pairs", min=4, help="City pairs for the direction."),
-    validation_pairs: int | None = typer.Option(None, "--validation-pairs", min=4, help="Pairs that choose layer, method and sign."),
-    test_pairs: int | None = typer.Option(None, "--test-pairs", min=4, help="Pairs every reported rate is measured on."),
-    random_directions: int | None = typer.Option(None, "--random-directions", min=1, help="Random directions in the control distribution."),
-    tqa_questions: int | None = typer.Option(None, "--tqa-questions", min=0, max=817, help="TruthfulQA v1 questions for MC1/MC2 (seeded sample; 0 skips)."),
-    generation_prompts: int | None = typer.Option(None, "--generation-prompts", min=0, help="Prompts for the generation-change rate."),
+    validation_pairs: int | None = typer.Option(
+        None, "--validation-pairs", min=4, help="Pairs that choose layer, method and sign."
+    ),
+    test_pairs: int | None = typer.Option(
+        None, "--test-pairs", min=4, help="Pairs every reported rate is measured on."
+    ),
+    random_directions: int | None = typer.Option(
+        None, "--random-directions", min=1, help="Random directions in the control distribution."
+    ),
+    tqa_questions: int | None = typer.Option(
+        None, "--tqa-questions", min=0, max=817, help="TruthfulQA v1 questions for MC1/MC2 (seeded sample; 0 skips)."
+    ),
+    generation_prompts: int | None = typer.Option(
+        None, "--generation-prompts", min=0, help="Prompts for the generation-change rate."
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per forward pass."),
     seed: int | None = typer.Option(None, "--seed", help="Seed (samples, random directions, bootstrap)."),
-    save_dir: Path | None = typer.Option(None, "--save-dir", help="Write the direction here as safetensors and a GGUF control vector."),
+    save_dir: Path | None = typer.Option(
+        None, "--save-dir", help="Write the direction here as safetensors and a GGUF control vector."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Evaluate steering on one model: every rate with n and a 95 % interval, the control as a distribution."""

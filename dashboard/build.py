@@ -69,7 +69,7 @@ def page(today: dt.date) -> str:
         "<script>window.__errors=[];window.addEventListener('error',function(e){window.__errors.push(String(e.message))});"
         "var __ce=console.error;console.error=function(){window.__errors.push([].join.call(arguments,' '));__ce.apply(console,arguments)};</script>"
         '<link rel="stylesheet" href="style.css"></head><body>'
-        '<header><h1>phasewatch</h1><span>capability coupling, predictions, phases, steering · generated '
+        "<header><h1>phasewatch</h1><span>capability coupling, predictions, phases, steering · generated "
         f"{today.isoformat()} from the registry</span></header><nav>{nav}</nav><main>{sections}</main>"
         '<script src="plotly.min.js"></script><script src="data.js"></script><script src="app.js"></script>'
         "</body></html>"

@@ -59,7 +59,9 @@ def _frontier(session: Session, findings: list[str]) -> dict[str, Any] | None:
             for lab in shown))  # fmt: skip
     coverage = list_coverage(session)[-3:]
     for check in coverage:
-        findings.append(f"Coverage, {check.method} on {check.panels}: {check.inside}/{check.n} inside the 95 % interval (nominal 95 %).")
+        findings.append(
+            f"Coverage, {check.method} on {check.panels}: {check.inside}/{check.n} inside the 95 % interval (nominal 95 %)."
+        )
     since = sum(not p.in_fit for p in points)
     return {
         "fit": {"id": fit.id, "panels": fit.panels, "n_models": fit.n_models, "converged": fit.converged,
@@ -96,7 +98,7 @@ def _labs(session: Session) -> list[dict[str, Any]]:
 
 
 def _predictions(session: Session, today: dt.date, findings: list[str]) -> dict[str, Any]:
-    from phasewatch.registry.predictions import gradings_of, grade_predictions, show_prediction, verify_chain
+    from phasewatch.registry.predictions import grade_predictions, gradings_of, show_prediction, verify_chain
 
     rows = grade_predictions(session, today)
     check = verify_chain(session)

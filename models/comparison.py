@@ -97,7 +97,9 @@ def loo(
     log_lik = posterior.log_likelihood(data)
     chains = posterior.chains if posterior.n_draws % max(posterior.chains, 1) == 0 else 1
     shaped = log_lik.reshape(chains, -1, data.n)
-    tree = az.from_dict({"posterior": {"sigma": posterior.sigma.reshape(chains, -1)}, "log_likelihood": {"obs": shaped}})
+    tree = az.from_dict(
+        {"posterior": {"sigma": posterior.sigma.reshape(chains, -1)}, "log_likelihood": {"obs": shaped}}
+    )
     with warnings.catch_warnings():  # high Pareto k is handled below (flagged, refitted), not just warned about
         warnings.simplefilter("ignore", UserWarning)
         result = az.loo(tree, pointwise=True)
@@ -178,8 +180,15 @@ def compare(results: dict[str, LooResult]) -> list[ComparedModel]:
         r = results[names[j]]
         out.append(
             ComparedModel(
-                name=names[j], rank=rank, elpd=r.elpd, se=r.se, elpd_diff=float(diff.sum()),
-                diff_se=float(np.sqrt(diff.size * np.var(diff))), p_loo=r.p_loo, weight=float(weights[j]), loo=r,
+                name=names[j],
+                rank=rank,
+                elpd=r.elpd,
+                se=r.se,
+                elpd_diff=float(diff.sum()),
+                diff_se=float(np.sqrt(diff.size * np.var(diff))),
+                p_loo=r.p_loo,
+                weight=float(weights[j]),
+                loo=r,
             )
         )
     return out

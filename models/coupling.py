@@ -95,7 +95,10 @@ def ols_trend(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) 
         slope_se=float(fit.stderr),
         intercept_se=float(fit.intercept_stderr),
         slope_ci95=(float(fit.slope - t * fit.stderr), float(fit.slope + t * fit.stderr)),
-        intercept_ci95=(float(fit.intercept - t * fit.intercept_stderr), float(fit.intercept + t * fit.intercept_stderr)),
+        intercept_ci95=(
+            float(fit.intercept - t * fit.intercept_stderr),
+            float(fit.intercept + t * fit.intercept_stderr),
+        ),
         rms_residual=float(np.sqrt(np.mean(residuals**2))),
         residual_sd=float(np.sqrt(np.sum(residuals**2) / (n - 2))),
         x_mean=float(xs.mean()),
@@ -173,8 +176,16 @@ class Priors:
         if link == "identity":
             return cls()
         if link == "logit":
-            return cls(x_ref=math.log(0.6 / 0.4), intercept_mu=0.85, intercept_sd=1.5, slope_mu=0.0, slope_sd=1.0,
-                       lab_intercept_scale=0.5, lab_slope_scale=0.5, noise_scale=0.5)
+            return cls(
+                x_ref=math.log(0.6 / 0.4),
+                intercept_mu=0.85,
+                intercept_sd=1.5,
+                slope_mu=0.0,
+                slope_sd=1.0,
+                lab_intercept_scale=0.5,
+                lab_slope_scale=0.5,
+                noise_scale=0.5,
+            )
         raise ValueError(f"unknown link {link!r}; use one of {LINKS}")
 
 
@@ -353,7 +364,9 @@ class Posterior:
         """Posterior-predictive Pearson r between x and replicated y, per draw."""
         rng = np.random.default_rng(seed)
         mean = self._means(data)
-        replicated = from_link(mean + self.sigma[:, None] * rng.standard_t(self.nu[:, None], size=mean.shape), self.link)
+        replicated = from_link(
+            mean + self.sigma[:, None] * rng.standard_t(self.nu[:, None], size=mean.shape), self.link
+        )
         xc = data.x - data.x.mean()
         yc = replicated - replicated.mean(axis=1, keepdims=True)
         return (yc @ xc) / np.sqrt((yc**2).sum(axis=1) * (xc**2).sum())
@@ -378,7 +391,9 @@ class Posterior:
         point's PSIS leave-one-out weights (``log_weights``: draws × n)."""
         from scipy import stats
 
-        below = stats.t.cdf((to_link(data.y, self.link)[None, :] - self._means(data)) / self.sigma[:, None], self.nu[:, None])
+        below = stats.t.cdf(
+            (to_link(data.y, self.link)[None, :] - self._means(data)) / self.sigma[:, None], self.nu[:, None]
+        )
         weights = np.exp(log_weights - log_weights.max(axis=0, keepdims=True))
         weights /= weights.sum(axis=0, keepdims=True)
         return (weights * below).sum(axis=0)
@@ -386,8 +401,14 @@ class Posterior:
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         arrays = {name: getattr(self, name) for name in (*POSTERIOR_SCALARS, "a", "b")}
-        np.savez_compressed(buffer, labs=np.array(self.labs), x_ref=np.array(self.x_ref), link=np.array(self.link),
-                            chains=np.array(self.chains), **arrays)
+        np.savez_compressed(
+            buffer,
+            labs=np.array(self.labs),
+            x_ref=np.array(self.x_ref),
+            link=np.array(self.link),
+            chains=np.array(self.chains),
+            **arrays,
+        )
         return buffer.getvalue()
 
     @classmethod
@@ -443,9 +464,7 @@ class CouplingSampler:
     ``spec`` chooses the scale (linear or bounded) and the pooling.
     """
 
-    def __init__(
-        self, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()
-    ) -> None:
+    def __init__(self, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()) -> None:
         import pymc as pm
 
         self.labs = data.lab_names
@@ -482,7 +501,7 @@ class CouplingSampler:
         self._compiled = None
 
     @property
-    def compiled(self):  # noqa: ANN201 (nutpie.CompiledPyMCModel)
+    def compiled(self):
         """The nutpie-compiled model, built on first use (numba, ~10 s per process)."""
         if self._compiled is None:
             import nutpie
@@ -493,7 +512,9 @@ class CouplingSampler:
     _cache: dict[tuple[tuple[str, ...], Priors | None, ModelSpec], CouplingSampler] = {}
 
     @classmethod
-    def for_data(cls, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()) -> CouplingSampler:
+    def for_data(
+        cls, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()
+    ) -> CouplingSampler:
         """A compiled sampler for these labs, priors and model, reused within the process
         (compiling costs ~10-20 s; refitting other data with it costs none)."""
         key = (data.lab_names, priors, spec)
@@ -502,7 +523,10 @@ class CouplingSampler:
         return cls._cache[key]
 
     def fit(
-        self, data: CouplingData, settings: SamplerSettings = SamplerSettings(), progress: ProgressCallback | None = None
+        self,
+        data: CouplingData,
+        settings: SamplerSettings = SamplerSettings(),
+        progress: ProgressCallback | None = None,
     ) -> tuple[Posterior, Diagnostics]:
         import nutpie
 
@@ -512,7 +536,10 @@ class CouplingSampler:
         if settings.sampler == "pymc":
             return self._fit_with_pymc(data, settings)
         link = self.spec.link
-        compiled = self.compiled.with_data(x=to_link(data.x, link), y=to_link(data.y, link), lab_idx=data.lab_index(self.labs))
+        compiled = self.compiled.with_data(
+            x=to_link(data.x, link), y=to_link(data.y, link), lab_idx=data.lab_index(self.labs)
+        )
+
         def report(chains: list) -> None:  # runs on nutpie's thread
             progress(sum(c.finished_draws for c in chains), sum(c.total_draws for c in chains))
 
@@ -529,7 +556,7 @@ class CouplingSampler:
         )
         return self._posterior(trace), diagnose(trace, settings, self.free)
 
-    def _posterior(self, trace) -> Posterior:  # noqa: ANN001 (DataTree)
+    def _posterior(self, trace) -> Posterior:
         return posterior_from_trace(trace, self.labs, self.priors, self.spec)
 
     def _fit_with_pymc(self, data: CouplingData, settings: SamplerSettings) -> tuple[Posterior, Diagnostics]:
@@ -550,7 +577,7 @@ class CouplingSampler:
         return self._posterior(trace), diagnose(trace, settings, self.free)
 
 
-def posterior_from_trace(trace, labs: tuple[str, ...], priors: Priors, spec: ModelSpec = ModelSpec()) -> Posterior:  # noqa: ANN001
+def posterior_from_trace(trace, labs: tuple[str, ...], priors: Priors, spec: ModelSpec = ModelSpec()) -> Posterior:
     """Flatten a DataTree's draws. Pooled fits have no lab spread (zeros); unpooled
     fits have no population: their trend is the mean of the lab lines, and a new
     lab is drawn from the wide prior (it learns nothing from the others)."""
@@ -568,12 +595,20 @@ def posterior_from_trace(trace, labs: tuple[str, ...], priors: Priors, spec: Mod
         draws |= {"mu_a": flat("mu_a"), "mu_b": flat("mu_b"), "sigma_a": zeros, "sigma_b": zeros}
     else:
         ones = np.ones_like(draws["sigma"])
-        draws |= {"mu_a": draws["a"].mean(axis=1), "mu_b": draws["b"].mean(axis=1),
-                  "sigma_a": priors.intercept_sd * ones, "sigma_b": priors.slope_sd * ones}
+        draws |= {
+            "mu_a": draws["a"].mean(axis=1),
+            "mu_b": draws["b"].mean(axis=1),
+            "sigma_a": priors.intercept_sd * ones,
+            "sigma_b": priors.slope_sd * ones,
+        }
     return Posterior(labs=labs, x_ref=priors.x_ref, link=spec.link, chains=int(post.sizes["chain"]), **draws)
 
 
-def diagnose(trace, settings: SamplerSettings, free: Sequence[str] = ("mu_a", "mu_b", "sigma_a", "sigma_b", "z_a", "z_b", "sigma", "nu")) -> Diagnostics:  # noqa: ANN001
+def diagnose(
+    trace,
+    settings: SamplerSettings,
+    free: Sequence[str] = ("mu_a", "mu_b", "sigma_a", "sigma_b", "z_a", "z_b", "sigma", "nu"),
+) -> Diagnostics:
     """r_hat and ESS over every free parameter (the sampler's own coordinates)."""
     import arviz as az
 

@@ -38,7 +38,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 # "any_time" is the pre-0007 spelling of "settled" (rows registered before it stay verifiable and gradable).
 WHEN = ("settled", "deadline", "any_time")
 TOP_KEYS = {"deadline", "pass", "fail", "pass_when", "fail_when", "population", "evidence", "trend"}
@@ -161,7 +166,9 @@ def validate(criterion: Any, benchmarks: Iterable[str], labs: Iterable[str] = ()
 def _only(obj: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        raise CriterionError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
+        raise CriterionError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -200,7 +207,7 @@ def _validate_condition(node: Any, where: str, known: set[str]) -> bool:
     metric = node.get("metric")
     if not isinstance(metric, dict) or len(metric) != 1:
         raise CriterionError(f"{where}.metric: expected one of {', '.join(METRICS)}")
-    (name, args), = metric.items()
+    ((name, args),) = metric.items()
     if name not in METRICS:
         raise CriterionError(f"{where}.metric: unknown metric {name!r} (known: {', '.join(METRICS)})")
     if not isinstance(args, dict):
@@ -228,7 +235,7 @@ def _validate_condition(node: Any, where: str, known: set[str]) -> bool:
         _positive_int(args["next_releases"], f"{here}.next_releases")
     list_valued = name == "h_field"
     if list_valued and node.get("over") not in ("each", "some"):
-        raise CriterionError(f"{where}.over: an h_field comparison needs \"over\": \"each\" or \"some\"")
+        raise CriterionError(f'{where}.over: an h_field comparison needs "over": "each" or "some"')
     if not list_valued and "over" in node:
         raise CriterionError(f"{where}.over: only list-valued metrics (h_field) take 'over'")
     return list_valued
@@ -245,10 +252,15 @@ class Window:
 
     def describe(self, anchor: dt.date) -> str:
         day = anchor.isoformat()
-        released = f"models released after {day}" if self.released == "after_registration" else "models released any time"
+        released = (
+            f"models released after {day}" if self.released == "after_registration" else "models released any time"
+        )
         reported = f"figures known after {day}" if self.reported == "after_registration" else "figures known any time"
-        provenance = {"any": "lab-reported and third-party figures", "lab": "lab-reported figures only",
-                      "third_party": "third-party figures only"}[self.provenance]
+        provenance = {
+            "any": "lab-reported and third-party figures",
+            "lab": "lab-reported figures only",
+            "third_party": "third-party figures only",
+        }[self.provenance]
         return f"{released}; {reported}; {provenance}; same weights counted once"
 
 
@@ -306,7 +318,9 @@ def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Rel
     best: dict[str, Release] = {}
     for release in sorted(holding, key=lambda r: (-r.scores[keys[0]], r.name)):
         best.setdefault(release.weights, release)
-    dropped = {r.name: f"same weights as {best[r.weights].name} (counted once)" for r in holding if best[r.weights] is not r}
+    dropped = {
+        r.name: f"same weights as {best[r.weights].name} (counted once)" for r in holding if best[r.weights] is not r
+    }
     return [r for r in holding if best[r.weights] is r], dropped
 
 
@@ -359,7 +373,7 @@ def _any(parts: list[Outcome]) -> tuple[bool | None, bool]:
 
 
 def _compare(node: dict[str, Any], criterion: dict[str, Any], context: Context) -> Outcome:
-    (name, args), = node["metric"].items()
+    ((name, args),) = node["metric"].items()
     op, threshold = node["op"], float(node["value"])
     base = {"metric": name, **args, "op": op, "threshold": threshold}
     releases, excluded = windowed(criterion, context)
@@ -373,21 +387,34 @@ def _compare(node: dict[str, Any], criterion: dict[str, Any], context: Context) 
     settled = name == "count" and result is not None and (result is (op in (">", ">=")))
     used = [r for r in distinct if r.name in _named(detail)]
     observations = frozenset(f.observation_id for r in used for k in keys if (f := figure_of(r, k)) is not None)
-    relevant = {n: why for n, why in excluded.items() if any(r.name == n for r in context.releases
-                                                              if all(k in r.scores for k in keys))}
+    relevant = {
+        n: why
+        for n, why in excluded.items()
+        if any(r.name == n for r in context.releases if all(k in r.scores for k in keys))
+    }
     mix: dict[str, int] = {}
     for r in used:
         for k in keys:
             if (f := figure_of(r, k)) is not None:
                 mix[f.reported_by] = mix.get(f.reported_by, 0) + 1
-    evidence = {**base, "value": value, **detail, "result": result, "settled": settled,
-                "excluded": {**relevant, **same}, "provenance": dict(sorted(mix.items()))}
+    evidence = {
+        **base,
+        "value": value,
+        **detail,
+        "result": result,
+        "settled": settled,
+        "excluded": {**relevant, **same},
+        "provenance": dict(sorted(mix.items())),
+    }
     return Outcome(result, evidence, True, settled, observations)
 
 
 def metric_keys(name: str, args: dict[str, Any]) -> list[str]:
-    return {"top_k_spread": lambda: [args["benchmark"]], "correlation": lambda: [args["x"], args["y"]],
-            "count": lambda: list(args["benchmarks"])}[name]()
+    return {
+        "top_k_spread": lambda: [args["benchmark"]],
+        "correlation": lambda: [args["x"], args["y"]],
+        "count": lambda: list(args["benchmarks"]),
+    }[name]()
 
 
 def _named(detail: dict[str, Any]) -> set[str]:
@@ -414,7 +441,7 @@ def correlation(releases: list[Release], args: dict[str, Any]) -> tuple[float | 
         return None, {**detail, "note": f"n = {len(pairs)} < {max(min_n, 3)}"}
     xs, ys = [p[1] for p in pairs], [p[2] for p in pairs]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(xs, ys))
+    sxy = sum((a - mx) * (b - my) for a, b in zip(xs, ys, strict=False))
     sxx, syy = sum((a - mx) ** 2 for a in xs), sum((b - my) ** 2 for b in ys)
     if sxx == 0 or syy == 0:
         return None, {**detail, "note": "a benchmark has no spread"}
@@ -439,15 +466,18 @@ class WindowEntry:
     observations: tuple[int, ...] = ()
 
 
-def lab_window(criterion: dict[str, Any], context: Context, releases: list[Release], lab: str,
-               k: int) -> tuple[list[WindowEntry], list[str], list[str]]:
+def lab_window(
+    criterion: dict[str, Any], context: Context, releases: list[Release], lab: str, k: int
+) -> tuple[list[WindowEntry], list[str], list[str]]:
     """Every release of ``lab`` after registration in date order, one per same-weights
     group: the first ``k`` are the window, scored or not. Returns the window, the later
     releases, and the re-releases of weights already in the window."""
     trend = criterion["trend"]
     anchor = context.registered_at
-    after = sorted((r for r in releases if r.lab == lab and r.released is not None and r.released > anchor),
-                   key=lambda r: (r.released, r.name))
+    after = sorted(
+        (r for r in releases if r.lab == lab and r.released is not None and r.released > anchor),
+        key=lambda r: (r.released, r.name),
+    )
     window: list[WindowEntry] = []
     later, repeats, seen = [], [], set()
     for release in after:
@@ -466,14 +496,23 @@ def lab_window(criterion: dict[str, Any], context: Context, releases: list[Relea
             continue
         missing = ", ".join(key for key in (trend["x"], trend["y"]) if key not in release.scores)
         overdue = (context.evaluated_on - (release.released_end or release.released)).days > SCORE_GRACE_DAYS
-        status = (f"unresolvable: {missing} not reported within {SCORE_GRACE_DAYS} days" if overdue
-                  else f"awaiting scores: {missing}")
+        status = (
+            f"unresolvable: {missing} not reported within {SCORE_GRACE_DAYS} days"
+            if overdue
+            else f"awaiting scores: {missing}"
+        )
         window.append(WindowEntry(release.name, day, None, status))
     return window, later, repeats
 
 
-def _compare_h(node: dict[str, Any], args: dict[str, Any], criterion: dict[str, Any], context: Context,
-               releases: list[Release], base: dict[str, Any]) -> Outcome:
+def _compare_h(
+    node: dict[str, Any],
+    args: dict[str, Any],
+    criterion: dict[str, Any],
+    context: Context,
+    releases: list[Release],
+    base: dict[str, Any],
+) -> Outcome:
     window, later, repeats = lab_window(criterion, context, releases, args["lab"], args["next_releases"])
     test = OPS[node["op"]]
     checks = [bool(test(e.h, base["threshold"])) for e in window if e.h is not None]
@@ -488,13 +527,16 @@ def _compare_h(node: dict[str, Any], args: dict[str, Any], criterion: dict[str, 
     closed = full and all(e.h is not None or e.status.startswith("unresolvable") for e in window)
     trend = criterion["trend"]
     evidence = {
-        **base, "over": node["over"],
+        **base,
+        "over": node["over"],
         "releases": [[e.name, e.released, e.h] for e in window],
         "entries": [{"name": e.name, "released": e.released, "h": e.h, "status": e.status} for e in window],
-        "after_window": later, "same_weights": repeats,
+        "after_window": later,
+        "same_weights": repeats,
         "trend": f"{trend['y']} = {trend['slope']}·{trend['x']} + {trend['intercept']} ({trend['source']})",
         "window": f"{len(window)} of {args['next_releases']} releases after {context.registered_at.isoformat()}",
-        "result": result, "settled": settled,
+        "result": result,
+        "settled": settled,
     }
     observations = frozenset(i for e in window for i in e.observations)
     unscored = any(e.status.startswith("unresolvable") for e in window)
@@ -538,8 +580,10 @@ def rule_of(criterion: dict[str, Any]) -> str:
     wait = f"the deadline {deadline}" if deadline else "the release window closing"
     early = [side for side in ("pass", "fail") if criterion.get(f"{side}_when", "settled") != "deadline"]
     if early:
-        return (f"resolves early only when the {' or '.join(early)} outcome is settled (no data still to come can "
-                f"change it); otherwise judged at {wait}")
+        return (
+            f"resolves early only when the {' or '.join(early)} outcome is settled (no data still to come can "
+            f"change it); otherwise judged at {wait}"
+        )
     return f"judged at {wait} only"
 
 
@@ -566,9 +610,17 @@ def grade(criterion: dict[str, Any], context: Context, as_of: dt.date) -> Grade:
     if pass_now and fail_now:
         state, reason, note = "ambiguous", "pass_and_fail_both_met", "the pass and fail conditions both hold"
     elif pass_now:
-        state, reason, note = "passed", "pass_at_resolution" if resolution else "pass_settled", f"the pass condition holds ({when})"
+        state, reason, note = (
+            "passed",
+            "pass_at_resolution" if resolution else "pass_settled",
+            f"the pass condition holds ({when})",
+        )
     elif fail_now:
-        state, reason, note = "failed", "fail_at_resolution" if resolution else "fail_settled", f"the fail condition holds ({when})"
+        state, reason, note = (
+            "failed",
+            "fail_at_resolution" if resolution else "fail_settled",
+            f"the fail condition holds ({when})",
+        )
     elif resolution and (passing.result is None or failing.result is None):
         if passing.unscored or failing.unscored:
             state, reason = "annulled", "unreported_scores"
@@ -584,8 +636,10 @@ def grade(criterion: dict[str, Any], context: Context, as_of: dt.date) -> Grade:
         state, reason = "pending", "awaiting_resolution"
         wait = f"judged at the deadline {deadline.isoformat()}" if deadline else "judged when the window closes"
         note = (
-            f"the fail condition currently holds, not settled ({wait})" if failing.result
-            else f"the pass condition currently holds, not settled ({wait})" if passing.result
+            f"the fail condition currently holds, not settled ({wait})"
+            if failing.result
+            else f"the pass condition currently holds, not settled ({wait})"
+            if passing.result
             else "neither condition holds yet"
         )
     return Grade(
@@ -594,8 +648,12 @@ def grade(criterion: dict[str, Any], context: Context, as_of: dt.date) -> Grade:
         passing=passing.result,
         failing=failing.result,
         note=note,
-        evidence={"pass": passing.evidence, "fail": failing.evidence, "rule": rule_of(criterion),
-                  "window": window_of(criterion).describe(context.registered_at)},
+        evidence={
+            "pass": passing.evidence,
+            "fail": failing.evidence,
+            "rule": rule_of(criterion),
+            "window": window_of(criterion).describe(context.registered_at),
+        },
         reason=reason,
         observations=tuple(sorted(passing.observations | failing.observations)),
     )

@@ -61,8 +61,11 @@ class ShiftProbabilities:
         """The most probable reading, with how probable it is."""
         if self.inference_compute:
             return "inference compute (same weights)"
-        options = {"no shift (noise)": self.p_none.mean, "persistent (pretraining-level)": self.p_persistent.mean,
-                   "transient (post-training excursion)": self.p_transient.mean}
+        options = {
+            "no shift (noise)": self.p_none.mean,
+            "persistent (pretraining-level)": self.p_persistent.mean,
+            "transient (post-training excursion)": self.p_transient.mean,
+        }
         if not self.resolved:
             shift = self.p_persistent.mean + self.p_transient.mean
             if shift > self.p_none.mean:
@@ -92,9 +95,7 @@ def _log_normal1(d1: float, var: np.ndarray) -> np.ndarray:
     return -0.5 * np.log(2 * np.pi * var) - 0.5 * d1**2 / var
 
 
-def hypothesis_probabilities(
-    d1: float, d2: float | None, noise: np.ndarray, tau: float = SHIFT_SCALE_PP
-) -> np.ndarray:
+def hypothesis_probabilities(d1: float, d2: float | None, noise: np.ndarray, tau: float = SHIFT_SCALE_PP) -> np.ndarray:
     """P(no shift), P(persistent), P(transient) per noise draw (draws × 3)."""
     s2 = np.asarray(noise, dtype=float) ** 2
     t2 = tau**2
@@ -102,11 +103,13 @@ def hypothesis_probabilities(
         logs = np.column_stack([_log_normal1(d1, 2 * s2), _log_normal1(d1, 2 * s2 + t2), _log_normal1(d1, 2 * s2 + t2)])
     else:
         base = s2[:, None, None] * np.array([[2.0, -1.0], [-1.0, 2.0]])
-        logs = np.column_stack([
-            _log_normal2(d1, d2, base),
-            _log_normal2(d1, d2, base + t2 * np.array([[1.0, 0.0], [0.0, 0.0]])),
-            _log_normal2(d1, d2, base + t2 * np.array([[1.0, -1.0], [-1.0, 1.0]])),
-        ])
+        logs = np.column_stack(
+            [
+                _log_normal2(d1, d2, base),
+                _log_normal2(d1, d2, base + t2 * np.array([[1.0, 0.0], [0.0, 0.0]])),
+                _log_normal2(d1, d2, base + t2 * np.array([[1.0, -1.0], [-1.0, 1.0]])),
+            ]
+        )
     logs = logs + np.log(PRIOR)
     logs -= logs.max(axis=1, keepdims=True)
     p = np.exp(logs)
@@ -136,11 +139,18 @@ def shift_probabilities(
         following = next((j for j in range(k + 2, len(names)) if frozenset((b, names[j])) not in same_weights), None)
         d2 = None if following is None else float(h[following] - h[k + 1])
         p = hypothesis_probabilities(float(h[k + 1] - h[k]), d2, noise, tau)
-        out.append(ShiftProbabilities(
-            before=a, after=b, following=names[following] if following is not None else None, delta_h=delta,
-            p_none=_prob_interval(p[:, 0]), p_persistent=_prob_interval(p[:, 1]), p_transient=_prob_interval(p[:, 2]),
-            inference_compute=tier,
-        ))
+        out.append(
+            ShiftProbabilities(
+                before=a,
+                after=b,
+                following=names[following] if following is not None else None,
+                delta_h=delta,
+                p_none=_prob_interval(p[:, 0]),
+                p_persistent=_prob_interval(p[:, 1]),
+                p_transient=_prob_interval(p[:, 2]),
+                inference_compute=tier,
+            )
+        )
     return out
 
 

@@ -82,7 +82,9 @@ class Correlation:
     method: str  # "exact permutation (n! orderings)" or "Monte Carlo permutation (k resamples)"
 
 
-def permutation_correlation(x: Sequence[float], y: Sequence[float], resamples: int = 100_000, seed: int = 0) -> Correlation:
+def permutation_correlation(
+    x: Sequence[float], y: Sequence[float], resamples: int = 100_000, seed: int = 0
+) -> Correlation:
     """Pearson r with a two-sided permutation p-value: exact for n ≤ 8, else Monte Carlo.
 
     p = share of orderings of y whose |r| is at least the observed |r| (the
@@ -164,7 +166,9 @@ def nc_quadratic_bootstrap(
         if vertex is not None:
             values.append(10**vertex / 1e9)
     note = "" if full is not None else "the fit on all points has no minimum inside the window (no sign change)"
-    return _summary("quadratic vertex of TQA(log10 N)", None if full is None else 10**full / 1e9, values, resamples, note)
+    return _summary(
+        "quadratic vertex of TQA(log10 N)", None if full is None else 10**full / 1e9, values, resamples, note
+    )
 
 
 def _gamma_crossing(points: Sequence[Point]) -> float | None:

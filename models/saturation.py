@@ -57,7 +57,9 @@ class PairRatio:
     next_axis: str | None
 
 
-def spread_of(releases: Iterable[Release], benchmark: str, k: int = TOP_K) -> tuple[float | None, int, list[list[object]]]:
+def spread_of(
+    releases: Iterable[Release], benchmark: str, k: int = TOP_K
+) -> tuple[float | None, int, list[list[object]]]:
     """Top-k spread with each set of weights counted once (its best-scoring tier)."""
     distinct, _ = once_per_weights(list(releases), [benchmark])
     value, detail = top_k_spread(distinct, {"benchmark": benchmark, "k": k})
@@ -70,7 +72,9 @@ def quarter_ends(start: dt.date, end: dt.date) -> list[dt.date]:
     year, quarter = start.year, (start.month - 1) // 3
     while True:
         month = 3 * quarter + 3
-        last = (dt.date(year + month // 12, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)) - dt.timedelta(days=1)
+        last = (
+            dt.date(year + month // 12, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)
+        ) - dt.timedelta(days=1)
         if last >= end:
             break
         out.append(last)
@@ -86,7 +90,11 @@ History = Callable[[dt.date], list[Release]]
 
 
 def benchmark_saturation(
-    releases: list[Release], benchmark: str, as_of: dt.date, saturating: set[str], quarters: int = 6,
+    releases: list[Release],
+    benchmark: str,
+    as_of: dt.date,
+    saturating: set[str],
+    quarters: int = 6,
     history_at: History | None = None,
 ) -> BenchmarkSaturation:
     """``history_at(day)`` gives the releases as known on ``day`` (exact as-of history);
@@ -98,7 +106,9 @@ def benchmark_saturation(
         known = history_at(day) if history_at is not None else released_by(releases, day)
         value, count, _ = spread_of(known, benchmark)
         history.append(SpreadPoint(day.isoformat(), value, count))
-    state = "saturating (rotate away)" if benchmark in saturating else "active" if spread is not None else "too few models"
+    state = (
+        "saturating (rotate away)" if benchmark in saturating else "active" if spread is not None else "too few models"
+    )
     return BenchmarkSaturation(benchmark, spread, n, top, history, state)
 
 

@@ -292,7 +292,9 @@ class Catalog:
         """Get or create one observation; returns it and whether it is new."""
         value = check_score(value, benchmark=benchmark.key, where=where)
         if stderr is not None and (not math.isfinite(stderr) or stderr < 0):
-            raise InvalidInputError(f"{where + ': ' if where else ''}stderr {stderr:g} is negative", "give a standard error >= 0")
+            raise InvalidInputError(
+                f"{where + ': ' if where else ''}stderr {stderr:g} is negative", "give a standard error >= 0"
+            )
         if model.id is None or benchmark.id is None:
             self.session.flush()
         key = fingerprint(
@@ -385,9 +387,14 @@ def register_benchmark(
     """Add a benchmark (``benchmarks add``); its standard setting is required."""
     key = key.strip()
     if not BENCHMARK_KEY.match(key):
-        raise InvalidInputError(f"malformed benchmark key {key!r}", "use lower-case letters, digits and _, e.g. swe_bench_pro")
+        raise InvalidInputError(
+            f"malformed benchmark key {key!r}", "use lower-case letters, digits and _, e.g. swe_bench_pro"
+        )
     if not name.strip() or not category.strip() or not standard_setting.strip():
-        raise InvalidInputError("a benchmark needs a name, a category and its standard setting", "pass --name, --category and --standard-setting")
+        raise InvalidInputError(
+            "a benchmark needs a name, a category and its standard setting",
+            "pass --name, --category and --standard-setting",
+        )
     if any("|" in m for m in nonstandard):
         raise InvalidInputError("a --nonstandard phrase contains '|'", "pass one phrase per --nonstandard")
     catalog = Catalog(session)

@@ -63,14 +63,18 @@ class FitComparison:
             margin = f"; next: {runner.model}, ΔELPD {runner.elpd_diff:.1f} ± {runner.diff_se:.1f}" if runner else ""
             return f"the default ({default.model}) has the best ELPD (stacking weight {default.weight:.2f}){margin}"
         close = abs(default.elpd_diff) < 2 * default.diff_se
-        return (f"{best.model} has the best ELPD; the default ({default.model}) is {default.elpd_diff:.1f} ± "
-                f"{default.diff_se:.1f} behind" + (" (within 2 SE: not a clear loss)" if close else " (more than 2 SE)"))
+        return (
+            f"{best.model} has the best ELPD; the default ({default.model}) is {default.elpd_diff:.1f} ± "
+            f"{default.diff_se:.1f} behind" + (" (within 2 SE: not a clear loss)" if close else " (more than 2 SE)")
+        )
 
 
-def _stored(session, method: str, x: str, y: str, digest: str) -> Fit | None:  # noqa: ANN001
+def _stored(session, method: str, x: str, y: str, digest: str) -> Fit | None:
     return session.scalar(
-        select(Fit).where(Fit.method == method, Fit.x_benchmark == x, Fit.y_benchmark == y, Fit.data_hash == digest)
-        .order_by(Fit.id.desc()).limit(1)
+        select(Fit)
+        .where(Fit.method == method, Fit.x_benchmark == x, Fit.y_benchmark == y, Fit.data_hash == digest)
+        .order_by(Fit.id.desc())
+        .limit(1)
     )
 
 
@@ -112,9 +116,20 @@ def compare_fits(
         fits[spec.label] = (spec, stored[0], stored[1])
     rows = [
         ComparisonRow(
-            model=c.name, method=fits[c.name][0].method, fit_id=fits[c.name][1], converged=fits[c.name][2],
-            rank=c.rank, elpd=c.elpd, se=c.se, elpd_diff=c.elpd_diff, diff_se=c.diff_se, p_loo=c.p_loo,
-            weight=c.weight, high_k=len(c.loo.high_k), refitted=len(c.loo.refitted), coverage=list(c.loo.coverage),
+            model=c.name,
+            method=fits[c.name][0].method,
+            fit_id=fits[c.name][1],
+            converged=fits[c.name][2],
+            rank=c.rank,
+            elpd=c.elpd,
+            se=c.se,
+            elpd_diff=c.elpd_diff,
+            diff_se=c.diff_se,
+            p_loo=c.p_loo,
+            weight=c.weight,
+            high_k=len(c.loo.high_k),
+            refitted=len(c.loo.refitted),
+            coverage=list(c.loo.coverage),
         )
         for c in compare(results)
     ]
@@ -130,11 +145,11 @@ class BenchmarkMatrix:
     n_models: int
     cells: list  # list[MatrixCell]
 
-    def cell(self, x: str, y: str):  # noqa: ANN201
+    def cell(self, x: str, y: str):
         return next(c for c in self.cells if c.x == x and c.y == y)
 
 
-def benchmark_matrix(session, as_of=None, min_models: int = 10) -> BenchmarkMatrix:  # noqa: ANN001
+def benchmark_matrix(session, as_of=None, min_models: int = 10) -> BenchmarkMatrix:
     """Pairwise-complete correlations (logit scale, Fisher-z 95 % intervals) of every
     percentage benchmark reported by at least ``min_models`` frontier models (those with
     SWE-bench Verified or GPQA Diamond) released by ``as_of``.

@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -64,7 +63,9 @@ def run_coverage(
     if test is not None:
         overlap = set(test.names) & set(data.names)
         if overlap:
-            raise InvalidInputError(f"held-out models are also in the fit: {sorted(overlap)}", "hold out a disjoint panel")
+            raise InvalidInputError(
+                f"held-out models are also in the fit: {sorted(overlap)}", "hold out a disjoint panel"
+            )
     sampler = CouplingSampler.for_data(data, None, DEFAULT_SPEC)  # the default model, whose intervals give verdicts
     if method == "loo":
         coverage = leave_one_out(sampler, data, settings, progress=progress)
@@ -102,6 +103,3 @@ def _report(record: CoverageCheck) -> CoverageReport:
 
 def list_coverage(session: Session) -> list[CoverageReport]:
     return [_report(r) for r in session.scalars(select(CoverageCheck).order_by(CoverageCheck.id))]
-
-
-

@@ -27,9 +27,7 @@ def parse_partial_date(text: str, *, what: str = "date") -> tuple[dt.date, DateP
     """
     match = _PATTERN.match(text.strip())
     if not match:
-        raise InvalidInputError(
-            f"malformed {what} {text!r}", "write it as YYYY-MM-DD, YYYY-MM or YYYY"
-        )
+        raise InvalidInputError(f"malformed {what} {text!r}", "write it as YYYY-MM-DD, YYYY-MM or YYYY")
     year, month, day = match.groups()
     try:
         value = dt.date(int(year), int(month or 1), int(day or 1))

@@ -72,8 +72,7 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, ValueError):
         raise DatabaseError(
             f"malformed database URL {redact(url)!r}",
-            f"set {DATABASE_URL_ENV} to e.g. sqlite:///path/to/phasewatch.db "
-            "or postgresql+psycopg://user@host/db",
+            f"set {DATABASE_URL_ENV} to e.g. sqlite:///path/to/phasewatch.db or postgresql+psycopg://user@host/db",
         ) from None
     connect_args: dict[str, object] = {}
     read_only = False
@@ -118,7 +117,7 @@ def is_read_only(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and "mode=ro" in str(engine.url)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API types)
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -126,7 +125,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API 
     cursor.close()
 
 
-def _read_only_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API types)
+def _read_only_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
     cursor.close()
@@ -145,7 +144,9 @@ def create_private_sqlite_file(engine: Engine) -> None:
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as exc:
-        raise DatabaseError(f"cannot create the database {path}: {exc.strerror}", "check the folder's permissions") from None
+        raise DatabaseError(
+            f"cannot create the database {path}: {exc.strerror}", "check the folder's permissions"
+        ) from None
 
 
 @contextmanager

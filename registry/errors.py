@@ -42,6 +42,8 @@ class UnconvergedFitError(PhasewatchError):
     """A fit (and its one retry) missed the convergence gate, so no fit is usable."""
 
     exit_code = 4
+
+
 class IntegrityError(PhasewatchError):
     """A tamper-evident log (the prediction chain or the grading seal) does not verify."""
 

@@ -54,7 +54,9 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
 
     if any(is_live(p) for p in panels):
         if len(panels) > 1:
-            raise InvalidInputError(f"the live panel is fitted alone, not with {', '.join(panels)}", "pass --panel frontier once")
+            raise InvalidInputError(
+                f"the live panel is fitted alone, not with {', '.join(panels)}", "pass --panel frontier once"
+            )
         return coupling_data(session, panels[0], x, y)
     catalog = Catalog(session)
     panel_ids = [catalog.panel(name).id for name in panels]
@@ -70,7 +72,9 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
     values: dict[int, dict[str, set[float]]] = defaultdict(lambda: defaultdict(set))
     for model_id, key, value in session.execute(query):
         values[model_id][key].add(value)
-    models = {m.id: m for m in session.scalars(select(Model).options(selectinload(Model.lab)).where(Model.id.in_(values)))}
+    models = {
+        m.id: m for m in session.scalars(select(Model).options(selectinload(Model.lab)).where(Model.id.in_(values)))
+    }
     rows = []
     for model_id, by_key in values.items():
         if len(by_key) < 2:
@@ -85,7 +89,9 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
         date = format_partial_date(model.release_date, model.release_date_precision) or None
         rows.append((model.name, model.lab.name, next(iter(by_key[keys[0]])), next(iter(by_key[keys[1]])), date))
     if len(rows) < 5:
-        raise InvalidInputError(f"only {len(rows)} models in {', '.join(panels)} have both {x} and {y}", "use a larger panel")
+        raise InvalidInputError(
+            f"only {len(rows)} models in {', '.join(panels)} have both {x} and {y}", "use a larger panel"
+        )
     rows.sort(key=lambda r: (r[4] or "9999", r[0]))
     return CouplingData(
         names=tuple(r[0] for r in rows),
@@ -97,7 +103,9 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
 
 
 def data_hash(data: CouplingData) -> str:
-    rows = sorted(zip(data.names, data.labs, data.x.tolist(), data.y.tolist(), data.dates or [None] * data.n))
+    rows = sorted(
+        zip(data.names, data.labs, data.x.tolist(), data.y.tolist(), data.dates or [None] * data.n, strict=False)
+    )
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
@@ -158,9 +166,18 @@ def run_fit(
 
 
 def store_fit(
-    engine: Engine, data: CouplingData, panels: tuple[str, ...], x: str, y: str, settings: SamplerSettings,
-    priors: Priors | None = None, accept_unconverged: bool = False, progress: ProgressCallback | None = None,
-    stage: Any = None, spec: ModelSpec = DEFAULT_SPEC, used: Any = None,
+    engine: Engine,
+    data: CouplingData,
+    panels: tuple[str, ...],
+    x: str,
+    y: str,
+    settings: SamplerSettings,
+    priors: Priors | None = None,
+    accept_unconverged: bool = False,
+    progress: ProgressCallback | None = None,
+    stage: Any = None,
+    spec: ModelSpec = DEFAULT_SPEC,
+    used: Any = None,
 ) -> FitResult:
     """Sample ``spec`` on ``data`` (outside any transaction) and store the fit with the
     observations it used (``used``; looked up from the panels when not given)."""
@@ -187,7 +204,14 @@ def store_fit(
         x_benchmark=x,
         y_benchmark=y,
         method=spec.method,
-        spec={"method": spec.method, "link": spec.link, "pooling": spec.pooling, "sampler": settings.sampler, "priors": asdict(priors), "settings": asdict(settings)},
+        spec={
+            "method": spec.method,
+            "link": spec.link,
+            "pooling": spec.pooling,
+            "sampler": settings.sampler,
+            "priors": asdict(priors),
+            "settings": asdict(settings),
+        },
         seed=settings.seed,
         data_hash=data_hash(data),
         n_models=data.n,
@@ -346,8 +370,12 @@ def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
     if fit.x_benchmark not in scores or fit.y_benchmark not in scores:
         return None
     posterior = Posterior.from_bytes(fit.posterior)
-    check = check_release(posterior, model.name, model.lab.name, scores[fit.x_benchmark], scores[fit.y_benchmark], seed=fit.seed)
-    stored = session.scalar(select(ReleaseVerdict).where(ReleaseVerdict.model_id == model.id, ReleaseVerdict.fit_id == fit.id))
+    check = check_release(
+        posterior, model.name, model.lab.name, scores[fit.x_benchmark], scores[fit.y_benchmark], seed=fit.seed
+    )
+    stored = session.scalar(
+        select(ReleaseVerdict).where(ReleaseVerdict.model_id == model.id, ReleaseVerdict.fit_id == fit.id)
+    )
     if stored is not None:  # the check is deterministic (seeded by the fit), so the stored verdict stands
         return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
     session.add(

@@ -29,6 +29,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
 from phasewatch.registry.dates import format_partial_date, parse_partial_date
 from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.schema import (
@@ -41,8 +44,6 @@ from phasewatch.registry.schema import (
     PanelObservation,
     ReportedBy,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 LIVE_PANEL = "frontier"
 DEFAULT_PRECEDENCE: tuple[str, ...] = (ReportedBy.LAB.value, ReportedBy.THIRD_PARTY.value, ReportedBy.PAPER.value)
@@ -73,7 +74,10 @@ def parse_precedence(text: str | None) -> tuple[str, ...]:
     for part in text.split(","):
         key = part.strip().lower().replace("-", "_")
         if key not in DEFAULT_PRECEDENCE:
-            raise InvalidInputError(f"unknown reporter {part.strip()!r} in the precedence", "use lab, third_party and paper, comma-separated")
+            raise InvalidInputError(
+                f"unknown reporter {part.strip()!r} in the precedence",
+                "use lab, third_party and paper, comma-separated",
+            )
         if key not in named:
             named.append(key)
     return (*named, *(r for r in DEFAULT_PRECEDENCE if r not in named))
@@ -218,7 +222,9 @@ def select_frontier(
             best, rest = figures[0], figures[1:]
             chosen.append(_choice(best, _reason(best, rest, precedence)))
             for o in rest:
-                why = ("precedence " + " > ".join(precedence)) if o.reported_by != best.reported_by else "a later figure"
+                why = (
+                    ("precedence " + " > ".join(precedence)) if o.reported_by != best.reported_by else "a later figure"
+                )
                 leave_out(o, f"{best.value:g} ({best.reported_by}) chosen instead: {why}")
     chosen.sort(key=lambda c: (c.release_date or "9999", c.model, c.benchmark))
     excluded.sort(key=lambda e: (e.model, e.benchmark, e.value))
@@ -262,11 +268,14 @@ def _choice(o: Observation, reason: str) -> Choice:
 def coupling_data(session: Session, name: str, x: str, y: str):
     """The live panel's (x, y) rows for a fit; ``name`` is ``frontier`` or ``frontier@DATE``."""
     import numpy as np
+
     from phasewatch.models.coupling import CouplingData
 
     pairs = select_frontier(session, as_of=live_as_of(name), benchmarks=(x, y)).pairs(x, y)
     if len(pairs) < 5:
-        raise InvalidInputError(f"only {len(pairs)} models in {name} have both {x} and {y}", "log more releases with both scores")
+        raise InvalidInputError(
+            f"only {len(pairs)} models in {name} have both {x} and {y}", "log more releases with both scores"
+        )
     return CouplingData(
         names=tuple(p[0].model for p in pairs),
         labs=tuple(p[0].lab for p in pairs),
@@ -325,7 +334,9 @@ class Staleness:
 
 def staleness(session: Session, fit: Fit) -> Staleness:
     """Which models the live panel would fit on (x and y of ``fit``) that ``fit`` did not."""
-    pairs = select_frontier(session, benchmarks=(fit.x_benchmark, fit.y_benchmark)).pairs(fit.x_benchmark, fit.y_benchmark)
+    pairs = select_frontier(session, benchmarks=(fit.x_benchmark, fit.y_benchmark)).pairs(
+        fit.x_benchmark, fit.y_benchmark
+    )
     seen_ids = set(session.scalars(
         select(Observation.model_id).join(FitObservation, FitObservation.observation_id == Observation.id)
         .where(FitObservation.fit_id == fit.id)
@@ -333,7 +344,9 @@ def staleness(session: Session, fit: Fit) -> Staleness:
     seen_names = {m["name"] for m in (fit.summary or {}).get("models", [])}
     ids = {c.observation_id: c for p in pairs for c in p}
     model_of = dict(session.execute(select(Observation.id, Observation.model_id).where(Observation.id.in_(ids))).all())
-    unseen = [p[0].model for p in pairs if model_of[p[0].observation_id] not in seen_ids and p[0].model not in seen_names]
+    unseen = [
+        p[0].model for p in pairs if model_of[p[0].observation_id] not in seen_ids and p[0].model not in seen_names
+    ]
     command = "phasewatch fit --panel frontier"
     if (fit.x_benchmark, fit.y_benchmark) != ("swe_bench_verified", "gpqa_diamond"):
         command += f" --x {fit.x_benchmark} --y {fit.y_benchmark}"
@@ -370,7 +383,8 @@ def freeze_panel(
     when = f"as of {as_of}" if as_of else "with everything the registry held"
     panel = catalog.add_panel(
         name,
-        description=description or f"Frozen snapshot of the live frontier panel {when} (precedence {' > '.join(precedence)}).",
+        description=description
+        or f"Frozen snapshot of the live frontier panel {when} (precedence {' > '.join(precedence)}).",
         source=f"phasewatch panels freeze {name} --from frontier" + (f" --as-of {as_of}" if as_of else ""),
         licence="as each observation's source",
     )

@@ -91,12 +91,17 @@ def hfield_rows(
 
     if panel is None:
         rows = [HFieldRow(m.name, m.lab, m.date, m.x, m.y, m.h, True) for m in models]
-        rows += [row(r.name, r.lab, r.date, r.x, r.y)
-                 for r in releases_with_scores(session, fit.x_benchmark, fit.y_benchmark, as_of) if r.name not in fitted]
+        rows += [
+            row(r.name, r.lab, r.date, r.x, r.y)
+            for r in releases_with_scores(session, fit.x_benchmark, fit.y_benchmark, as_of)
+            if r.name not in fitted
+        ]
     else:
         data = panel_data(session, (panel,), fit.x_benchmark, fit.y_benchmark)
-        rows = [row(data.names[i], data.labs[i], data.dates[i] if data.dates else None, float(data.x[i]), float(data.y[i]))
-                for i in range(data.n)]
+        rows = [
+            row(data.names[i], data.labs[i], data.dates[i] if data.dates else None, float(data.x[i]), float(data.y[i]))
+            for i in range(data.n)
+        ]
     if lab is not None:
         name = Catalog(session).lab(lab).name
         rows = [r for r in rows if r.lab == name]

@@ -60,7 +60,9 @@ def export_rows(session: Session, panel: str | None = None) -> list[dict[str, An
         chosen = Catalog(session).panel(panel)
         query = query.join(PanelObservation).where(PanelObservation.panel_id == chosen.id)
     rows = [_row(o) for o in session.scalars(query)]
-    rows.sort(key=lambda r: (r["model"].casefold(), r["benchmark"], r["value"], r["source_url"] or "", r["setting"] or ""))
+    rows.sort(
+        key=lambda r: (r["model"].casefold(), r["benchmark"], r["value"], r["source_url"] or "", r["setting"] or "")
+    )
     return rows
 
 
@@ -136,18 +138,26 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         reader = csv.DictReader(io.StringIO(text))
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
-            raise InvalidInputError(f"{path.name} lacks the column(s) {', '.join(missing)}", f"a CSV needs {', '.join(REQUIRED)}")
+            raise InvalidInputError(
+                f"{path.name} lacks the column(s) {', '.join(missing)}", f"a CSV needs {', '.join(REQUIRED)}"
+            )
         return list(reader)
     if suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{path.name} is not valid JSON: {exc}", "fix the file or export it again") from None
+            raise InvalidInputError(
+                f"{path.name} is not valid JSON: {exc}", "fix the file or export it again"
+            ) from None
         rows = data.get("observations") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise InvalidInputError(f"{path.name} holds no list of observations", 'expected {"observations": [{...}, ...]}')
+            raise InvalidInputError(
+                f"{path.name} holds no list of observations", 'expected {"observations": [{...}, ...]}'
+            )
         return rows
-    raise InvalidInputError(f"cannot import {path.name}: unknown file type {suffix or '(none)'}", "use a .csv or .json file")
+    raise InvalidInputError(
+        f"cannot import {path.name}: unknown file type {suffix or '(none)'}", "use a .csv or .json file"
+    )
 
 
 def import_rows(session: Session, rows: Iterable[dict[str, Any]], *, today: dt.date) -> ImportResult:
@@ -278,4 +288,3 @@ def _create_model(catalog: Catalog, raw: dict[str, Any], name: str, today: dt.da
         params_total_b=_number(raw, "params_total_b"),
         params_active_b=_number(raw, "params_active_b"),
     )
-

@@ -295,7 +295,7 @@ def _child(runner: Runner, job: ClaimedJob, send: Any) -> None:
     try:
         try:
             send.send(("ok", runner(job), False))
-        except BaseException as exc:  # noqa: BLE001 (sent to the parent, which records it on the job)
+        except BaseException as exc:
             send.send(("error", f"{type(exc).__name__}: {exc}", isinstance(exc, PermanentJobError)))
     finally:
         os._exit(0)

@@ -67,7 +67,9 @@ def family_points(
     for model, key, value, subset in rows:
         models[model.id] = model
         values[(subset or model.family or "(no family)", model.id)][key].append(value)
-    sizes = dict(session.execute(select(PanelModel.model_id, PanelModel.params_b).where(PanelModel.panel_id == chosen.id)).all())
+    sizes = dict(
+        session.execute(select(PanelModel.model_id, PanelModel.params_b).where(PanelModel.panel_id == chosen.id)).all()
+    )
     out: dict[str, FamilyPoints] = {}
     for (family, model_id), by_key in sorted(values.items()):
         entry = out.setdefault(family, FamilyPoints(family, []))
@@ -112,7 +114,9 @@ def summarize_family(fp: FamilyPoints) -> FamilySummary:
     return FamilySummary(fp.family, len(fp.points), (min(sizes), max(sizes)), corr, dict(phases), len(signs) == 2, nc)
 
 
-def list_families(session: Session, panel: str = SOURCED, x: str = REASONING, y: str = TRUTHFULNESS) -> list[FamilySummary]:
+def list_families(
+    session: Session, panel: str = SOURCED, x: str = REASONING, y: str = TRUTHFULNESS
+) -> list[FamilySummary]:
     return [summarize_family(fp) for fp in family_points(session, panel, x, y).values()]
 
 
@@ -279,7 +283,9 @@ def _pythia_matches(session: Session, paper_points: list[Point]) -> list[str]:
         for key, label, value in ((REASONING, "HellaSwag", hs), (TRUTHFULNESS, "TruthfulQA", tqa)):
             matched = [entry for entry in (f"pythia-{size}", f"pythia-{size}-deduped")
                        if key in sourced.get(entry, {}) and abs(sourced[entry][key] - value) <= 0.05]  # fmt: skip
-            parts.append(f"{label} {value:g} = {' and '.join(matched)}" if matched else f"{label} {value:g} matches neither")
+            parts.append(
+                f"{label} {value:g} = {' and '.join(matched)}" if matched else f"{label} {value:g} matches neither"
+            )
         lines.append(f"{name}: " + "; ".join(parts))
     return lines
 
@@ -324,6 +330,9 @@ def classify(session: Session, params_b: float, reasoning: float, truthfulness: 
             notes.append(f"{side} N_c = {nc:.2f}B ({label}, quadratic fit on all points)")
     width = None
     if d_model:
-        width = {"hellaswag": width_normalised(reasoning, d_model), "truthfulqa_mc2": width_normalised(truthfulness, d_model)}
+        width = {
+            "hellaswag": width_normalised(reasoning, d_model),
+            "truthfulqa_mc2": width_normalised(truthfulness, d_model),
+        }
     return Classification(params_b, reasoning, truthfulness, isocline, phase, boundary, notes, width,
                           WIDTH_CAVEAT if d_model else None)  # fmt: skip

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from phasewatch.models.coupling import Posterior, from_link
-from phasewatch.models.intervals import Interval
-import numpy as np
-
 from phasewatch.models.dynamics import ShiftProbabilities, shift_probabilities
+from phasewatch.models.intervals import Interval
 from phasewatch.models.trajectory import (
     Shift,
     ShiftKind,
@@ -74,7 +73,9 @@ def _same_weight_pairs(session: Session) -> set[frozenset[str]]:
     return {frozenset(pair) for pair in rows}
 
 
-def lab_philosophy(session: Session, lab: str, fit_id: int | None = None, as_of: dt.date | None = None) -> LabPhilosophy:
+def lab_philosophy(
+    session: Session, lab: str, fit_id: int | None = None, as_of: dt.date | None = None
+) -> LabPhilosophy:
     """Slope, mean h, h trajectory with classified shifts, confidence and the next measurement.
 
     The trajectory holds every release of the lab with both scores as of
@@ -90,8 +91,10 @@ def lab_philosophy(session: Session, lab: str, fit_id: int | None = None, as_of:
     summary = summary_of(fit)
     fit_id_used, rows = hfield_rows(session, lab=name, fit_id=fit.id, as_of=as_of)
     if not rows:
-        raise NotFoundError(f"lab {name!r} has no release with both {fit.x_benchmark} and {fit.y_benchmark}",
-                            "log one with `phasewatch releases add`")
+        raise NotFoundError(
+            f"lab {name!r} has no release with both {fit.x_benchmark} and {fit.y_benchmark}",
+            "log one with `phasewatch releases add`",
+        )
     coupling = next((entry for entry in summary.labs if entry.lab == name), None)
     posterior = Posterior.from_bytes(fit.posterior)
     if coupling is not None:
@@ -120,8 +123,21 @@ def lab_philosophy(session: Session, lab: str, fit_id: int | None = None, as_of:
         mean_h=mean_h,
         direction=_direction(mean_h.mean),
         trajectory=points,
-        shifts=[ShiftView(p.before, p.after, p.delta_h.mean, p.label, p.delta_h, p.p_none, p.p_persistent,
-                          p.p_transient, p.following, p.inference_compute) for p in probabilities],
+        shifts=[
+            ShiftView(
+                p.before,
+                p.after,
+                p.delta_h.mean,
+                p.label,
+                p.delta_h,
+                p.p_none,
+                p.p_persistent,
+                p.p_transient,
+                p.following,
+                p.inference_compute,
+            )
+            for p in probabilities
+        ],
         noise_pp=noise,
         confidence=str(confidence(len(points), shifts)),
         next_measurement=next_measurement(name, points, shifts, (slope.low, slope.high), (min(xs), max(xs))),
@@ -143,7 +159,9 @@ def _kind(p: ShiftProbabilities) -> ShiftKind:
     if p.inference_compute:
         return ShiftKind.INFERENCE_COMPUTE
     if not p.resolved:
-        return ShiftKind.UNRESOLVED if p.p_persistent.mean + p.p_transient.mean > p.p_none.mean else ShiftKind.WITHIN_NOISE
+        return (
+            ShiftKind.UNRESOLVED if p.p_persistent.mean + p.p_transient.mean > p.p_none.mean else ShiftKind.WITHIN_NOISE
+        )
     best = max((p.p_none.mean, 0), (p.p_persistent.mean, 1), (p.p_transient.mean, 2))[1]
     return (ShiftKind.WITHIN_NOISE, ShiftKind.PERSISTENT, ShiftKind.RECOVERED)[best]
 
@@ -165,7 +183,9 @@ class LabRank:
 MIN_RELEASES_TO_RANK = 3
 
 
-def compare_labs(session: Session, fit_id: int | None = None, as_of: dt.date | None = None) -> tuple[int, list[LabRank]]:
+def compare_labs(
+    session: Session, fit_id: int | None = None, as_of: dt.date | None = None
+) -> tuple[int, list[LabRank]]:
     """Labs by posterior mean slope with the posterior distribution of their rank.
 
     Labs with fewer than three releases in the fit are listed after the others,
@@ -189,8 +209,9 @@ def compare_labs(session: Session, fit_id: int | None = None, as_of: dt.date | N
     out, place = [], 0
     for e, low, high, p_top, ranked in rows:
         place += ranked
-        out.append(LabRank(place if ranked else 0, e.lab, e.n_models, e.slope, e.ols_slope, e.mean_h, low, high, p_top,
-                           ranked))
+        out.append(
+            LabRank(place if ranked else 0, e.lab, e.n_models, e.slope, e.ols_slope, e.mean_h, low, high, p_top, ranked)
+        )
     in_fit = {e.lab for e in labs}
     unseen: dict[str, list[np.ndarray]] = {}
     for r in releases_with_scores(session, fit.x_benchmark, fit.y_benchmark, as_of):
@@ -199,5 +220,7 @@ def compare_labs(session: Session, fit_id: int | None = None, as_of: dt.date | N
     if unseen:
         _, b, _ = posterior.lab_effects(None, np.random.default_rng(fit.seed))
         for lab, hs in sorted(unseen.items()):
-            out.append(LabRank(0, lab, 0, hdi(b), None, hdi(np.mean(hs, axis=0)), 1, len(labs) + 1, float("nan"), False))
+            out.append(
+                LabRank(0, lab, 0, hdi(b), None, hdi(np.mean(hs, axis=0)), 1, len(labs) + 1, float("nan"), False)
+            )
     return fit.id, out

@@ -21,6 +21,10 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy.orm import Session
+
 from phasewatch.models.criteria import (
     RESOLVED,
     Context,
@@ -51,9 +55,6 @@ from phasewatch.registry.schema import (
     Prediction,
     PredictionGrading,
 )
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
-from sqlalchemy.orm import Session
 
 DEFAULT_PANELS = ("growing-pains-34", "post-cutoff-2026-04", "sourced-2026-11")
 GENESIS = "0" * 64  # the prev_hash of the first row of each log
@@ -110,12 +111,16 @@ def _check(session: Session, spec: PredictionSpec) -> None:
     try:
         validate(spec.criterion, benchmarks)
     except CriterionError as exc:
-        raise InvalidInputError(f"prediction {spec.key!r}: {exc}", "see docs/predictions.md for the criterion language") from None
+        raise InvalidInputError(
+            f"prediction {spec.key!r}: {exc}", "see docs/predictions.md for the criterion language"
+        ) from None
     labs = Catalog(session)
     for lab in _labs_named(spec.criterion):
         labs.lab(lab)
     if spec.probability is not None and not 0.0 < spec.probability < 1.0:
-        raise InvalidInputError(f"prediction {spec.key!r}: probability {spec.probability} is not in (0, 1)", "give e.g. 0.7")
+        raise InvalidInputError(
+            f"prediction {spec.key!r}: probability {spec.probability} is not in (0, 1)", "give e.g. 0.7"
+        )
 
 
 def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Prediction:
@@ -127,9 +132,13 @@ def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Predicti
     """
     _check(session, spec)
     for _ in range(APPEND_RETRIES):
-        latest = session.scalar(select(Prediction).where(Prediction.key == spec.key).order_by(Prediction.revision.desc()).limit(1))
+        latest = session.scalar(
+            select(Prediction).where(Prediction.key == spec.key).order_by(Prediction.revision.desc()).limit(1)
+        )
         if latest is not None and not revise:
-            raise ConflictError(f"prediction {spec.key!r} is already registered", "pass --revise to register a new revision")
+            raise ConflictError(
+                f"prediction {spec.key!r} is already registered", "pass --revise to register a new revision"
+            )
         head = _head(session, Prediction)
         if head is not None and spec.registered_at < head.registered_at:
             raise ConflictError(
@@ -152,7 +161,9 @@ def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Predicti
             supersedes_id=latest.id if latest else None,
             prev_hash=head.content_hash if head else GENESIS,
         )
-        row.content_hash = chain_hash(content_of(row, f"{latest.key}@{latest.revision}" if latest else None), row.prev_hash)
+        row.content_hash = chain_hash(
+            content_of(row, f"{latest.key}@{latest.revision}" if latest else None), row.prev_hash
+        )
         try:
             with session.begin_nested():
                 session.add(row)
@@ -194,8 +205,15 @@ def seed_predictions(session: Session) -> int:
         if session.scalar(select(Prediction.id).where(Prediction.key == entry["key"]).limit(1)) is not None:
             continue
         criterion = {**entry["criterion"], "trend": bundle["trend"]}
-        spec = PredictionSpec(entry["key"], entry["title"], entry["statement"], criterion,
-                              dt.date.fromisoformat(bundle["registered_at"]), None, bundle["source"])
+        spec = PredictionSpec(
+            entry["key"],
+            entry["title"],
+            entry["statement"],
+            criterion,
+            dt.date.fromisoformat(bundle["registered_at"]),
+            None,
+            bundle["source"],
+        )
         _append(session, spec, revise=False)
         added += 1
     revised = _bundle("growing-pains-7-r2.json")
@@ -203,7 +221,11 @@ def seed_predictions(session: Session) -> int:
         revisions = list(session.scalars(select(Prediction.revision).where(Prediction.key == entry["key"])))
         if revisions != [1]:  # already re-expressed (or revised by hand): leave it
             continue
-        criterion = {**entry["criterion"], "trend": bundle["trend"]} if "h_field" in json.dumps(entry["criterion"]) else entry["criterion"]
+        criterion = (
+            {**entry["criterion"], "trend": bundle["trend"]}
+            if "h_field" in json.dumps(entry["criterion"])
+            else entry["criterion"]
+        )
         head = _head(session, Prediction)
         day = max(dt.date.fromisoformat(revised["revised_at"]), head.registered_at)
         spec = PredictionSpec(entry["key"], entry["title"], entry["statement"], criterion, day, None, revised["source"])
@@ -213,7 +235,12 @@ def seed_predictions(session: Session) -> int:
 
 
 def add_predictions(
-    session: Session, raw: Any, *, today: dt.date, revise: bool = False, retrodiction: bool = False,
+    session: Session,
+    raw: Any,
+    *,
+    today: dt.date,
+    revise: bool = False,
+    retrodiction: bool = False,
     panels: tuple[str, ...] = DEFAULT_PANELS,
 ) -> list[str]:
     """Register user predictions (a JSON object or a list of them), timestamped today.
@@ -230,7 +257,9 @@ def add_predictions(
             raise InvalidInputError(f"prediction {i}: expected a JSON object", "see docs/predictions.md")
         unknown = sorted(set(entry) - allowed)
         if unknown:
-            raise InvalidInputError(f"prediction {i}: unknown field(s) {', '.join(unknown)}", f"allowed: {', '.join(sorted(allowed))}")
+            raise InvalidInputError(
+                f"prediction {i}: unknown field(s) {', '.join(unknown)}", f"allowed: {', '.join(sorted(allowed))}"
+            )
         for required in ("key", "title", "criterion"):
             if not entry.get(required):
                 raise InvalidInputError(f"prediction {i}: missing {required!r}", "see docs/predictions.md")
@@ -238,8 +267,16 @@ def add_predictions(
         if probability is not None and (not isinstance(probability, int | float) or isinstance(probability, bool)):
             raise InvalidInputError(f"prediction {entry['key']!r}: probability must be a number", "give e.g. 0.7")
         retro = retrodiction or entry.get("retrodiction") is True
-        spec = PredictionSpec(str(entry["key"]), str(entry["title"]), str(entry.get("statement") or entry["title"]),
-                              entry["criterion"], today, probability, entry.get("source"), retro)
+        spec = PredictionSpec(
+            str(entry["key"]),
+            str(entry["title"]),
+            str(entry.get("statement") or entry["title"]),
+            entry["criterion"],
+            today,
+            probability,
+            entry.get("source"),
+            retro,
+        )
         _check(session, spec)
         if not retro:
             first = session.scalar(select(func.min(Prediction.registered_at)).where(Prediction.key == spec.key))
@@ -261,8 +298,16 @@ def add_predictions(
 
 def observation_fingerprint(o: Observation) -> str:
     """SHA-256 of everything a figure's meaning rests on."""
-    parts = [o.model_id, o.benchmark_id, repr(float(o.value)), None if o.stderr is None else repr(float(o.stderr)),
-             o.setting, o.source_url, o.reported_by, o.retrieved_on.isoformat() if o.retrieved_on else None]
+    parts = [
+        o.model_id,
+        o.benchmark_id,
+        repr(float(o.value)),
+        None if o.stderr is None else repr(float(o.stderr)),
+        o.setting,
+        o.source_url,
+        o.reported_by,
+        o.retrieved_on.isoformat() if o.retrieved_on else None,
+    ]
     return hashlib.sha256(canonical(parts).encode()).hexdigest()
 
 
@@ -279,14 +324,26 @@ def grading_content(g: PredictionGrading) -> dict[str, Any]:
 
 
 def _seal(session: Session, prediction: Prediction, as_of: dt.date, result: Grade, panels: tuple[str, ...]) -> None:
-    observations = session.scalars(select(Observation).where(Observation.id.in_(result.observations))) if result.observations else []
+    observations = (
+        session.scalars(select(Observation).where(Observation.id.in_(result.observations)))
+        if result.observations
+        else []
+    )
     sealed = sorted([o.id, observation_fingerprint(o)] for o in observations)
     evidence = json.loads(canonical({k: v for k, v in asdict(result).items() if k != "observations"}))
     for _ in range(APPEND_RETRIES):
         head = _head(session, PredictionGrading)
-        row = PredictionGrading(prediction_id=prediction.id, prediction_hash=prediction.content_hash, as_of=as_of,
-                                state=result.state, reason=result.reason, panels=",".join(panels), evidence=evidence,
-                                observations=sealed, prev_hash=head.content_hash if head else GENESIS)
+        row = PredictionGrading(
+            prediction_id=prediction.id,
+            prediction_hash=prediction.content_hash,
+            as_of=as_of,
+            state=result.state,
+            reason=result.reason,
+            panels=",".join(panels),
+            evidence=evidence,
+            observations=sealed,
+            prev_hash=head.content_hash if head else GENESIS,
+        )
         row.content_hash = chain_hash(grading_content(row), row.prev_hash)
         try:
             with session.begin_nested():
@@ -335,8 +392,10 @@ def _walk(rows: list[Any], label: Any, content: Any, problems: list[str], what: 
                 ids = ", ".join(f"#{i}" for i in gap)
                 problems.append(f"{what} {ids} {where} removed: {label(row)} links to a hash no row has")
             else:
-                problems.append(f"{label(previous) if previous else label(row)}: its hash was rewritten "
-                                f"({label(row)}'s link no longer matches)")
+                problems.append(
+                    f"{label(previous) if previous else label(row)}: its hash was rewritten "
+                    f"({label(row)}'s link no longer matches)"
+                )
         if chain_hash(content(row), row.prev_hash) != row.content_hash:
             problems.append(f"{label(row)}: content does not match its hash (altered after it was written)")
         previous = row
@@ -354,37 +413,57 @@ def verify_chain(
 
     def content(row: Prediction) -> dict[str, Any]:
         superseded = by_id.get(row.supersedes_id) if row.supersedes_id else None
-        name = f"{superseded.key}@{superseded.revision}" if superseded else (f"#{row.supersedes_id}" if row.supersedes_id else None)
+        name = (
+            f"{superseded.key}@{superseded.revision}"
+            if superseded
+            else (f"#{row.supersedes_id}" if row.supersedes_id else None)
+        )
         return content_of(row, name)
 
     _walk(rows, _label, content, problems, "prediction row(s)")
     for before, row in itertools.pairwise(rows):
         if row.registered_at < before.registered_at:
-            problems.append(f"{_label(row)}: registered {row.registered_at}, before {_label(before)} ({before.registered_at}): back-dated")
+            problems.append(
+                f"{_label(row)}: registered {row.registered_at}, before {_label(before)} ({before.registered_at}): back-dated"
+            )
     gradings = list(session.scalars(select(PredictionGrading).order_by(PredictionGrading.id)))
-    glabel = lambda g: f"grading #{g.id}"
-    _walk(gradings, glabel, grading_content, problems, "grading row(s)")
+    _walk(gradings, _grading_label, grading_content, problems, "grading row(s)")
     used = {i for g in gradings for i, _ in g.observations}
-    current = {o.id: observation_fingerprint(o) for o in session.scalars(select(Observation).where(Observation.id.in_(used)))} if used else {}
+    current = (
+        {o.id: observation_fingerprint(o) for o in session.scalars(select(Observation).where(Observation.id.in_(used)))}
+        if used
+        else {}
+    )
     for g in gradings:
         graded = by_id.get(g.prediction_id)
         if graded is None or graded.content_hash != g.prediction_hash:
-            problems.append(f"{glabel(g)}: the prediction it graded (#{g.prediction_id}) is no longer the row it sealed")
+            problems.append(
+                f"{_grading_label(g)}: the prediction it graded (#{g.prediction_id}) is no longer the row it sealed"
+            )
         for obs_id, fingerprint in g.observations:
             if current.get(obs_id) != fingerprint:
                 change = "deleted" if obs_id not in current else "altered"
-                problems.append(f"{glabel(g)}: observation #{obs_id} it rested on was {change}")
+                problems.append(f"{_grading_label(g)}: observation #{obs_id} it rested on was {change}")
     p_head = rows[-1].content_hash if rows else GENESIS
     g_head = gradings[-1].content_hash if gradings else GENESIS
     if checkpoint is not None or expect_head is not None:
         problems += _against_published(rows, gradings, expect_head, checkpoint)
     first = next((p.split(":")[0] for p in problems), None)
-    return ChainCheck(len(rows), not problems, problems, p_head if rows else None, len(gradings),
-                      g_head if gradings else None, published_head(p_head, g_head), first)
+    return ChainCheck(
+        len(rows),
+        not problems,
+        problems,
+        p_head if rows else None,
+        len(gradings),
+        g_head if gradings else None,
+        published_head(p_head, g_head),
+        first,
+    )
 
 
-def _against_published(rows: list[Prediction], gradings: list[PredictionGrading], expect: str | None,
-                       checkpoint: dict[str, Any] | None) -> list[str]:
+def _against_published(
+    rows: list[Prediction], gradings: list[PredictionGrading], expect: str | None, checkpoint: dict[str, Any] | None
+) -> list[str]:
     """Find the published head among the logs' prefixes; rows after it must not be back-dated."""
     p_heads = [GENESIS] + [r.content_hash for r in rows]
     g_heads = [GENESIS] + [g.content_hash for g in gradings]
@@ -392,20 +471,28 @@ def _against_published(rows: list[Prediction], gradings: list[PredictionGrading]
     if checkpoint is not None:
         expect = expect or checkpoint.get("head")
         problems += _compare_listing(rows, checkpoint.get("predictions", {}).get("rows", []), _label, "prediction")
-        problems += _compare_listing(gradings, checkpoint.get("gradings", {}).get("rows", []), lambda g: f"grading #{g.id}", "grading")
-    found = next(((i, j) for i, p in enumerate(p_heads) for j, g in enumerate(g_heads) if published_head(p, g) == expect), None)
+        problems += _compare_listing(
+            gradings, checkpoint.get("gradings", {}).get("rows", []), lambda g: f"grading #{g.id}", "grading"
+        )
+    found = next(
+        ((i, j) for i, p in enumerate(p_heads) for j, g in enumerate(g_heads) if published_head(p, g) == expect), None
+    )
     if found is None:
         if not problems:
-            problems.append(f"published head {expect}: not found in the logs (rows were removed or rewritten "
-                            "at or before the published point; verify with the checkpoint file to name the first)")
+            problems.append(
+                f"published head {expect}: not found in the logs (rows were removed or rewritten "
+                "at or before the published point; verify with the checkpoint file to name the first)"
+            )
         return problems
     i, _ = found
     stamp = checkpoint.get("date") if checkpoint else None
     floor = dt.date.fromisoformat(stamp) if stamp else (rows[i - 1].registered_at if i else None)
     for row in rows[i:]:
         if floor is not None and row.registered_at < floor:
-            problems.append(f"{_label(row)}: appended after the published head but registered {row.registered_at}, "
-                            f"before it ({floor}): a forged, back-dated append")
+            problems.append(
+                f"{_label(row)}: appended after the published head but registered {row.registered_at}, "
+                f"before it ({floor}): a forged, back-dated append"
+            )
     return problems
 
 
@@ -425,9 +512,11 @@ def require_intact(session: Session) -> ChainCheck:
     """Refuse to grade on a log that does not verify."""
     check = verify_chain(session)
     if not check.ok:
-        raise IntegrityError(f"prediction log broken, first at {check.first_altered}: {check.problems[0]}"
-                             + (f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""),
-                             "run `phasewatch predictions verify` and restore the database from a backup")
+        raise IntegrityError(
+            f"prediction log broken, first at {check.first_altered}: {check.problems[0]}"
+            + (f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""),
+            "run `phasewatch predictions verify` and restore the database from a backup",
+        )
     return check
 
 
@@ -435,13 +524,19 @@ def checkpoint_of(session: Session, today: dt.date) -> dict[str, Any]:
     """A dated checkpoint to publish: the combined head and every row's hash."""
     check = require_intact(session)
     rows = session.execute(select(Prediction.id, Prediction.content_hash).order_by(Prediction.id)).all()
-    gradings = session.execute(select(PredictionGrading.id, PredictionGrading.content_hash).order_by(PredictionGrading.id)).all()
+    gradings = session.execute(
+        select(PredictionGrading.id, PredictionGrading.content_hash).order_by(PredictionGrading.id)
+    ).all()
     return {
         "format": "phasewatch-checkpoint/1",
         "date": today.isoformat(),
         "head": check.head,
         "predictions": {"count": check.rows, "head": check.head_hash or GENESIS, "rows": [list(r) for r in rows]},
-        "gradings": {"count": check.gradings, "head": check.grading_head or GENESIS, "rows": [list(g) for g in gradings]},
+        "gradings": {
+            "count": check.gradings,
+            "head": check.grading_head or GENESIS,
+            "rows": [list(g) for g in gradings],
+        },
     }
 
 
@@ -463,9 +558,18 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
     for observation_id, panel_id in session.execute(select(PanelObservation.observation_id, PanelObservation.panel_id)):
         memberships[observation_id].append(panel_id)
     query = (
-        select(Observation.id, Observation.model_id, Benchmark.key, Observation.value, Observation.retrieved_on,
-               Observation.created_at, Observation.reported_by)
-        .join(Benchmark).join(Model).where(Model.kind == ModelKind.FRONTIER.value)
+        select(
+            Observation.id,
+            Observation.model_id,
+            Benchmark.key,
+            Observation.value,
+            Observation.retrieved_on,
+            Observation.created_at,
+            Observation.reported_by,
+        )
+        .join(Benchmark)
+        .join(Model)
+        .where(Model.kind == ModelKind.FRONTIER.value)
     )
     found: dict[tuple[int, str], list[tuple[tuple[int, dt.date, int], Figure]]] = defaultdict(list)
     for obs_id, model_id, key, value, retrieved, created, reported_by in session.execute(query):
@@ -496,7 +600,8 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
 
     models = session.execute(
         select(Model.id, Model.name, Lab.name, Model.release_date, Model.release_date_precision)
-        .join(Lab).where(Model.id.in_(figures))
+        .join(Lab)
+        .where(Model.id.in_(figures))
     )
     releases = []
     for model_id, name, lab, released, precision in models:
@@ -504,17 +609,26 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
         if released is not None and released > day:
             continue
         own = figures[model_id]
-        releases.append(Release(name, lab, released, end, {k: v[0].value for k, v in own.items()}, own, names[root(model_id)]))
+        releases.append(
+            Release(name, lab, released, end, {k: v[0].value for k, v in own.items()}, own, names[root(model_id)])
+        )
     # Releases with no counted figure still take their place in a lab's release window
     # (listed as lacking scores): known from the day they were logged.
     bare = session.execute(
         select(Model.id, Model.name, Lab.name, Model.release_date, Model.release_date_precision, Model.created_at)
-        .join(Lab).where(Model.kind == ModelKind.FRONTIER.value, Model.release_date.is_not(None),
-                         Model.release_date <= day, Model.id.not_in(figures) if figures else Model.id.is_not(None))
+        .join(Lab)
+        .where(
+            Model.kind == ModelKind.FRONTIER.value,
+            Model.release_date.is_not(None),
+            Model.release_date <= day,
+            Model.id.not_in(figures) if figures else Model.id.is_not(None),
+        )
     )
     for model_id, name, lab, released, precision, created in bare:
         if created.date() <= day:
-            releases.append(Release(name, lab, released, period_end(released, precision), {}, {}, names[root(model_id)]))
+            releases.append(
+                Release(name, lab, released, period_end(released, precision), {}, {}, names[root(model_id)])
+            )
     return sorted(releases, key=lambda r: r.name)
 
 
@@ -573,7 +687,9 @@ def benchmarks_of(criterion: dict[str, Any]) -> list[str]:
 
 
 def _first_registered(session: Session) -> dict[str, dt.date]:
-    return dict(session.execute(select(Prediction.key, func.min(Prediction.registered_at)).group_by(Prediction.key)).all())
+    return dict(
+        session.execute(select(Prediction.key, func.min(Prediction.registered_at)).group_by(Prediction.key)).all()
+    )
 
 
 def grade_predictions(
@@ -597,12 +713,19 @@ def grade_predictions(
         result = grade(prediction.criterion, Context(tuple(cache[day]), anchor, day), as_of)
         rows.append(
             GradeRow(
-                key=prediction.key, revision=prediction.revision, title=prediction.title,
+                key=prediction.key,
+                revision=prediction.revision,
+                title=prediction.title,
                 registered_at=prediction.registered_at.isoformat(),
                 deadline=prediction.deadline.isoformat() if prediction.deadline else None,
-                probability=prediction.probability, state=result.state, note=result.note, grade=result,
-                benchmarks=benchmarks_of(prediction.criterion), reason=result.reason,
-                retrodiction=prediction.retrodiction, window_from=anchor.isoformat(),
+                probability=prediction.probability,
+                state=result.state,
+                note=result.note,
+                grade=result,
+                benchmarks=benchmarks_of(prediction.criterion),
+                reason=result.reason,
+                retrodiction=prediction.retrodiction,
+                window_from=anchor.isoformat(),
             )
         )
         if store and _changes_state(session, prediction, as_of, result):
@@ -616,7 +739,8 @@ def _changes_state(session: Session, prediction: Prediction, as_of: dt.date, res
     last = session.scalar(
         select(PredictionGrading)
         .where(PredictionGrading.prediction_id == prediction.id, PredictionGrading.as_of <= as_of)
-        .order_by(PredictionGrading.as_of.desc(), PredictionGrading.id.desc()).limit(1)
+        .order_by(PredictionGrading.as_of.desc(), PredictionGrading.id.desc())
+        .limit(1)
     )
     return last is None or (last.state, last.reason) != (result.state, result.reason)
 
@@ -625,7 +749,9 @@ def show_prediction(session: Session, key: str) -> list[Prediction]:
     revisions = list(session.scalars(select(Prediction).where(Prediction.key == key).order_by(Prediction.revision)))
     if not revisions:
         keys = list(session.scalars(select(Prediction.key).distinct()))
-        raise NotFoundError(f"unknown prediction {key!r}", did_you_mean(key, keys) or "see `phasewatch predictions list`")
+        raise NotFoundError(
+            f"unknown prediction {key!r}", did_you_mean(key, keys) or "see `phasewatch predictions list`"
+        )
     return revisions
 
 
@@ -690,7 +816,9 @@ def score_predictions(
             continue
         items.append({"key": row.key, "probability": row.probability, "outcome": 1.0 if row.state == "passed" else 0.0})
     if not items:
-        return Scores(0, None, None, [], [], left_out=dict(left_out), note="no resolved prediction carries a probability")
+        return Scores(
+            0, None, None, [], [], left_out=dict(left_out), note="no resolved prediction carries a probability"
+        )
     n = len(items)
     brier = sum((i["probability"] - i["outcome"]) ** 2 for i in items) / n
     eps = 1e-12
@@ -701,11 +829,16 @@ def score_predictions(
         members = [i for i in items if low <= i["probability"] < high or (b == bins - 1 and i["probability"] == 1.0)]
         hits = sum(i["outcome"] for i in members)
         interval = wilson(hits, len(members)) if members else (None, None)
-        table.append(CalibrationBin(
-            low, high, len(members),
-            sum(i["probability"] for i in members) / len(members) if members else None,
-            hits / len(members) if members else None, *interval,
-        ))
+        table.append(
+            CalibrationBin(
+                low,
+                high,
+                len(members),
+                sum(i["probability"] for i in members) / len(members) if members else None,
+                hits / len(members) if members else None,
+                *interval,
+            )
+        )
     note = f"{n} resolved predictions: a small sample, read the intervals" if n < 30 else ""
     return Scores(n, brier, log_score, table, items, 0.25, math.log(0.5), 1 - brier / 0.25, dict(left_out), note)
 
@@ -738,6 +871,12 @@ def movements(before: list[GradeRow], after: list[GradeRow]) -> list[Movement]:
     for row in after:
         old = earlier.get(row.key)
         if old is None or old.state != row.state or _decisive(old.grade.evidence) != _decisive(row.grade.evidence):
-            note = row.note if old is None or old.state != row.state else "its deciding figures changed, state unchanged"
+            note = (
+                row.note if old is None or old.state != row.state else "its deciding figures changed, state unchanged"
+            )
             out.append(Movement(row.key, row.title, old.state if old else None, row.state, note))
     return out
+
+
+def _grading_label(grading: PredictionGrading) -> str:
+    return f"grading #{grading.id}"

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from phasewatch.registry.catalog import Catalog
-from phasewatch.registry.jobs import results_for_model
 from phasewatch.registry.dates import format_partial_date, parse_partial_date, period_end
+from phasewatch.registry.jobs import results_for_model
 from phasewatch.registry.schema import Benchmark, Lab, Model, Observation, Panel, PanelObservation
 
 
@@ -260,9 +260,12 @@ def show_panel(session: Session, name: str) -> PanelSummary:
 
 
 def _panel_summary(session: Session, panel: Panel) -> PanelSummary:
-    members = select(Observation.model_id, Benchmark.key, PanelObservation.subset, Observation.id).join(
-        PanelObservation, PanelObservation.observation_id == Observation.id
-    ).join(Benchmark).where(PanelObservation.panel_id == panel.id)
+    members = (
+        select(Observation.model_id, Benchmark.key, PanelObservation.subset, Observation.id)
+        .join(PanelObservation, PanelObservation.observation_id == Observation.id)
+        .join(Benchmark)
+        .where(PanelObservation.panel_id == panel.id)
+    )
     rows = session.execute(members).all()
     benchmarks: dict[str, int] = defaultdict(int)
     subset_models: dict[str, set[int]] = defaultdict(set)
@@ -296,9 +299,19 @@ class BenchmarkRow:
 
 
 def list_benchmarks(session: Session) -> list[BenchmarkRow]:
-    counts = dict(session.execute(select(Observation.benchmark_id, func.count()).group_by(Observation.benchmark_id)).all())
+    counts = dict(
+        session.execute(select(Observation.benchmark_id, func.count()).group_by(Observation.benchmark_id)).all()
+    )
     return [
-        BenchmarkRow(b.key, b.name, b.category, b.version, counts.get(b.id, 0), b.url, b.standard_setting,
-                     [m for m in (b.nonstandard_markers or "").split("|") if m])
+        BenchmarkRow(
+            b.key,
+            b.name,
+            b.category,
+            b.version,
+            counts.get(b.id, 0),
+            b.url,
+            b.standard_setting,
+            [m for m in (b.nonstandard_markers or "").split("|") if m],
+        )
         for b in session.scalars(select(Benchmark).order_by(Benchmark.category, Benchmark.key))
     ]

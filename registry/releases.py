@@ -11,6 +11,9 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
 from phasewatch.registry.catalog import (
     Catalog,
     check_hf_repo,
@@ -30,8 +33,6 @@ from phasewatch.registry.schema import (
     Observation,
     ReportedBy,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 MAX_PARAMS_B = 100_000.0  # 100 trillion parameters: a larger "billions" figure is a raw count
 
@@ -89,11 +90,15 @@ def parse_score(text: str) -> ScoreInput:
     """``swe_bench_verified=80.2`` → ScoreInput."""
     key, sep, number = text.partition("=")
     if not sep or not key.strip():
-        raise InvalidInputError(f"malformed score {text!r}", "write it as BENCHMARK=VALUE, e.g. swe_bench_verified=80.2")
+        raise InvalidInputError(
+            f"malformed score {text!r}", "write it as BENCHMARK=VALUE, e.g. swe_bench_verified=80.2"
+        )
     try:
         value = float(number)
     except ValueError:
-        raise InvalidInputError(f"score {text!r} is not a number", "write it as BENCHMARK=VALUE, e.g. gpqa_diamond=91.3") from None
+        raise InvalidInputError(
+            f"score {text!r} is not a number", "write it as BENCHMARK=VALUE, e.g. gpqa_diamond=91.3"
+        ) from None
     return ScoreInput(key.strip(), value)
 
 
@@ -130,7 +135,9 @@ def scores_with_provenance(
     for option, values in keyed.items():
         for key in values:
             if key not in given:
-                raise InvalidInputError(f"{option} names {key}, which has no --score", f"add --score {key}=VALUE or drop the {option}")
+                raise InvalidInputError(
+                    f"{option} names {key}, which has no --score", f"add --score {key}=VALUE or drop the {option}"
+                )
     out = []
     for s in parsed:
         key = s.benchmark.lower()
@@ -138,7 +145,9 @@ def scores_with_provenance(
         try:
             stderr_value = float(stderr) if stderr is not None else None
         except ValueError:
-            raise InvalidInputError(f"--score-stderr {key}={stderr!r} is not a number", "write it as BENCHMARK=NUMBER") from None
+            raise InvalidInputError(
+                f"--score-stderr {key}={stderr!r} is not a number", "write it as BENCHMARK=NUMBER"
+            ) from None
         out.append(ScoreInput(s.benchmark, s.value, keyed["--score-source"].get(key), keyed["--score-reported-by"].get(key),
                               keyed["--score-setting"].get(key), stderr_value))  # fmt: skip
     return tuple(out)
@@ -162,7 +171,9 @@ def check_params_b(value: float | None, label: str) -> float | None:
     if not math.isfinite(value) or value <= 0:
         raise InvalidInputError(f"{label} must be positive, got {value:g}", f"give {label} in billions, e.g. 671")
     if value > MAX_PARAMS_B:
-        raise InvalidInputError(f"{label} {value:g} looks like a raw parameter count", f"give billions: {value / 1e9:g}")
+        raise InvalidInputError(
+            f"{label} {value:g} looks like a raw parameter count", f"give billions: {value / 1e9:g}"
+        )
     return value
 
 
@@ -181,8 +192,14 @@ class Duplicate:
 
 
 def find_duplicate(
-    session: Session, name: str, lab: Lab, day: dt.date, hf_repo: str | None, scores: dict[str, float],
-    *, allowed: set[int] = frozenset(),  # type: ignore[assignment]
+    session: Session,
+    name: str,
+    lab: Lab,
+    day: dt.date,
+    hf_repo: str | None,
+    scores: dict[str, float],
+    *,
+    allowed: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> Duplicate | None:
     """A registered model the release is likely the same as (ids in ``allowed`` are not counted)."""
     key = identity_key(name)
@@ -203,7 +220,9 @@ def find_duplicate(
         for model in same_day:
             held = {(o.benchmark.key, round(o.value, 6)) for o in model.observations if o.retracted_on is None}
             if model.id not in allowed and all((k, round(v, 6)) in held for k, v in scores.items()):
-                return Duplicate(model, f"same lab, date and scores ({', '.join(f'{k} {v:g}' for k, v in scores.items())})")
+                return Duplicate(
+                    model, f"same lab, date and scores ({', '.join(f'{k} {v:g}' for k, v in scores.items())})"
+                )
     return None
 
 
@@ -250,7 +269,9 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
         value = check_percent(score.value, benchmark=benchmark.key, allow_small=request.allow_small_scores)
         reporter = check_reported_by(score.reported_by) if score.reported_by else default_reporter
         if score.stderr is not None and (not math.isfinite(score.stderr) or score.stderr < 0):
-            raise InvalidInputError(f"stderr {score.stderr:g} for {benchmark.key} is negative", "give a standard error >= 0")
+            raise InvalidInputError(
+                f"stderr {score.stderr:g} for {benchmark.key} is negative", "give a standard error >= 0"
+            )
         checked.append((benchmark, value, score, reporter))
     if request.variant_of and request.same_weights_as:
         raise InvalidInputError("--variant-of and --same-weights-as say the same thing", "pass one of them")
@@ -420,7 +441,9 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
     open_weight = model.open_weight if correction.open_weight is None else correction.open_weight
     repo = correction.hf_repo if correction.hf_repo is not None else model.hf_repo
     if repo and not open_weight:
-        raise InvalidInputError("the model would have a Hugging Face repo but closed weights", "add --open-weight or drop the repo")
+        raise InvalidInputError(
+            "the model would have a Hugging Face repo but closed weights", "add --open-weight or drop the repo"
+        )
     for label, value in (
         ("open_weight", correction.open_weight),
         ("hf_repo", correction.hf_repo),
@@ -442,8 +465,14 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
         ).all()  # fmt: skip
         reporter = score.reported_by
         if not current:
-            raise InvalidInputError(f"{model.name} has no {benchmark.key} score to correct", "add it with `phasewatch scores add`")
-        chosen = current[0] if len(current) == 1 or not reporter else next((o for o in current if o.reported_by == reporter), None)
+            raise InvalidInputError(
+                f"{model.name} has no {benchmark.key} score to correct", "add it with `phasewatch scores add`"
+            )
+        chosen = (
+            current[0]
+            if len(current) == 1 or not reporter
+            else next((o for o in current if o.reported_by == reporter), None)
+        )
         if chosen is None or (len(current) > 1 and not reporter):
             held = ", ".join(f"{o.value:g} ({o.reported_by})" for o in current)
             raise InvalidInputError(f"{model.name} holds several {benchmark.key} scores: {held}",
@@ -453,7 +482,9 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
             new_scores.append((benchmark, value, chosen))
             changes.append(Change(f"score:{benchmark.key}", f"{chosen.value:g}", f"{value:g}"))
     if not changes:
-        raise InvalidInputError(f"nothing to correct: {model.name} already holds these values", "pass a value that differs")
+        raise InvalidInputError(
+            f"nothing to correct: {model.name} already holds these values", "pass a value that differs"
+        )
 
     for label, value in updates.items():
         setattr(model, label, value)
@@ -486,4 +517,6 @@ def model_history(session: Session, model_name: str) -> list[HistoryEntry]:
     """Every correction of a model, oldest first."""
     model = Catalog(session).model(model_name)
     edits = session.scalars(select(ModelEdit).where(ModelEdit.model_id == model.id).order_by(ModelEdit.id))
-    return [HistoryEntry(e.edited_on.isoformat(), e.field, e.old_value, e.new_value, e.reason, e.source_url) for e in edits]
+    return [
+        HistoryEntry(e.edited_on.isoformat(), e.field, e.old_value, e.new_value, e.reason, e.source_url) for e in edits
+    ]

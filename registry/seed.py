@@ -10,10 +10,10 @@ by case-insensitive name.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import logging
 import re
-import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -309,7 +309,10 @@ def _note_date_disagreement(model: Model, date_text: str | None, source: str) ->
 
 
 def load_paper_frontier(catalog: Catalog) -> None:
-    dates = {m["name"]: m["date"] for m in _read_json("sources", "cape-scaling", "frontier_final_consolidated.json")["models"]}
+    dates = {
+        m["name"]: m["date"]
+        for m in _read_json("sources", "cape-scaling", "frontier_final_consolidated.json")["models"]
+    }
     source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/frontier_34models.json"
     date_source = f"{CAPE_REPO}/blob/{CAPE_COMMIT}/data/frontier_final_consolidated.json"
     panel = _panel(catalog, "growing-pains-34")
@@ -324,8 +327,16 @@ def load_paper_frontier(catalog: Catalog) -> None:
 
 
 def _add_paper_pair(catalog: Catalog, panel: Panel, model: Model, entry: dict, source: str, subset: str | None) -> None:
-    _add_scores(catalog, panel, model, {"swe_bench_verified": entry["swe"], "gpqa_diamond": entry["gpqa"]},
-                reported_by=ReportedBy.PAPER, source_url=source, note=f"paper row {entry['name']!r}", subset=subset)
+    _add_scores(
+        catalog,
+        panel,
+        model,
+        {"swe_bench_verified": entry["swe"], "gpqa_diamond": entry["gpqa"]},
+        reported_by=ReportedBy.PAPER,
+        source_url=source,
+        note=f"paper row {entry['name']!r}",
+        subset=subset,
+    )
 
 
 # --- base models ------------------------------------------------------------------------
@@ -356,8 +367,15 @@ def load_base_families(catalog: Catalog) -> None:
                 notes=row["notes"] or None,
             )
         scores = {key: _float(row[column]) for column, key in [(c, c) for c in BASE_V1] + list(BASE_V2.items())}
-        _add_scores(catalog, panel, model, scores, reported_by=ReportedBy.THIRD_PARTY,
-                    source_url=row["source_urls"] or None, where=f"base_families.csv line {line}")
+        _add_scores(
+            catalog,
+            panel,
+            model,
+            scores,
+            reported_by=ReportedBy.THIRD_PARTY,
+            source_url=row["source_urls"] or None,
+            where=f"base_families.csv line {line}",
+        )
 
 
 @cache
@@ -432,8 +450,16 @@ def _add_paper_base_scores(
     catalog: Catalog, panel: Panel, model: Model, scores: dict[str, float | None], source: str,
     paper_name: str, tag: str, family: str,
 ) -> None:  # fmt: skip
-    _add_scores(catalog, panel, model, scores, reported_by=ReportedBy.PAPER, source_url=source,
-                note=f"paper row {paper_name!r}, source tag {tag!r}", subset=family)
+    _add_scores(
+        catalog,
+        panel,
+        model,
+        scores,
+        reported_by=ReportedBy.PAPER,
+        source_url=source,
+        note=f"paper row {paper_name!r}, source tag {tag!r}",
+        subset=family,
+    )
 
 
 def _add_scores(
@@ -459,10 +485,9 @@ class InitResult:
     added: dict[str, int]
 
 
-def initialise(engine) -> InitResult:  # noqa: ANN001 (sqlalchemy.Engine)
+def initialise(engine) -> InitResult:
     """Bring the schema to head, then load the bundled data in one transaction."""
     from phasewatch.registry.db import redact, transaction, upgrade
-
     from phasewatch.registry.predictions import seed_predictions
 
     before, after = upgrade(engine)

@@ -68,54 +68,67 @@ def _rehash(with_retrieved: bool) -> None:
         conn.execute(sa.text("UPDATE observations SET fingerprint = :fp WHERE id = :id"), {"fp": fp, "id": row_id})
 
 
-BUNDLED_IDS = "SELECT po.observation_id FROM panel_observations po JOIN panels p ON p.id = po.panel_id WHERE p.name = :panel"
+BUNDLED_IDS = (
+    "SELECT po.observation_id FROM panel_observations po JOIN panels p ON p.id = po.panel_id WHERE p.name = :panel"
+)
 
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('predictions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=100), nullable=False),
-    sa.Column('revision', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('statement', sa.Text(), nullable=False),
-    sa.Column('criterion', sa.JSON(), nullable=False),
-    sa.Column('registered_at', sa.Date(), nullable=False),
-    sa.Column('deadline', sa.Date(), nullable=True),
-    sa.Column('probability', sa.Float(), nullable=True),
-    sa.Column('source', sa.Text(), nullable=True),
-    sa.Column('supersedes_id', sa.Integer(), nullable=True),
-    sa.Column('prev_hash', sa.String(length=64), nullable=True),
-    sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.ForeignKeyConstraint(['supersedes_id'], ['predictions.id'], name=op.f('fk_predictions_supersedes_id_predictions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_predictions')),
-    sa.UniqueConstraint('content_hash', name=op.f('uq_predictions_content_hash')),
-    sa.UniqueConstraint('key', 'revision', name=op.f('uq_predictions_key'))
+    op.create_table(
+        "predictions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("statement", sa.Text(), nullable=False),
+        sa.Column("criterion", sa.JSON(), nullable=False),
+        sa.Column("registered_at", sa.Date(), nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=True),
+        sa.Column("probability", sa.Float(), nullable=True),
+        sa.Column("source", sa.Text(), nullable=True),
+        sa.Column("supersedes_id", sa.Integer(), nullable=True),
+        sa.Column("prev_hash", sa.String(length=64), nullable=True),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["supersedes_id"], ["predictions.id"], name=op.f("fk_predictions_supersedes_id_predictions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_predictions")),
+        sa.UniqueConstraint("content_hash", name=op.f("uq_predictions_content_hash")),
+        sa.UniqueConstraint("key", "revision", name=op.f("uq_predictions_key")),
     )
-    op.create_table('prediction_gradings',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('prediction_id', sa.Integer(), nullable=False),
-    sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('state', sa.String(length=32), nullable=False),
-    sa.Column('panels', sa.String(length=400), nullable=False),
-    sa.Column('evidence', sa.JSON(), nullable=False),
-    sa.Column('graded_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.ForeignKeyConstraint(['prediction_id'], ['predictions.id'], name=op.f('fk_prediction_gradings_prediction_id_predictions'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_prediction_gradings'))
+    op.create_table(
+        "prediction_gradings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("prediction_id", sa.Integer(), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("panels", sa.String(length=400), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("graded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["prediction_id"],
+            ["predictions.id"],
+            name=op.f("fk_prediction_gradings_prediction_id_predictions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prediction_gradings")),
     )
-    with op.batch_alter_table('prediction_gradings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_prediction_gradings_prediction_id'), ['prediction_id'], unique=False)
+    with op.batch_alter_table("prediction_gradings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prediction_gradings_prediction_id"), ["prediction_id"], unique=False)
 
     conn = op.get_bind()
     for panel, day in BUNDLED_RETRIEVED_ON.items():
         conn.execute(
-            sa.text(f"UPDATE observations SET retrieved_on = :day WHERE retrieved_on IS NULL AND id IN ({BUNDLED_IDS})"),
+            sa.text(
+                f"UPDATE observations SET retrieved_on = :day WHERE retrieved_on IS NULL AND id IN ({BUNDLED_IDS})"
+            ),
             {"day": day, "panel": panel},
         )
     _rehash(with_retrieved=False)
@@ -129,8 +142,8 @@ def downgrade() -> None:
             {"day": day, "panel": panel},
         )
     _rehash(with_retrieved=True)
-    with op.batch_alter_table('prediction_gradings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_prediction_gradings_prediction_id'))
+    with op.batch_alter_table("prediction_gradings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prediction_gradings_prediction_id"))
 
-    op.drop_table('prediction_gradings')
-    op.drop_table('predictions')
+    op.drop_table("prediction_gradings")
+    op.drop_table("predictions")

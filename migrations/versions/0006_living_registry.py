@@ -23,10 +23,14 @@ def upgrade() -> None:
         "fit_observations",
         sa.Column("fit_id", sa.Integer(), nullable=False),
         sa.Column("observation_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["fit_id"], ["fits.id"], name=op.f("fk_fit_observations_fit_id_fits"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
-            ["observation_id"], ["observations.id"],
-            name=op.f("fk_fit_observations_observation_id_observations"), ondelete="CASCADE",
+            ["fit_id"], ["fits.id"], name=op.f("fk_fit_observations_fit_id_fits"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["observation_id"],
+            ["observations.id"],
+            name=op.f("fk_fit_observations_observation_id_observations"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("fit_id", "observation_id", name=op.f("pk_fit_observations")),
     )
@@ -43,7 +47,9 @@ def upgrade() -> None:
         sa.Column("source_url", sa.Text(), nullable=True),
         sa.Column("edited_on", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["model_id"], ["models.id"], name=op.f("fk_model_edits_model_id_models"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["models.id"], name=op.f("fk_model_edits_model_id_models"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_edits")),
     )
     with op.batch_alter_table("model_edits", schema=None) as batch_op:

@@ -45,7 +45,7 @@ def _day(value) -> str:
 STASH = "SELECT id, prediction_id, as_of, state, panels, evidence, graded_at FROM prediction_gradings ORDER BY id"
 
 
-def _stash(conn) -> list:  # noqa: ANN001
+def _stash(conn) -> list:
     """Take the gradings out while ``predictions`` is rebuilt: on SQLite a batch rebuild drops
     the table, which would cascade them away (or, under RESTRICT, fail)."""
     rows = conn.execute(sa.text(STASH)).all()
@@ -53,7 +53,7 @@ def _stash(conn) -> list:  # noqa: ANN001
     return rows
 
 
-def _evidence(value):  # noqa: ANN001, ANN202
+def _evidence(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -76,7 +76,10 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f("uq_prediction_gradings_content_hash"), ["content_hash"])
         batch_op.drop_constraint("fk_prediction_gradings_prediction_id_predictions", type_="foreignkey")
         batch_op.create_foreign_key(
-            batch_op.f("fk_prediction_gradings_prediction_id_predictions"), "predictions", ["prediction_id"], ["id"],
+            batch_op.f("fk_prediction_gradings_prediction_id_predictions"),
+            "predictions",
+            ["prediction_id"],
+            ["id"],
             ondelete="RESTRICT",
         )
 
@@ -89,12 +92,32 @@ def upgrade() -> None:
     prev = GENESIS
     for row in stashed:  # sealed as they stand; which observations they used is unknown
         evidence = _evidence(row.evidence)
-        content = {"prediction": hashes[row.prediction_id], "as_of": _day(row.as_of), "state": row.state, "reason": "",
-                   "panels": row.panels, "evidence": evidence, "observations": []}
+        content = {
+            "prediction": hashes[row.prediction_id],
+            "as_of": _day(row.as_of),
+            "state": row.state,
+            "reason": "",
+            "panels": row.panels,
+            "evidence": evidence,
+            "observations": [],
+        }
         digest = _hash(content, prev)
-        conn.execute(insert, {"id": row.id, "pid": row.prediction_id, "p": hashes[row.prediction_id], "as_of": row.as_of,
-                              "state": row.state, "panels": row.panels, "e": evidence, "o": [], "prev": prev, "h": digest,
-                              "graded_at": row.graded_at})
+        conn.execute(
+            insert,
+            {
+                "id": row.id,
+                "pid": row.prediction_id,
+                "p": hashes[row.prediction_id],
+                "as_of": row.as_of,
+                "state": row.state,
+                "panels": row.panels,
+                "e": evidence,
+                "o": [],
+                "prev": prev,
+                "h": digest,
+                "graded_at": row.graded_at,
+            },
+        )
         prev = digest
 
 
@@ -104,7 +127,10 @@ def downgrade() -> None:
     with op.batch_alter_table("prediction_gradings", schema=None) as batch_op:
         batch_op.drop_constraint("fk_prediction_gradings_prediction_id_predictions", type_="foreignkey")
         batch_op.create_foreign_key(
-            batch_op.f("fk_prediction_gradings_prediction_id_predictions"), "predictions", ["prediction_id"], ["id"],
+            batch_op.f("fk_prediction_gradings_prediction_id_predictions"),
+            "predictions",
+            ["prediction_id"],
+            ["id"],
             ondelete="CASCADE",
         )
         batch_op.drop_constraint(batch_op.f("uq_prediction_gradings_content_hash"), type_="unique")
@@ -121,5 +147,15 @@ def downgrade() -> None:
         "VALUES (:id, :pid, :as_of, :state, :panels, :e, :graded_at)"
     ).bindparams(sa.bindparam("e", type_=sa.JSON()))
     for row in stashed:
-        conn.execute(insert, {"id": row.id, "pid": row.prediction_id, "as_of": row.as_of, "state": row.state,
-                              "panels": row.panels, "e": _evidence(row.evidence), "graded_at": row.graded_at})
+        conn.execute(
+            insert,
+            {
+                "id": row.id,
+                "pid": row.prediction_id,
+                "as_of": row.as_of,
+                "state": row.state,
+                "panels": row.panels,
+                "e": _evidence(row.evidence),
+                "graded_at": row.graded_at,
+            },
+        )

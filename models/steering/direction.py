@@ -58,7 +58,7 @@ class TruthDirection:
 
 
 @torch.no_grad()
-def all_layer_residuals(model, tokenizer, texts: list[str], batch_size: int = 16) -> torch.Tensor:  # noqa: ANN001
+def all_layer_residuals(model, tokenizer, texts: list[str], batch_size: int = 16) -> torch.Tensor:
     """Output of every decoder block at each text's last real token, [layers, n, d_model],
     float32 on CPU, from one forward pass per batch (``output_hidden_states``; the last
     block is read by a hook, since the last hidden state has the final norm applied)."""

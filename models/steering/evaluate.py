@@ -34,7 +34,7 @@ ADAPTIVE_BANDS = ((-0.1, 3.0), (0.1, 1.5), (0.3, 0.5))  # the paper's cosine ban
 
 
 @torch.no_grad()
-def score_completions(model, tokenizer, prompts: list[str], completions: list[str],  # noqa: ANN001
+def score_completions(model, tokenizer, prompts: list[str], completions: list[str],
                       batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Sum of log p(completion tokens | prompt) and the number of completion tokens, per
     item, in right-padded batches."""
@@ -43,10 +43,10 @@ def score_completions(model, tokenizer, prompts: list[str], completions: list[st
     for start in range(0, len(prompts), batch_size):
         ps, cs = prompts[start : start + batch_size], completions[start : start + batch_size]
         prompt_lens = [len(ids) for ids in tokenizer(ps)["input_ids"]]
-        batch = tokenizer([p + c for p, c in zip(ps, cs)], return_tensors="pt", padding=True).to(device)
+        batch = tokenizer([p + c for p, c in zip(ps, cs, strict=False)], return_tensors="pt", padding=True).to(device)
         logits = model(**batch).logits
         lengths = batch["attention_mask"].sum(dim=1)
-        for i, (p_len, total) in enumerate(zip(prompt_lens, lengths.tolist())):
+        for i, (p_len, total) in enumerate(zip(prompt_lens, lengths.tolist(), strict=False)):
             targets = batch["input_ids"][i, p_len:total]
             logprobs = torch.log_softmax(logits[i, p_len - 1 : total - 1].float(), dim=-1)
             sums.append(float(logprobs.gather(1, targets[:, None]).sum()))
@@ -54,13 +54,15 @@ def score_completions(model, tokenizer, prompts: list[str], completions: list[st
     return torch.tensor(sums, dtype=torch.float64), torch.tensor(counts, dtype=torch.float64)
 
 
-def completion_logprobs(model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 16) -> torch.Tensor:  # noqa: ANN001
+def completion_logprobs(
+    model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 16
+) -> torch.Tensor:
     """Sum of log p(completion | prompt) per item."""
     return score_completions(model, tokenizer, prompts, completions, batch_size)[0]
 
 
 @torch.no_grad()
-def prefix_scores(model, tokenizer, prefix: str, groups: list[tuple[str, list[str]]],  # noqa: ANN001
+def prefix_scores(model, tokenizer, prefix: str, groups: list[tuple[str, list[str]]],
                   batch_size: int = 16) -> list[list[float]]:  # fmt: skip
     """Sum log p(completion | prefix + middle) for each group's completions, encoding the
     shared ``prefix`` once and each ``middle`` once (key/value cache), then the group's
@@ -100,13 +102,15 @@ def prefix_scores(model, tokenizer, prefix: str, groups: list[tuple[str, list[st
             for i, c in enumerate(chunk):
                 total = float(first[c[0]])
                 if len(c) > 1:
-                    total += float(logprobs[i, torch.arange(len(c) - 1, device=device), torch.tensor(c[1:], device=device)].sum())
+                    total += float(
+                        logprobs[i, torch.arange(len(c) - 1, device=device), torch.tensor(c[1:], device=device)].sum()
+                    )
                 scores.append(total)
         out.append(scores)
     return out
 
 
-def pair_margins(model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor | None,  # noqa: ANN001
+def pair_margins(model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor | None,
                  batch_size: int = 16) -> torch.Tensor:  # fmt: skip
     """Length-normalised margin per item: mean log-prob per token of the true completion
     minus that of the false one, with ``vector`` added at ``layer``."""
@@ -118,7 +122,7 @@ def pair_margins(model, tokenizer, pairs: list[StatementPair], layer: int, vecto
 
 
 @torch.no_grad()
-def next_token_logprobs(model, tokenizer, texts: list[str], layer: int, vector: torch.Tensor | None,  # noqa: ANN001
+def next_token_logprobs(model, tokenizer, texts: list[str], layer: int, vector: torch.Tensor | None,
                         batch_size: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
     """Per text: log-softmax of the next-token distribution at each position [T−1, V] and the actual next tokens."""
     device = input_device(model)
@@ -139,7 +143,7 @@ def side_effects(base: list[tuple[torch.Tensor, torch.Tensor]], steered: list[tu
     change in cross-entropy on the text's own next tokens, each averaged per text, with
     bootstrap intervals over texts."""
     kls, ces = [], []
-    for (p, targets), (q, _) in zip(base, steered):
+    for (p, targets), (q, _) in zip(base, steered, strict=False):
         kls.append(float((p.exp() * (p - q)).sum(-1).mean()))
         ce_p = -p.gather(1, targets[:, None]).mean()
         ce_q = -q.gather(1, targets[:, None]).mean()
@@ -212,7 +216,7 @@ def verdict(row_net: Estimate, p_net: float, controls: int, strength: float, con
     return beats, words
 
 
-def strength_sweep(model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor,  # noqa: ANN001
+def strength_sweep(model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor,
                    strengths: list[float], *, controls: int = 19, seed: int = 0, batch_size: int = 16,
                    neutral: list[str] | None = None) -> tuple[torch.Tensor, list[SweepRow]]:  # fmt: skip
     """Baseline margins and one row per strength: the direction's effect, the same for
@@ -230,7 +234,11 @@ def strength_sweep(model, tokenizer, pairs: list[StatementPair], layer: int, vec
                 for r in randoms]  # fmt: skip
         kl = ce = control_kl = None
         if neutral_base is not None:
-            kl, ce = side_effects(neutral_base, next_token_logprobs(model, tokenizer, neutral, layer, (strength * vector).to(device), batch_size), seed)
+            kl, ce = side_effects(
+                neutral_base,
+                next_token_logprobs(model, tokenizer, neutral, layer, (strength * vector).to(device), batch_size),
+                seed,
+            )
             control_kl = spread([side_effects(neutral_base, next_token_logprobs(model, tokenizer, neutral, layer, (strength * r).to(device), batch_size), seed)[0].value
                                  for r in randoms])  # fmt: skip
         control_net = spread([e.net.value for e in ctrl])
@@ -257,7 +265,7 @@ class MultipleChoice:
 
 
 @torch.no_grad()
-def truthfulqa_mc(model, tokenizer, items: list[dict[str, Any]], layer: int, vector: torch.Tensor | None,  # noqa: ANN001
+def truthfulqa_mc(model, tokenizer, items: list[dict[str, Any]], layer: int, vector: torch.Tensor | None,
                   batch_size: int = 16, seed: int = 0) -> MultipleChoice:  # fmt: skip
     """MC1 (the best answer has the highest summed log-prob) and MC2 (normalised probability
     mass on true answers), with the standard 6-shot QA preamble encoded once."""
@@ -289,11 +297,11 @@ class MultipleChoiceChange:
 
 
 def mc_change(base: MultipleChoice, steered: MultipleChoice, seed: int = 0) -> MultipleChoiceChange:
-    gained = sum(1 for a, b in zip(base.mc1_hits, steered.mc1_hits) if b > a)
-    lost = sum(1 for a, b in zip(base.mc1_hits, steered.mc1_hits) if b < a)
+    gained = sum(1 for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False) if b > a)
+    lost = sum(1 for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False) if b < a)
     return MultipleChoiceChange(
-        bootstrap_mean([b - a for a, b in zip(base.mc1_hits, steered.mc1_hits)], seed=seed), mcnemar_exact(gained, lost),
-        bootstrap_mean([b - a for a, b in zip(base.mc2_items, steered.mc2_items)], seed=seed),
+        bootstrap_mean([b - a for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False)], seed=seed), mcnemar_exact(gained, lost),
+        bootstrap_mean([b - a for a, b in zip(base.mc2_items, steered.mc2_items, strict=False)], seed=seed),
     )  # fmt: skip
 
 
@@ -306,7 +314,7 @@ def adaptive_strength(cosine: float) -> float:
 
 
 @torch.no_grad()
-def greedy_generate(model, tokenizer, prompts: list[str], layer: int, vector: torch.Tensor | None,  # noqa: ANN001
+def greedy_generate(model, tokenizer, prompts: list[str], layer: int, vector: torch.Tensor | None,
                     max_new_tokens: int, batch_size: int = 16) -> list[str]:  # fmt: skip
     """Greedy continuations, batched with left padding; ``vector`` [d] or [n, d] (one per prompt)."""
     device = input_device(model)
@@ -336,7 +344,7 @@ class GenerationChange:
     examples: list[dict[str, str]] = field(default_factory=list)
 
 
-def generation_change(model, tokenizer, prompts: list[str], layer: int, vector: torch.Tensor, *,  # noqa: ANN001
+def generation_change(model, tokenizer, prompts: list[str], layer: int, vector: torch.Tensor, *,
                       strength: float | None, residuals: torch.Tensor | None = None, control: torch.Tensor | None = None,
                       max_new_tokens: int = 20, batch_size: int = 16) -> GenerationChange:  # fmt: skip
     """The paper's metric, made deterministic: share of prompts whose greedy continuation
@@ -354,11 +362,17 @@ def generation_change(model, tokenizer, prompts: list[str], layer: int, vector: 
         steered = greedy_generate(model, tokenizer, prompts, layer, per_prompt, max_new_tokens, batch_size)
         strategy = "phase-adaptive (paper's cosine bands 3.0 / 1.5 / 0.5 / 0 on the unit direction)"
     else:
-        steered = greedy_generate(model, tokenizer, prompts, layer, (strength * vector).to(device), max_new_tokens, batch_size)
+        steered = greedy_generate(
+            model, tokenizer, prompts, layer, (strength * vector).to(device), max_new_tokens, batch_size
+        )
         strategy = f"fixed α = {strength:g} x typical residual"
         if control is not None:
-            ctrl = greedy_generate(model, tokenizer, prompts, layer, (strength * control).to(device), max_new_tokens, batch_size)
-            control_rate = wilson(sum(a != b for a, b in zip(plain, ctrl)), len(prompts))
-    changed = sum(a != b for a, b in zip(plain, steered))
-    examples = [{"prompt": p, "plain": a, "steered": b} for p, a, b in list(zip(prompts, plain, steered))[:3]]
+            ctrl = greedy_generate(
+                model, tokenizer, prompts, layer, (strength * control).to(device), max_new_tokens, batch_size
+            )
+            control_rate = wilson(sum(a != b for a, b in zip(plain, ctrl, strict=False)), len(prompts))
+    changed = sum(a != b for a, b in zip(plain, steered, strict=False))
+    examples = [
+        {"prompt": p, "plain": a, "steered": b} for p, a, b in list(zip(prompts, plain, steered, strict=False))[:3]
+    ]
     return GenerationChange(strategy, wilson(changed, len(prompts)), control_rate, examples)

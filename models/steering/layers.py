@@ -40,7 +40,9 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
     lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) == wanted]
     if wanted and lists:
         return lists[0]
-    raise SteeringError(f"cannot find the decoder layers of {type(model).__name__}; known paths: {', '.join(LAYER_PATHS)}")
+    raise SteeringError(
+        f"cannot find the decoder layers of {type(model).__name__}; known paths: {', '.join(LAYER_PATHS)}"
+    )
 
 
 def quarter_depth(model: nn.Module) -> int:

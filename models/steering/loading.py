@@ -39,7 +39,11 @@ class MemoryEstimate:
         return self.available_bytes is None or self.needed_bytes <= self.available_bytes
 
     def text(self) -> str:
-        free = f"{self.available_bytes / 2**30:.1f} GiB free" if self.available_bytes is not None else "free memory unknown"
+        free = (
+            f"{self.available_bytes / 2**30:.1f} GiB free"
+            if self.available_bytes is not None
+            else "free memory unknown"
+        )
         return (f"{self.parameters / 1e6:,.0f} M parameters in {self.dtype}: about "
                 f"{self.needed_bytes / 2**30:.2f} GiB needed, {free}")  # fmt: skip
 

@@ -141,15 +141,19 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
             log(text)
 
     if config.layer is not None and not 0 <= config.layer < n_layers:
-        raise SteeringError(f"layer {config.layer} is out of range; the model has {n_layers} decoder layers (0–{n_layers - 1})")
+        raise SteeringError(
+            f"layer {config.layer} is out of range; the model has {n_layers} decoder layers (0–{n_layers - 1})"
+        )
     train_all, val_all, test_all = split_by_country(city_pairs())
     train = sample(train_all, config.train_pairs, config.seed, "train")
     val = sample(val_all, config.validation_pairs, config.seed, "validation")
     test = sample(test_all, config.test_pairs, config.seed, "test")
     if {p.city for p in train} & {p.city for p in val + test}:
-        raise SteeringError("a training city is in the validation or test split; refusing to evaluate on training items")
+        raise SteeringError(
+            "a training city is in the validation or test split; refusing to evaluate on training items"
+        )
 
-    def residuals(m: Any, pairs: list) -> tuple[Any, Any]:  # noqa: ANN401
+    def residuals(m: Any, pairs: list) -> tuple[Any, Any]:
         return (all_layer_residuals(m, tok, [p.true_statement for p in pairs], config.batch_size),
                 all_layer_residuals(m, tok, [p.false_statement for p in pairs], config.batch_size))  # fmt: skip
 
@@ -160,7 +164,8 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
     cells, choice = probe_scan(tr, va, te, layers=layers, methods=methods)
     layer, method = choice.layer, choice.method
     layer_choice = ("given" if config.layer is not None else "best validation accuracy over all layers") + (
-        f", method {method}" + (" (best of " + ", ".join(methods) + " on validation)" if len(methods) > 1 else ""))
+        f", method {method}" + (" (best of " + ", ".join(methods) + " on validation)" if len(methods) > 1 else "")
+    )
     say("probe baselines (shuffled labels, random weights)")
     shuffled = shuffled_label_baseline(tr, va, te, layer, method, config.seed)
     random_weight = None

@@ -51,7 +51,11 @@ class Estimate:
     method: str
 
     def text(self, percent: bool = True, signed: bool = True) -> str:
-        f = (lambda x: f"{x:+.1%}" if signed else f"{x:.1%}") if percent else (lambda x: f"{x:+.3f}" if signed else f"{x:.3f}")
+        f = (
+            (lambda x: f"{x:+.1%}" if signed else f"{x:.1%}")
+            if percent
+            else (lambda x: f"{x:+.3f}" if signed else f"{x:.3f}")
+        )
         return f"{f(self.value)} (n={self.n}; 95% CI {f(self.low)} to {f(self.high)})"
 
 

@@ -70,7 +70,9 @@ def read_gguf(path: Path) -> tuple[dict[int, np.ndarray], dict[str, str | int]]:
             value = fld.contents()
             meta[name] = value if isinstance(value, (str, int)) else str(value)
     if meta.get("general.architecture") != "controlvector":
-        raise SteeringError(f"{path} is not a control-vector GGUF (general.architecture = {meta.get('general.architecture')!r})")
+        raise SteeringError(
+            f"{path} is not a control-vector GGUF (general.architecture = {meta.get('general.architecture')!r})"
+        )
     directions = {}
     for tensor in reader.tensors:
         if tensor.name.startswith("direction."):

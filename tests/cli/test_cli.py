@@ -74,8 +74,14 @@ def test_release_add_then_show_and_export(cli_env: str) -> None:
 
 BAD_INPUTS = [
     (["releases", "add", "X1", "--lab", "Gogle", "--date", "2026-05-01"], "did you mean 'Google'"),
-    (["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "mmlu_pr=80"], "unknown benchmark"),
-    (["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "gpqa_diamond=101"], "outside [0, 100]"),
+    (
+        ["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "mmlu_pr=80"],
+        "unknown benchmark",
+    ),
+    (
+        ["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "gpqa_diamond=101"],
+        "outside [0, 100]",
+    ),
     (["releases", "add", "X1", "--lab", "Google", "--date", "May 2026"], "malformed release date"),
     (["releases", "add", "X1", "--lab", "Google", "--date", "2999-01-01"], "in the future"),
     (["releases", "add", "Claude Opus 4.6", "--lab", "Anthropic", "--date", "2026-02-05"], "already exists"),
@@ -88,7 +94,9 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(cli_env: str, engine: Engine, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    cli_env: str, engine: Engine, args: list[str], message: str
+) -> None:
     before = table_counts(engine)
     code, out, err = run(*args)
     assert code == 2
@@ -161,7 +169,10 @@ def test_every_command_has_help_and_is_documented() -> None:
 
 def _run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "phasewatch.cli", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+        [sys.executable, "-m", "phasewatch.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -70,7 +70,9 @@ def test_queries_on_a_stored_fit(fitted_cli: str) -> None:
     tier = next(x for x in openai["shifts"] if x["after"] == "GPT-5.4 xhigh")
     assert tier["inference_compute"] and tier["kind"].startswith("inference compute")
     others = [x for x in openai["shifts"] if not x["inference_compute"]]
-    assert all(abs(x["p_none"]["mean"] + x["p_persistent"]["mean"] + x["p_transient"]["mean"] - 1) < 1e-9 for x in others)
+    assert all(
+        abs(x["p_none"]["mean"] + x["p_persistent"]["mean"] + x["p_transient"]["mean"] - 1) < 1e-9 for x in others
+    )
     matrix = json.loads(run("fits", "matrix", "--json")[1])
     assert {"swe_bench_verified", "gpqa_diamond"} <= set(matrix["benchmarks"])
     cell = next(c for c in matrix["cells"] if (c["x"], c["y"]) == ("swe_bench_verified", "gpqa_diamond"))

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
+
 from phasewatch.models.criteria import STATES
 from phasewatch.registry.db import transaction
 from phasewatch.registry.predictions import seed_predictions
-from sqlalchemy import Engine, text
-
 from tests.cli.test_cli import run
 from tests.helpers import table_counts
 
@@ -36,11 +36,18 @@ def test_list_shows_the_seven_with_deadlines_and_status(with_predictions: Engine
 
 
 def test_grade_as_of_names_the_five_models(with_predictions: Engine) -> None:
-    code, out, _ = run("predictions", "grade", "--as-of", "2026-05-13", "--panel", "growing-pains-34",
-                       "--panel", "post-cutoff-2026-04")
+    code, out, _ = run(
+        "predictions", "grade", "--as-of", "2026-05-13", "--panel", "growing-pains-34", "--panel", "post-cutoff-2026-04"
+    )
     assert code == 0
     assert "top-5 swe_bench_verified spread = 7 > 5 → met" in out
-    for name in ("Claude Opus 4.7 87.6", "Claude Opus 4.5 80.9", "Claude Opus 4.6 80.8", "DeepSeek-V4-Pro 80.6", "Gemini 3.1 Pro 80.6"):
+    for name in (
+        "Claude Opus 4.7 87.6",
+        "Claude Opus 4.5 80.9",
+        "Claude Opus 4.6 80.8",
+        "DeepSeek-V4-Pro 80.6",
+        "Gemini 3.1 Pro 80.6",
+    ):
         assert name in out
 
 
@@ -48,7 +55,9 @@ def test_verify_ok_then_tampered(with_predictions: Engine) -> None:
     code, out, _ = run("predictions", "verify")
     assert code == 0 and "chain intact: 14 prediction rows" in out
     with with_predictions.begin() as conn:
-        conn.execute(text("UPDATE predictions SET criterion = :c WHERE key = 'gp-5' AND revision = 1"), {"c": '{"pass": {}}'})
+        conn.execute(
+            text("UPDATE predictions SET criterion = :c WHERE key = 'gp-5' AND revision = 1"), {"c": '{"pass": {}}'}
+        )
     code, _, err = run("predictions", "verify")
     assert code == 3 and "#5 gp-5@1: content does not match its hash" in err and len(err.strip().splitlines()) == 1
     code, _, err = run("predictions", "grade")  # grading refuses a broken log, with the integrity exit code
@@ -80,11 +89,30 @@ def test_head_checkpoint_and_expect_head(with_predictions: Engine, tmp_path: Pat
 
 def test_add_and_score(with_predictions: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "mine.json"
-    path.write_text(json.dumps([{
-        "key": "mine-1", "title": "SWE spread stays wide", "probability": 0.75,
-        "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
-                      "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
-    }]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "key": "mine-1",
+                    "title": "SWE spread stays wide",
+                    "probability": 0.75,
+                    "criterion": {
+                        "deadline": "2026-12-31",
+                        "pass": {
+                            "metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}},
+                            "op": ">",
+                            "value": 3,
+                        },
+                        "fail": {
+                            "metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}},
+                            "op": "<",
+                            "value": 1,
+                        },
+                    },
+                }
+            ]
+        )
+    )
     code, out, err = run("predictions", "add", str(path))
     assert code == 0 and "registered mine-1@1" in out, err
     assert json.loads(run("predictions", "score", "--json")[1])["resolved"] == 0  # a spread waits for its deadline
@@ -94,12 +122,21 @@ def test_add_and_score(with_predictions: Engine, tmp_path: Path, monkeypatch: py
     assert scores["resolved"] == 1 and scores["brier"] == pytest.approx(0.0625) and scores["baseline_brier"] == 0.25
 
 
-SETTLED = {"key": "done", "title": "someone reports HLE", "probability": 0.9,
-           "criterion": {"deadline": "2027-06-30", "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
-                         "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1}}}
+SETTLED = {
+    "key": "done",
+    "title": "someone reports HLE",
+    "probability": 0.9,
+    "criterion": {
+        "deadline": "2027-06-30",
+        "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
+        "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1},
+    },
+}
 
 
-def test_a_prediction_already_resolvable_is_refused_unless_a_retrodiction(with_predictions: Engine, tmp_path: Path) -> None:
+def test_a_prediction_already_resolvable_is_refused_unless_a_retrodiction(
+    with_predictions: Engine, tmp_path: Path
+) -> None:
     path = tmp_path / "settled.json"
     path.write_text(json.dumps(SETTLED))
     before = table_counts(with_predictions)
@@ -116,9 +153,20 @@ def test_a_prediction_already_resolvable_is_refused_unless_a_retrodiction(with_p
     ("content", "message"),
     [
         ("{broken", "is not valid JSON"),
-        (json.dumps({"key": "x", "title": "t", "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": "~", "value": 1},
-                                                            "fail": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": ">", "value": 1}}}),
-         "pass.op: '~' is not one of"),
+        (
+            json.dumps(
+                {
+                    "key": "x",
+                    "title": "t",
+                    "criterion": {
+                        "deadline": "2026-12-31",
+                        "pass": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": "~", "value": 1},
+                        "fail": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": ">", "value": 1},
+                    },
+                }
+            ),
+            "pass.op: '~' is not one of",
+        ),
     ],
 )
 def test_bad_prediction_files(with_predictions: Engine, tmp_path: Path, content: str, message: str) -> None:
@@ -130,8 +178,20 @@ def test_bad_prediction_files(with_predictions: Engine, tmp_path: Path, content:
 
 
 def test_releases_add_reports_moved_predictions(with_predictions: Engine) -> None:
-    code, out, err = run("releases", "add", "Frontier X", "--lab", "OpenAI", "--date", "2026-11-01",
-                         "--score", "swe_bench_verified=96", "--score", "gpqa_diamond=97", "--json")
+    code, out, err = run(
+        "releases",
+        "add",
+        "Frontier X",
+        "--lab",
+        "OpenAI",
+        "--date",
+        "2026-11-01",
+        "--score",
+        "swe_bench_verified=96",
+        "--score",
+        "gpqa_diamond=97",
+        "--json",
+    )
     assert code == 0, err
     moved = {m["key"]: m for m in json.loads(out)["predictions_moved"]}
     assert "gp-1" in moved  # a new top SWE score widens the top-5 spread
@@ -140,13 +200,37 @@ def test_releases_add_reports_moved_predictions(with_predictions: Engine) -> Non
 def _later_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What is logged after the as-of date: a release dated before it, a prediction, stored gradings."""
     monkeypatch.setenv("PHASEWATCH_TODAY", "2026-12-10")
-    code, _, err = run("releases", "add", "Frontier Late", "--lab", "OpenAI", "--date", "2026-06-15",
-                       "--score", "swe_bench_verified=97", "--score", "gpqa_diamond=40", "--score", "hle=60",
-                       "--score", "ifeval=50")
+    code, _, err = run(
+        "releases",
+        "add",
+        "Frontier Late",
+        "--lab",
+        "OpenAI",
+        "--date",
+        "2026-06-15",
+        "--score",
+        "swe_bench_verified=97",
+        "--score",
+        "gpqa_diamond=40",
+        "--score",
+        "hle=60",
+        "--score",
+        "ifeval=50",
+    )
     assert code == 0, err
     path = tmp_path / "later.json"
-    path.write_text(json.dumps({**SETTLED, "key": "later", "criterion": {**SETTLED["criterion"],
-                    "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 500}}}))
+    path.write_text(
+        json.dumps(
+            {
+                **SETTLED,
+                "key": "later",
+                "criterion": {
+                    **SETTLED["criterion"],
+                    "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 500},
+                },
+            }
+        )
+    )
     assert run("predictions", "add", str(path))[0] == 0
     assert run("predictions", "grade")[0] == 0
 
@@ -155,8 +239,9 @@ def _later_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     "command",
     [("predictions", "grade"), ("predictions", "list"), ("predictions", "score"), ("saturation",)],
 )
-def test_as_of_is_exact_whatever_is_logged_later(with_predictions: Engine, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]) -> None:
+def test_as_of_is_exact_whatever_is_logged_later(
+    with_predictions: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
     args = (*command, "--as-of", "2026-11-30", "--json")
     code, first, err = run(*args)
     assert code == 0, err
@@ -168,7 +253,9 @@ def test_as_of_is_exact_whatever_is_logged_later(with_predictions: Engine, tmp_p
     assert json.loads(now) != json.loads(first) or command == ("predictions", "score")  # the later data is seen now
 
 
-def test_saturation_history_is_what_was_known_then(with_predictions: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_saturation_history_is_what_was_known_then(
+    with_predictions: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No hindsight: the 2026-09-30 point of today's history is the spread an as-of 2026-09-30 run gave."""
     _later_data(tmp_path, monkeypatch)
     now = json.loads(run("saturation", "--json")[1])

@@ -43,8 +43,23 @@ def test_models_list_at_80_columns_splits_no_word(cli_env: str, narrow: None) ->
     rows = json.loads(run("models", "list", "--json")[1])
     values = [str(v) for r in rows for v in r.values() if not isinstance(v, (dict, list))]
     values += [common.fmt(v) for r in rows for v in r.values()]
-    values += [common.fmt(x) for r in rows for v in r.get("scores", {}).values() for x in (v, *(v if isinstance(v, list) else []))]
-    values += ["models", "model", "lab", "released", "open", "obs", "yes", "no", *(k.replace("_", " ") for r in rows for k in r.get("scores", {}))]
+    values += [
+        common.fmt(x)
+        for r in rows
+        for v in r.get("scores", {}).values()
+        for x in (v, *(v if isinstance(v, list) else []))
+    ]
+    values += [
+        "models",
+        "model",
+        "lab",
+        "released",
+        "open",
+        "obs",
+        "yes",
+        "no",
+        *(k.replace("_", " ") for r in rows for k in r.get("scores", {})),
+    ]
     _words_whole(out.split("\n", 1)[1], values)
 
 
@@ -60,7 +75,11 @@ def test_short_url_plural_article() -> None:
     assert short_url("https://www.example.org/a/b/report.pdf") == "https://example.org/…/report.pdf"
     assert short_url("https://example.org/") == "https://example.org"
     assert len(short_url("https://example.org/" + "x" * 80)) == 48
-    assert (plural(1, "model"), plural(2, "model"), plural(3, "family", "families")) == ("1 model", "2 models", "3 families")
+    assert (plural(1, "model"), plural(2, "model"), plural(3, "family", "families")) == (
+        "1 model",
+        "2 models",
+        "3 families",
+    )
     assert [article(w) for w in ("Anthropic", "Google", "OpenAI", "HLE", "GPQA", "MMLU", "xAI", "unified")] == \
         ["an", "a", "an", "an", "a", "an", "a", "a"]  # fmt: skip
 
@@ -76,7 +95,7 @@ def test_format_csv_and_a_bad_format(cli_env: str) -> None:
     assert code == 2 and err.startswith("error: --format must be table, json or csv") and out == ""
 
 
-def _commands(group: click.Command, prefix: tuple[str, ...] = ()):  # noqa: ANN202
+def _commands(group: click.Command, prefix: tuple[str, ...] = ()):
     yield prefix, group
     for name, command in getattr(group, "commands", {}).items():
         yield from _commands(command, (*prefix, name))

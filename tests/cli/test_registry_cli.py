@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from phasewatch.cli.app import app
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from phasewatch.cli.app import app
 from tests.helpers import table_counts
 
 runner = CliRunner()
@@ -29,24 +29,73 @@ def _today(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["DeepSeek-V4-Pro (preview)", "--lab", "DeepSeek", "--date", "2026-04-24"],
-         "likely a duplicate of 'DeepSeek-V4-Pro'.*after normalisation.*models alias add"),
-        (["deepseek v4 pro-preview", "--lab", "DeepSeek", "--date", "2026-05-01"], "likely a duplicate of 'DeepSeek-V4-Pro'"),
-        (["V4 Pro open", "--lab", "DeepSeek", "--date", "2026-04-24", "--open-weight", "--hf-repo", "deepseek-ai/deepseek-v4-pro"],
-         "same Hugging Face repo deepseek-ai/DeepSeek-V4-Pro"),
-        (["Some Other Name", "--lab", "DeepSeek", "--date", "2026-04-24", "--score", "swe_bench_verified=80.6",
-          "--score", "gpqa_diamond=90.1"], "same lab, date and scores"),
-        (["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--score", "gpqa_diamond=0.85"],
-         "looks like a fraction; scores are percentages: write 85"),
-        (["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--score", "swe_bench_pr=40"],
-         "unknown benchmark 'swe_bench_pr'; did you mean 'swe_bench_pro'"),
-        (["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--params-total-b", "1800000000000"],
-         "looks like a raw parameter count; give billions: 1800"),
+        (
+            ["DeepSeek-V4-Pro (preview)", "--lab", "DeepSeek", "--date", "2026-04-24"],
+            "likely a duplicate of 'DeepSeek-V4-Pro'.*after normalisation.*models alias add",
+        ),
+        (
+            ["deepseek v4 pro-preview", "--lab", "DeepSeek", "--date", "2026-05-01"],
+            "likely a duplicate of 'DeepSeek-V4-Pro'",
+        ),
+        (
+            [
+                "V4 Pro open",
+                "--lab",
+                "DeepSeek",
+                "--date",
+                "2026-04-24",
+                "--open-weight",
+                "--hf-repo",
+                "deepseek-ai/deepseek-v4-pro",
+            ],
+            "same Hugging Face repo deepseek-ai/DeepSeek-V4-Pro",
+        ),
+        (
+            [
+                "Some Other Name",
+                "--lab",
+                "DeepSeek",
+                "--date",
+                "2026-04-24",
+                "--score",
+                "swe_bench_verified=80.6",
+                "--score",
+                "gpqa_diamond=90.1",
+            ],
+            "same lab, date and scores",
+        ),
+        (
+            ["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--score", "gpqa_diamond=0.85"],
+            "looks like a fraction; scores are percentages: write 85",
+        ),
+        (
+            ["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--score", "swe_bench_pr=40"],
+            "unknown benchmark 'swe_bench_pr'; did you mean 'swe_bench_pro'",
+        ),
+        (
+            ["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--params-total-b", "1800000000000"],
+            "looks like a raw parameter count; give billions: 1800",
+        ),
         (["New Model", "--lab", "Anthropic", "--date", "2020-03-01"], "before Anthropic existed"),
         (["New Model", "--lab", "OpenAI", "--date", "2026-12-25"], "in the future"),
-        (["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--open-weight", "--hf-repo", "just-a-name"], "ORG/NAME"),
-        (["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--score", "hle=30", "--score-source", "gpqa_diamond=https://x.org"],
-         "names gpqa_diamond, which has no --score"),
+        (
+            ["New Model", "--lab", "OpenAI", "--date", "2026-06-01", "--open-weight", "--hf-repo", "just-a-name"],
+            "ORG/NAME",
+        ),
+        (
+            [
+                "New Model",
+                "--lab",
+                "OpenAI",
+                "--date",
+                "2026-06-01",
+                "--score",
+                "hle=30",
+                "--score-source",
+                "gpqa_diamond=https://x.org",
+            ],
+            "names gpqa_diamond, which has no --score",
+        ),
     ],
 )
 def test_refused_releases_are_one_line_exit_2_and_write_nothing(
@@ -79,9 +128,16 @@ def test_per_score_provenance_and_a_separate_date_source(cli_env: str) -> None:
     detail = json.loads(run("models", "show", "Example 1", "--json")[1])
     assert detail["release_date_source"] == "https://lab.example/date"
     by_key = {o["benchmark"]: o for o in detail["observations"]}
-    assert (by_key["swe_bench_pro"]["source_url"], by_key["swe_bench_pro"]["reported_by"]) == ("https://lab.example/post", "lab")
-    assert (by_key["hle"]["source_url"], by_key["hle"]["reported_by"], by_key["hle"]["setting"], by_key["hle"]["stderr"]) == (
-        "https://third.example/hle", "third_party", "text-only", 1.5)
+    assert (by_key["swe_bench_pro"]["source_url"], by_key["swe_bench_pro"]["reported_by"]) == (
+        "https://lab.example/post",
+        "lab",
+    )
+    assert (
+        by_key["hle"]["source_url"],
+        by_key["hle"]["reported_by"],
+        by_key["hle"]["setting"],
+        by_key["hle"]["stderr"],
+    ) == ("https://third.example/hle", "third_party", "text-only", 1.5)
     # the text-only HLE figure is not the benchmark's standard setting: the live panel says so and leaves it out
     live = json.loads(run("panels", "show", "frontier", "--benchmark", "hle", "--json")[1])
     assert not any(c["model"] == "Example 1" for c in live["chosen"])
@@ -91,7 +147,9 @@ def test_per_score_provenance_and_a_separate_date_source(cli_env: str) -> None:
 def test_scores_add_and_benchmarks_add(cli_env: str, engine: Engine) -> None:
     before = table_counts(engine)
     assert run("benchmarks", "add", "Bad Key", "--name", "x", "--category", "c", "--standard-setting", "s")[0] == 2
-    assert run("benchmarks", "add", "swe_bench_pro", "--name", "x", "--category", "c", "--standard-setting", "s")[0] == 2
+    assert (
+        run("benchmarks", "add", "swe_bench_pro", "--name", "x", "--category", "c", "--standard-setting", "s")[0] == 2
+    )
     assert table_counts(engine) == before
     code, _, err = run("benchmarks", "add", "mle_bench_lite", "--name", "MLE-bench Lite", "--category", "agentic_ml",
                        "--standard-setting", "medal rate, one attempt", "--nonstandard", "pass@k")  # fmt: skip
@@ -100,7 +158,9 @@ def test_scores_add_and_benchmarks_add(cli_env: str, engine: Engine) -> None:
                          "--reported-by", "third_party", "--setting", "pass@k with k=8", "--json")  # fmt: skip
     assert code == 0, err and json.loads(out)["new"] is True
     listed = {b["key"]: b for b in json.loads(run("benchmarks", "list", "--json")[1])}
-    assert listed["mle_bench_lite"]["observations"] == 1 and listed["mle_bench_lite"]["nonstandard_markers"] == ["pass@k"]
+    assert listed["mle_bench_lite"]["observations"] == 1 and listed["mle_bench_lite"]["nonstandard_markers"] == [
+        "pass@k"
+    ]
     assert listed["swe_bench_pro"]["standard_setting"]
     assert run("scores", "add", "Claude Opus 4.6", "gpqa_diamond=0.9")[0] == 2
 
@@ -108,7 +168,10 @@ def test_scores_add_and_benchmarks_add(cli_env: str, engine: Engine) -> None:
 def test_same_weights_alias_and_tier_are_counted_once(cli_env: str) -> None:
     code, _, err = run("models", "alias", "add", "DeepSeek-V4-Pro", "DeepSeek-V4-Pro (preview)")
     assert code == 0, err
-    assert "DeepSeek-V4-Pro (preview)" in json.loads(run("models", "show", "DeepSeek-V4-Pro (preview)", "--json")[1])["aliases"]
+    assert (
+        "DeepSeek-V4-Pro (preview)"
+        in json.loads(run("models", "show", "DeepSeek-V4-Pro (preview)", "--json")[1])["aliases"]
+    )
     code, out, err = run("releases", "add", "DeepSeek-V4-Pro Max", "--lab", "DeepSeek", "--date", "2026-04-24",
                          "--open-weight", "--hf-repo", "deepseek-ai/DeepSeek-V4-Pro", "--same-weights-as", "DeepSeek-V4-Pro",
                          "--score", "swe_bench_verified=81.0", "--json")  # fmt: skip
@@ -118,7 +181,10 @@ def test_same_weights_alias_and_tier_are_counted_once(cli_env: str) -> None:
     pairs = json.loads(run("panels", "show", "frontier", "--json")[1])
     chosen_models = {c["model"] for c in pairs["chosen"]}
     assert "DeepSeek-V4-Pro" in chosen_models and "DeepSeek-V4-Pro Max" not in chosen_models
-    assert any(e["model"] == "DeepSeek-V4-Pro Max" and "same weights as DeepSeek-V4-Pro" in e["reason"] for e in pairs["excluded"])
+    assert any(
+        e["model"] == "DeepSeek-V4-Pro Max" and "same weights as DeepSeek-V4-Pro" in e["reason"]
+        for e in pairs["excluded"]
+    )
 
 
 def test_corrections_keep_the_old_values(cli_env: str, engine: Engine, tmp_path: Path) -> None:
@@ -126,22 +192,30 @@ def test_corrections_keep_the_old_values(cli_env: str, engine: Engine, tmp_path:
                "--source", "https://x.example")[0] == 0  # fmt: skip
     before = table_counts(engine)
     assert run("releases", "correct", "Example 2", "--date", "2026-07-09")[0] == 2  # no --reason
-    assert run("releases", "correct", "Example 2", "--reason", "r", "--score", "gpqa_diamond=88.1")[0] == 2  # nothing differs
+    assert (
+        run("releases", "correct", "Example 2", "--reason", "r", "--score", "gpqa_diamond=88.1")[0] == 2
+    )  # nothing differs
     assert table_counts(engine) == before
     code, _, err = run("releases", "correct", "Example 2", "--reason", "typo in the post", "--date", "2026-07-09",
                        "--score", "gpqa_diamond=81.8", "--source", "https://x.example/erratum")  # fmt: skip
     assert code == 0, err
     history = json.loads(run("models", "history", "Example 2", "--json")[1])
     assert [(h["field"], h["old"], h["new"]) for h in history] == [
-        ("release_date", "2026-07", "2026-07-09"), ("score:gpqa_diamond", "88.1", "81.8")]
+        ("release_date", "2026-07", "2026-07-09"),
+        ("score:gpqa_diamond", "88.1", "81.8"),
+    ]
     detail = json.loads(run("models", "show", "Example 2", "--json")[1])
     assert sorted(o["value"] for o in detail["observations"]) == [81.8, 88.1]  # the old figure is kept
     live = json.loads(run("panels", "show", "frontier", "--benchmark", "gpqa_diamond", "--json")[1])
     assert [c["value"] for c in live["chosen"] if c["model"] == "Example 2"] == [81.8]
-    assert any(e["model"] == "Example 2" and e["value"] == 88.1 and "retracted" in e["reason"] for e in live["excluded"])
+    assert any(
+        e["model"] == "Example 2" and e["value"] == 88.1 and "retracted" in e["reason"] for e in live["excluded"]
+    )
     assert detail["conflicts"] == {}  # a correction is history, not a disagreement between sources
     # the retraction travels with an export, and re-importing it changes nothing
-    exported = [r for r in json.loads(run("export", "--format", "json")[1])["observations"] if r["model"] == "Example 2"]
+    exported = [
+        r for r in json.loads(run("export", "--format", "json")[1])["observations"] if r["model"] == "Example 2"
+    ]
     assert {(r["value"], r["retracted_on"]) for r in exported} == {(88.1, "2026-11-30"), (81.8, None)}
     path = tmp_path / "export.json"
     path.write_text(run("export", "--format", "json")[1], encoding="utf-8")

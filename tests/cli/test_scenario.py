@@ -18,6 +18,9 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
 from phasewatch.cli.app import app
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.db import make_engine, transaction, upgrade
@@ -29,9 +32,6 @@ from phasewatch.registry.seed import (
     load_paper_frontier,
     load_vocabulary,
 )
-from sqlalchemy import func, select
-from typer.testing import CliRunner
-
 from tests.helpers import source_path, table_counts
 
 runner = CliRunner()
@@ -129,7 +129,8 @@ def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str)
         name = canonical.get(row["model"], row["model"])
         if row["swe_bench_verified"] and row["gpqa_diamond"]:
             assert (name, "swe_bench_verified") in chosen or any(
-                e["model"] == name and e["benchmark"] == "swe_bench_verified" for e in live["excluded"])
+                e["model"] == name and e["benchmark"] == "swe_bench_verified" for e in live["excluded"]
+            )
     # a lab-reported figure beats the paper's where both exist (default precedence)
     refused_names = {canonical.get(m, m) for m in refused}
     both = [c for c in live["chosen"] if c["model"] in refused_names and c["benchmark"] == "gpqa_diamond"]
@@ -139,15 +140,28 @@ def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str)
     assert not {c["model"] for c in earlier["chosen"]} & set(logged)
 
     # a fit of the live panel records the observations it used
-    code, out, err = run("fit", "--panel", "frontier", "--draws", "300", "--tune", "300", "--chains", "2",
-                         "--accept-unconverged", "--json")  # short chains: accepted so the verdict path runs
+    code, out, err = run(
+        "fit",
+        "--panel",
+        "frontier",
+        "--draws",
+        "300",
+        "--tune",
+        "300",
+        "--chains",
+        "2",
+        "--accept-unconverged",
+        "--json",
+    )  # short chains: accepted so the verdict path runs
     assert code == 0, err
     fit = json.loads(out)
     pairs = sum(1 for m in {c["model"] for c in live["chosen"]}
                 if (m, "swe_bench_verified") in chosen and (m, "gpqa_diamond") in chosen)  # fmt: skip
     assert fit["n_models"] == pairs
     with transaction(engine) as session:
-        used = session.scalar(select(func.count()).select_from(FitObservation).where(FitObservation.fit_id == fit["id"]))
+        used = session.scalar(
+            select(func.count()).select_from(FitObservation).where(FitObservation.fit_id == fit["id"])
+        )
     assert used == 2 * pairs
 
     # the next release is checked against it, graded, and the fit is reported stale by one release

@@ -47,7 +47,9 @@ def test_release_queues_a_job_the_worker_runs_and_models_show_displays(cli_env: 
     accuracy = steering["probe_accuracy"]
     assert accuracy["n"] == DEFAULT_CONFIG["test_pairs"] and accuracy["low"] <= accuracy["value"] <= accuracy["high"]
     assert [row["strength"] for row in steering["sweep"]] == DEFAULT_CONFIG["strengths"]
-    assert all(row["corrected"] is None or row["corrected"]["n"] <= DEFAULT_CONFIG["test_pairs"] for row in steering["sweep"])
+    assert all(
+        row["corrected"] is None or row["corrected"]["n"] <= DEFAULT_CONFIG["test_pairs"] for row in steering["sweep"]
+    )
     assert steering["verdict"] and steering["mc_baseline"]["questions"] == DEFAULT_CONFIG["tqa_questions"]
     assert steering["mc_baseline"]["mc1"]["n"] == DEFAULT_CONFIG["tqa_questions"]
     assert run("worker", "--once")[1].strip() == "no job to run"
@@ -67,7 +69,9 @@ def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, t
                          "--method", "logistic", "--batch-size", "5", "--json")  # fmt: skip
     assert code == 0, err
     report = json.loads(out)
-    assert report["config"]["batch_size"] == 5 and report["config"]["test_pairs"] == 12 and report["method"] == "logistic"
+    assert (
+        report["config"]["batch_size"] == 5 and report["config"]["test_pairs"] == 12 and report["method"] == "logistic"
+    )
     assert report["split_sizes"]["test"] == 12 and len(report["sweep"][0]["control_net"]["values"]) == 2
     assert report["random_weight_baseline"] is None and report["mc_baseline"] is None
     code, out, err = run("steer", "run", "--model", str(model_store), "--device", "cpu", "--config", str(config))

@@ -39,7 +39,7 @@ def test_dashboard_in_a_real_browser(fitted_url: str, tmp_path: Path, monkeypatc
     assert code == 0, err
     page = Path(json.loads(out)["path"])
     index = page.read_text()
-    assert "http" not in index and "<link rel=\"stylesheet\" href=\"style.css\">" in index  # local files only
+    assert "http" not in index and '<link rel="stylesheet" href="style.css">' in index  # local files only
     for name in ("plotly.min.js", "data.js", "app.js", "style.css"):
         assert (page.parent / name).stat().st_size > 1000
     chromium = find_chromium()
@@ -98,7 +98,9 @@ def _frontier(browser: Browser, url: str) -> None:
         for b in boxes[i + 1 :]:
             assert not (a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1), (a, b)
     total = browser.eval("document.querySelectorAll('#frontier-fig .scatterlayer .point').length")
-    browser.eval("var s = document.getElementById('frontier-show'); s.value = 'since'; s.dispatchEvent(new Event('change'))")
+    browser.eval(
+        "var s = document.getElementById('frontier-show'); s.value = 'since'; s.dispatchEvent(new Event('change'))"
+    )
     since = browser.eval("PHASEWATCH.frontier.since")
     browser.wait_for(f"document.querySelectorAll('#frontier-fig .scatterlayer .point').length < {total}")
     assert 0 < since < total
@@ -110,19 +112,27 @@ def _tables(browser: Browser, url: str) -> None:
     browser.click("[data-table=observations] input.filter")
     browser.send("Input.insertText", text="gpqa_diamond")
     browser.wait_for(f"document.querySelectorAll('[data-table=observations] tbody tr').length < {rows}")
-    kept = browser.eval("Array.from(document.querySelectorAll('[data-table=observations] tbody tr')).map(function(r){return r.textContent})")
+    kept = browser.eval(
+        "Array.from(document.querySelectorAll('[data-table=observations] tbody tr')).map(function(r){return r.textContent})"
+    )
     assert kept and all("gpqa_diamond" in r for r in kept)
-    csv = browser.eval("decodeURIComponent(document.querySelector('[data-table=observations] a.csv').href.split(',').slice(1).join(','))")
+    csv = browser.eval(
+        "decodeURIComponent(document.querySelector('[data-table=observations] a.csv').href.split(',').slice(1).join(','))"
+    )
     assert csv.splitlines()[0] == "model,lab,kind,benchmark,value,setting,reported by,retrieved on,source url"
     assert len(csv.splitlines()) == rows + 1 and "https://" in csv  # full URLs in the CSV
-    assert browser.eval("document.querySelectorAll('.tablebox').length") == browser.eval("document.querySelectorAll('.tablebox a.csv').length")
+    assert browser.eval("document.querySelectorAll('.tablebox').length") == browser.eval(
+        "document.querySelectorAll('.tablebox a.csv').length"
+    )
 
 
 def _analyze(browser: Browser, url: str) -> None:
     browser.open(f"{url}#analyze")
     cases = [("Google", 70.0, 85.0), ("DeepSeek", 40.0, 45.0), ("OpenAI", 80.0, 99.5), ("Mistral AI", 55.5, 66.6)]
     for lab, x, y in cases:
-        known = browser.eval(f"Array.from(document.querySelectorAll('#an-lab option')).some(function(o){{return o.value === {json.dumps(lab)}}})")
+        known = browser.eval(
+            f"Array.from(document.querySelectorAll('#an-lab option')).some(function(o){{return o.value === {json.dumps(lab)}}})"
+        )
         browser.eval(f"document.getElementById('an-lab').value = {json.dumps(lab if known else '(new lab)')};"
                      f"document.getElementById('an-x').value = '{x}'; document.getElementById('an-y').value = '{y}';")  # fmt: skip
         browser.eval("document.getElementById('an-result').removeAttribute('data-json')")
@@ -145,7 +155,9 @@ def _analyze(browser: Browser, url: str) -> None:
         browser.click("#classify-form button")
         browser.wait_for("document.getElementById('cl-result').getAttribute('data-json')")
         page = json.loads(browser.eval("document.getElementById('cl-result').getAttribute('data-json')"))
-        code, out, err = run("phase", "classify", "--params-b", str(params_b), "--hellaswag", str(hs), "--truthfulqa", str(tqa), "--json")
+        code, out, err = run(
+            "phase", "classify", "--params-b", str(params_b), "--hellaswag", str(hs), "--truthfulqa", str(tqa), "--json"
+        )
         assert code == 0, err
         cli = json.loads(out)
         assert page["phase"] == cli["isocline_phase"]
@@ -159,9 +171,13 @@ def _detail_pages(browser: Browser, url: str) -> None:
     for key in keys:  # a page per prediction: statement, window, evidence, history, hash
         browser.open(f"{url}#predictions/{key}")
         text = browser.eval("document.getElementById('prediction-detail').textContent")
-        content_hash = browser.eval(f"PHASEWATCH.predictions.items.filter(function(p){{return p.key === '{key}'}})[0].hash")
+        content_hash = browser.eval(
+            f"PHASEWATCH.predictions.items.filter(function(p){{return p.key === '{key}'}})[0].hash"
+        )
         assert "Statement:" in text and "→" in text and content_hash in text
-        assert browser.eval(f"document.querySelectorAll('[data-table=\"prediction-{key}-evidence\"] tbody tr').length") > 0
+        assert (
+            browser.eval(f"document.querySelectorAll('[data-table=\"prediction-{key}-evidence\"] tbody tr').length") > 0
+        )
     for lab in browser.eval("PHASEWATCH.labs.map(function(l){return l.lab})"):
         browser.open(f"{url}#labs/{lab}")
         browser.wait_for("document.querySelector('#lab-trajectory .main-svg')")

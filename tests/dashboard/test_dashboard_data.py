@@ -60,7 +60,9 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
     for m in later:  # releases outside the fit: the same HDI from the same stored posterior
         p = points[m["name"]]
         assert not p["in_fit"] and (p["x"], p["y"]) == (m["x"], m["y"])
-        assert (p["h"], p["h_low"], p["h_high"]) == pytest.approx((m["h"]["mean"], m["h"]["low"], m["h"]["high"]), abs=1e-12)
+        assert (p["h"], p["h_low"], p["h_high"]) == pytest.approx(
+            (m["h"]["mean"], m["h"]["low"], m["h"]["high"]), abs=1e-12
+        )
 
     states = {row["key"]: row["state"] for row in _cli("predictions", "list")}
     assert states and {p["key"]: p["state"] for p in page["predictions"]["items"]} == states

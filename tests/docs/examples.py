@@ -101,7 +101,12 @@ def environment(workdir: Path) -> dict[str, str]:
 def run(command: str, workdir: Path, env: dict[str, str]) -> list[str]:
     """Run one shown command in bash; stdout and stderr together, as a terminal shows them."""
     done = subprocess.run(
-        ["bash", "-c", command], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["bash", "-c", command],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         timeout=900,
     )
     text = done.stdout
@@ -145,7 +150,9 @@ class Mismatch:
 
     def __str__(self) -> str:
         return (
-            f"{self.document}: `{self.command}` printed\n" + "\n".join(self.actual) + "\n--- but the page shows ---\n"
+            f"{self.document}: `{self.command}` printed\n"
+            + "\n".join(self.actual)
+            + "\n--- but the page shows ---\n"
             + "\n".join(self.expected)
         )
 

@@ -21,7 +21,10 @@ def test_parse_reads_commands_continuations_and_outputs() -> None:
     text = "x\n```console approx\n$ phasewatch a \\\n    --b\nout 1\n$ phasewatch c\n```\n"
     (block,) = parse(text)
     assert block.approx
-    assert [(e.command, e.expected) for e in block.examples] == [("phasewatch a \\\n    --b", ["out 1"]), ("phasewatch c", [])]
+    assert [(e.command, e.expected) for e in block.examples] == [
+        ("phasewatch a \\\n    --b", ["out 1"]),
+        ("phasewatch c", []),
+    ]
 
 
 def test_readme_has_examples() -> None:
@@ -32,4 +35,6 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize("page", documents(), ids=lambda p: p.name)
 def test_examples_match_a_real_run(page: Path) -> None:
     mismatches = check_document(page)
-    assert not mismatches, "\n\n".join(map(str, mismatches)) + "\n\n(refresh with `python -m tests.docs.examples --write`)"
+    assert not mismatches, (
+        "\n\n".join(map(str, mismatches)) + "\n\n(refresh with `python -m tests.docs.examples --write`)"
+    )

@@ -30,7 +30,9 @@ def _synthetic(seed: int = 3, labs: int = 8, per_lab: int = 6) -> tuple[Coupling
     b = TRUTH["mu_b"] + TRUTH["sigma_b"] * rng.standard_normal(labs)
     lab_of = np.repeat(np.arange(labs), per_lab)
     x = rng.uniform(20, 92, lab_of.size)
-    y_link = a[lab_of] + b[lab_of] * (to_link(x, "logit") - np.log(1.5)) + TRUTH["sigma"] * rng.standard_normal(lab_of.size)
+    y_link = (
+        a[lab_of] + b[lab_of] * (to_link(x, "logit") - np.log(1.5)) + TRUTH["sigma"] * rng.standard_normal(lab_of.size)
+    )
     names = tuple(f"m{i}" for i in range(lab_of.size))
     return CouplingData(names, tuple(f"lab{j}" for j in lab_of), x, from_link(y_link, "logit")), b
 
@@ -41,7 +43,10 @@ def test_link_round_trips_and_refuses_the_bounds() -> None:
     assert np.array_equal(to_link(scores, "identity"), scores)
     with pytest.raises(ValueError, match="strictly between 0 and 100"):
         to_link(np.array([100.0]), "logit")
-    assert ModelSpec.from_method(BOUNDED.method) == BOUNDED and ModelSpec.from_method("hierarchical-studentt-v1") == ModelSpec()
+    assert (
+        ModelSpec.from_method(BOUNDED.method) == BOUNDED
+        and ModelSpec.from_method("hierarchical-studentt-v1") == ModelSpec()
+    )
     with pytest.raises(ValueError):
         ModelSpec("probit", "partial")
 
@@ -49,8 +54,20 @@ def test_link_round_trips_and_refuses_the_bounds() -> None:
 def test_bounded_log_likelihood_is_a_density_in_percent() -> None:
     """The Jacobian makes the logit model's density integrate to 1 over y in (0, 100)."""
     n = 4
-    posterior = Posterior(("A",), 0.4, np.full(n, 0.8), np.full(n, 0.7), np.zeros(n), np.zeros(n), np.full(n, 0.3),
-                          np.full(n, 8.0), np.full((n, 1), 0.8), np.full((n, 1), 0.7), link="logit", chains=1)
+    posterior = Posterior(
+        ("A",),
+        0.4,
+        np.full(n, 0.8),
+        np.full(n, 0.7),
+        np.zeros(n),
+        np.zeros(n),
+        np.full(n, 0.3),
+        np.full(n, 8.0),
+        np.full((n, 1), 0.8),
+        np.full((n, 1), 0.7),
+        link="logit",
+        chains=1,
+    )
     ys = np.linspace(0.01, 99.99, 40001)
     data = CouplingData(tuple(str(i) for i in range(ys.size)), ("A",) * ys.size, np.full(ys.size, 70.0), ys)
     density = np.exp(posterior.log_likelihood(data)[0])
@@ -92,8 +109,10 @@ def test_bounded_fit_recovers_known_truth(bounded_fit) -> None:
         draws = getattr(posterior, name)
         low, high = np.quantile(draws, [0.025, 0.975])
         assert low < TRUTH[name] < high, name
-    covered = [np.quantile(posterior.b[:, i], 0.025) < slopes[int(lab[3:])] < np.quantile(posterior.b[:, i], 0.975)
-               for i, lab in enumerate(posterior.labs)]
+    covered = [
+        np.quantile(posterior.b[:, i], 0.025) < slopes[int(lab[3:])] < np.quantile(posterior.b[:, i], 0.975)
+        for i, lab in enumerate(posterior.labs)
+    ]
     assert sum(covered) >= len(covered) - 1
 
 

@@ -88,7 +88,10 @@ def test_hierarchical_fit_recovers_known_truth(synthetic_fit) -> None:
     # shrinkage: lab slopes are pulled towards the population slope, never past it
     for lab in summary.labs:
         assert lab.ols_slope is not None
-        assert abs(lab.slope.mean - summary.population_slope.mean) <= abs(lab.ols_slope - summary.population_slope.mean) + 0.05
+        assert (
+            abs(lab.slope.mean - summary.population_slope.mean)
+            <= abs(lab.ols_slope - summary.population_slope.mean) + 0.05
+        )
 
 
 @pytest.mark.slow

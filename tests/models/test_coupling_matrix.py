@@ -13,8 +13,11 @@ def test_known_correlations_are_recovered_with_missing_cells() -> None:
     rng = np.random.default_rng(8)
     n = 400
     ability = rng.standard_normal(n)
-    latent = {"a": ability + 0.3 * rng.standard_normal(n), "b": ability + 0.3 * rng.standard_normal(n),
-              "c": rng.standard_normal(n)}  # c is unrelated to a and b
+    latent = {
+        "a": ability + 0.3 * rng.standard_normal(n),
+        "b": ability + 0.3 * rng.standard_normal(n),
+        "c": rng.standard_normal(n),
+    }  # c is unrelated to a and b
     scores: dict[str, dict[str, float]] = {}
     for i in range(n):
         present = [k for k in latent if rng.random() < 0.6]  # ~40 % of cells missing

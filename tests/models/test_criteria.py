@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from phasewatch.models.criteria import (
     Context,
     CriterionError,
@@ -39,8 +40,12 @@ SPREAD5 = {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 3}}
 
 
 def test_top_k_spread_names_its_models_and_needs_k() -> None:
-    data = ctx(rel("a", swe_bench_verified=80), rel("b", swe_bench_verified=79), rel("c", swe_bench_verified=70),
-               rel("d", swe_bench_verified=85))
+    data = ctx(
+        rel("a", swe_bench_verified=80),
+        rel("b", swe_bench_verified=79),
+        rel("c", swe_bench_verified=70),
+        rel("d", swe_bench_verified=85),
+    )
     out = evaluate(cmp(SPREAD5, "<", 7), {}, data)
     assert out.result is True and out.evidence["value"] == 6  # 85 - 79
     assert [m[0] for m in out.evidence["models"]] == ["d", "a", "b"]
@@ -103,9 +108,12 @@ def test_deadline_states(scores: tuple[float, ...], as_of: str, state: str) -> N
 
 
 def test_not_yet_resolvable_and_release_window_states() -> None:
-    crit = {"trend": TREND, "fail_when": "any_time",
-            "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
-            "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}
+    crit = {
+        "trend": TREND,
+        "fail_when": "any_time",
+        "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
+        "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some"),
+    }
     on = dt.date(2026, 9, 1)
     assert grade(crit, ctx(on="2026-09-01"), on).state == "not-yet-resolvable"
     a = rel("v4", "DS", "2026-06-01", swe_bench_verified=80, gpqa_diamond=88)  # -2
@@ -122,9 +130,11 @@ def test_not_yet_resolvable_and_release_window_states() -> None:
 
 def test_the_pass_waits_for_the_deadline_unless_settled_like_the_fail() -> None:
     """gp-1 and gp-5 under one rule: a currently met condition is not a resolution."""
-    r_crit = {"deadline": "2027-05-31",
-              "pass": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, ">", 0.5),
-              "fail": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, "<", 0.3)}
+    r_crit = {
+        "deadline": "2027-05-31",
+        "pass": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, ">", 0.5),
+        "fail": cmp({"correlation": {"x": "swe_bench_verified", "y": "gpqa_diamond", "min_n": 4}}, "<", 0.3),
+    }
     data = ctx(*(rel(f"m{i}", swe_bench_verified=70 + i, gpqa_diamond=60 + 2 * i) for i in range(5)), on="2026-05-13")
     early = grade(r_crit, data, dt.date(2026, 5, 13))
     assert early.state == "pending" and early.passing is True and "not settled" in early.note
@@ -133,8 +143,11 @@ def test_the_pass_waits_for_the_deadline_unless_settled_like_the_fail() -> None:
 
 def test_a_count_bound_settles_early() -> None:
     """More data can only raise a count: 'count >= 3' once met is settled, and passes before the deadline."""
-    crit = {"deadline": "2027-01-01", "pass": cmp({"count": {"benchmarks": ["hle"]}}, ">=", 3),
-            "fail": cmp({"count": {"benchmarks": ["hle"]}}, "<", 1)}
+    crit = {
+        "deadline": "2027-01-01",
+        "pass": cmp({"count": {"benchmarks": ["hle"]}}, ">=", 3),
+        "fail": cmp({"count": {"benchmarks": ["hle"]}}, "<", 1),
+    }
     three = ctx(*(rel(f"m{i}", hle=10.0 + i) for i in range(3)))
     result = grade(crit, three, dt.date(2026, 6, 1))
     assert (result.state, result.reason) == ("passed", "pass_settled")
@@ -150,9 +163,11 @@ def test_both_sides_met_is_ambiguous_and_too_little_evidence_annuls() -> None:
     assert (short.state, short.reason) == ("annulled", "insufficient_evidence")
 
 
-H_CRIT = {"trend": TREND,
-          "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
-          "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some")}
+H_CRIT = {
+    "trend": TREND,
+    "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
+    "fail": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some"),
+}
 
 
 def test_next_releases_counts_every_release_and_lists_the_unscored() -> None:
@@ -174,14 +189,25 @@ def test_next_releases_counts_every_release_and_lists_the_unscored() -> None:
 def test_same_weights_count_once() -> None:
     """Two names for one set of weights enter a top-k once, as the best-scoring tier; a
     re-release of the same weights is not a new release."""
-    models = [rel("Fable 5", swe_bench_verified=90), rel("Mythos 5", swe_bench_verified=89),
-              rel("b", swe_bench_verified=80), rel("c", swe_bench_verified=79)]
+    models = [
+        rel("Fable 5", swe_bench_verified=90),
+        rel("Mythos 5", swe_bench_verified=89),
+        rel("b", swe_bench_verified=80),
+        rel("c", swe_bench_verified=79),
+    ]
     models[1] = Release("Mythos 5", "L", models[1].released, models[1].released, models[1].scores, group="Fable 5")
     out = evaluate(cmp(SPREAD5, ">", 5), {}, ctx(*models))
     assert [m[0] for m in out.evidence["models"]] == ["Fable 5", "b", "c"] and out.evidence["value"] == 11
     assert out.evidence["excluded"]["Mythos 5"] == "same weights as Fable 5 (counted once)"
     first = rel("v5", "DS", "2026-07-01", swe_bench_verified=80, gpqa_diamond=88)
-    again = Release("v5-max", "DS", dt.date(2026, 7, 2), dt.date(2026, 7, 2), {"swe_bench_verified": 81, "gpqa_diamond": 99}, group="v5")
+    again = Release(
+        "v5-max",
+        "DS",
+        dt.date(2026, 7, 2),
+        dt.date(2026, 7, 2),
+        {"swe_bench_verified": 81, "gpqa_diamond": 99},
+        group="v5",
+    )
     window = evaluate(H_CRIT["pass"], H_CRIT, ctx(first, again))
     assert [e[0] for e in window.evidence["releases"]] == ["v5"] and window.evidence["same_weights"]
 
@@ -191,19 +217,47 @@ def fig(value: float, by: str, known: str, obs: int) -> Figure:
 
 
 def test_evidence_windows_pick_figures_and_name_the_excluded() -> None:
-    old = Release("old", "L", dt.date(2025, 6, 1), dt.date(2025, 6, 1), {"hle": 30.0},
-                  {"hle": (fig(30.0, "lab", "2025-06-01", 1),)})
-    new = Release("new", "L", dt.date(2026, 7, 1), dt.date(2026, 7, 1), {"hle": 40.0},
-                  {"hle": (fig(40.0, "lab", "2026-07-01", 2), fig(35.0, "third_party", "2026-08-01", 3))})
-    newer = Release("newer", "L", dt.date(2026, 8, 1), dt.date(2026, 8, 1), {"hle": 50.0},
-                    {"hle": (fig(50.0, "third_party", "2026-08-05", 4),)})
+    old = Release(
+        "old",
+        "L",
+        dt.date(2025, 6, 1),
+        dt.date(2025, 6, 1),
+        {"hle": 30.0},
+        {"hle": (fig(30.0, "lab", "2025-06-01", 1),)},
+    )
+    new = Release(
+        "new",
+        "L",
+        dt.date(2026, 7, 1),
+        dt.date(2026, 7, 1),
+        {"hle": 40.0},
+        {"hle": (fig(40.0, "lab", "2026-07-01", 2), fig(35.0, "third_party", "2026-08-01", 3))},
+    )
+    newer = Release(
+        "newer",
+        "L",
+        dt.date(2026, 8, 1),
+        dt.date(2026, 8, 1),
+        {"hle": 50.0},
+        {"hle": (fig(50.0, "third_party", "2026-08-05", 4),)},
+    )
     count = cmp({"count": {"benchmarks": ["hle"]}}, ">=", 1)
     data = ctx(old, new, newer, on="2026-09-01")
     after = evaluate(count, {"evidence": {"released": "after_registration"}}, data)
-    assert after.evidence["models"] == ["new", "newer"] and "released before the window" in after.evidence["excluded"]["old"]
-    lab = evaluate(cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "lab"}}, data)
-    assert lab.evidence["models"] == [["new", 40.0], ["old", 30.0]] and "no figure inside the window" in lab.evidence["excluded"]["newer"]
-    third = evaluate(cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "third_party"}}, data)
+    assert (
+        after.evidence["models"] == ["new", "newer"]
+        and "released before the window" in after.evidence["excluded"]["old"]
+    )
+    lab = evaluate(
+        cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "lab"}}, data
+    )
+    assert (
+        lab.evidence["models"] == [["new", 40.0], ["old", 30.0]]
+        and "no figure inside the window" in lab.evidence["excluded"]["newer"]
+    )
+    third = evaluate(
+        cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "third_party"}}, data
+    )
     assert third.evidence["models"] == [["newer", 50.0], ["new", 35.0]] and third.observations == {3, 4}
     assert third.evidence["provenance"] == {"third_party": 2}
     reported = evaluate(count, {"evidence": {"reported": "after_registration"}}, data)
@@ -216,11 +270,20 @@ BAD = [
     ({**DEADLINE_CRIT, "pass": cmp(SPREAD5, "=", 2)}, "pass.op: '=' is not one of"),
     ({**DEADLINE_CRIT, "pass": cmp({"top_k_spread": {"benchmark": "swe", "k": 5}}, "<", 2)}, "unknown benchmark 'swe'"),
     ({**DEADLINE_CRIT, "pass": cmp({"median": {"benchmark": "hle"}}, "<", 2)}, "unknown metric 'median'"),
-    ({**DEADLINE_CRIT, "pass": cmp({"top_k_spread": {"benchmark": "hle", "k": 1}}, "<", 2)}, "k: expected an integer >= 2"),
+    (
+        {**DEADLINE_CRIT, "pass": cmp({"top_k_spread": {"benchmark": "hle", "k": 1}}, "<", 2)},
+        "k: expected an integer >= 2",
+    ),
     ({**DEADLINE_CRIT, "pass": cmp(SPREAD5, "<", "two")}, "pass.value: expected a number"),
     ({**DEADLINE_CRIT, "pass": cmp(SPREAD5, "<", 2, over="each")}, "only list-valued metrics"),
-    ({**DEADLINE_CRIT, "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each")}, "needs a frozen 'trend'"),
-    ({**DEADLINE_CRIT, "trend": TREND, "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0)}, "needs \"over\""),
+    (
+        {**DEADLINE_CRIT, "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each")},
+        "needs a frozen 'trend'",
+    ),
+    (
+        {**DEADLINE_CRIT, "trend": TREND, "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0)},
+        'needs "over"',
+    ),
     ({**DEADLINE_CRIT, "deadline": "end of 2026"}, "deadline: 'end of 2026' is not a date"),
     ({"pass": cmp(SPREAD5, "<", 2), "fail": cmp(SPREAD5, ">", 5)}, "a deadline is required"),
     ({**DEADLINE_CRIT, "pass": {"all": []}}, "non-empty list"),

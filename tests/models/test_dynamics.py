@@ -52,4 +52,8 @@ def test_an_undecided_shift_stays_open_and_tiers_are_inference_compute() -> None
     assert first.following is None and not first.resolved  # the tier of A2 does not decide A1 → A2
     assert first.p_persistent.mean == pytest.approx(first.p_transient.mean)
     assert first.p_persistent.mean + first.p_transient.mean > 0.9 and "open until the next release" in first.label
-    assert tier.inference_compute and tier.label.startswith("inference compute") and tier.delta_h.mean == pytest.approx(7.0)
+    assert (
+        tier.inference_compute
+        and tier.label.startswith("inference compute")
+        and tier.delta_h.mean == pytest.approx(7.0)
+    )

@@ -33,7 +33,13 @@ def synthetic_family(noise: float = 0.0, seed: int = 0) -> list[Point]:
 
 
 def test_phase_bands() -> None:
-    assert [phase_of(g) for g in (-0.5, -0.1, 0.0, 0.1, 0.3)] == ["tax", "transition", "transition", "transition", "bonus"]
+    assert [phase_of(g) for g in (-0.5, -0.1, 0.0, 0.1, 0.3)] == [
+        "tax",
+        "transition",
+        "transition",
+        "transition",
+        "bonus",
+    ]
 
 
 def test_local_coupling_changes_sign_at_the_crossing() -> None:
@@ -81,7 +87,9 @@ def test_isocline_and_cross_family() -> None:
     pair = [Point("a", 1e9, 60.0, 36.0), Point("b", 7e9, 80.0, 36.0)]  # γ12 = 0
     iso = calibrate_isocline(pair)
     assert iso.ratio == pytest.approx(0.36**2 / 0.70)
-    assert isocline_phase(iso, 70.0, 40.0)[0].startswith("bonus") and isocline_phase(iso, 70.0, 30.0)[0].startswith("tax")
+    assert isocline_phase(iso, 70.0, 40.0)[0].startswith("bonus") and isocline_phase(iso, 70.0, 30.0)[0].startswith(
+        "tax"
+    )
     family = synthetic_family()
     result = cross_family_prediction(family[:7], family[7:])
     assert result.mape_percent == pytest.approx(0.0, abs=1e-6)  # a quadratic family is predicted exactly

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from phasewatch.models.criteria import Release
 from phasewatch.models.saturation import pair_ratio, quarter_ends, saturation_report
 
@@ -25,7 +26,9 @@ def test_rotation_when_sigma_is_below_a_fifth() -> None:
 
 
 def test_report_marks_the_saturating_axis_and_tracks_history() -> None:
-    benchmarks, pairs = saturation_report(_releases(), ["swe_bench_verified", "gpqa_diamond", "hle"], dt.date(2025, 9, 1))
+    benchmarks, pairs = saturation_report(
+        _releases(), ["swe_bench_verified", "gpqa_diamond", "hle"], dt.date(2025, 9, 1)
+    )
     states = {b.benchmark: b.state for b in benchmarks}
     assert states["swe_bench_verified"].startswith("saturating") and states["hle"] == "active"
     gpqa = next(b for b in benchmarks if b.benchmark == "gpqa_diamond")
@@ -35,5 +38,7 @@ def test_report_marks_the_saturating_axis_and_tracks_history() -> None:
 
 def test_quarter_ends() -> None:
     assert quarter_ends(dt.date(2025, 11, 5), dt.date(2026, 5, 1)) == [
-        dt.date(2025, 12, 31), dt.date(2026, 3, 31), dt.date(2026, 5, 1)
+        dt.date(2025, 12, 31),
+        dt.date(2026, 3, 31),
+        dt.date(2026, 5, 1),
     ]

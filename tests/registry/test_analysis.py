@@ -37,9 +37,16 @@ def test_embedded_draws_reproduce_the_analysis_bit_for_bit(fitted_engine: Engine
             h = hdi(y - (_decode(draws["mu_a"]) + _decode(draws["mu_b"]) * (x - draws["x_ref"])))
             assert result.check.lab_known is known
             assert (h.mean, h.low, h.high) == (result.check.h.mean, result.check.h.low, result.check.h.high)
-            assert (max(predicted.low, 0.0), min(predicted.high, 100.0)) == (result.check.predicted.low, result.check.predicted.high)
+            assert (max(predicted.low, 0.0), min(predicted.high, 100.0)) == (
+                result.check.predicted.low,
+                result.check.predicted.high,
+            )
         thinned = analysis_draws(fit, max_draws=1000)
-        assert thinned["thinned"] and thinned["draws"] <= 1000 and thinned["stride"] * thinned["draws"] >= thinned["total_draws"]
+        assert (
+            thinned["thinned"]
+            and thinned["draws"] <= 1000
+            and thinned["stride"] * thinned["draws"] >= thinned["total_draws"]
+        )
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

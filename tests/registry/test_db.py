@@ -83,7 +83,9 @@ def test_redact_keeps_the_rest_of_a_malformed_url() -> None:
     assert redact("postgresql+psycopg//me:pw@host/db") == "postgresql+psycopg//me:***@host/db"
 
 
-def test_interrupted_init_is_named_and_finished_by_the_next_init(empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_init_is_named_and_finished_by_the_next_init(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = make_engine(empty_url)
     upgrade(engine)  # the schema step of an init whose data load never committed
     engine.dispose()

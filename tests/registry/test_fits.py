@@ -99,7 +99,9 @@ def test_hfield_of_a_panel_outside_the_fit(fitted_engine: Engine) -> None:
 
 
 def test_lab_philosophy_classifies_the_compute_tier_shift(fitted_engine: Engine) -> None:
-    paper = {m["name"]: m for m in json.loads(source_path("cape-scaling", "frontier_34models.json").read_text())["models"]}
+    paper = {
+        m["name"]: m for m in json.loads(source_path("cape-scaling", "frontier_34models.json").read_text())["models"]
+    }
     expected = paper["GPT-5.4 xhigh"]["gpqa"] - paper["GPT-5.4 std"]["gpqa"]  # same SWE: Δh is the GPQA gap (+7.8)
     with transaction(fitted_engine) as session:
         openai = lab_philosophy(session, "OpenAI")
@@ -110,7 +112,9 @@ def test_lab_philosophy_classifies_the_compute_tier_shift(fitted_engine: Engine)
     ranked = [r for r in ranks if r.ranked]
     assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
     assert [r.slope.mean for r in ranked] == sorted((r.slope.mean for r in ranked), reverse=True)
-    assert all(r.n_releases >= 3 for r in ranked) and all(r.rank_low <= i + 1 <= r.rank_high for i, r in enumerate(ranked))
+    assert all(r.n_releases >= 3 for r in ranked) and all(
+        r.rank_low <= i + 1 <= r.rank_high for i, r in enumerate(ranked)
+    )
     few = [r for r in ranks if not r.ranked]
     assert few and all(r.n_releases < 3 for r in few)  # one or two releases: listed, never ranked
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import Engine, func, select
+
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.fits import latest_accepted_fit, panel_data
@@ -20,13 +22,16 @@ from phasewatch.registry.frontier import (
 from phasewatch.registry.names import identity_key
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import Benchmark, FitObservation
-from sqlalchemy import Engine, func, select
 
 TODAY = dt.date(2026, 11, 30)
 
 
 def test_identity_key_drops_case_punctuation_preview_and_dates() -> None:
-    assert identity_key("DeepSeek-V4-Pro (preview)") == identity_key("deepseek v4 pro") == identity_key("DeepSeek-V4-Pro-2026-04-24")
+    assert (
+        identity_key("DeepSeek-V4-Pro (preview)")
+        == identity_key("deepseek v4 pro")
+        == identity_key("DeepSeek-V4-Pro-2026-04-24")
+    )
     assert identity_key("Claude Opus 4.6") != identity_key("Claude Opus 4.5")
 
 
@@ -51,7 +56,9 @@ def test_setting_markers_read_only_the_first_clause() -> None:
 def test_precedence_picks_one_value_and_says_why(engine: Engine) -> None:
     with transaction(engine) as session:
         default = {(c.model, c.benchmark): c for c in select_frontier(session).chosen}
-        third = {(c.model, c.benchmark): c for c in select_frontier(session, precedence=parse_precedence("paper")).chosen}
+        third = {
+            (c.model, c.benchmark): c for c in select_frontier(session, precedence=parse_precedence("paper")).chosen
+        }
     # Claude Sonnet 4.6's GPQA Diamond: the lab's 89.9 by default, the paper's 74.1 when the paper comes first
     assert default[("Claude Sonnet 4.6", "gpqa_diamond")].value == 89.9
     assert "lab precedes" in default[("Claude Sonnet 4.6", "gpqa_diamond")].reason

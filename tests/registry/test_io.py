@@ -93,8 +93,16 @@ GOOD = {"model": "Claude Opus 4.6", "lab": "", "benchmark": "hle", "value": "40.
         ({"value": "150"}, InvalidInputError, r"row 3: score 150 .* outside \[0, 100\]"),
         ({"value": "high"}, InvalidInputError, "row 3: value 'high' is not a number"),
         ({"benchmark": "hel"}, NotFoundError, "row 3: unknown benchmark 'hel'"),
-        ({"model": "Brand New 1"}, InvalidInputError, "row 3: model 'Brand New 1' is not in the registry and the row names no lab"),
-        ({"model": "Brand New 1", "lab": "Antropic"}, NotFoundError, "row 3: unknown lab 'Antropic'; did you mean 'Anthropic'"),
+        (
+            {"model": "Brand New 1"},
+            InvalidInputError,
+            "row 3: model 'Brand New 1' is not in the registry and the row names no lab",
+        ),
+        (
+            {"model": "Brand New 1", "lab": "Antropic"},
+            NotFoundError,
+            "row 3: unknown lab 'Antropic'; did you mean 'Anthropic'",
+        ),
         ({"reported_by": "someone"}, InvalidInputError, "row 3: unknown reporter"),
         ({"reported_by": ""}, InvalidInputError, "row 3: reported_by is empty"),
     ],

@@ -32,7 +32,9 @@ def test_reproduces_the_papers_numbers_from_its_own_data(engine: Engine) -> None
     sourced = result.sourced
     assert sourced.pythia_r.n == 8 and sourced.pythia_r.r < -0.9  # the anticorrelation holds on deduplicated Pythia
     assert sourced.nc_quadratic.ci95_billions[1] < paper.nc_quadratic.ci95_billions[1]
-    assert any("lying-pythia-8 pythia-160m: HellaSwag 31.4 = pythia-160m-deduped" in line for line in result.pythia_matches)
+    assert any(
+        "lying-pythia-8 pythia-160m: HellaSwag 31.4 = pythia-160m-deduped" in line for line in result.pythia_matches
+    )
 
 
 def test_families_keep_deduplicated_pythia_apart(engine: Engine) -> None:

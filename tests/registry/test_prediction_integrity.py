@@ -13,6 +13,9 @@ from collections.abc import Callable
 from contextlib import nullcontext
 
 import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+
 from phasewatch.registry.db import make_engine, transaction
 from phasewatch.registry.errors import IntegrityError
 from phasewatch.registry.predictions import (
@@ -27,15 +30,18 @@ from phasewatch.registry.predictions import (
     verify_chain,
 )
 from phasewatch.registry.schema import Observation, Prediction, PredictionGrading
-from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 TODAY = dt.date(2026, 11, 30)
 PUBLISHED_ON = dt.date(2026, 12, 5)
 USER = {
-    "key": "my-1", "title": "SWE top-5 spread stays above 3 pp", "probability": 0.8,
-    "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
-                  "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
+    "key": "my-1",
+    "title": "SWE top-5 spread stays above 3 pp",
+    "probability": 0.8,
+    "criterion": {
+        "deadline": "2026-12-31",
+        "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
+        "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1},
+    },
 }
 
 
@@ -68,7 +74,9 @@ def _rehash_predictions(engine: Engine, start_id: int, *, seal_gradings: bool = 
             if row.id >= start_id:
                 row.prev_hash = previous.content_hash if previous else GENESIS
                 sup = by_id.get(row.supersedes_id)
-                row.content_hash = chain_hash(content_of(row, f"{sup.key}@{sup.revision}" if sup else None), row.prev_hash)
+                row.content_hash = chain_hash(
+                    content_of(row, f"{sup.key}@{sup.revision}" if sup else None), row.prev_hash
+                )
                 session.flush()
             previous = row
         if seal_gradings:
@@ -99,9 +107,20 @@ def _gp1_fail_to_50(criterion: dict) -> None:
 def _append_forged(engine: Engine, day: str) -> None:
     with transaction(engine) as session:
         head = session.scalar(select(Prediction).order_by(Prediction.id.desc()).limit(1))
-        row = Prediction(key="forged", revision=1, title="t", statement="s", criterion=USER["criterion"],
-                         registered_at=dt.date.fromisoformat(day), deadline=dt.date(2026, 12, 31), probability=0.9,
-                         source=None, retrodiction=False, supersedes_id=None, prev_hash=head.content_hash)
+        row = Prediction(
+            key="forged",
+            revision=1,
+            title="t",
+            statement="s",
+            criterion=USER["criterion"],
+            registered_at=dt.date.fromisoformat(day),
+            deadline=dt.date(2026, 12, 31),
+            probability=0.9,
+            source=None,
+            retrodiction=False,
+            supersedes_id=None,
+            prev_hash=head.content_hash,
+        )
         row.content_hash = chain_hash(content_of(row, None), row.prev_hash)
         session.add(row)
 
@@ -153,29 +172,53 @@ def _edit_observation(engine: Engine) -> None:
 
 def _delete_observation(engine: Engine) -> None:
     obs = _used_observation(engine)
-    _sql(f"DELETE FROM panel_observations WHERE observation_id = {obs}", f"DELETE FROM observations WHERE id = {obs}")(engine)
+    _sql(f"DELETE FROM panel_observations WHERE observation_id = {obs}", f"DELETE FROM observations WHERE id = {obs}")(
+        engine
+    )
 
 
 # kind -> (tampering, caught without the published head too?, the first row the check file names)
 TAMPERING: dict[str, tuple[Callable[[Engine], None], bool, str]] = {
     "edit a middle row's statement": (_sql("UPDATE predictions SET statement = 'x' WHERE id = 3"), True, "#3 gp-3@1"),
     "change gp-1's fail threshold 5 -> 50": (lambda e: _edit_criterion(e, 8, _gp1_fail_to_50), True, "#8 gp-1@2"),
-    "edit a row and forge its hash": (_sql("UPDATE predictions SET title = 'x', content_hash = 'ab' WHERE id = 4"), True, "#4 gp-4@1"),
+    "edit a row and forge its hash": (
+        _sql("UPDATE predictions SET title = 'x', content_hash = 'ab' WHERE id = 4"),
+        True,
+        "#4 gp-4@1",
+    ),
     "delete the newest row": (_sql("DELETE FROM predictions WHERE id = 15"), True, "prediction #15"),  # it was graded
     "delete the last two rows": (_sql("DELETE FROM predictions WHERE id >= 14"), True, "prediction #14"),
-    "edit the last row and recompute its hash": (_edit_last_and_rehash, True, "#15 my-1@1"),  # its gradings no longer match
+    "edit the last row and recompute its hash": (
+        _edit_last_and_rehash,
+        True,
+        "#15 my-1@1",
+    ),  # its gradings no longer match
     "rewrite the chain from a middle row on": (_rewrite_from_middle, True, "#8 gp-1@2"),
     "append a back-dated prediction with a correct hash": (lambda e: _append_forged(e, "2026-06-01"), True, ""),
     "append a prediction dated before the checkpoint": (lambda e: _append_forged(e, "2026-12-01"), False, ""),
     "delete every row": (_sql("DELETE FROM prediction_gradings", "DELETE FROM predictions"), False, "prediction #1"),
     "delete a middle row": (_sql("DELETE FROM predictions WHERE id = 5"), True, "prediction #5"),
     "move a registration date back and recompute": (_backdate_and_rehash, True, "#9 gp-2@2"),
-    "swap two rows' contents": (_sql("UPDATE predictions SET id = -1 WHERE id = 2", "UPDATE predictions SET id = 2 WHERE id = 3",
-                                     "UPDATE predictions SET id = 3 WHERE id = -1"), True, "#2 gp-3@1"),
-    "edit a grading's state": (_sql("UPDATE prediction_gradings SET state = 'passed' WHERE id = 2"), True, "grading #2"),
+    "swap two rows' contents": (
+        _sql(
+            "UPDATE predictions SET id = -1 WHERE id = 2",
+            "UPDATE predictions SET id = 2 WHERE id = 3",
+            "UPDATE predictions SET id = 3 WHERE id = -1",
+        ),
+        True,
+        "#2 gp-3@1",
+    ),
+    "edit a grading's state": (
+        _sql("UPDATE prediction_gradings SET state = 'passed' WHERE id = 2"),
+        True,
+        "grading #2",
+    ),
     "delete a middle grading": (_sql("DELETE FROM prediction_gradings WHERE id = 3"), True, "grading #3"),
-    "delete the newest grading": (_sql("DELETE FROM prediction_gradings WHERE id = (SELECT max(id) FROM prediction_gradings)"),
-                                  False, "grading #"),
+    "delete the newest grading": (
+        _sql("DELETE FROM prediction_gradings WHERE id = (SELECT max(id) FROM prediction_gradings)"),
+        False,
+        "grading #",
+    ),
     "edit the newest grading and recompute its hash": (_edit_last_grading_and_rehash, False, "grading #"),
     "edit a score observation a grading used": (_edit_observation, True, ""),
     "delete a score observation a grading used": (_delete_observation, True, ""),
@@ -188,8 +231,9 @@ def test_there_are_twenty_kinds() -> None:
 
 
 @pytest.mark.parametrize("kind", list(TAMPERING))
-def test_each_tampering_is_caught_against_the_published_head(published: tuple[Engine, dict], kind: str,
-                                                              backend: str) -> None:
+def test_each_tampering_is_caught_against_the_published_head(
+    published: tuple[Engine, dict], kind: str, backend: str
+) -> None:
     if backend != "sqlite":
         pytest.skip("the attacker's raw connection here is sqlite3")
     engine, checkpoint = published
@@ -231,9 +275,13 @@ def test_the_threshold_edit_makes_grading_refuse_with_exit_three(published: tupl
 def test_forks_and_cascades_are_refused_by_the_database(published: tuple[Engine, dict]) -> None:
     engine, _ = published
     with pytest.raises(DBIntegrityError), engine.begin() as conn:  # a second row on the same predecessor
-        conn.execute(text("INSERT INTO predictions (key, revision, title, statement, criterion, registered_at, "
-                          "retrodiction, prev_hash, content_hash) SELECT 'fork', 1, title, statement, criterion, "
-                          "registered_at, retrodiction, prev_hash, 'f' || substr(content_hash, 2) FROM predictions WHERE id = 2"))
+        conn.execute(
+            text(
+                "INSERT INTO predictions (key, revision, title, statement, criterion, registered_at, "
+                "retrodiction, prev_hash, content_hash) SELECT 'fork', 1, title, statement, criterion, "
+                "registered_at, retrodiction, prev_hash, 'f' || substr(content_hash, 2) FROM predictions WHERE id = 2"
+            )
+        )
     with pytest.raises(DBIntegrityError), engine.begin() as conn:  # gradings are never cascaded away
         conn.execute(text("DELETE FROM predictions WHERE id = 8"))
     with transaction(engine) as session:
@@ -299,21 +347,45 @@ def test_migration_0007_keeps_old_hashes_and_seals_old_gradings(empty_url: str) 
     upgrade(engine, "0005")
     rows, prev = [], None
     for i in (1, 2):
-        row = Prediction(key=f"old-{i}", revision=1, title="t", statement="s", criterion=USER["criterion"],
-                         registered_at=dt.date(2026, 5, 13), deadline=dt.date(2026, 12, 31), probability=0.5,
-                         source=None, retrodiction=False, prev_hash=prev)
+        row = Prediction(
+            key=f"old-{i}",
+            revision=1,
+            title="t",
+            statement="s",
+            criterion=USER["criterion"],
+            registered_at=dt.date(2026, 5, 13),
+            deadline=dt.date(2026, 12, 31),
+            probability=0.5,
+            source=None,
+            retrodiction=False,
+            prev_hash=prev,
+        )
         row.content_hash = chain_hash(content_of(row, None), prev)
         rows.append(row)
         prev = row.content_hash
     with engine.begin() as conn:
         for i, row in enumerate(rows, start=1):
-            conn.execute(text("INSERT INTO predictions (id, key, revision, title, statement, criterion, registered_at, "
-                              "deadline, probability, prev_hash, content_hash) VALUES (:id, :key, 1, 't', 's', :c, "
-                              "'2026-05-13', '2026-12-31', 0.5, :prev, :h)"),
-                         {"id": i, "key": row.key, "c": json.dumps(USER["criterion"]), "prev": row.prev_hash,
-                          "h": row.content_hash})
-            conn.execute(text("INSERT INTO prediction_gradings (prediction_id, as_of, state, panels, evidence) "
-                              "VALUES (:id, '2026-06-01', 'pending', 'p', :e)"), {"id": i, "e": json.dumps({"note": "x"})})
+            conn.execute(
+                text(
+                    "INSERT INTO predictions (id, key, revision, title, statement, criterion, registered_at, "
+                    "deadline, probability, prev_hash, content_hash) VALUES (:id, :key, 1, 't', 's', :c, "
+                    "'2026-05-13', '2026-12-31', 0.5, :prev, :h)"
+                ),
+                {
+                    "id": i,
+                    "key": row.key,
+                    "c": json.dumps(USER["criterion"]),
+                    "prev": row.prev_hash,
+                    "h": row.content_hash,
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO prediction_gradings (prediction_id, as_of, state, panels, evidence) "
+                    "VALUES (:id, '2026-06-01', 'pending', 'p', :e)"
+                ),
+                {"id": i, "e": json.dumps({"note": "x"})},
+            )
     upgrade(engine)
     with transaction(engine) as session:
         check = verify_chain(session)

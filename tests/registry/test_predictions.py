@@ -6,6 +6,8 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy import Engine, func, select, text
+
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from phasewatch.registry.predictions import (
@@ -19,8 +21,6 @@ from phasewatch.registry.predictions import (
 )
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import Prediction, PredictionGrading
-from sqlalchemy import Engine, func, select, text
-
 from tests.helpers import source_path, table_counts
 
 PAPER = ("growing-pains-34", "post-cutoff-2026-04")
@@ -64,8 +64,16 @@ def test_prediction_one_on_registration_day(seeded: Engine) -> None:
 def test_grading_as_of_a_date_is_reproducible_and_ignores_later_data(seeded: Engine) -> None:
     with transaction(seeded) as session:
         first = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
-        add_release(session, ReleaseRequest(name="Claude Opus 5", lab="Anthropic", date="2026-05-01",
-                                            scores=(ScoreInput("swe_bench_verified", 95.0),)), today=TODAY)
+        add_release(
+            session,
+            ReleaseRequest(
+                name="Claude Opus 5",
+                lab="Anthropic",
+                date="2026-05-01",
+                scores=(ScoreInput("swe_bench_verified", 95.0),),
+            ),
+            today=TODAY,
+        )
         again = grade_predictions(session, dt.date(2026, 5, 13), PAPER, store=True)
         now = grade_predictions(session, TODAY, PAPER)
         # sealed only when a state changes: the second, identical grading stores nothing
@@ -94,21 +102,34 @@ def test_raw_sql_edit_is_caught_by_verify(seeded: Engine) -> None:
     with transaction(seeded) as session:
         assert verify_chain(session).ok
     with seeded.begin() as conn:  # someone quietly moves the goalposts
-        conn.execute(text("UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3' AND revision = 1"))
+        conn.execute(
+            text(
+                "UPDATE predictions SET statement = 'DeepSeek goes reasoning-first' WHERE key = 'gp-3' AND revision = 1"
+            )
+        )
     with transaction(seeded) as session:
         check = verify_chain(session)
-    assert not check.ok and len(check.problems) == 1 and check.problems[0].startswith("#3 gp-3@1: content does not match")
+    assert (
+        not check.ok and len(check.problems) == 1 and check.problems[0].startswith("#3 gp-3@1: content does not match")
+    )
     with seeded.begin() as conn:  # ... and forges its hash too: the next row's link breaks
-        conn.execute(text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3' AND revision = 1"), {"h": "f" * 64})
+        conn.execute(
+            text("UPDATE predictions SET content_hash = :h WHERE key = 'gp-3' AND revision = 1"), {"h": "f" * 64}
+        )
     with transaction(seeded) as session:
         check = verify_chain(session)
     assert check.first_altered == "#3 gp-3@1" and any("#4 gp-4@1's link no longer matches" in p for p in check.problems)
 
 
 USER = {
-    "key": "my-1", "title": "SWE top-5 spread stays above 3 pp", "probability": 0.8,
-    "criterion": {"deadline": "2026-12-31", "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
-                  "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1}},
+    "key": "my-1",
+    "title": "SWE top-5 spread stays above 3 pp",
+    "probability": 0.8,
+    "criterion": {
+        "deadline": "2026-12-31",
+        "pass": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": ">", "value": 3},
+        "fail": {"metric": {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 5}}, "op": "<", "value": 1},
+    },
 }
 
 
@@ -118,9 +139,17 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
         with pytest.raises(ConflictError, match="already registered"):
             add_predictions(session, USER, today=TODAY)
         assert add_predictions(session, {**USER, "probability": 0.6}, revise=True, today=TODAY) == ["my-1@2"]
-        other = {**USER, "key": "my-2", "probability": 0.3,
-                 "criterion": {**USER["criterion"], "pass": {**USER["criterion"]["pass"], "op": "<", "value": 3},
-                               "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3}, "fail_when": "any_time"}}
+        other = {
+            **USER,
+            "key": "my-2",
+            "probability": 0.3,
+            "criterion": {
+                **USER["criterion"],
+                "pass": {**USER["criterion"]["pass"], "op": "<", "value": 3},
+                "fail": {**USER["criterion"]["fail"], "op": ">", "value": 3},
+                "fail_when": "any_time",
+            },
+        }
         add_predictions(session, other, today=TODAY)
         assert score_predictions(session, TODAY).resolved == 0  # spreads are judged at the deadline
         scores = score_predictions(session, dt.date(2027, 1, 5))
@@ -128,21 +157,50 @@ def test_user_predictions_revisions_and_scores(seeded: Engine) -> None:
     outcomes = {i["key"]: (i["probability"], i["outcome"]) for i in scores.items}
     assert outcomes == {"my-1": (0.6, 1.0), "my-2": (0.3, 0.0)}  # the latest revision counts; spread is 7 pp
     assert scores.brier == pytest.approx(((0.6 - 1) ** 2 + 0.3**2) / 2)
-    assert scores.brier_skill == pytest.approx(1 - scores.brier / 0.25) and scores.baseline_log_score == pytest.approx(-0.693147, abs=1e-6)
+    assert scores.brier_skill == pytest.approx(1 - scores.brier / 0.25) and scores.baseline_log_score == pytest.approx(
+        -0.693147, abs=1e-6
+    )
     assert sum(b.count for b in scores.bins) == 2 and "small sample" in scores.note
 
 
 @pytest.mark.parametrize(
     ("change", "error", "message"),
     [
-        ({"criterion": {**USER["criterion"], "pass": {"metric": {"top_k_spread": {"benchmark": "swe", "k": 5}}, "op": ">", "value": 3}}},
-         InvalidInputError, "unknown benchmark 'swe'"),
+        (
+            {
+                "criterion": {
+                    **USER["criterion"],
+                    "pass": {"metric": {"top_k_spread": {"benchmark": "swe", "k": 5}}, "op": ">", "value": 3},
+                }
+            },
+            InvalidInputError,
+            "unknown benchmark 'swe'",
+        ),
         ({"probability": 1.5}, InvalidInputError, "not in (0, 1)"),
         ({"colour": "red"}, InvalidInputError, "unknown field(s) colour"),
         ({"registered_at": "2026-01-01"}, InvalidInputError, "unknown field(s) registered_at"),  # set by the program
-        ({"criterion": {**USER["criterion"], "trend": {"x": "swe_bench_verified", "y": "gpqa_diamond", "slope": 1, "intercept": 0, "source": "t"},
-                        "pass": {"metric": {"h_field": {"lab": "Nowhere AI", "next_releases": 1}}, "over": "each", "op": ">", "value": 0}}},
-         NotFoundError, "unknown lab 'Nowhere AI'"),
+        (
+            {
+                "criterion": {
+                    **USER["criterion"],
+                    "trend": {
+                        "x": "swe_bench_verified",
+                        "y": "gpqa_diamond",
+                        "slope": 1,
+                        "intercept": 0,
+                        "source": "t",
+                    },
+                    "pass": {
+                        "metric": {"h_field": {"lab": "Nowhere AI", "next_releases": 1}},
+                        "over": "each",
+                        "op": ">",
+                        "value": 0,
+                    },
+                }
+            },
+            NotFoundError,
+            "unknown lab 'Nowhere AI'",
+        ),
     ],
 )
 def test_malformed_user_predictions_write_nothing(seeded: Engine, change: dict, error: type, message: str) -> None:
@@ -155,9 +213,20 @@ def test_malformed_user_predictions_write_nothing(seeded: Engine, change: dict, 
 def test_two_deepseek_releases_resolve_prediction_three(seeded: Engine) -> None:
     with transaction(seeded) as session:
         before = grade_predictions(session, TODAY)
-        for name, day, swe, gpqa in (("DeepSeek V5", "2026-07-01", 85.0, 88.0), ("DeepSeek V5.1", "2026-09-01", 86.0, 89.0)):
-            add_release(session, ReleaseRequest(name=name, lab="DeepSeek", date=day, scores=(
-                ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa))), today=TODAY)
+        for name, day, swe, gpqa in (
+            ("DeepSeek V5", "2026-07-01", 85.0, 88.0),
+            ("DeepSeek V5.1", "2026-09-01", 86.0, 89.0),
+        ):
+            add_release(
+                session,
+                ReleaseRequest(
+                    name=name,
+                    lab="DeepSeek",
+                    date=day,
+                    scores=(ScoreInput("swe_bench_verified", swe), ScoreInput("gpqa_diamond", gpqa)),
+                ),
+                today=TODAY,
+            )
         after = grade_predictions(session, TODAY)
     moved = {m.key: m for m in movements(before, after)}
     assert moved["gp-3"].before == "not-yet-resolvable" and moved["gp-3"].after == "passed"  # h = -1.0, -0.5
@@ -170,7 +239,9 @@ def test_prediction_rows_are_never_updated_by_the_library(seeded: Engine) -> Non
     with transaction(seeded) as session:
         add_predictions(session, USER, today=TODAY)
         add_predictions(session, {**USER, "title": "changed"}, revise=True, today=TODAY)
-        revisions = list(session.scalars(select(Prediction).where(Prediction.key == "my-1").order_by(Prediction.revision)))
+        revisions = list(
+            session.scalars(select(Prediction).where(Prediction.key == "my-1").order_by(Prediction.revision))
+        )
     assert [r.title for r in revisions] == [USER["title"], "changed"]
     assert revisions[1].supersedes_id == revisions[0].id and revisions[1].prev_hash == revisions[0].content_hash
 
@@ -180,8 +251,10 @@ def test_states_hold_until_the_deadline_on_the_same_data(seeded: Engine) -> None
     settled; gp-5 is never passed before 2027-05-31 (and is at it, the coupling still holding)."""
     with transaction(seeded) as session:
         base = {r.key: r for r in grade_predictions(session, TODAY)}
-        later = {day: {r.key: r for r in grade_predictions(session, day)}
-                 for day in (dt.date(2026, 12, 30), dt.date(2027, 3, 1), dt.date(2027, 5, 30), dt.date(2027, 5, 31))}
+        later = {
+            day: {r.key: r for r in grade_predictions(session, day)}
+            for day in (dt.date(2026, 12, 30), dt.date(2027, 3, 1), dt.date(2027, 5, 30), dt.date(2027, 5, 31))
+        }
     for day, rows in later.items():
         for key, row in rows.items():
             deadline = base[key].deadline
@@ -191,15 +264,26 @@ def test_states_hold_until_the_deadline_on_the_same_data(seeded: Engine) -> None
                 assert row.state in ("passed", "failed", "inconclusive", "annulled", "ambiguous"), (key, day)
     assert base["gp-5"].state == "pending" and base["gp-5"].grade.passing is True
     assert later[dt.date(2027, 5, 30)]["gp-5"].state == "pending"
-    assert (later[dt.date(2027, 5, 31)]["gp-5"].state, later[dt.date(2027, 5, 31)]["gp-5"].reason) == ("passed", "pass_at_resolution")
-    assert later[dt.date(2026, 12, 30)]["gp-1"].state == "pending" and later[dt.date(2027, 3, 1)]["gp-1"].state == "failed"
+    assert (later[dt.date(2027, 5, 31)]["gp-5"].state, later[dt.date(2027, 5, 31)]["gp-5"].reason) == (
+        "passed",
+        "pass_at_resolution",
+    )
+    assert (
+        later[dt.date(2026, 12, 30)]["gp-1"].state == "pending" and later[dt.date(2027, 3, 1)]["gp-1"].state == "failed"
+    )
     assert later[dt.date(2027, 3, 1)]["gp-2"].state == "annulled"  # no post-registration IFEval figures bundled
 
 
 def test_retrodictions_and_already_resolvable_predictions(seeded: Engine) -> None:
-    settled = {**USER, "key": "done", "criterion": {"deadline": "2027-06-30",
-               "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
-               "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1}}}
+    settled = {
+        **USER,
+        "key": "done",
+        "criterion": {
+            "deadline": "2027-06-30",
+            "pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">=", "value": 1},
+            "fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": 1},
+        },
+    }
     past = {**USER, "key": "past", "criterion": {**USER["criterion"], "deadline": "2026-11-01"}}
     with transaction(seeded) as session:
         for entry in (settled, past):
@@ -216,11 +300,22 @@ def test_releases_without_scores_take_their_window_place_and_are_listed(seeded: 
     """DeepSeek logs two releases without the needed scores: they are the window, listed, and
     once 90 days pass unreported the prediction is annulled, not 'none yet'."""
     with transaction(seeded) as session:
-        add_release(session, ReleaseRequest(name="DeepSeek-V5", lab="DeepSeek", date="2026-06-01",
-                                            scores=(ScoreInput("hle", 40.0),)), today=TODAY)
+        add_release(
+            session,
+            ReleaseRequest(name="DeepSeek-V5", lab="DeepSeek", date="2026-06-01", scores=(ScoreInput("hle", 40.0),)),
+            today=TODAY,
+        )
         add_release(session, ReleaseRequest(name="DeepSeek-V5.1", lab="DeepSeek", date="2026-07-01"), today=TODAY)
-        add_release(session, ReleaseRequest(name="DeepSeek-V6", lab="DeepSeek", date="2026-08-01", scores=(
-            ScoreInput("swe_bench_verified", 85.0), ScoreInput("gpqa_diamond", 88.0))), today=TODAY)
+        add_release(
+            session,
+            ReleaseRequest(
+                name="DeepSeek-V6",
+                lab="DeepSeek",
+                date="2026-08-01",
+                scores=(ScoreInput("swe_bench_verified", 85.0), ScoreInput("gpqa_diamond", 88.0)),
+            ),
+            today=TODAY,
+        )
         late = dt.date(2099, 1, 1)  # the releases' created_at is the wall clock; grade well after it
         gp3 = next(r for r in grade_predictions(session, late) if r.key == "gp-3")
     entries = gp3.grade.evidence["pass"]["entries"]

@@ -145,7 +145,9 @@ def test_kill_9_is_recovered_and_a_final_attempt_fails_and_sigterm_releases(
 
 
 @pytest.mark.slow
-def test_eight_workers_race_over_a_hundred_jobs_without_double_claims(engine: Engine, db_url: str, tmp_path: Path) -> None:
+def test_eight_workers_race_over_a_hundred_jobs_without_double_claims(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
     ids = _enqueue(engine, 100)
     log = tmp_path / "runs.log"
     workers = [subprocess.Popen([sys.executable, WORKER, db_url, f"w{i}", "fast", "30", str(log)]) for i in range(8)]

@@ -88,7 +88,9 @@ def test_malformed_score_arguments(text: str) -> None:
         parse_score(text)
 
 
-def test_unique_constraint_stops_a_writer_that_missed_the_other(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unique_constraint_stops_a_writer_that_missed_the_other(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Even when the pre-check reads stale data, the database keeps one model."""
     with transaction(engine) as session:
         add_release(session, _request(), today=TODAY)
@@ -124,4 +126,7 @@ def test_concurrent_writers_add_one_release(engine: Engine) -> None:
         thread.join()
     assert sorted(outcomes) == ["added"] + ["conflict"] * (writers - 1)
     with transaction(engine) as session:
-        assert session.scalar(select(func.count()).select_from(ModelName).where(ModelName.name_key == "gemini 3.5 pro")) == 1
+        assert (
+            session.scalar(select(func.count()).select_from(ModelName).where(ModelName.name_key == "gemini 3.5 pro"))
+            == 1
+        )

@@ -97,7 +97,9 @@ def test_paper_base_panel_keeps_its_63_rows(engine: Engine) -> None:
     with transaction(engine) as session:
         panel = show_panel(session, "lying-63")
         pythia = show_model(session, "Pythia-160M")
-    assert panel.observations == sum(1 for m in paper for k in ("HS", "TQA", "ARC", "WG", "MMLU") if m.get(k) is not None)
+    assert panel.observations == sum(
+        1 for m in paper for k in ("HS", "TQA", "ARC", "WG", "MMLU") if m.get(k) is not None
+    )
     # the paper lists Llama-3-8B and Llama-3-70B twice: 63 rows, 61 models
     assert panel.models == len(paper) - 2 == 61
     assert pythia.name == "pythia-160m" and pythia.d_model == 768  # architecture from the sourced base table

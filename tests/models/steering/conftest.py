@@ -35,8 +35,14 @@ def tiny_tokenizer():
 
 def tiny_model(arch: str, vocab: int = 320):
     from transformers import (
-        GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM,
-        OPTConfig, OPTForCausalLM,
+        GPT2Config,
+        GPT2LMHeadModel,
+        GPTNeoXConfig,
+        GPTNeoXForCausalLM,
+        LlamaConfig,
+        LlamaForCausalLM,
+        OPTConfig,
+        OPTForCausalLM,
     )  # fmt: skip
 
     torch.manual_seed(0)

@@ -39,7 +39,11 @@ def test_splits_share_no_country_or_city_and_samples_are_seeded_not_the_first_n(
     assert not (countries[0] & countries[1] or countries[0] & countries[2] or countries[1] & countries[2])
     assert not {p.city for p in train} & {p.city for p in val + test}
     drawn = sample(test, 50, seed=0, salt="test")
-    assert drawn == sample(test, 50, seed=0, salt="test") and drawn != test[:50] and drawn != sample(test, 50, seed=1, salt="test")
+    assert (
+        drawn == sample(test, 50, seed=0, salt="test")
+        and drawn != test[:50]
+        and drawn != sample(test, 50, seed=1, salt="test")
+    )
     assert len(truthfulqa_items()) == 817
 
 
@@ -58,8 +62,10 @@ def test_batched_scoring_equals_one_at_a_time(tiny_tokenizer) -> None:
     assert torch.allclose(batched, single, atol=1e-4)
 
 
-def _full_sequence_score(model, tok, pieces: list[str], completion: str) -> float:  # noqa: ANN001
-    context = tok(pieces[0])["input_ids"] + [i for p in pieces[1:] for i in tok(p, add_special_tokens=False)["input_ids"]]
+def _full_sequence_score(model, tok, pieces: list[str], completion: str) -> float:
+    context = tok(pieces[0])["input_ids"] + [
+        i for p in pieces[1:] for i in tok(p, add_special_tokens=False)["input_ids"]
+    ]
     target = tok(completion, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         logits = model(torch.tensor([context + target])).logits[0]
@@ -73,9 +79,12 @@ def test_shared_prefix_scores_equal_full_sequence_scores(arch: str, tiny_tokeniz
     groups = [(" The city of Laoag is", [" located in the Philippines.", " in Libya.", " here"]),
               (" Paris is located in", [" France.", " Peru and also many other places."])]  # fmt: skip
     got = prefix_scores(model, tiny_tokenizer, "Q: What happens? A: Nothing.", groups, batch_size=2)
-    for (middle, completions), scores in zip(groups, got):
-        for completion, score in zip(completions, scores):
-            assert score == pytest.approx(_full_sequence_score(model, tiny_tokenizer, ["Q: What happens? A: Nothing.", middle], completion), abs=1e-4)
+    for (middle, completions), scores in zip(groups, got, strict=False):
+        for completion, score in zip(completions, scores, strict=False):
+            assert score == pytest.approx(
+                _full_sequence_score(model, tiny_tokenizer, ["Q: What happens? A: Nothing.", middle], completion),
+                abs=1e-4,
+            )
 
 
 def test_margins_are_length_normalised(tiny_tokenizer) -> None:
@@ -102,8 +111,10 @@ def test_mc1_mc2_by_hand() -> None:
 
     items = [{"question": "q1", "mc1_targets": {"A": 1, "B": 0, "C": 0}, "mc2_targets": {"A": 1, "D": 1, "B": 0}},
              {"question": "q2", "mc1_targets": {"E": 1, "F": 0}, "mc2_targets": {"E": 1, "F": 0}}]  # fmt: skip
-    scores = [[-2.0, -1.0, -3.0, math.log(0.2), math.log(0.3), math.log(0.5)],  # MC1 wrong (B scores highest); MC2 0.5
-              [-0.5, -4.0, math.log(0.09), math.log(0.01)]]  # MC1 right; MC2 0.9 (after normalising 0.1 mass)
+    scores = [
+        [-2.0, -1.0, -3.0, math.log(0.2), math.log(0.3), math.log(0.5)],  # MC1 wrong (B scores highest); MC2 0.5
+        [-0.5, -4.0, math.log(0.09), math.log(0.01)],
+    ]  # MC1 right; MC2 0.9 (after normalising 0.1 mass)
     result = mc_from_scores(items, scores)
     assert result.mc1_hits == [0, 1] and (result.mc1.k, result.mc1.n) == (1, 2)
     assert result.mc2_items == [pytest.approx(0.5), pytest.approx(0.9)] and result.mc2.value == pytest.approx(0.7)
@@ -150,7 +161,9 @@ def test_batched_greedy_generation_equals_one_at_a_time(tiny_tokenizer) -> None:
     prompts = ["The city of Laoag is located in", "Paris is", "The city of Santa Cruz de la Sierra is located in"]
     vector = torch.full((64,), 0.5)
     batched = greedy_generate(model, tiny_tokenizer, prompts, 2, vector, max_new_tokens=5, batch_size=3)
-    single = [greedy_generate(model, tiny_tokenizer, [p], 2, vector, max_new_tokens=5, batch_size=1)[0] for p in prompts]
+    single = [
+        greedy_generate(model, tiny_tokenizer, [p], 2, vector, max_new_tokens=5, batch_size=1)[0] for p in prompts
+    ]
     assert batched == single and tiny_tokenizer.padding_side == "right"
 
 

@@ -62,7 +62,7 @@ def test_steered_block_is_original_plus_vector_exactly_and_earlier_blocks_untouc
         # recorder on block 3 sees the steered output
         with add_to_residual(model, 3, vector):
             steered = _block_outputs(model, ids)
-    assert all(torch.equal(a, b) for a, b in zip(plain[:3], steered[:3]))  # layers before: untouched
+    assert all(torch.equal(a, b) for a, b in zip(plain[:3], steered[:3], strict=False))  # layers before: untouched
     assert torch.equal(steered[3], plain[3] + vector)  # the block itself: original + vector, exactly
     assert not torch.allclose(steered[4], plain[4])  # later blocks see the change
 

@@ -46,4 +46,8 @@ def test_missing_weights_name_the_model() -> None:
     from tests.cli.test_cli import run
 
     code, _, err = run("steer", "run", "--model", "EleutherAI/pythia-999m-not-here", "--device", "cpu")
-    assert code == 2 and "cannot load model 'EleutherAI/pythia-999m-not-here'" in err and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2
+        and "cannot load model 'EleutherAI/pythia-999m-not-here'" in err
+        and len(err.strip().splitlines()) == 1
+    )
