@@ -27,7 +27,7 @@ def collect(session: Session, today: dt.date) -> dict[str, Any]:
     findings: list[str] = []
     data: dict[str, Any] = {"today": today.isoformat(), "findings": findings}
     data["frontier"] = _frontier(session, findings)
-    data["labs"] = _labs(session) if data["frontier"] else []
+    data["labs"] = _labs(session, today) if data["frontier"] else []
     data["predictions"] = _predictions(session, today, findings)
     data["saturation"] = _saturation(session, today)
     data["phase"] = _phase(session, findings)
@@ -77,20 +77,23 @@ def _frontier(session: Session, findings: list[str]) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def _labs(session: Session) -> list[dict[str, Any]]:
-    from phasewatch.registry.fits import get_fit, summary_of
-    from phasewatch.registry.philosophy import lab_philosophy
+def _labs(session: Session, today: dt.date) -> list[dict[str, Any]]:
+    from phasewatch.registry.fits import get_fit
+    from phasewatch.registry.hfield import hfield_rows
+    from phasewatch.registry.philosophy import compare_labs, lab_philosophy
 
-    summary = summary_of(get_fit(session))
-    intervals = {m.name: m.h for m in summary.models}
+    fit = get_fit(session)
+    # every release with both scores as of today, in the fit or logged since (as `hfield` shows them)
+    intervals = {r.name: r.h for r in hfield_rows(session, fit_id=fit.id, as_of=today)[1]}
     out = []
-    for lab in summary.labs:
-        view = lab_philosophy(session, lab.lab)
+    # every lab with a release, in the fit or not; slope and mean h as `labs compare` gives them
+    for lab in compare_labs(session, fit.id, as_of=today)[1]:
+        view = lab_philosophy(session, lab.lab, fit.id, as_of=today)
         out.append({
-            "lab": view.lab, "n_releases": view.n_releases, "slope": _iv(view.slope), "ols_slope": view.ols_slope,
-            "mean_h": _iv(view.mean_h), "direction": view.direction, "confidence": view.confidence,
+            "lab": view.lab, "n_releases": view.n_releases, "slope": _iv(lab.slope), "ols_slope": view.ols_slope,
+            "mean_h": _iv(lab.mean_h), "direction": view.direction, "confidence": view.confidence,
             "noise_pp": view.noise_pp, "next_measurement": view.next_measurement,
-            "trajectory": [{"name": t.name, "date": t.date, "x": t.x, "h": t.h,
+            "trajectory": [{"name": t.name, "date": t.date, "x": t.x, "h": t.h, "in_fit": t.in_fit,
                             "h_low": intervals[t.name].low, "h_high": intervals[t.name].high} for t in view.trajectory],
             "shifts": [asdict(s) for s in view.shifts],
         })  # fmt: skip

@@ -104,7 +104,9 @@ def _b64(values: np.ndarray) -> str:
 
 def analysis_draws(fit: Fit, max_draws: int = MAX_EMBEDDED_DRAWS) -> dict[str, Any]:
     """The draws `analyze_scores` uses, as little-endian float64 base64 strings, so a page can
-    redo the analysis bit for bit: per lab a, b; the population mu_a, mu_b; the Student-t noise
+    redo the analysis: the model's ``link`` (identity: percentage points; logit: the trend and
+    the predictions are 100·expit of a + b·(logit(x/100) − x_ref)); per lab a, b; the population
+    mu_a, mu_b; the Student-t noise
     drawn with the fit's seed for a known lab; and a new lab's a, b and noise (same seed).
     Fits with more than ``max_draws`` draws are thinned by a stride (said in ``thinned``)."""
     posterior = Posterior.from_bytes(fit.posterior)
@@ -116,7 +118,7 @@ def analysis_draws(fit: Fit, max_draws: int = MAX_EMBEDDED_DRAWS) -> dict[str, A
     stride = max(1, -(-posterior.n_draws // max_draws))
     pick = slice(None, None, stride)
     return {
-        "fit_id": fit.id, "x_ref": posterior.x_ref, "draws": int(posterior.mu_a[pick].size),
+        "fit_id": fit.id, "link": posterior.link, "x_ref": posterior.x_ref, "draws": int(posterior.mu_a[pick].size),
         "thinned": stride > 1, "stride": stride, "total_draws": posterior.n_draws,
         "mu_a": _b64(posterior.mu_a[pick]), "mu_b": _b64(posterior.mu_b[pick]),
         "noise_known": _b64(noise_known[pick]), "new": {"a": _b64(a_new[pick]), "b": _b64(b_new[pick]),

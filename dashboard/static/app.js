@@ -149,7 +149,7 @@
     if (draws || !D.frontier) return draws;
     var P = D.frontier.draws; var labs = {};
     Object.keys(P.labs).forEach(function (k) { labs[k] = {a: decode(P.labs[k].a), b: decode(P.labs[k].b)}; });
-    draws = {x_ref: P.x_ref, mu_a: decode(P.mu_a), mu_b: decode(P.mu_b), noise_known: decode(P.noise_known),
+    draws = {link: P.link || 'identity', x_ref: P.x_ref, mu_a: decode(P.mu_a), mu_b: decode(P.mu_b), noise_known: decode(P.noise_known),
       new_: {a: decode(P['new'].a), b: decode(P['new'].b), noise: decode(P['new'].noise)}, labs: labs};
     return draws;
   }
@@ -168,16 +168,19 @@
     for (var i = 0; i < n - w; i++) { var d = s[i + w] - s[i]; if (d < span) { span = d; best = i; } }
     return {mean: mean(values), low: s[best], high: s[best + w]};
   }
+  // the model's scale: percentage points (identity) or log-odds of the score fraction (logit)
+  function toLink(x, link) { if (link !== 'logit') return x; var f = Math.min(Math.max(x, 0.01), 99.99) / 100; return Math.log(f) - Math.log1p(-f); }
+  function fromLink(v, link) { return link === 'logit' ? 100 / (1 + Math.exp(-v)) : v; }
   function predictive(lab, x) {
     var P = posterior(); var known = Object.prototype.hasOwnProperty.call(P.labs, lab);
     var a = known ? P.labs[lab].a : P.new_.a, b = known ? P.labs[lab].b : P.new_.b, noise = known ? P.noise_known : P.new_.noise;
-    var out = new Float64Array(a.length); var dx = x - P.x_ref;
-    for (var i = 0; i < a.length; i++) out[i] = a[i] + b[i] * dx + noise[i];
+    var out = new Float64Array(a.length); var dx = toLink(x, P.link) - P.x_ref;
+    for (var i = 0; i < a.length; i++) out[i] = fromLink(a[i] + b[i] * dx + noise[i], P.link);
     return {draws: out, known: known};
   }
   function analyze(lab, x, y) {
-    var P = posterior(); var dx = x - P.x_ref; var h = new Float64Array(P.mu_a.length);
-    for (var i = 0; i < h.length; i++) h[i] = y - (P.mu_a[i] + P.mu_b[i] * dx);
+    var P = posterior(); var dx = toLink(x, P.link) - P.x_ref; var h = new Float64Array(P.mu_a.length);
+    for (var i = 0; i < h.length; i++) h[i] = y - fromLink(P.mu_a[i] + P.mu_b[i] * dx, P.link);
     var p = predictive(lab, x); var e = eti(p.draws, 0.95);
     var predicted = {mean: e.mean, low: Math.max(e.low, 0), high: Math.min(e.high, 100)};
     return {h: hdi(h, 0.95), predicted: predicted, lab_known: p.known, inside: predicted.low <= y && y <= predicted.high};
@@ -262,7 +265,7 @@
       var lab = bandSel.value, lo = [], hi = [], mid = []; var P = posterior();
       xs.forEach(function (x) {
         var e = eti(predictive(lab, x).draws, 0.95); lo.push(Math.max(e.low, 0)); hi.push(Math.min(e.high, 100));
-        var t = 0; for (var i = 0; i < P.mu_a.length; i++) t += P.mu_a[i] + P.mu_b[i] * (x - P.x_ref); mid.push(t / P.mu_a.length);
+        var t = 0; for (var i = 0; i < P.mu_a.length; i++) t += fromLink(P.mu_a[i] + P.mu_b[i] * (toLink(x, P.link) - P.x_ref), P.link); mid.push(t / P.mu_a.length);
       });
       var name = '95 % predictive band (' + (lab || 'a new lab') + ')';
       return [{x: xs, y: hi, mode: 'lines', line: {width: 0}, hoverinfo: 'skip', showlegend: false, name: name},

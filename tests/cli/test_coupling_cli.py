@@ -22,7 +22,7 @@ def fitted_cli(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_release_add_prints_h_field_and_verdict(fitted_cli: str) -> None:
     code, out, err = run(
         "releases", "add", "Claude Opus 4.7 (relog)", "--lab", "Anthropic", "--date", "2026-04-16",
-        "--score", "swe_bench_verified=87.6", "--score", "gpqa_diamond=94.2",
+        "--score", "swe_bench_verified=87.6", "--score", "gpqa_diamond=94.2", "--distinct",
     )  # fmt: skip
     assert code == 0, err
     assert "h-field +" in out and "INSIDE the 95 % predictive interval" in out
@@ -44,11 +44,24 @@ def test_release_add_with_verdict_does_not_import_pymc(fitted_cli: str) -> None:
 
 
 def test_fit_cli_reports_an_unconverged_fit_loudly(fitted_cli: str) -> None:
-    code, out, err = run("fit", "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "4")
-    assert code == 0, err
+    code, out, err = run("fit", "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "4", "--no-retry")
+    assert code == 4
     assert "DID NOT CONVERGE" in out and "NOT used for verdicts" in out
+    assert err.startswith("error: fit #2 did not pass the convergence gate") and err.count("\n") == 1
+    assert "phasewatch fits show 2" in err
     fits = json.loads(run("fits", "list", "--json")[1])
     assert [f["accepted"] for f in fits] == [False, True]
+
+
+def test_fit_retries_once_with_stronger_settings_and_says_so(fitted_cli: str) -> None:
+    code, out, err = run("fit", "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "4")
+    said = " ".join(out.split())  # the console wraps long lines at its width
+    assert "missed the convergence gate; retrying once with stronger settings: --draws 200 --tune 200" in said
+    fits = json.loads(run("fits", "list", "--json")[1])
+    assert len(fits) == 3 and fits[-1]["accepted"] is True  # the seeded fit, then the two new ones, newest first
+    retried = json.loads(run("fits", "show", str(fits[0]["id"]), "--json")[1])
+    assert retried["diagnostics"]["draws"] == 200
+    assert code == (0 if fits[0]["accepted"] else 4), err
 
 
 def test_queries_on_a_stored_fit(fitted_cli: str) -> None:

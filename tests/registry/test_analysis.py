@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
+from phasewatch.models.coupling import from_link, to_link
 from phasewatch.models.intervals import eti, hdi
 from phasewatch.registry.analysis import analysis_draws, analyze_scores, benchmark_correlations, latest_scores
 from phasewatch.registry.db import transaction
@@ -33,8 +34,10 @@ def test_embedded_draws_reproduce_the_analysis_bit_for_bit(fitted_engine: Engine
             a = _decode(draws["labs"][lab]["a"] if known else draws["new"]["a"])
             b = _decode(draws["labs"][lab]["b"] if known else draws["new"]["b"])
             noise = _decode(draws["noise_known"] if known else draws["new"]["noise"])
-            predicted = eti(a + b * (x - draws["x_ref"]) + noise)
-            h = hdi(y - (_decode(draws["mu_a"]) + _decode(draws["mu_b"]) * (x - draws["x_ref"])))
+            link = draws["link"]
+            dx = float(to_link(x, link)) - draws["x_ref"]
+            predicted = eti(from_link(a + b * dx + noise, link))
+            h = hdi(y - from_link(_decode(draws["mu_a"]) + _decode(draws["mu_b"]) * dx, link))
             assert result.check.lab_known is known
             assert (h.mean, h.low, h.high) == (result.check.h.mean, result.check.h.low, result.check.h.high)
             assert (max(predicted.low, 0.0), min(predicted.high, 100.0)) == (
