@@ -110,7 +110,7 @@ def worker(url: str, owner: str, engine_name: str, mode: str, log: str, stalled:
     """One worker process (``--worker``): drains the queue, or hangs on its job until killed."""
     from phasewatch.registry.clock import WallClock
     from phasewatch.registry.db import make_engine
-    from phasewatch.registry.jobs import run_table_worker, stop_on_signals
+    from phasewatch.registry.queue import run_steering_worker
 
     engine = make_engine(url)
 
@@ -121,31 +121,18 @@ def worker(url: str, owner: str, engine_name: str, mode: str, log: str, stalled:
             time.sleep(3600)
         return {"job": job.id, "worker": owner}
 
-    if engine_name == "procrastinate":
-        from phasewatch.registry.queue import run_worker
-
-        run_worker(
-            url,
-            engine,
-            runner,
-            owner=owner,
-            clock=WallClock(),
-            drain=mode != "hang",
-            poll_seconds=0.2,
-            heartbeat_seconds=stalled / 4,
-            stalled_seconds=stalled,
-        )
-    else:
-        run_table_worker(
-            engine,
-            runner,
-            clock=WallClock(),
-            owner=owner,
-            stop=stop_on_signals(),
-            drain=mode != "hang",
-            lease_seconds=stalled,
-            poll_seconds=0.2,
-        )
+    run_steering_worker(
+        engine,
+        runner,
+        owner=owner,
+        clock=WallClock(),
+        drain=mode != "hang",
+        poll_seconds=0.2,
+        lease_seconds=stalled,
+        heartbeat_seconds=stalled / 4,
+        stalled_seconds=stalled,
+        table_queue=engine_name != "procrastinate",
+    )
 
 
 def spawn(url: str, owner: str, engine_name: str, mode: str, log: Path, stalled: float) -> subprocess.Popen:

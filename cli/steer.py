@@ -255,8 +255,8 @@ def worker(
     Procrastinate worker (heartbeats, stalled-job recovery, retries with backoff)."""
     from phasewatch.registry.clock import system_clock
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.jobs import Outcome, run_table_worker, steering_runner, stop_on_signals, worker_name
-    from phasewatch.registry.queue import check_device, device_lock
+    from phasewatch.registry.jobs import Outcome, steering_runner, worker_name
+    from phasewatch.registry.queue import check_device, device_lock, run_steering_worker
 
     check_device(device)
     engine = open_registry()
@@ -275,49 +275,27 @@ def worker(
                 flush=True,
             )
 
+    watch = None
+    if watch_cron:
+        from phasewatch.registry.hub import HubClient, watch_once
+
+        def watch() -> int:
+            return len(watch_once(engine, HubClient(), clock=clock))
+
     with device_lock(device):
-        if engine.dialect.name == "postgresql":
-            from phasewatch.registry.queue import run_worker
-
-            watch = None
-            if watch_cron:
-                from phasewatch.registry.hub import HubClient, watch_once
-
-                def watch() -> int:
-                    return len(watch_once(engine, HubClient(), clock=clock))
-
-            run_worker(
-                engine.url.render_as_string(hide_password=False),
-                engine,
-                runner,
-                owner=owner,
-                clock=clock,
-                once=once,
-                poll_seconds=poll_seconds,
-                heartbeat_seconds=heartbeat_seconds,
-                stalled_seconds=stalled_seconds,
-                on_outcome=emit,
-                watch=watch,
-                watch_cron=watch_cron,
-            )
-        elif watch_cron:
-            from phasewatch.registry.errors import InvalidInputError
-
-            raise InvalidInputError(
-                "--watch-cron needs the PostgreSQL engine",
-                "on SQLite run `phasewatch watch --every MINUTES` beside the worker",
-            )
-        else:
-            run_table_worker(
-                engine,
-                runner,
-                clock=clock,
-                owner=owner,
-                stop=stop_on_signals(),
-                once=once,
-                lease_seconds=lease_seconds,
-                poll_seconds=poll_seconds,
-                on_outcome=emit,
-            )
+        run_steering_worker(
+            engine,
+            runner,
+            owner=owner,
+            clock=clock,
+            once=once,
+            poll_seconds=poll_seconds,
+            lease_seconds=lease_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            stalled_seconds=stalled_seconds,
+            on_outcome=emit,
+            watch=watch,
+            watch_cron=watch_cron,
+        )
     if once and not outcomes and not json_:
         print("no job to run")

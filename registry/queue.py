@@ -54,6 +54,8 @@ from phasewatch.registry.jobs import (
     fail,
     finish,
     release,
+    run_table_worker,
+    stop_on_signals,
 )
 from phasewatch.registry.schema import SteeringJob
 
@@ -332,6 +334,63 @@ def run_worker(
             )
 
     asyncio.run(main())
+
+
+def run_steering_worker(
+    engine: Engine,
+    runner: Runner,
+    *,
+    owner: str,
+    clock: Clock,
+    once: bool = False,
+    drain: bool = False,
+    poll_seconds: float = 10.0,
+    lease_seconds: float = 300.0,
+    heartbeat_seconds: float = 10.0,
+    stalled_seconds: float = STALLED_SECONDS,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    watch: Callable[[], Any] | None = None,
+    watch_cron: str | None = None,
+    table_queue: bool = False,
+) -> None:
+    """Run the worker the database calls for: Procrastinate on PostgreSQL, the table queue on
+    SQLite (``table_queue`` forces the table queue anywhere, for comparisons). Returns when
+    stopped (SIGTERM/Ctrl-C), after one job with ``once``, or when the queue is empty with
+    ``drain``."""
+    if engine.dialect.name == "postgresql" and not table_queue:
+        run_worker(
+            engine.url.render_as_string(hide_password=False),
+            engine,
+            runner,
+            owner=owner,
+            clock=clock,
+            once=once,
+            drain=drain,
+            poll_seconds=poll_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            stalled_seconds=stalled_seconds,
+            on_outcome=on_outcome,
+            watch=watch,
+            watch_cron=watch_cron,
+        )
+        return
+    if watch_cron:
+        raise InvalidInputError(
+            "--watch-cron needs the PostgreSQL engine",
+            "on SQLite run `phasewatch watch --every MINUTES` beside the worker",
+        )
+    run_table_worker(
+        engine,
+        runner,
+        clock=clock,
+        owner=owner,
+        stop=stop_on_signals(),
+        once=once,
+        drain=drain,
+        lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+        on_outcome=on_outcome,
+    )
 
 
 # --- every worker: the device check and the GPU lock --------------------------------------------

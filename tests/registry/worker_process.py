@@ -13,7 +13,8 @@ import time
 
 from phasewatch.registry.clock import WallClock
 from phasewatch.registry.db import make_engine
-from phasewatch.registry.jobs import ClaimedJob, run_table_worker, stop_on_signals
+from phasewatch.registry.jobs import ClaimedJob
+from phasewatch.registry.queue import run_steering_worker
 
 
 def main() -> None:
@@ -29,31 +30,17 @@ def main() -> None:
             time.sleep(600)  # killed or stopped before it ends
         return {"worker": owner, "job": job.id, "pid": os.getpid()}
 
-    if engine.dialect.name == "postgresql":
-        from phasewatch.registry.queue import run_worker
-
-        run_worker(
-            url,
-            engine,
-            runner,
-            owner=owner,
-            clock=WallClock(),
-            drain=mode != "hang",
-            poll_seconds=0.2,
-            heartbeat_seconds=seconds / 4,
-            stalled_seconds=seconds,
-        )
-    else:
-        run_table_worker(
-            engine,
-            runner,
-            clock=WallClock(),
-            owner=owner,
-            stop=stop_on_signals(),
-            lease_seconds=seconds,
-            poll_seconds=0.2,
-            drain=mode != "hang",
-        )
+    run_steering_worker(
+        engine,
+        runner,
+        owner=owner,
+        clock=WallClock(),
+        drain=mode != "hang",
+        poll_seconds=0.2,
+        lease_seconds=seconds,
+        heartbeat_seconds=seconds / 4,
+        stalled_seconds=seconds,
+    )
 
 
 if __name__ == "__main__":
