@@ -72,7 +72,7 @@ def main() -> None:
                         "gpqa_diamond=94.2",
                     ],
                     db,
-                )  # fmt: skip
+                )
             )
     print(
         f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; default model, 4 chains x (1000 tune + 2000 draws)\n"

@@ -50,11 +50,20 @@ def grow(url: str, target: int, seed: int) -> int:
             catalog.add_lab(f"Synthetic Bench Lab {k}")
         for i in range(target - len(pairs)):
             x, y = rng.choice(pairs)
-            add_release(session, ReleaseRequest(
-                name=f"Synthetic bench {i:03d}", lab=f"Synthetic Bench Lab {i % 4}", date="2026-06-01", distinct=True,
-                scores=(ScoreInput("swe_bench_verified", round(min(99.0, max(2.0, x.value + rng.gauss(0, 4))), 1)),
-                        ScoreInput("gpqa_diamond", round(min(99.0, max(2.0, y.value + rng.gauss(0, 4))), 1))),
-            ), today=dt.date(2026, 11, 30))  # fmt: skip
+            add_release(
+                session,
+                ReleaseRequest(
+                    name=f"Synthetic bench {i:03d}",
+                    lab=f"Synthetic Bench Lab {i % 4}",
+                    date="2026-06-01",
+                    distinct=True,
+                    scores=(
+                        ScoreInput("swe_bench_verified", round(min(99.0, max(2.0, x.value + rng.gauss(0, 4))), 1)),
+                        ScoreInput("gpqa_diamond", round(min(99.0, max(2.0, y.value + rng.gauss(0, 4))), 1)),
+                    ),
+                ),
+                today=dt.date(2026, 11, 30),
+            )
         n = len(select_frontier(session).pairs("swe_bench_verified", "gpqa_diamond"))
     engine.dispose()
     return n
@@ -75,15 +84,33 @@ def main() -> None:
     fits = [timed(["fit", "--panel", "frontier", "--json"], env)[0] for _ in range(args.fit_rounds)]
     adds = []
     for i in range(args.add_rounds):
-        seconds, _ = timed(["releases", "add", f"Bench release {i}", "--lab", "Anthropic", "--date", "2026-11-30",
-                            "--distinct", "--score", f"swe_bench_verified={80 + i / 10:.1f}",
-                            "--score", f"gpqa_diamond={90 + i / 10:.1f}", "--source", "https://example.org/bench"], env)  # fmt: skip
+        seconds, _ = timed(
+            [
+                "releases",
+                "add",
+                f"Bench release {i}",
+                "--lab",
+                "Anthropic",
+                "--date",
+                "2026-11-30",
+                "--distinct",
+                "--score",
+                f"swe_bench_verified={80 + i / 10:.1f}",
+                "--score",
+                f"gpqa_diamond={90 + i / 10:.1f}",
+                "--source",
+                "https://example.org/bench",
+            ],
+            env,
+        )
         adds.append(seconds)
     print(f"SQLite, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
     print("| command | median (s) | min | max | runs |")
     print("|---|---|---|---|---|")
-    for name, values in ((f"phasewatch fit --panel frontier ({n} models, 4 chains x (1000 tune + 2000 draws))", fits),
-                         ("phasewatch releases add … (verdict, grades, staleness vs the live panel)", adds)):  # fmt: skip
+    for name, values in (
+        (f"phasewatch fit --panel frontier ({n} models, 4 chains x (1000 tune + 2000 draws))", fits),
+        ("phasewatch releases add … (verdict, grades, staleness vs the live panel)", adds),
+    ):
         print(f"| `{name}` | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} | {len(values)} |")
 
 

@@ -25,9 +25,17 @@ from pathlib import Path
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 LABS = ("Anthropic", "OpenAI", "Google", "DeepSeek", "Meta", "Alibaba", "Moonshot", "xAI", "Zhipu", "MiniMax")
 BENCHMARKS = (
-    "swe_bench_verified", "gpqa_diamond", "hle", "ifeval", "aime_2025", "mmlu_pro", "arc_agi_2",
-    "hellaswag", "truthfulqa_mc2", "mmlu",
-)  # fmt: skip
+    "swe_bench_verified",
+    "gpqa_diamond",
+    "hle",
+    "ifeval",
+    "aime_2025",
+    "mmlu_pro",
+    "arc_agi_2",
+    "hellaswag",
+    "truthfulqa_mc2",
+    "mmlu",
+)
 
 
 def write_csv(path: Path, n_models: int, per_model: int, seed: int = 0) -> int:
@@ -41,8 +49,18 @@ def write_csv(path: Path, n_models: int, per_model: int, seed: int = 0) -> int:
             day = f"{2023 + i % 3}-{1 + i % 12:02d}-{1 + i % 28:02d}"
             for benchmark in BENCHMARKS[:per_model]:
                 value = round(rng.uniform(20, 95), 1)
-                writer.writerow([f"Scale Model {i:05d}", lab, "frontier", day, benchmark, value, "third_party",
-                                 f"https://bench.example/scale/{i}"])  # fmt: skip
+                writer.writerow(
+                    [
+                        f"Scale Model {i:05d}",
+                        lab,
+                        "frontier",
+                        day,
+                        benchmark,
+                        value,
+                        "third_party",
+                        f"https://bench.example/scale/{i}",
+                    ]
+                )
                 rows += 1
     return rows
 
@@ -84,9 +102,21 @@ def main() -> None:
     for round_ in range(args.rounds):
         for name, command in cases.items():
             times[name].append(run(command, env)[0])
-        add = ["releases", "add", f"Scale Release {round_}", "--lab", "Google", "--date", "2026-06-01",
-               "--score", "swe_bench_verified=71.5", "--score", "gpqa_diamond=84.5",
-               "--source", "https://bench.example/release"]  # fmt: skip
+        add = [
+            "releases",
+            "add",
+            f"Scale Release {round_}",
+            "--lab",
+            "Google",
+            "--date",
+            "2026-06-01",
+            "--score",
+            "swe_bench_verified=71.5",
+            "--score",
+            "gpqa_diamond=84.5",
+            "--source",
+            "https://bench.example/release",
+        ]
         times["releases add (with verdict and re-grading)"].append(run(add, env)[0])
     print(f"\n{args.models} models, {rows} generated observations (+ the bundled data), {args.rounds} rounds\n")
     print("| command | median (s) | min | max |\n|---|---|---|---|")

@@ -73,21 +73,33 @@ def main() -> None:
             model(**batch)
 
     cases = {
-        f"residuals at all {n_layers} layers, 32 statements: one pass": lambda: all_layer_residuals(model, tok, texts, 16),
+        f"residuals at all {n_layers} layers, 32 statements: one pass": lambda: all_layer_residuals(
+            model, tok, texts, 16
+        ),
         f"residuals at all {n_layers} layers, 32 statements: pass per layer (old)": per_layer,
-        f"TruthfulQA MC, {len(items)} questions / {len(full_answers)} answers, 6-shot: shared prefix": lambda: prefix_scores(model, tok, QA_PRIMER, groups, 16),
-        f"TruthfulQA MC, {len(items)} questions / {len(full_answers)} answers, 6-shot: full sequences (old)": lambda: completion_logprobs(model, tok, full_prompts, full_answers, 16),
-        "greedy generation, 16 prompts x 16 tokens: batched": lambda: greedy_generate(model, tok, prompts, layer, None, 16, 16),
-        "greedy generation, 16 prompts x 16 tokens: one at a time (old)": lambda: [greedy_generate(model, tok, [p], layer, None, 16, 1) for p in prompts],
+        f"TruthfulQA MC, {len(items)} questions / {len(full_answers)} answers, 6-shot: shared prefix": lambda: (
+            prefix_scores(model, tok, QA_PRIMER, groups, 16)
+        ),
+        f"TruthfulQA MC, {len(items)} questions / {len(full_answers)} answers, 6-shot: full sequences (old)": lambda: (
+            completion_logprobs(model, tok, full_prompts, full_answers, 16)
+        ),
+        "greedy generation, 16 prompts x 16 tokens: batched": lambda: greedy_generate(
+            model, tok, prompts, layer, None, 16, 16
+        ),
+        "greedy generation, 16 prompts x 16 tokens: one at a time (old)": lambda: [
+            greedy_generate(model, tok, [p], layer, None, 16, 1) for p in prompts
+        ],
         "forward pass, 16 statements: no hook": lambda: torch.no_grad()(model)(**batch),
         "forward pass, 16 statements: steering hook": hooked,
-    }  # fmt: skip
+    }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for _ in range(args.rounds):
         for name, fn in cases.items():
             results[name].append(timed(fn, sync))
-    print(f"SmolLM2-135M-Instruct (GGUF Q4_1, dequantised, {loaded.dtype}) on {loaded.device}, Python "
-          f"{sys.version.split()[0]}, torch {torch.__version__}, {torch.get_num_threads()} threads; load {load_s:.1f} s\n")  # fmt: skip
+    print(
+        f"SmolLM2-135M-Instruct (GGUF Q4_1, dequantised, {loaded.dtype}) on {loaded.device}, Python "
+        f"{sys.version.split()[0]}, torch {torch.__version__}, {torch.get_num_threads()} threads; load {load_s:.1f} s\n"
+    )
     print("| case | wall median (s) | CPU median (s) | rounds |\n|---|---|---|---|")
     for name, runs in results.items():
         print(

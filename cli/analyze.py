@@ -25,15 +25,31 @@ def analyze(
         result = analyze_scores(session, lab, x, y, fit_id)
     c = result.check
     near = min(abs(y - c.predicted.low), abs(y - c.predicted.high))
-    data = {"fit_id": result.fit_id, "lab": c.lab, "lab_known": c.lab_known, "x": x, "y": y,
-            "h": {"mean": c.h.mean, "low": c.h.low, "high": c.h.high},
-            "predicted": {"mean": c.predicted.mean, "low": c.predicted.low, "high": c.predicted.high},
-            "inside": result.inside, "distance_to_nearer_edge": near}  # fmt: skip
+    data = {
+        "fit_id": result.fit_id,
+        "lab": c.lab,
+        "lab_known": c.lab_known,
+        "x": x,
+        "y": y,
+        "h": {"mean": c.h.mean, "low": c.h.low, "high": c.h.high},
+        "predicted": {"mean": c.predicted.mean, "low": c.predicted.low, "high": c.predicted.high},
+        "inside": result.inside,
+        "distance_to_nearer_edge": near,
+    }
     rows = [
         ("h-field (pp)", f"{c.h.mean:+.1f}, 95 % HDI [{c.h.low:+.1f}, {c.h.high:+.1f}]"),
-        (f"predicted {result.y_benchmark}", f"{c.predicted.mean:.1f}, 95 % [{c.predicted.low:.1f}, {c.predicted.high:.1f}]"
-         + ("" if c.lab_known else f" ({c.lab} is not in the fit: effects drawn from the hierarchy)")),
+        (
+            f"predicted {result.y_benchmark}",
+            f"{c.predicted.mean:.1f}, 95 % [{c.predicted.low:.1f}, {c.predicted.high:.1f}]"
+            + ("" if c.lab_known else f" ({c.lab} is not in the fit: effects drawn from the hierarchy)"),
+        ),
         ("verdict", f"{'inside' if result.inside else 'OUTSIDE'} the interval, {near:.1f} pp from its nearer edge"),
-    ]  # fmt: skip
-    emit(format_, f"{c.lab} at {result.x_benchmark} {x:g}, {result.y_benchmark} {y:g} (fit #{result.fit_id})",
-         ("", ""), rows, json_=json_, data=data)  # fmt: skip
+    ]
+    emit(
+        format_,
+        f"{c.lab} at {result.x_benchmark} {x:g}, {result.y_benchmark} {y:g} (fit #{result.fit_id})",
+        ("", ""),
+        rows,
+        json_=json_,
+        data=data,
+    )

@@ -27,7 +27,7 @@ from phasewatch.cli import (
     scores,
     steer,
     watch,
-)  # fmt: skip
+)
 from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json
 
 app = new_app(

@@ -25,8 +25,11 @@ def list_(json_: bool = JSON_OPTION) -> None:
     if json_:
         print_json(as_dict(rows))
         return
-    table(f"{len(rows)} benchmarks", ("key", "name", "category", "version", "standard setting", "observations"),
-          [(b.key, b.name, b.category, b.version, b.standard_setting, b.observations) for b in rows])  # fmt: skip
+    table(
+        f"{len(rows)} benchmarks",
+        ("key", "name", "category", "version", "standard setting", "observations"),
+        [(b.key, b.name, b.category, b.version, b.standard_setting, b.observations) for b in rows],
+    )
 
 
 @app.command()
@@ -48,7 +51,15 @@ def add(
     from phasewatch.registry.catalog import register_benchmark
 
     with registry_session() as session:
-        benchmark = register_benchmark(session, key, name=name, category=category, version=version, url=url,
-                                       description=description, standard_setting=standard_setting,
-                                       nonstandard=tuple(nonstandard))  # fmt: skip
+        benchmark = register_benchmark(
+            session,
+            key,
+            name=name,
+            category=category,
+            version=version,
+            url=url,
+            description=description,
+            standard_setting=standard_setting,
+            nonstandard=tuple(nonstandard),
+        )
     print(f"added benchmark {benchmark} ({name}; standard setting: {standard_setting})")

@@ -21,8 +21,13 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-FORMAT_OPTION = typer.Option(None, "--format", help="table (default), json or csv (full values, one row per line).",
-                             case_sensitive=False, metavar="table|json|csv")  # fmt: skip
+FORMAT_OPTION = typer.Option(
+    None,
+    "--format",
+    help="table (default), json or csv (full values, one row per line).",
+    case_sensitive=False,
+    metavar="table|json|csv",
+)
 FORMATS = ("table", "json", "csv")
 
 _console: Console | None = None
@@ -183,13 +188,21 @@ def print_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         columns = ["field", "value", *[f"value {i}" for i in range(2, len(columns))]]
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
-                         for v in row])  # fmt: skip
+        writer.writerow(
+            ["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for v in row]
+        )
     sys.stdout.write(buffer.getvalue())
 
 
-def emit(format_: str | None, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-         json_: bool = False, data: Any = None) -> None:  # fmt: skip
+def emit(
+    format_: str | None,
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_: bool = False,
+    data: Any = None,
+) -> None:
     """Print ``rows`` as a table, CSV (full values) or JSON (``data`` if given, else one object per row)."""
     chosen = output_format(format_, json_)
     if chosen == "json":

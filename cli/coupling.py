@@ -110,22 +110,36 @@ def _run_fit_with_progress(
 
     draws, tune, chains = settings.draws, settings.tune, settings.chains
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console() if not quiet else None, transient=True, disable=quiet,
-    ) as bar:  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console() if not quiet else None,
+        transient=True,
+        disable=quiet,
+    ) as bar:
         task = bar.add_task("reading the panel", total=(draws + tune) * chains)
         return run_fit(
-            engine, tuple(panel), x, y, settings, accept_unconverged=accept_unconverged,
+            engine,
+            tuple(panel),
+            x,
+            y,
+            settings,
+            accept_unconverged=accept_unconverged,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-            stage=lambda text: bar.update(task, description=text), spec=spec,
-        )  # fmt: skip
+            stage=lambda text: bar.update(task, description=text),
+            spec=spec,
+        )
 
 
 def _print_fit(result: Any) -> None:
     s, ols = result.summary, result.ols
     status = "converged" if result.converged else "DID NOT CONVERGE: " + "; ".join(result.problems)
-    console().print(f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
-                  f"({result.elapsed_s:.1f} s): {status}", markup=False)  # fmt: skip
+    console().print(
+        f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
+        f"({result.elapsed_s:.1f} s): {status}",
+        markup=False,
+    )
     from phasewatch.models.coupling import ModelSpec
     from phasewatch.registry.fits import METHOD
 
@@ -143,31 +157,60 @@ def _print_fit(result: Any) -> None:
     if not result.accepted:
         console().print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
     d = result.diagnostics
-    table("diagnostics", ("max r_hat", "min bulk ESS", "min tail ESS", "divergences", "chains x draws"),
-          [(f"{d['max_r_hat']:.4f}", f"{d['min_ess_bulk']:.0f}", f"{d['min_ess_tail']:.0f}", d["divergences"],
-            f"{d['chains']} x {d['draws']}")])  # fmt: skip
+    table(
+        "diagnostics",
+        ("max r_hat", "min bulk ESS", "min tail ESS", "divergences", "chains x draws"),
+        [
+            (
+                f"{d['max_r_hat']:.4f}",
+                f"{d['min_ess_bulk']:.0f}",
+                f"{d['min_ess_tail']:.0f}",
+                d["divergences"],
+                f"{d['chains']} x {d['draws']}",
+            )
+        ],
+    )
     table(
         "population trend",
         ("quantity", "estimate", "what it is"),
         [
-            ("OLS slope", f"{ols['slope']:.4f} [{ols['slope_ci95'][0]:.3f}, {ols['slope_ci95'][1]:.3f}]", "t-based 95 % CI"),
-            ("OLS intercept", f"{ols['intercept']:.2f} [{ols['intercept_ci95'][0]:.1f}, {ols['intercept_ci95'][1]:.1f}]", "t-based 95 % CI"),
+            (
+                "OLS slope",
+                f"{ols['slope']:.4f} [{ols['slope_ci95'][0]:.3f}, {ols['slope_ci95'][1]:.3f}]",
+                "t-based 95 % CI",
+            ),
+            (
+                "OLS intercept",
+                f"{ols['intercept']:.2f} [{ols['intercept_ci95'][0]:.1f}, {ols['intercept_ci95'][1]:.1f}]",
+                "t-based 95 % CI",
+            ),
             ("OLS r", f"{ols['r']:+.4f} (p = {ols['p_value']:.1e})", "Pearson correlation"),
             ("paper's band", f"±{ols['paper_band']:.2f} pp", "1.96 x RMS residual (ignores parameter uncertainty)"),
-            ("t-based PI half-width", f"±{_pi_half(ols):.2f} pp at mean x", "95 % prediction interval for a new release"),
+            (
+                "t-based PI half-width",
+                f"±{_pi_half(ols):.2f} pp at mean x",
+                "95 % prediction interval for a new release",
+            ),
             ("posterior slope", _interval(s["population_slope"], 3), f"{spec.label}, {scale}, 95 % HDI"),
             ("posterior intercept", _interval(s["population_intercept"], 1), f"at x = 0, {scale}, 95 % HDI"),
             ("posterior r", _interval(s["r"], 3), "posterior-predictive Pearson r, 95 % HDI"),
             ("residual sd", _interval(s["noise_sd"], 2), f"Student-t scale, {scale}"),
         ],
-    )  # fmt: skip
+    )
     table(
         f"per-lab coupling (slope dy/dx, {scale}; mean h in pp)",
         ("lab", "n", "slope, 95 % HDI", "OLS slope (paper's method)", "mean h (pp), 95 % HDI"),
-        [(lab["lab"], lab["n_models"], _interval(lab["slope"], 3),
-          f"{lab['ols_slope']:.3f}" if lab["ols_slope"] is not None else "", _interval(lab["mean_h"], 1))
-         for lab in s["labs"]],
-    )  # fmt: skip
+        [
+            (
+                lab["lab"],
+                lab["n_models"],
+                _interval(lab["slope"], 3),
+                f"{lab['ols_slope']:.3f}" if lab["ols_slope"] is not None else "",
+                _interval(lab["mean_h"], 1),
+            )
+            for lab in s["labs"]
+        ],
+    )
 
 
 def _pi_half(ols: dict[str, Any]) -> float:
@@ -187,9 +230,23 @@ def fits_list(json_: bool = JSON_OPTION) -> None:
     if json_:
         print_json([{k: v for k, v in vars(f).items() if k != "summary"} for f in fits])
         return
-    table(f"{len(fits)} fits", ("id", "created", "panels", "y ~ x", "n", "max r_hat", "divergences", "used for verdicts"),
-          [(f.id, f.created_at, f.panels, f"{f.y} ~ {f.x}", f.n_models, f"{f.diagnostics['max_r_hat']:.4f}",
-            f.diagnostics["divergences"], f.accepted) for f in fits])  # fmt: skip
+    table(
+        f"{len(fits)} fits",
+        ("id", "created", "panels", "y ~ x", "n", "max r_hat", "divergences", "used for verdicts"),
+        [
+            (
+                f.id,
+                f.created_at,
+                f.panels,
+                f"{f.y} ~ {f.x}",
+                f.n_models,
+                f"{f.diagnostics['max_r_hat']:.4f}",
+                f.diagnostics["divergences"],
+                f.accepted,
+            )
+            for f in fits
+        ],
+    )
 
 
 @fits_app.command("show")
@@ -206,8 +263,16 @@ def fits_show(
         print_json(vars(result))
         return
     _print_fit(result)
-    table("provenance", ("", ""), [("data hash", result.data_hash), ("seed", result.seed), ("spec", str(result.spec)),
-                                  ("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items()))])  # fmt: skip
+    table(
+        "provenance",
+        ("", ""),
+        [
+            ("data hash", result.data_hash),
+            ("seed", result.seed),
+            ("spec", str(result.spec)),
+            ("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items())),
+        ],
+    )
 
 
 def hfield(
@@ -226,8 +291,11 @@ def hfield(
     if json_:
         print_json({"fit_id": fit_used, "models": [vars(r) | {"h": vars(r.h)} for r in rows]})
         return
-    table(f"h-field against fit #{fit_used} ({len(rows)} models; + = y-rich)", ("model", "lab", "date", "x", "y", "h (pp), 95 % HDI", "in fit"),
-          [(r.name, r.lab, r.date, r.x, r.y, _interval(vars(r.h), 1), r.in_fit) for r in rows])  # fmt: skip
+    table(
+        f"h-field against fit #{fit_used} ({len(rows)} models; + = y-rich)",
+        ("model", "lab", "date", "x", "y", "h (pp), 95 % HDI", "in fit"),
+        [(r.name, r.lab, r.date, r.x, r.y, _interval(vars(r.h), 1), r.in_fit) for r in rows],
+    )
 
 
 def predict(
@@ -250,8 +318,10 @@ def predict(
         if prediction.lab_known
         else f"{prediction.lab} (a lab the fit has not seen: effects drawn from the hierarchy)"
     )
-    print(f"fit #{prediction.fit_id}: a {who} release at x = {prediction.x:g} is predicted at "
-          f"{p['mean']:.1f}, 95 % interval [{p['low']:.1f}, {p['high']:.1f}]")  # fmt: skip
+    print(
+        f"fit #{prediction.fit_id}: a {who} release at x = {prediction.x:g} is predicted at "
+        f"{p['mean']:.1f}, 95 % interval [{p['low']:.1f}, {p['high']:.1f}]"
+    )
 
 
 def coverage(
@@ -279,10 +349,14 @@ def coverage(
     with Progress(console=console(), transient=True, disable=json_) as bar:
         task = bar.add_task(f"coverage ({method})", total=None)
         report = run_coverage(
-            engine, method, tuple(panel), held_out=tuple(held_out), cutoff=cutoff,
+            engine,
+            method,
+            tuple(panel),
+            held_out=tuple(held_out),
+            cutoff=cutoff,
             settings=SamplerSettings(draws=draws, tune=tune, target_accept=target_accept),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )  # fmt: skip
+        )
     if json_:
         print_json(vars(report))
         return
@@ -295,11 +369,26 @@ def coverage(
         markup=False,
     )
     w = report.worst_refit
-    console().print(f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
-                    f"{w['divergences']} divergences in all", markup=False)  # fmt: skip
-    table(None, ("model", "lab", "x", "y", "95 % predictive interval", "inside"),
-          [(d["name"], d["lab"], d["x"], d["y"], f"[{d['predicted']['low']:.1f}, {d['predicted']['high']:.1f}]",
-            d["inside"]) for d in report.details])  # fmt: skip
+    console().print(
+        f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
+        f"{w['divergences']} divergences in all",
+        markup=False,
+    )
+    table(
+        None,
+        ("model", "lab", "x", "y", "95 % predictive interval", "inside"),
+        [
+            (
+                d["name"],
+                d["lab"],
+                d["x"],
+                d["y"],
+                f"[{d['predicted']['low']:.1f}, {d['predicted']['high']:.1f}]",
+                d["inside"],
+            )
+            for d in report.details
+        ],
+    )
 
 
 @fits_app.command("compare")

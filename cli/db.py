@@ -65,5 +65,11 @@ def current(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> N
         "up_to_date": now == head,
     }
     status = "up to date" if now == head else "run `phasewatch db upgrade`" if now else "empty: run `phasewatch init`"
-    emit(format_, None, ("database", "current", "head", "status"), [(data["database"], now or "(empty)", head, status)],
-         json_=json_, data=data)  # fmt: skip
+    emit(
+        format_,
+        None,
+        ("database", "current", "head", "status"),
+        [(data["database"], now or "(empty)", head, status)],
+        json_=json_,
+        data=data,
+    )

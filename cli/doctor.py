@@ -87,8 +87,13 @@ def _steering() -> list[Check]:
         else:
             found.append(f"{name} {importlib.metadata.version(name)}")
     if missing:
-        return [Check("steering dependencies", "warn", f"missing {', '.join(missing)}: pip install 'phasewatch[steer]' "
-                                                        "(only steering needs them)")]  # fmt: skip
+        return [
+            Check(
+                "steering dependencies",
+                "warn",
+                f"missing {', '.join(missing)}: pip install 'phasewatch[steer]' (only steering needs them)",
+            )
+        ]
     return [Check("steering dependencies", "ok", ", ".join(found))]
 
 
@@ -107,7 +112,13 @@ def doctor(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> No
     """Check the installation: database and revision, caches, optional steering dependencies, device."""
     output_format(format_, json_)  # a bad --format fails before any check runs
     checks = _database() + _caches() + _steering() + _device()
-    emit(format_, "phasewatch doctor", ("check", "status", "detail"), [(c.check, c.status, c.detail) for c in checks],
-         json_=json_, data=[asdict(c) for c in checks])  # fmt: skip
+    emit(
+        format_,
+        "phasewatch doctor",
+        ("check", "status", "detail"),
+        [(c.check, c.status, c.detail) for c in checks],
+        json_=json_,
+        data=[asdict(c) for c in checks],
+    )
     if any(c.status == "fail" for c in checks):
         raise typer.Exit(1)

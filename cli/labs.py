@@ -22,9 +22,11 @@ def list_(json_: bool = JSON_OPTION) -> None:
     table(
         f"{len(labs)} labs",
         ("lab", "aliases", "models", "open-weight", "first release", "last release"),
-        [(lab.name, ", ".join(lab.aliases), lab.models, lab.open_weight_models, lab.first_release, lab.last_release)
-         for lab in labs],
-    )  # fmt: skip
+        [
+            (lab.name, ", ".join(lab.aliases), lab.models, lab.open_weight_models, lab.first_release, lab.last_release)
+            for lab in labs
+        ],
+    )
 
 
 @app.command()
@@ -70,14 +72,19 @@ def show(
     table(
         f"{view.lab} (fit #{view.fit_id}, {view.fit_panels})",
         ("", ""),
-        [("releases (in fit / all with both scores)", f"{view.n_in_fit} / {view.n_releases}"),
-         ("coupling slope", f"{s.mean:.3f}, 95 % HDI [{s.low:.3f}, {s.high:.3f}] (from the {view.slope_source})"),
-         ("OLS slope (paper's method)", f"{view.ols_slope:.3f}" if view.ols_slope is not None else "(fewer than 3 releases)"),
-         ("mean h", f"{h.mean:+.1f} pp, 95 % HDI [{h.low:+.1f}, {h.high:+.1f}]"),
-         ("direction", view.direction),
-         ("confidence", view.confidence),
-         ("next measurement", view.next_measurement)],
-    )  # fmt: skip
+        [
+            ("releases (in fit / all with both scores)", f"{view.n_in_fit} / {view.n_releases}"),
+            ("coupling slope", f"{s.mean:.3f}, 95 % HDI [{s.low:.3f}, {s.high:.3f}] (from the {view.slope_source})"),
+            (
+                "OLS slope (paper's method)",
+                f"{view.ols_slope:.3f}" if view.ols_slope is not None else "(fewer than 3 releases)",
+            ),
+            ("mean h", f"{h.mean:+.1f} pp, 95 % HDI [{h.low:+.1f}, {h.high:+.1f}]"),
+            ("direction", view.direction),
+            ("confidence", view.confidence),
+            ("next measurement", view.next_measurement),
+        ],
+    )
     table(
         "h trajectory (release order)",
         ("release", "date", "x", "h (pp)", "in fit"),

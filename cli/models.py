@@ -44,9 +44,11 @@ def list_(
     table(
         f"{len(rows)} models" + (f" in panel {panel}" if panel else ""),
         ("model", "lab", "released", "open", *columns, "obs"),
-        [(r.name, r.lab, r.release_date, r.open_weight, *(r.scores.get(c) for c in columns), r.observations)
-         for r in rows],
-    )  # fmt: skip
+        [
+            (r.name, r.lab, r.release_date, r.open_weight, *(r.scores.get(c) for c in columns), r.observations)
+            for r in rows
+        ],
+    )
 
 
 @app.command()
@@ -65,14 +67,22 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
         ("released", detail.release_date and f"{detail.release_date} ({detail.release_date_precision} precision)"),
         ("date source", detail.release_date_source),
         ("open weights", detail.open_weight),
-        ("hugging face", detail.hf_repo and f"{detail.hf_repo}" + (f" @ {detail.hf_revision}" if detail.hf_revision else "")),
-        ("parameters (B)", detail.params_total_b and f"{detail.params_total_b:g}" + (f" total, {detail.params_active_b:g} active" if detail.params_active_b else "")),
+        (
+            "hugging face",
+            detail.hf_repo and f"{detail.hf_repo}" + (f" @ {detail.hf_revision}" if detail.hf_revision else ""),
+        ),
+        (
+            "parameters (B)",
+            detail.params_total_b
+            and f"{detail.params_total_b:g}"
+            + (f" total, {detail.params_active_b:g} active" if detail.params_active_b else ""),
+        ),
         ("d_model / layers / heads", detail.d_model and f"{detail.d_model} / {detail.n_layers} / {detail.n_heads}"),
         ("variant of", detail.variant_of),
         ("variants", ", ".join(detail.variants)),
         ("also known as", ", ".join(detail.aliases)),
         ("notes", detail.notes),
-    ]  # fmt: skip
+    ]
     console().print(f"[bold]{detail.name}[/bold]")
     table(None, ("", ""), [(k, v) for k, v in facts if v not in (None, "")])
     if detail.conflicts:
@@ -82,15 +92,37 @@ def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bo
             [(k, "  vs  ".join(fmt(v) for v in values)) for k, values in detail.conflicts.items()],
         )
     if detail.steering:
-        table("steering evaluations", ("job", "repo @ revision", "status", "layer", "probe accuracy (test)", "verdict"),
-              [(j["job"], f"{j['hf_repo']} @ {j['revision']}", j["status"] + (f": {j['error']}" if j.get("error") else ""),
-                j.get("layer"), _rate(j.get("probe_accuracy")), j.get("verdict")) for j in detail.steering])  # fmt: skip
+        table(
+            "steering evaluations",
+            ("job", "repo @ revision", "status", "layer", "probe accuracy (test)", "verdict"),
+            [
+                (
+                    j["job"],
+                    f"{j['hf_repo']} @ {j['revision']}",
+                    j["status"] + (f": {j['error']}" if j.get("error") else ""),
+                    j.get("layer"),
+                    _rate(j.get("probe_accuracy")),
+                    j.get("verdict"),
+                )
+                for j in detail.steering
+            ],
+        )
     table(
         f"{len(detail.observations)} observations",
         ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),
-        [(o.benchmark, o.value if not o.retracted_on else f"{o.value:g} (retracted {o.retracted_on})", o.stderr,
-          o.reported_by, o.setting or o.note, o.source_url, ", ".join(o.panels)) for o in detail.observations],
-    )  # fmt: skip
+        [
+            (
+                o.benchmark,
+                o.value if not o.retracted_on else f"{o.value:g} (retracted {o.retracted_on})",
+                o.stderr,
+                o.reported_by,
+                o.setting or o.note,
+                o.source_url,
+                ", ".join(o.panels),
+            )
+            for o in detail.observations
+        ],
+    )
 
 
 alias_app = new_app("Other names of a model (the same weights, counted once).")
@@ -124,8 +156,11 @@ def history(name: str = typer.Argument(..., help="Model name or alias."), json_:
     if not entries:
         print(f"{name}: no corrections recorded")
         return
-    table(f"{len(entries)} corrections of {name}", ("on", "field", "old", "new", "reason", "source"),
-          [(e.edited_on, e.field, e.old, e.new, e.reason, e.source_url) for e in entries])  # fmt: skip
+    table(
+        f"{len(entries)} corrections of {name}",
+        ("on", "field", "old", "new", "reason", "source"),
+        [(e.edited_on, e.field, e.old, e.new, e.reason, e.source_url) for e in entries],
+    )
 
 
 def _rate(rate: dict | None) -> str:

@@ -85,15 +85,22 @@ def show(
     table(
         panel.name,
         ("", ""),
-        [("description", panel.description), ("source", panel.source), ("licence", panel.licence),
-         ("frozen", panel.frozen), ("models", panel.models), ("observations", panel.observations),
-         ("per benchmark", ", ".join(f"{k} {v}" for k, v in panel.benchmarks.items())),
-         ("subsets (models)", ", ".join(f"{k} {fmt(v)}" for k, v in panel.subsets.items()))],
-    )  # fmt: skip
+        [
+            ("description", panel.description),
+            ("source", panel.source),
+            ("licence", panel.licence),
+            ("frozen", panel.frozen),
+            ("models", panel.models),
+            ("observations", panel.observations),
+            ("per benchmark", ", ".join(f"{k} {v}" for k, v in panel.benchmarks.items())),
+            ("subsets (models)", ", ".join(f"{k} {fmt(v)}" for k, v in panel.subsets.items())),
+        ],
+    )
 
 
-def _show_live(name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None,
-               excluded: bool, json_: bool) -> None:  # fmt: skip
+def _show_live(
+    name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None, excluded: bool, json_: bool
+) -> None:
     from phasewatch.registry.catalog import Catalog
     from phasewatch.registry.frontier import (
         live_as_of,
@@ -111,15 +118,25 @@ def _show_live(name: str, as_of: str | None, prefer: str | None, benchmarks: tup
         print_json(as_dict(selection))
         return
     when = f"as of {selection.as_of}" if selection.as_of else "with everything the registry holds"
-    print(f"live panel frontier {when}: {selection.models} models, {len(selection.chosen)} values "
-          f"(precedence {' > '.join(selection.precedence)}; {len(selection.excluded)} figures left out"
-          f"{'' if excluded else ', list them with --excluded'})")  # fmt: skip
-    table(None, ("model", "lab", "released", "benchmark", "value", "reported by", "setting", "why this value", "source"),
-          [(c.model, c.lab, c.release_date, c.benchmark, c.value, c.reported_by, c.setting, c.reason, c.source_url)
-           for c in selection.chosen])  # fmt: skip
+    print(
+        f"live panel frontier {when}: {selection.models} models, {len(selection.chosen)} values "
+        f"(precedence {' > '.join(selection.precedence)}; {len(selection.excluded)} figures left out"
+        f"{'' if excluded else ', list them with --excluded'})"
+    )
+    table(
+        None,
+        ("model", "lab", "released", "benchmark", "value", "reported by", "setting", "why this value", "source"),
+        [
+            (c.model, c.lab, c.release_date, c.benchmark, c.value, c.reported_by, c.setting, c.reason, c.source_url)
+            for c in selection.chosen
+        ],
+    )
     if excluded:
-        table("left out", ("model", "benchmark", "value", "reported by", "setting", "why"),
-              [(e.model, e.benchmark, e.value, e.reported_by, e.setting, e.reason) for e in selection.excluded])  # fmt: skip
+        table(
+            "left out",
+            ("model", "benchmark", "value", "reported by", "setting", "why"),
+            [(e.model, e.benchmark, e.value, e.reported_by, e.setting, e.reason) for e in selection.excluded],
+        )
 
 
 @app.command()
@@ -145,6 +162,7 @@ def freeze(
         )
     day = _as_of(as_of) if as_of else live_as_of(from_)
     with registry_session() as session:
-        panel, models, observations = freeze_panel(session, name, as_of=day, precedence=parse_precedence(prefer),
-                                                   description=description)  # fmt: skip
+        panel, models, observations = freeze_panel(
+            session, name, as_of=day, precedence=parse_precedence(prefer), description=description
+        )
     print(f"froze {panel}: {models} models, {observations} observations (fit it with `phasewatch fit --panel {panel}`)")

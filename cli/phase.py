@@ -20,7 +20,7 @@ from phasewatch.cli.common import (
     registry_session,
     status,
     table,
-)  # fmt: skip
+)
 
 app = new_app("Base-scale phase analysis: reasoning vs truthfulness across model families.")
 
@@ -37,8 +37,10 @@ def _nc(e: Any) -> str:
     if e.median_billions is None:
         return f"none: {e.note}"
     point = f"{e.point_billions:.2f}B on all points; " if e.point_billions is not None else ""
-    return (f"{point}bootstrap median {e.median_billions:.2f}B, 95 % [{e.ci95_billions[0]:.2f}B, {e.ci95_billions[1]:.2f}B], "
-            f"{e.valid_resamples} of {e.resamples} resamples valid" + (f" ({e.note})" if e.note else ""))  # fmt: skip
+    return (
+        f"{point}bootstrap median {e.median_billions:.2f}B, 95 % [{e.ci95_billions[0]:.2f}B, {e.ci95_billions[1]:.2f}B], "
+        f"{e.valid_resamples} of {e.resamples} resamples valid" + (f" ({e.note})" if e.note else "")
+    )
 
 
 def _r(c: Any) -> str:
@@ -53,20 +55,36 @@ def families(panel: str = PANEL, format_: str | None = FORMAT_OPTION, json_: boo
     output_format(format_, json_)
     with registry_session() as session:
         rows = list_families(session, panel)
-    emit(format_, f"{plural(len(rows), 'family', 'families')} in {panel}", ("family", "n", "params (B)", "r(HS, TQA), permutation p", "phases (pairs)", "sign change", "N_c (quadratic)"),
-          [(r.family, r.n, f"{r.params_range_b[0]:g}-{r.params_range_b[1]:g}",
-            "" if r.correlation is None else f"{r.correlation.r:+.3f} (p {r.correlation.p_value:.2g})",
-            ", ".join(f"{k} {v}" for k, v in r.phases.items()), r.sign_change,
-            f"{r.nc_point_billions:.2f}B" if r.nc_point_billions else "") for r in rows],
-         json_=json_, data=[asdict(r) for r in rows])  # fmt: skip
+    emit(
+        format_,
+        f"{plural(len(rows), 'family', 'families')} in {panel}",
+        ("family", "n", "params (B)", "r(HS, TQA), permutation p", "phases (pairs)", "sign change", "N_c (quadratic)"),
+        [
+            (
+                r.family,
+                r.n,
+                f"{r.params_range_b[0]:g}-{r.params_range_b[1]:g}",
+                "" if r.correlation is None else f"{r.correlation.r:+.3f} (p {r.correlation.p_value:.2g})",
+                ", ".join(f"{k} {v}" for k, v in r.phases.items()),
+                r.sign_change,
+                f"{r.nc_point_billions:.2f}B" if r.nc_point_billions else "",
+            )
+            for r in rows
+        ],
+        json_=json_,
+        data=[asdict(r) for r in rows],
+    )
 
 
 @app.command()
 def family(
     name: str = typer.Argument(..., help="Family name, e.g. Pythia-deduped, OPT, BLOOM."),
-    panel: str = PANEL, resamples: int = typer.Option(2000, "--resamples", min=0, help="Bootstrap resamples."),
-    seed: int = SEED, format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+    panel: str = PANEL,
+    resamples: int = typer.Option(2000, "--resamples", min=0, help="Bootstrap resamples."),
+    seed: int = SEED,
+    format_: str | None = FORMAT_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
     """One family: γ12 between consecutive sizes with phases, r overall and per phase, N_c by both methods
     (--format csv: the family's models, one per line)."""
     from phasewatch.registry.phase import family_detail
@@ -84,12 +102,27 @@ def family(
         columns = list(detail.points[0]) if detail.points else ["model"]
         emit("csv", None, columns, [[p[c] for c in columns] for p in detail.points])
         return
-    table(f"{detail.family} ({detail.panel})", ("model", "params (B)", "HellaSwag", "TruthfulQA", "d_model", "HS / (d/512)", "TQA / (d/512)"),
-          [(p["model"], p["params_b"], p["hellaswag"], p["truthfulqa_mc2"], p["d_model"],
-            fmt(p["hellaswag_width_normalised"] and round(p["hellaswag_width_normalised"], 2)),
-            fmt(p["truthfulqa_mc2_width_normalised"] and round(p["truthfulqa_mc2_width_normalised"], 2))) for p in detail.points])  # fmt: skip
-    table("local coupling γ12 = ΔTQA / ΔHS (tax < -0.1 < transition < +0.1 < bonus)", ("from", "to", "γ12", "phase"),
-          [(c.smaller, c.larger, f"{c.gamma:+.3f}", c.phase) for c in detail.couplings])  # fmt: skip
+    table(
+        f"{detail.family} ({detail.panel})",
+        ("model", "params (B)", "HellaSwag", "TruthfulQA", "d_model", "HS / (d/512)", "TQA / (d/512)"),
+        [
+            (
+                p["model"],
+                p["params_b"],
+                p["hellaswag"],
+                p["truthfulqa_mc2"],
+                p["d_model"],
+                fmt(p["hellaswag_width_normalised"] and round(p["hellaswag_width_normalised"], 2)),
+                fmt(p["truthfulqa_mc2_width_normalised"] and round(p["truthfulqa_mc2_width_normalised"], 2)),
+            )
+            for p in detail.points
+        ],
+    )
+    table(
+        "local coupling γ12 = ΔTQA / ΔHS (tax < -0.1 < transition < +0.1 < bonus)",
+        ("from", "to", "γ12", "phase"),
+        [(c.smaller, c.larger, f"{c.gamma:+.3f}", c.phase) for c in detail.couplings],
+    )
     rows = [("r over the family", _r(detail.overall))] + [
         (f"r within {p.phase}", _r(p.correlation) or f"(fewer than 3 models: {', '.join(p.models)})")
         for p in detail.by_phase
@@ -103,11 +136,18 @@ def family(
 
 @app.command()
 def nc(
-    families: list[str] = typer.Option(["Pythia-deduped", "Llama-1", "Llama-2"], "--families", help="Families to pool (repeatable)."),
-    panel: str = PANEL, resamples: int = RESAMPLES, seed: int = SEED,
-    legacy_rng: bool = typer.Option(False, "--legacy-rng", help="Replay the paper script's np.random.seed(seed) stream."),
-    format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+    families: list[str] = typer.Option(
+        ["Pythia-deduped", "Llama-1", "Llama-2"], "--families", help="Families to pool (repeatable)."
+    ),
+    panel: str = PANEL,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    legacy_rng: bool = typer.Option(
+        False, "--legacy-rng", help="Replay the paper script's np.random.seed(seed) stream."
+    ),
+    format_: str | None = FORMAT_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
     """The critical size N_c from pooled families: quadratic vertex and γ12 zero crossing, with bootstrap intervals."""
     from phasewatch.registry.phase import nc_estimates
 
@@ -119,17 +159,43 @@ def nc(
         quadratic, gamma, n = nc_estimates(session, families, panel, resamples, seed, legacy_rng)
     data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
     if chosen == "table":
-        table(f"N_c from {', '.join(families)} ({panel}, {plural(n, 'model')})", ("method", "estimate"),
-              [("quadratic vertex of TQA(log10 N)", _nc(quadratic)), ("zero crossing of γ12(log10 N)", _nc(gamma))])  # fmt: skip
+        table(
+            f"N_c from {', '.join(families)} ({panel}, {plural(n, 'model')})",
+            ("method", "estimate"),
+            [("quadratic vertex of TQA(log10 N)", _nc(quadratic)), ("zero crossing of γ12(log10 N)", _nc(gamma))],
+        )
         return
-    emit(chosen, None, ("method", "point_billions", "median_billions", "low_billions", "high_billions", "valid_resamples", "resamples"),
-         [(e.method, e.point_billions, e.median_billions, *(e.ci95_billions or (None, None)), e.valid_resamples, e.resamples)
-          for e in (quadratic, gamma)], data=data)  # fmt: skip
+    emit(
+        chosen,
+        None,
+        (
+            "method",
+            "point_billions",
+            "median_billions",
+            "low_billions",
+            "high_billions",
+            "valid_resamples",
+            "resamples",
+        ),
+        [
+            (
+                e.method,
+                e.point_billions,
+                e.median_billions,
+                *(e.ci95_billions or (None, None)),
+                e.valid_resamples,
+                e.resamples,
+            )
+            for e in (quadratic, gamma)
+        ],
+        data=data,
+    )
 
 
 @app.command()
-def reproduce(resamples: int = RESAMPLES, seed: int = SEED, format_: str | None = FORMAT_OPTION,
-              json_: bool = JSON_OPTION) -> None:  # fmt: skip
+def reproduce(
+    resamples: int = RESAMPLES, seed: int = SEED, format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
+) -> None:
     """The paper's Pythia correlation, N_c and Llama-2 prediction from its own points, beside the same analyses on sourced data."""
     from phasewatch.registry.phase import reproduce as run
 
@@ -143,14 +209,24 @@ def reproduce(resamples: int = RESAMPLES, seed: int = SEED, format_: str | None 
         print_json(asdict(result))
         return
     p, s = result.paper, result.sourced
-    emit(chosen, "Lying Is Just a Phase: reproduced, then checked", ("", p.label, s.label),
-          [("Pythia r(HellaSwag, TruthfulQA)", _r(p.pythia_r), _r(s.pythia_r)),
-           ("  points", p.pythia_points, s.pythia_points),
-           ("N_c, quadratic vertex", _nc(p.nc_quadratic), _nc(s.nc_quadratic)),
-           ("N_c, γ12 zero crossing", _nc(p.nc_gamma), _nc(s.nc_gamma)),
-           ("  points", p.nc_points, s.nc_points),
-           ("Llama-2 TruthfulQA predicted from Pythia + Llama-1 (MAPE)", f"{p.cross_family.mape_percent:.2f} %", f"{s.cross_family.mape_percent:.2f} %"),
-           ("  fit", p.cross_family_points, s.cross_family_points)])  # fmt: skip
+    emit(
+        chosen,
+        "Lying Is Just a Phase: reproduced, then checked",
+        ("", p.label, s.label),
+        [
+            ("Pythia r(HellaSwag, TruthfulQA)", _r(p.pythia_r), _r(s.pythia_r)),
+            ("  points", p.pythia_points, s.pythia_points),
+            ("N_c, quadratic vertex", _nc(p.nc_quadratic), _nc(s.nc_quadratic)),
+            ("N_c, γ12 zero crossing", _nc(p.nc_gamma), _nc(s.nc_gamma)),
+            ("  points", p.nc_points, s.nc_points),
+            (
+                "Llama-2 TruthfulQA predicted from Pythia + Llama-1 (MAPE)",
+                f"{p.cross_family.mape_percent:.2f} %",
+                f"{s.cross_family.mape_percent:.2f} %",
+            ),
+            ("  fit", p.cross_family_points, s.cross_family_points),
+        ],
+    )
     if chosen == "csv":
         return
     console().print(

@@ -73,14 +73,29 @@ def add(
         scores_with_provenance,
     )
 
-    scores = scores_with_provenance(score, sources=score_source, reporters=score_reported_by, settings=score_setting,
-                                    stderrs=score_stderr)  # fmt: skip
+    scores = scores_with_provenance(
+        score, sources=score_source, reporters=score_reported_by, settings=score_setting, stderrs=score_stderr
+    )
     request = ReleaseRequest(
-        name=name, lab=lab, date=date, scores=scores, open_weight=open_weight,
-        hf_repo=hf_repo, hf_revision=hf_revision, source_url=source, reported_by=reported_by, date_source=date_source,
-        params_total_b=params_total_b, params_active_b=params_active_b, variant_of=variant_of,
-        same_weights_as=same_weights_as, family=family, kind=kind, allow_small_scores=allow_small_scores, distinct=distinct,
-    )  # fmt: skip
+        name=name,
+        lab=lab,
+        date=date,
+        scores=scores,
+        open_weight=open_weight,
+        hf_repo=hf_repo,
+        hf_revision=hf_revision,
+        source_url=source,
+        reported_by=reported_by,
+        date_source=date_source,
+        params_total_b=params_total_b,
+        params_active_b=params_active_b,
+        variant_of=variant_of,
+        same_weights_as=same_weights_as,
+        family=family,
+        kind=kind,
+        allow_small_scores=allow_small_scores,
+        distinct=distinct,
+    )
     today = system_clock().today()
     with registry_session() as session:
         before = grade_predictions(session, today)
@@ -91,12 +106,23 @@ def add(
         stale = staleness(session, latest) if latest is not None else None
     refitted = _refit(json_) if refit and (stale is None or stale.stale) else None
     if json_:
-        print_json({**asdict(result), "verdict": verdict.as_dict() if verdict else None,
-                    "predictions_moved": [asdict(m) for m in moved],
-                    "latest_fit": None if stale is None else {"fit_id": stale.fit_id, "panels": stale.fit_panels,
-                                                               "releases_since": len(stale.unseen), "unseen": stale.unseen,
-                                                               "command": stale.command},
-                    "refit": refitted})  # fmt: skip
+        print_json(
+            {
+                **asdict(result),
+                "verdict": verdict.as_dict() if verdict else None,
+                "predictions_moved": [asdict(m) for m in moved],
+                "latest_fit": None
+                if stale is None
+                else {
+                    "fit_id": stale.fit_id,
+                    "panels": stale.fit_panels,
+                    "releases_since": len(stale.unseen),
+                    "unseen": stale.unseen,
+                    "command": stale.command,
+                },
+                "refit": refitted,
+            }
+        )
         return
     shown = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
@@ -122,8 +148,10 @@ def add(
     elif refitted is None:
         print(stale.sentence() + ("" if not stale.stale else " (or pass --refit)"))
     if refitted is not None:
-        print(f"refitted the live panel: fit #{refitted['id']} on {refitted['n_models']} models"
-              f"{'' if refitted['converged'] else ' (NOT converged: ' + '; '.join(refitted['problems']) + ')'}")  # fmt: skip
+        print(
+            f"refitted the live panel: fit #{refitted['id']} on {refitted['n_models']} models"
+            f"{'' if refitted['converged'] else ' (NOT converged: ' + '; '.join(refitted['problems']) + ')'}"
+        )
 
 
 def _refit(quiet: bool) -> dict:
@@ -160,9 +188,23 @@ def list_(
     if json_:
         print_json(as_dict(rows))
         return
-    table(f"{len(rows)} releases", ("model", "lab", "released", "open", "hugging face", "swe_bench_verified", "gpqa_diamond", "obs"),
-          [(r.name, r.lab, r.release_date, r.open_weight, r.hf_repo, r.scores.get("swe_bench_verified"),
-            r.scores.get("gpqa_diamond"), r.observations) for r in rows])  # fmt: skip
+    table(
+        f"{len(rows)} releases",
+        ("model", "lab", "released", "open", "hugging face", "swe_bench_verified", "gpqa_diamond", "obs"),
+        [
+            (
+                r.name,
+                r.lab,
+                r.release_date,
+                r.open_weight,
+                r.hf_repo,
+                r.scores.get("swe_bench_verified"),
+                r.scores.get("gpqa_diamond"),
+                r.observations,
+            )
+            for r in rows
+        ],
+    )
 
 
 @app.command()
@@ -199,9 +241,19 @@ def correct(
     from phasewatch.registry.releases import Correction, correct_release, parse_score
 
     scores = tuple(replace(parse_score(s), reported_by=reported_by) for s in score)
-    correction = Correction(date=date, date_source=date_source, open_weight=open_weight, hf_repo=hf_repo,
-                            hf_revision=hf_revision, params_total_b=params_total_b, params_active_b=params_active_b,
-                            scores=scores, reason=reason, source_url=source, allow_small_scores=allow_small_scores)  # fmt: skip
+    correction = Correction(
+        date=date,
+        date_source=date_source,
+        open_weight=open_weight,
+        hf_repo=hf_repo,
+        hf_revision=hf_revision,
+        params_total_b=params_total_b,
+        params_active_b=params_active_b,
+        scores=scores,
+        reason=reason,
+        source_url=source,
+        allow_small_scores=allow_small_scores,
+    )
     with registry_session() as session:
         changes = correct_release(session, name, correction, today=system_clock().today())
     if json_:

@@ -23,13 +23,19 @@ def import_(
     rows = read_rows(file)
     with registry_session() as session:
         result = import_rows(session, rows, today=system_clock().today())
-    data = {"rows": result.rows, "new_observations": result.new_observations, "new_models": result.new_models,
-            "already_present": result.already_present}  # fmt: skip
+    data = {
+        "rows": result.rows,
+        "new_observations": result.new_observations,
+        "new_models": result.new_models,
+        "already_present": result.already_present,
+    }
     if json_:
         print_json(data)
     else:
-        print(f"imported {file.name}: {result.new_observations} new observations, {result.new_models} new models, "
-              f"{result.already_present} already present")  # fmt: skip
+        print(
+            f"imported {file.name}: {result.new_observations} new observations, {result.new_models} new models, "
+            f"{result.already_present} already present"
+        )
 
 
 @app.command()
@@ -58,5 +64,7 @@ def add(
         print_json(asdict(result))
         return
     verb = "added" if result.new else "already held"
-    print(f"{verb}: {result.model} {result.benchmark} {result.value:g} ({result.reported_by}"
-          f"{', ' + result.setting if result.setting else ''}){' from ' + result.source_url if result.source_url else ''}")  # fmt: skip
+    print(
+        f"{verb}: {result.model} {result.benchmark} {result.value:g} ({result.reported_by}"
+        f"{', ' + result.setting if result.setting else ''}){' from ' + result.source_url if result.source_url else ''}"
+    )

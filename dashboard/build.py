@@ -60,8 +60,10 @@ def build_dashboard(session: Session, out_dir: Path, today: dt.date) -> ReportSu
 
 def page(today: dt.date) -> str:
     nav = "".join(f'<a href="#{key}" data-page="{key}">{html.escape(title)}</a>' for key, title in PAGES)
-    sections = "".join(f'<section id="{key}" hidden><h2>{html.escape(title)}</h2><div class="body"></div></section>'
-                       for key, title in PAGES)  # fmt: skip
+    sections = "".join(
+        f'<section id="{key}" hidden><h2>{html.escape(title)}</h2><div class="body"></div></section>'
+        for key, title in PAGES
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

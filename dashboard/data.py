@@ -48,15 +48,21 @@ def _frontier(session: Session, findings: list[str]) -> dict[str, Any] | None:
     fit, points = frontier_points(session)
     summary = summary_of(fit)
     ols = fit.ols
-    findings.append(f"Frontier coupling (fit #{fit.id}, {fit.panels}): OLS slope {ols['slope']:.3f}, "
-                    f"intercept {ols['intercept']:.1f}, r = {ols['r']:+.3f}; the paper's constant band is 1.96 × RMS "
-                    f"residual = ±{ols['paper_band']:.2f} pp, the t-based prediction interval wider.")  # fmt: skip
+    findings.append(
+        f"Frontier coupling (fit #{fit.id}, {fit.panels}): OLS slope {ols['slope']:.3f}, "
+        f"intercept {ols['intercept']:.1f}, r = {ols['r']:+.3f}; the paper's constant band is 1.96 × RMS "
+        f"residual = ±{ols['paper_band']:.2f} pp, the t-based prediction interval wider."
+    )
     by_lab = {lab.lab: lab for lab in summary.labs}
     shown = [by_lab[n] for n in ("Google", "DeepSeek") if n in by_lab and by_lab[n].ols_slope is not None]
     if shown:
-        findings.append("Per-lab slopes, partially pooled (beside the per-lab OLS slope, the paper's method): " + "; ".join(
-            f"{lab.lab} {lab.slope.mean:+.2f} [{lab.slope.low:+.2f}, {lab.slope.high:+.2f}] (OLS {lab.ols_slope:.2f})"
-            for lab in shown))  # fmt: skip
+        findings.append(
+            "Per-lab slopes, partially pooled (beside the per-lab OLS slope, the paper's method): "
+            + "; ".join(
+                f"{lab.lab} {lab.slope.mean:+.2f} [{lab.slope.low:+.2f}, {lab.slope.high:+.2f}] (OLS {lab.ols_slope:.2f})"
+                for lab in shown
+            )
+        )
     coverage = list_coverage(session)[-3:]
     for check in coverage:
         findings.append(
@@ -64,17 +70,47 @@ def _frontier(session: Session, findings: list[str]) -> dict[str, Any] | None:
         )
     since = sum(not p.in_fit for p in points)
     return {
-        "fit": {"id": fit.id, "panels": fit.panels, "n_models": fit.n_models, "converged": fit.converged,
-                "x": fit.x_benchmark, "y": fit.y_benchmark, "ols": ols, "seed": fit.seed,
-                "population_slope": _iv(summary.population_slope), "noise_sd": _iv(summary.noise_sd),
-                "data_hash": fit.data_hash},
-        "points": [{"name": p.name, "lab": p.lab, "date": p.date, "x": p.x, "y": p.y, "h": p.h.mean,
-                    "h_low": p.h.low, "h_high": p.h.high, "in_fit": p.in_fit} for p in points],
+        "fit": {
+            "id": fit.id,
+            "panels": fit.panels,
+            "n_models": fit.n_models,
+            "converged": fit.converged,
+            "x": fit.x_benchmark,
+            "y": fit.y_benchmark,
+            "ols": ols,
+            "seed": fit.seed,
+            "population_slope": _iv(summary.population_slope),
+            "noise_sd": _iv(summary.noise_sd),
+            "data_hash": fit.data_hash,
+        },
+        "points": [
+            {
+                "name": p.name,
+                "lab": p.lab,
+                "date": p.date,
+                "x": p.x,
+                "y": p.y,
+                "h": p.h.mean,
+                "h_low": p.h.low,
+                "h_high": p.h.high,
+                "in_fit": p.in_fit,
+            }
+            for p in points
+        ],
         "since": since,
         "draws": analysis_draws(fit),
-        "coverage": [{"method": c.method, "panels": c.panels, "held_out": c.held_out, "n": c.n, "inside": c.inside,
-                      "share": c.share} for c in coverage],
-    }  # fmt: skip
+        "coverage": [
+            {
+                "method": c.method,
+                "panels": c.panels,
+                "held_out": c.held_out,
+                "n": c.n,
+                "inside": c.inside,
+                "share": c.share,
+            }
+            for c in coverage
+        ],
+    }
 
 
 def _labs(session: Session, today: dt.date) -> list[dict[str, Any]]:
@@ -89,14 +125,32 @@ def _labs(session: Session, today: dt.date) -> list[dict[str, Any]]:
     # every lab with a release, in the fit or not; slope and mean h as `labs compare` gives them
     for lab in compare_labs(session, fit.id, as_of=today)[1]:
         view = lab_philosophy(session, lab.lab, fit.id, as_of=today)
-        out.append({
-            "lab": view.lab, "n_releases": view.n_releases, "slope": _iv(lab.slope), "ols_slope": view.ols_slope,
-            "mean_h": _iv(lab.mean_h), "direction": view.direction, "confidence": view.confidence,
-            "noise_pp": view.noise_pp, "next_measurement": view.next_measurement,
-            "trajectory": [{"name": t.name, "date": t.date, "x": t.x, "h": t.h, "in_fit": t.in_fit,
-                            "h_low": intervals[t.name].low, "h_high": intervals[t.name].high} for t in view.trajectory],
-            "shifts": [asdict(s) for s in view.shifts],
-        })  # fmt: skip
+        out.append(
+            {
+                "lab": view.lab,
+                "n_releases": view.n_releases,
+                "slope": _iv(lab.slope),
+                "ols_slope": view.ols_slope,
+                "mean_h": _iv(lab.mean_h),
+                "direction": view.direction,
+                "confidence": view.confidence,
+                "noise_pp": view.noise_pp,
+                "next_measurement": view.next_measurement,
+                "trajectory": [
+                    {
+                        "name": t.name,
+                        "date": t.date,
+                        "x": t.x,
+                        "h": t.h,
+                        "in_fit": t.in_fit,
+                        "h_low": intervals[t.name].low,
+                        "h_high": intervals[t.name].high,
+                    }
+                    for t in view.trajectory
+                ],
+                "shifts": [asdict(s) for s in view.shifts],
+            }
+        )
     return out
 
 
@@ -111,22 +165,48 @@ def _predictions(session: Session, today: dt.date, findings: list[str]) -> dict[
         counts[row.state] = counts.get(row.state, 0) + 1
         revisions = show_prediction(session, row.key)
         current = revisions[-1]
-        items.append({
-            "key": row.key, "title": row.title, "statement": current.statement, "criterion": current.criterion,
-            "registered": row.registered_at, "deadline": row.deadline, "probability": row.probability,
-            "source": current.source, "hash": current.content_hash, "prev_hash": current.prev_hash,
-            "revisions": [{"revision": r.revision, "registered": r.registered_at.isoformat(), "hash": r.content_hash}
-                          for r in revisions],
-            "state": row.state, "note": row.note, "evaluated_on": row.grade.evaluated_on,
-            "evidence": row.grade.evidence, "benchmarks": row.benchmarks,
-            "history": [{"as_of": g.as_of.isoformat(), "state": g.state, "panels": g.panels,
-                         "graded_at": g.graded_at.isoformat(timespec="seconds") if g.graded_at else None}
-                        for g in gradings_of(session, row.key)],
-        })  # fmt: skip
-    chain = (f"hash chain intact ({check.rows} rows, head {check.head_hash})" if check.ok
-             else "HASH CHAIN BROKEN: " + "; ".join(check.problems))  # fmt: skip
-    findings.append(f"Predictions as of {today.isoformat()}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-                    + f"; {'hash chain intact' if check.ok else 'HASH CHAIN BROKEN'}.")  # fmt: skip
+        items.append(
+            {
+                "key": row.key,
+                "title": row.title,
+                "statement": current.statement,
+                "criterion": current.criterion,
+                "registered": row.registered_at,
+                "deadline": row.deadline,
+                "probability": row.probability,
+                "source": current.source,
+                "hash": current.content_hash,
+                "prev_hash": current.prev_hash,
+                "revisions": [
+                    {"revision": r.revision, "registered": r.registered_at.isoformat(), "hash": r.content_hash}
+                    for r in revisions
+                ],
+                "state": row.state,
+                "note": row.note,
+                "evaluated_on": row.grade.evaluated_on,
+                "evidence": row.grade.evidence,
+                "benchmarks": row.benchmarks,
+                "history": [
+                    {
+                        "as_of": g.as_of.isoformat(),
+                        "state": g.state,
+                        "panels": g.panels,
+                        "graded_at": g.graded_at.isoformat(timespec="seconds") if g.graded_at else None,
+                    }
+                    for g in gradings_of(session, row.key)
+                ],
+            }
+        )
+    chain = (
+        f"hash chain intact ({check.rows} rows, head {check.head_hash})"
+        if check.ok
+        else "HASH CHAIN BROKEN: " + "; ".join(check.problems)
+    )
+    findings.append(
+        f"Predictions as of {today.isoformat()}: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        + f"; {'hash chain intact' if check.ok else 'HASH CHAIN BROKEN'}."
+    )
     return {"items": items, "chain": chain, "chain_ok": check.ok, "counts": counts}
 
 
@@ -138,11 +218,18 @@ def _saturation(session: Session, today: dt.date) -> dict[str, Any]:
     keys = sorted({k for r in releases for k in r.scores})
     benchmarks, pairs = saturation_report(releases, keys, today)
     return {
-        "benchmarks": [{"benchmark": b.benchmark, "spread": b.spread, "n": b.n, "state": b.state,
-                        "history": [{"date": h.date, "spread": h.spread, "n": h.n} for h in b.history]}
-                       for b in benchmarks],
+        "benchmarks": [
+            {
+                "benchmark": b.benchmark,
+                "spread": b.spread,
+                "n": b.n,
+                "state": b.state,
+                "history": [{"date": h.date, "spread": h.spread, "n": h.n} for h in b.history],
+            }
+            for b in benchmarks
+        ],
         "pairs": [asdict(p) for p in pairs],
-    }  # fmt: skip
+    }
 
 
 def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
@@ -150,42 +237,68 @@ def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
     from phasewatch.registry.phase import SOURCED, family_points, nc_estimates
 
     quadratic, gamma, n = nc_estimates(session, NC_FAMILIES, SOURCED, NC_RESAMPLES, NC_SEED)
-    findings.append(f"Critical size N_c (quadratic vertex, `phase nc`): sourced deduplicated Pythia + Llama give "
-                    f"{quadratic.median_billions:.2f}B [{quadratic.ci95_billions[0]:.2f}, {quadratic.ci95_billions[1]:.2f}] "
-                    f"({quadratic.valid_resamples} of {quadratic.resamples} resamples valid, {n} models).")  # fmt: skip
+    findings.append(
+        f"Critical size N_c (quadratic vertex, `phase nc`): sourced deduplicated Pythia + Llama give "
+        f"{quadratic.median_billions:.2f}B [{quadratic.ci95_billions[0]:.2f}, {quadratic.ci95_billions[1]:.2f}] "
+        f"({quadratic.valid_resamples} of {quadratic.resamples} resamples valid, {n} models)."
+    )
     classifier = phase_classifier(session)
     families = family_points(session, SOURCED)
     return {
-        "panel": SOURCED, "nc_families": NC_FAMILIES, "nc_points": n,
-        "nc_quadratic": asdict(quadratic), "nc_gamma": asdict(gamma),
+        "panel": SOURCED,
+        "nc_families": NC_FAMILIES,
+        "nc_points": n,
+        "nc_quadratic": asdict(quadratic),
+        "nc_gamma": asdict(gamma),
         "isocline": {"ratio": classifier.isocline.ratio, "calibration": classifier.isocline.calibration},
         "classifier_nc": [{"label": label, "billions": b} for label, b in classifier.nc_points],
-        "families": [{"family": name, "points": [{"name": p.name, "params_b": p.params / 1e9, "hellaswag": p.reasoning,
-                                                  "truthfulqa": p.truthfulness} for p in sorted(fp.points, key=lambda p: p.params)]}
-                     for name, fp in families.items()],
-    }  # fmt: skip
+        "families": [
+            {
+                "family": name,
+                "points": [
+                    {"name": p.name, "params_b": p.params / 1e9, "hellaswag": p.reasoning, "truthfulqa": p.truthfulness}
+                    for p in sorted(fp.points, key=lambda p: p.params)
+                ],
+            }
+            for name, fp in families.items()
+        ],
+    }
 
 
 def _coupling(session: Session) -> dict[str, Any]:
     from phasewatch.registry.analysis import benchmark_correlations
 
     keys, pairs = benchmark_correlations(session)
-    return {"benchmarks": keys, "pairs": [asdict(p) for p in pairs], "method": "Pearson r over frontier releases with both "
-            "benchmarks (latest logged values); 95 % percentile bootstrap over releases, 2000 resamples, seed 42"}  # fmt: skip
+    return {
+        "benchmarks": keys,
+        "pairs": [asdict(p) for p in pairs],
+        "method": "Pearson r over frontier releases with both "
+        "benchmarks (latest logged values); 95 % percentile bootstrap over releases, 2000 resamples, seed 42",
+    }
 
 
 def _steering(session: Session, findings: list[str]) -> list[dict[str, Any]]:
     from phasewatch.registry.schema import Model, SteeringJob, SteeringResult
 
     results = session.execute(
-        select(SteeringResult, SteeringJob, Model.name).join(SteeringJob, SteeringResult.job_id == SteeringJob.id)
-        .outerjoin(Model, Model.id == SteeringResult.model_id).order_by(SteeringResult.id)
-    ).all()  # fmt: skip
+        select(SteeringResult, SteeringJob, Model.name)
+        .join(SteeringJob, SteeringResult.job_id == SteeringJob.id)
+        .outerjoin(Model, Model.id == SteeringResult.model_id)
+        .order_by(SteeringResult.id)
+    ).all()
     findings.append(f"Steering: {len(results)} stored evaluation{'' if len(results) == 1 else 's'}.")
     from phasewatch.registry.jobs import summarize_report
 
-    return [{"model": model or job.hf_repo, "hf_repo": job.hf_repo, "revision": job.revision, "worker": result.worker,
-             "report": summarize_report(result.report)} for result, job, model in results]  # fmt: skip
+    return [
+        {
+            "model": model or job.hf_repo,
+            "hf_repo": job.hf_repo,
+            "revision": job.revision,
+            "worker": result.worker,
+            "report": summarize_report(result.report),
+        }
+        for result, job, model in results
+    ]
 
 
 def _provenance(session: Session) -> dict[str, Any]:
@@ -193,18 +306,39 @@ def _provenance(session: Session) -> dict[str, Any]:
     from phasewatch.registry.schema import Benchmark, Lab, Model, Observation
 
     rows = session.execute(
-        select(Model.name, Lab.name, Model.kind, Benchmark.key, Observation.value, Observation.setting,
-               Observation.reported_by, Observation.retrieved_on, Observation.source_url)
-        .join(Model, Observation.model_id == Model.id).join(Lab).join(Benchmark)
+        select(
+            Model.name,
+            Lab.name,
+            Model.kind,
+            Benchmark.key,
+            Observation.value,
+            Observation.setting,
+            Observation.reported_by,
+            Observation.retrieved_on,
+            Observation.source_url,
+        )
+        .join(Model, Observation.model_id == Model.id)
+        .join(Lab)
+        .join(Benchmark)
         .order_by(Model.name, Benchmark.key, Observation.id)
-    ).all()  # fmt: skip
+    ).all()
     try:
         panels = [asdict(p) for p in list_panels(session)]
     except PhasewatchError:
         panels = []
     return {
-        "observations": [[name, lab, kind, key, value, setting, by, on.isoformat() if on else None, url]
-                         for name, lab, kind, key, value, setting, by, on, url in rows],
-        "panels": [{"name": p["name"], "models": p["models"], "observations": p["observations"],
-                    "source": p["source"], "licence": p["licence"]} for p in panels],
-    }  # fmt: skip
+        "observations": [
+            [name, lab, kind, key, value, setting, by, on.isoformat() if on else None, url]
+            for name, lab, kind, key, value, setting, by, on, url in rows
+        ],
+        "panels": [
+            {
+                "name": p["name"],
+                "models": p["models"],
+                "observations": p["observations"],
+                "source": p["source"],
+                "licence": p["licence"],
+            }
+            for p in panels
+        ],
+    }

@@ -570,10 +570,16 @@ class CouplingSampler:
             link = self.spec.link
             pm.set_data({"x": to_link(data.x, link), "y": to_link(data.y, link), "lab_idx": data.lab_index(self.labs)})
             trace = pm.sample(
-                draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
-                cores=min(settings.chains, os.cpu_count() or 1), nuts_sampler="pymc", progressbar=False,
-                compute_convergence_checks=False, target_accept=settings.target_accept,
-            )  # fmt: skip
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                random_seed=settings.seed,
+                cores=min(settings.chains, os.cpu_count() or 1),
+                nuts_sampler="pymc",
+                progressbar=False,
+                compute_convergence_checks=False,
+                target_accept=settings.target_accept,
+            )
         return self._posterior(trace), diagnose(trace, settings, self.free)
 
 
@@ -775,16 +781,26 @@ def held_out_checks(
     posterior, diagnostics = sampler.fit(train, settings)
     seen = set(train.labs)
     return [
-        check_release(posterior, test.names[i], test.labs[i] if test.labs[i] in seen else f"(new) {test.labs[i]}",
-                      float(test.x[i]), float(test.y[i]), prob, seed=settings.seed + i)
+        check_release(
+            posterior,
+            test.names[i],
+            test.labs[i] if test.labs[i] in seen else f"(new) {test.labs[i]}",
+            float(test.x[i]),
+            float(test.y[i]),
+            prob,
+            seed=settings.seed + i,
+        )
         for i in range(test.n)
-    ], diagnostics  # fmt: skip
+    ], diagnostics
 
 
 def leave_one_out(
-    sampler: CouplingSampler, data: CouplingData, settings: SamplerSettings, prob: float = 0.95,
+    sampler: CouplingSampler,
+    data: CouplingData,
+    settings: SamplerSettings,
+    prob: float = 0.95,
     progress: Callable[[int, int], None] | None = None,
-) -> Coverage:  # fmt: skip
+) -> Coverage:
     """Refit without each model in turn and check it against its predictive interval."""
     checks, refits = [], []
     for i in range(data.n):

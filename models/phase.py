@@ -141,14 +141,26 @@ def _summary(method: str, point: float | None, values: list[float], resamples: i
         return NcEstimate(method, point, None, None, None, 0, resamples, note or "no resample gave a valid N_c")
     v = np.asarray(values)
     lo95, hi95, lo68, hi68 = np.percentile(v, [2.5, 97.5, 16, 84])
-    return NcEstimate(method, point, float(np.median(v)), (float(lo95), float(hi95)), (float(lo68), float(hi68)),
-                      len(values), resamples, note)  # fmt: skip
+    return NcEstimate(
+        method,
+        point,
+        float(np.median(v)),
+        (float(lo95), float(hi95)),
+        (float(lo68), float(hi68)),
+        len(values),
+        resamples,
+        note,
+    )
 
 
 def nc_quadratic_bootstrap(
-    points: Sequence[Point], resamples: int = 10_000, seed: int = 42, *, legacy_rng: bool = False,
+    points: Sequence[Point],
+    resamples: int = 10_000,
+    seed: int = 42,
+    *,
+    legacy_rng: bool = False,
     window: tuple[float, float] = (7.0, 12.0),
-) -> NcEstimate:  # fmt: skip
+) -> NcEstimate:
     """The paper's method: fit TQA = a·x² + b·x + c with x = log10 N; N_c = 10^vertex.
 
     A fit counts when a > 0 (a minimum) and the vertex lies strictly inside
@@ -224,8 +236,11 @@ def calibrate_isocline(points: Sequence[Point]) -> Isocline:
     tqa = sum(p.truthfulness for p in pair) / len(pair) / 100
     hs = sum(p.reasoning for p in pair) / len(pair) / 100
     ratio = tqa**2 / hs
-    return Isocline(ratio, f"{best.smaller} → {best.larger}: γ12 = {best.gamma:+.3f}; mean TQA {tqa:.4f}, "
-                           f"mean HS {hs:.4f} (fractions) → a/b = {ratio:.4f}")  # fmt: skip
+    return Isocline(
+        ratio,
+        f"{best.smaller} → {best.larger}: γ12 = {best.gamma:+.3f}; mean TQA {tqa:.4f}, "
+        f"mean HS {hs:.4f} (fractions) → a/b = {ratio:.4f}",
+    )
 
 
 def isocline_phase(isocline: Isocline, reasoning: float, truthfulness: float) -> tuple[str, float]:

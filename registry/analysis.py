@@ -27,9 +27,12 @@ MAX_EMBEDDED_DRAWS = 8000
 def latest_scores(session: Session, kind: str = ModelKind.FRONTIER) -> dict[int, dict[str, float]]:
     """Each model's most recently logged value of each benchmark (the rule `releases check` uses)."""
     rows = session.execute(
-        select(Observation.model_id, Benchmark.key, Observation.value).join(Benchmark).join(Model)
-        .where(Model.kind == kind).order_by(Observation.created_at.desc(), Observation.id.desc())
-    )  # fmt: skip
+        select(Observation.model_id, Benchmark.key, Observation.value)
+        .join(Benchmark)
+        .join(Model)
+        .where(Model.kind == kind)
+        .order_by(Observation.created_at.desc(), Observation.id.desc())
+    )
     out: dict[int, dict[str, float]] = {}
     for model_id, key, value in rows:
         out.setdefault(model_id, {}).setdefault(key, value)
@@ -118,14 +121,22 @@ def analysis_draws(fit: Fit, max_draws: int = MAX_EMBEDDED_DRAWS) -> dict[str, A
     stride = max(1, -(-posterior.n_draws // max_draws))
     pick = slice(None, None, stride)
     return {
-        "fit_id": fit.id, "link": posterior.link, "x_ref": posterior.x_ref, "draws": int(posterior.mu_a[pick].size),
-        "thinned": stride > 1, "stride": stride, "total_draws": posterior.n_draws,
-        "mu_a": _b64(posterior.mu_a[pick]), "mu_b": _b64(posterior.mu_b[pick]),
-        "noise_known": _b64(noise_known[pick]), "new": {"a": _b64(a_new[pick]), "b": _b64(b_new[pick]),
-                                                         "noise": _b64(noise_new[pick])},
-        "labs": {lab: {"a": _b64(posterior.a[pick, i]), "b": _b64(posterior.b[pick, i])}
-                 for i, lab in enumerate(posterior.labs)},
-    }  # fmt: skip
+        "fit_id": fit.id,
+        "link": posterior.link,
+        "x_ref": posterior.x_ref,
+        "draws": int(posterior.mu_a[pick].size),
+        "thinned": stride > 1,
+        "stride": stride,
+        "total_draws": posterior.n_draws,
+        "mu_a": _b64(posterior.mu_a[pick]),
+        "mu_b": _b64(posterior.mu_b[pick]),
+        "noise_known": _b64(noise_known[pick]),
+        "new": {"a": _b64(a_new[pick]), "b": _b64(b_new[pick]), "noise": _b64(noise_new[pick])},
+        "labs": {
+            lab: {"a": _b64(posterior.a[pick, i]), "b": _b64(posterior.b[pick, i])}
+            for i, lab in enumerate(posterior.labs)
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,10 @@ def phase_classifier(session: Session) -> PhaseClassifier:
     if olmo is None:
         raise NotFoundError("the paper's OLMo rows are not in the registry", "run `phasewatch init`")
     points = []
-    for label, panel, families in (("paper's 14 points", "lying-nc-14", ["Pythia", "Llama-1", "Llama-2"]),
-                                   ("sourced Pythia-deduped + Llama", SOURCED, ["Pythia-deduped", "Llama-1", "Llama-2"])):  # fmt: skip
+    for label, panel, families in (
+        ("paper's 14 points", "lying-nc-14", ["Pythia", "Llama-1", "Llama-2"]),
+        ("sourced Pythia-deduped + Llama", SOURCED, ["Pythia-deduped", "Llama-1", "Llama-2"]),
+    ):
         nc = nc_quadratic_bootstrap(pooled_points(session, families, panel), resamples=0).point_billions
         if nc is not None:
             points.append((label, nc))
@@ -161,8 +174,9 @@ class PairCorrelation:
     high: float
 
 
-def benchmark_correlations(session: Session, min_models: int = 8, resamples: int = 2000,
-                           seed: int = 42) -> tuple[list[str], list[PairCorrelation]]:  # fmt: skip
+def benchmark_correlations(
+    session: Session, min_models: int = 8, resamples: int = 2000, seed: int = 42
+) -> tuple[list[str], list[PairCorrelation]]:
     """Pearson r between every pair of frontier benchmarks over the releases that have both
     (latest logged values), with a 95 % percentile bootstrap interval (resampling releases)."""
     if resamples < 0 or min_models < 3:

@@ -79,13 +79,22 @@ def run_coverage(
         coverage = Coverage(f"hold-out ({', '.join(held_out)})", 0.95, checks, [diagnostics])
     details = [{**dataclasses.asdict(c), "inside": c.inside} for c in coverage.checks]
     record = CoverageCheck(
-        panels=",".join(panels), held_out=",".join(held_out) or None, method=coverage.method,
-        x_benchmark=DEFAULT_X, y_benchmark=DEFAULT_Y, nominal=coverage.nominal, n=coverage.n,
+        panels=",".join(panels),
+        held_out=",".join(held_out) or None,
+        method=coverage.method,
+        x_benchmark=DEFAULT_X,
+        y_benchmark=DEFAULT_Y,
+        nominal=coverage.nominal,
+        n=coverage.n,
         inside=coverage.inside,
-        spec={"method": DEFAULT_SPEC.method, "settings": asdict(settings), "priors": asdict(sampler.priors),
-              "worst_refit": coverage.worst_refit},
+        spec={
+            "method": DEFAULT_SPEC.method,
+            "settings": asdict(settings),
+            "priors": asdict(sampler.priors),
+            "worst_refit": coverage.worst_refit,
+        },
         details=details,
-    )  # fmt: skip
+    )
     with transaction(engine) as session:
         session.add(record)
         session.flush()
@@ -94,11 +103,17 @@ def run_coverage(
 
 def _report(record: CoverageCheck) -> CoverageReport:
     return CoverageReport(
-        id=record.id, method=record.method, panels=record.panels, held_out=record.held_out,
-        nominal=record.nominal, n=record.n, inside=record.inside,
+        id=record.id,
+        method=record.method,
+        panels=record.panels,
+        held_out=record.held_out,
+        nominal=record.nominal,
+        n=record.n,
+        inside=record.inside,
         share=record.inside / record.n if record.n else float("nan"),
-        worst_refit=record.spec.get("worst_refit", {}), details=record.details,
-    )  # fmt: skip
+        worst_refit=record.spec.get("worst_refit", {}),
+        details=record.details,
+    )
 
 
 def list_coverage(session: Session) -> list[CoverageReport]:

@@ -292,8 +292,10 @@ def summary_of(fit: Fit) -> CouplingSummary:
     from phasewatch.models.intervals import Interval
 
     raw = dict(fit.summary)
-    labs = [LabCoupling(**{**lab, "slope": Interval(**lab["slope"]), "mean_h": Interval(**lab["mean_h"])})
-            for lab in raw.pop("labs")]  # fmt: skip
+    labs = [
+        LabCoupling(**{**lab, "slope": Interval(**lab["slope"]), "mean_h": Interval(**lab["mean_h"])})
+        for lab in raw.pop("labs")
+    ]
     models = [ModelHField(**{**m, "h": Interval(**m["h"])}) for m in raw.pop("models")]
     scalars = {k: Interval(**v) if isinstance(v, dict) else v for k, v in raw.items()}
     return CouplingSummary(**scalars, labs=labs, models=models)
@@ -347,8 +349,14 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         check = dataclasses.asdict(self.check)
-        return {"fit_id": self.fit_id, "fit_panels": self.fit_panels, "x_benchmark": self.x_benchmark,
-                "y_benchmark": self.y_benchmark, **check, "inside": self.check.inside}  # fmt: skip
+        return {
+            "fit_id": self.fit_id,
+            "fit_panels": self.fit_panels,
+            "x_benchmark": self.x_benchmark,
+            "y_benchmark": self.y_benchmark,
+            **check,
+            "inside": self.check.inside,
+        }
 
 
 def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
@@ -362,9 +370,11 @@ def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
     model = Catalog(session).model(model_name)
     scores: dict[str, float] = {}
     observations = session.scalars(
-        select(Observation).options(selectinload(Observation.benchmark))
-        .where(Observation.model_id == model.id).order_by(Observation.created_at.desc(), Observation.id.desc())
-    )  # fmt: skip
+        select(Observation)
+        .options(selectinload(Observation.benchmark))
+        .where(Observation.model_id == model.id)
+        .order_by(Observation.created_at.desc(), Observation.id.desc())
+    )
     for o in observations:  # the most recently logged figure of each benchmark
         scores.setdefault(o.benchmark.key, o.value)
     if fit.x_benchmark not in scores or fit.y_benchmark not in scores:
@@ -380,10 +390,18 @@ def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
         return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
     session.add(
         ReleaseVerdict(
-            model_id=model.id, fit_id=fit.id, x=check.x, y=check.y, h_mean=check.h.mean, h_low=check.h.low,
-            h_high=check.h.high, predicted_low=check.predicted.low, predicted_high=check.predicted.high,
-            inside=check.inside, lab_known=check.lab_known,
+            model_id=model.id,
+            fit_id=fit.id,
+            x=check.x,
+            y=check.y,
+            h_mean=check.h.mean,
+            h_low=check.h.low,
+            h_high=check.h.high,
+            predicted_low=check.predicted.low,
+            predicted_high=check.predicted.high,
+            inside=check.inside,
+            lab_known=check.lab_known,
         )
-    )  # fmt: skip
+    )
     session.flush()
     return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)

@@ -189,8 +189,12 @@ def select_frontier(
     for o in session.scalars(query):
         model = o.model
         if as_of is not None and (model.release_date is None or model.release_date > as_of):
-            leave_out(o, "release date unknown" if model.release_date is None else
-                      f"released {format_partial_date(model.release_date, model.release_date_precision)}, after {as_of}")  # fmt: skip
+            leave_out(
+                o,
+                "release date unknown"
+                if model.release_date is None
+                else f"released {format_partial_date(model.release_date, model.release_date_precision)}, after {as_of}",
+            )
         elif as_of is not None and _known_on(o) > as_of:
             leave_out(o, f"first known {_known_on(o)}, after {as_of}")
         elif o.retracted_on is not None and (as_of is None or o.retracted_on <= as_of):
@@ -207,13 +211,22 @@ def select_frontier(
     chosen: list[Choice] = []
     rank = {r: i for i, r in enumerate(precedence)}
     for root_id, members in groups.items():
-        members.sort(key=lambda m, root=root_id: (-len({o.benchmark_id for o in eligible[m.id]}), m.id != root,
-                                                  m.release_date or dt.date.max, m.name))  # fmt: skip
+        members.sort(
+            key=lambda m, root=root_id: (
+                -len({o.benchmark_id for o in eligible[m.id]}),
+                m.id != root,
+                m.release_date or dt.date.max,
+                m.name,
+            )
+        )
         representative = members[0]
         for other in members[1:]:
             for o in eligible[other.id]:
-                leave_out(o, f"same weights as {representative.name} (variant_of): the group is counted once, via "
-                             f"{representative.name}, the member with the most benchmarks")  # fmt: skip
+                leave_out(
+                    o,
+                    f"same weights as {representative.name} (variant_of): the group is counted once, via "
+                    f"{representative.name}, the member with the most benchmarks",
+                )
         by_benchmark: dict[str, list[Observation]] = defaultdict(list)
         for o in eligible[representative.id]:
             by_benchmark[o.benchmark.key].append(o)
@@ -241,8 +254,10 @@ def _reason(best: Observation, rest: list[Observation], precedence: tuple[str, .
         others = ", ".join(f"{o.value:g} ({o.reported_by})" for o in beaten)
         parts.append(f"{best.reported_by} precedes ({' > '.join(precedence)}) {others}")
     if same:
-        parts.append(f"latest {best.reported_by} figure (known {_known_on(best)}) over "
-                     + ", ".join(f"{o.value:g}" for o in same))  # fmt: skip
+        parts.append(
+            f"latest {best.reported_by} figure (known {_known_on(best)}) over "
+            + ", ".join(f"{o.value:g}" for o in same)
+        )
     return "; ".join(parts)
 
 
@@ -300,9 +315,12 @@ def observations_used(session: Session, panels: tuple[str, ...], x: str, y: str,
         .join(Benchmark)
         .join(PanelObservation, PanelObservation.observation_id == Observation.id)
         .join(Model, Observation.model_id == Model.id)
-        .where(PanelObservation.panel_id.in_(panel_ids), Benchmark.key.in_((x, y)),
-               Model.id.in_(select(ModelName.model_id).where(ModelName.name.in_(names))))
-    )  # fmt: skip
+        .where(
+            PanelObservation.panel_id.in_(panel_ids),
+            Benchmark.key.in_((x, y)),
+            Model.id.in_(select(ModelName.model_id).where(ModelName.name.in_(names))),
+        )
+    )
     return sorted({r for (r,) in rows})
 
 
@@ -328,8 +346,10 @@ class Staleness:
         if not self.unseen:
             return f"fit #{self.fit_id} ({self.fit_panels}) is current: it has seen every release in the live panel"
         shown = ", ".join(self.unseen[:5]) + (f" and {len(self.unseen) - 5} more" if len(self.unseen) > 5 else "")
-        return (f"fit #{self.fit_id} ({self.fit_panels}) is stale: {len(self.unseen)} release(s) with both scores arrived "
-                f"or entered the live panel since ({shown}); run `{self.command}`")  # fmt: skip
+        return (
+            f"fit #{self.fit_id} ({self.fit_panels}) is stale: {len(self.unseen)} release(s) with both scores arrived "
+            f"or entered the live panel since ({shown}); run `{self.command}`"
+        )
 
 
 def staleness(session: Session, fit: Fit) -> Staleness:
@@ -337,10 +357,13 @@ def staleness(session: Session, fit: Fit) -> Staleness:
     pairs = select_frontier(session, benchmarks=(fit.x_benchmark, fit.y_benchmark)).pairs(
         fit.x_benchmark, fit.y_benchmark
     )
-    seen_ids = set(session.scalars(
-        select(Observation.model_id).join(FitObservation, FitObservation.observation_id == Observation.id)
-        .where(FitObservation.fit_id == fit.id)
-    ))  # fmt: skip
+    seen_ids = set(
+        session.scalars(
+            select(Observation.model_id)
+            .join(FitObservation, FitObservation.observation_id == Observation.id)
+            .where(FitObservation.fit_id == fit.id)
+        )
+    )
     seen_names = {m["name"] for m in (fit.summary or {}).get("models", [])}
     ids = {c.observation_id: c for p in pairs for c in p}
     model_of = dict(session.execute(select(Observation.id, Observation.model_id).where(Observation.id.in_(ids))).all())

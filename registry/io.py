@@ -28,10 +28,27 @@ from phasewatch.registry.schema import Model, ModelKind, Observation, PanelObser
 
 FORMAT = "phasewatch-observations/1"
 COLUMNS = (
-    "model", "lab", "kind", "family", "release_date", "open_weight", "hf_repo", "hf_revision",
-    "params_total_b", "params_active_b", "variant_of",
-    "benchmark", "value", "stderr", "setting", "source_url", "reported_by", "retrieved_on", "note", "retracted_on",
-)  # fmt: skip
+    "model",
+    "lab",
+    "kind",
+    "family",
+    "release_date",
+    "open_weight",
+    "hf_repo",
+    "hf_revision",
+    "params_total_b",
+    "params_active_b",
+    "variant_of",
+    "benchmark",
+    "value",
+    "stderr",
+    "setting",
+    "source_url",
+    "reported_by",
+    "retrieved_on",
+    "note",
+    "retracted_on",
+)
 REQUIRED = ("model", "benchmark", "value", "reported_by")
 
 

@@ -82,11 +82,22 @@ def backoff_seconds(attempts: int) -> float:
 # The default steering config, without importing torch (models.steering.run does);
 # a test keeps it equal to SteeringConfig's defaults.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "layer": None, "method": "auto", "strengths": [0.5, 1.0], "train_pairs": 128, "validation_pairs": 64,
-    "test_pairs": 96, "random_directions": 19, "random_weight_baseline": True, "tqa_questions": 24,
-    "mc_strength": 0.5, "neutral_texts": 16, "generation_prompts": 16, "max_new_tokens": 16, "batch_size": 16,
+    "layer": None,
+    "method": "auto",
+    "strengths": [0.5, 1.0],
+    "train_pairs": 128,
+    "validation_pairs": 64,
+    "test_pairs": 96,
+    "random_directions": 19,
+    "random_weight_baseline": True,
+    "tqa_questions": 24,
+    "mc_strength": 0.5,
+    "neutral_texts": 16,
+    "generation_prompts": 16,
+    "max_new_tokens": 16,
+    "batch_size": 16,
     "seed": 0,
-}  # fmt: skip
+}
 
 
 def default_config() -> dict[str, Any]:
@@ -610,8 +621,11 @@ def summarize_report(report: dict[str, Any]) -> dict[str, Any]:
     mc = {}
     for run in ("mc_baseline", "mc_steered"):
         if report.get(run):
-            mc[run] = {"questions": report[run].get("questions"), "mc1": rate(report[run].get("mc1")),
-                       "mc2": estimate(report[run].get("mc2"))}  # fmt: skip
+            mc[run] = {
+                "questions": report[run].get("questions"),
+                "mc1": rate(report[run].get("mc1")),
+                "mc2": estimate(report[run].get("mc2")),
+            }
     return {
         "layer": report.get("layer"),
         "layers": report.get("layers"),

@@ -58,10 +58,11 @@ def family_points(
     keys = (catalog.benchmark(x).key, catalog.benchmark(y).key)
     rows = session.execute(
         select(Model, Benchmark.key, Observation.value, PanelObservation.subset)
-        .join(Observation, Observation.model_id == Model.id).join(Benchmark)
+        .join(Observation, Observation.model_id == Model.id)
+        .join(Benchmark)
         .join(PanelObservation, PanelObservation.observation_id == Observation.id)
         .where(PanelObservation.panel_id == chosen.id, Benchmark.key.in_(keys))
-    )  # fmt: skip
+    )
     values: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     models: dict[int, Model] = {}
     for model, key, value, subset in rows:
@@ -109,8 +110,11 @@ def summarize_family(fp: FamilyPoints) -> FamilySummary:
     if len(fp.points) >= 4 and len(signs) == 2:
         nc = nc_quadratic_bootstrap(fp.points, resamples=0).point_billions
     sizes = [p.params / 1e9 for p in fp.points]
-    corr = permutation_correlation([p.reasoning for p in fp.points], [p.truthfulness for p in fp.points], 20_000) \
-        if len(fp.points) >= 3 else None  # fmt: skip
+    corr = (
+        permutation_correlation([p.reasoning for p in fp.points], [p.truthfulness for p in fp.points], 20_000)
+        if len(fp.points) >= 3
+        else None
+    )
     return FamilySummary(fp.family, len(fp.points), (min(sizes), max(sizes)), corr, dict(phases), len(signs) == 2, nc)
 
 
@@ -141,13 +145,23 @@ class FamilyDetail:
     width_caveat: str
 
 
-def family_detail(session: Session, family: str, panel: str = SOURCED, *, resamples: int = 2000, seed: int = 42,
-                  x: str = REASONING, y: str = TRUTHFULNESS) -> FamilyDetail:  # fmt: skip
+def family_detail(
+    session: Session,
+    family: str,
+    panel: str = SOURCED,
+    *,
+    resamples: int = 2000,
+    seed: int = 42,
+    x: str = REASONING,
+    y: str = TRUTHFULNESS,
+) -> FamilyDetail:
     families = family_points(session, panel, x, y)
     match = next((name for name in families if name.casefold() == family.casefold()), None)
     if match is None:
-        raise NotFoundError(f"no family {family!r} with {x} and {y} in panel {panel}",
-                            did_you_mean(family, families) or "see `phasewatch phase families`")  # fmt: skip
+        raise NotFoundError(
+            f"no family {family!r} with {x} and {y} in panel {panel}",
+            did_you_mean(family, families) or "see `phasewatch phase families`",
+        )
     fp = families[match]
     points = sorted(fp.points, key=lambda p: p.params)
     couplings = local_couplings(points)
@@ -155,23 +169,43 @@ def family_detail(session: Session, family: str, panel: str = SOURCED, *, resamp
     for phase in ("tax", "transition", "bonus"):
         names = sorted({n for c in couplings if c.phase == phase for n in (c.smaller, c.larger)})
         members = [p for p in points if p.name in names]
-        corr = permutation_correlation([p.reasoning for p in members], [p.truthfulness for p in members], 20_000, seed) \
-            if len(members) >= 3 else None  # fmt: skip
+        corr = (
+            permutation_correlation([p.reasoning for p in members], [p.truthfulness for p in members], 20_000, seed)
+            if len(members) >= 3
+            else None
+        )
         if names:
             by_phase.append(PhaseCorrelation(phase, corr, names))
-    rows = [{"model": p.name, "params_b": p.params / 1e9, x: p.reasoning, y: p.truthfulness, "d_model": p.d_model,
-             f"{x}_width_normalised": width_normalised(p.reasoning, p.d_model) if p.d_model else None,
-             f"{y}_width_normalised": width_normalised(p.truthfulness, p.d_model) if p.d_model else None}
-            for p in points]  # fmt: skip
+    rows = [
+        {
+            "model": p.name,
+            "params_b": p.params / 1e9,
+            x: p.reasoning,
+            y: p.truthfulness,
+            "d_model": p.d_model,
+            f"{x}_width_normalised": width_normalised(p.reasoning, p.d_model) if p.d_model else None,
+            f"{y}_width_normalised": width_normalised(p.truthfulness, p.d_model) if p.d_model else None,
+        }
+        for p in points
+    ]
     enough = len(points) >= 4
-    overall = permutation_correlation([p.reasoning for p in points], [p.truthfulness for p in points], 20_000, seed) \
-        if len(points) >= 3 else None  # fmt: skip
+    overall = (
+        permutation_correlation([p.reasoning for p in points], [p.truthfulness for p in points], 20_000, seed)
+        if len(points) >= 3
+        else None
+    )
     return FamilyDetail(
-        match, panel, rows, couplings, overall, by_phase,
+        match,
+        panel,
+        rows,
+        couplings,
+        overall,
+        by_phase,
         nc_quadratic_bootstrap(points, resamples, seed) if enough else None,
         nc_gamma_bootstrap(points, resamples, seed) if enough else None,
-        fp.notes, WIDTH_CAVEAT,
-    )  # fmt: skip
+        fp.notes,
+        WIDTH_CAVEAT,
+    )
 
 
 def pooled_points(session: Session, families: list[str], panel: str) -> list[Point]:
@@ -180,16 +214,19 @@ def pooled_points(session: Session, families: list[str], panel: str) -> list[Poi
     for family in families:
         match = next((name for name in available if name.casefold() == family.casefold()), None)
         if match is None:
-            raise NotFoundError(f"no family {family!r} with HellaSwag and TruthfulQA in panel {panel}",
-                                f"families there: {', '.join(sorted(available))}")  # fmt: skip
+            raise NotFoundError(
+                f"no family {family!r} with HellaSwag and TruthfulQA in panel {panel}",
+                f"families there: {', '.join(sorted(available))}",
+            )
         points += available[match].points
     if len(points) < 4:
         raise InvalidInputError(f"only {len(points)} models in {', '.join(families)}", "pool more families")
     return points
 
 
-def nc_estimates(session: Session, families: list[str], panel: str, resamples: int, seed: int,
-                 legacy_rng: bool = False) -> tuple[NcEstimate, NcEstimate, int]:  # fmt: skip
+def nc_estimates(
+    session: Session, families: list[str], panel: str, resamples: int, seed: int, legacy_rng: bool = False
+) -> tuple[NcEstimate, NcEstimate, int]:
     points = pooled_points(session, families, panel)
     quadratic = nc_quadratic_bootstrap(points, resamples, seed, legacy_rng=legacy_rng)
     return quadratic, nc_gamma_bootstrap(points, resamples, seed), len(points)
@@ -262,10 +299,11 @@ def _panel_values(session: Session, panel: str, keys: tuple[str, ...]) -> dict[s
     chosen = Catalog(session).panel(panel)
     rows = session.execute(
         select(Model.name, Benchmark.key, Observation.value)
-        .join(Observation, Observation.model_id == Model.id).join(Benchmark)
+        .join(Observation, Observation.model_id == Model.id)
+        .join(Benchmark)
         .join(PanelObservation, PanelObservation.observation_id == Observation.id)
         .where(PanelObservation.panel_id == chosen.id, Benchmark.key.in_(keys))
-    )  # fmt: skip
+    )
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for name, key, value in rows:
         out[name][key] = value
@@ -281,8 +319,11 @@ def _pythia_matches(session: Session, paper_points: list[Point]) -> list[str]:
         size = name.removeprefix("pythia-")
         parts = []
         for key, label, value in ((REASONING, "HellaSwag", hs), (TRUTHFULNESS, "TruthfulQA", tqa)):
-            matched = [entry for entry in (f"pythia-{size}", f"pythia-{size}-deduped")
-                       if key in sourced.get(entry, {}) and abs(sourced[entry][key] - value) <= 0.05]  # fmt: skip
+            matched = [
+                entry
+                for entry in (f"pythia-{size}", f"pythia-{size}-deduped")
+                if key in sourced.get(entry, {}) and abs(sourced[entry][key] - value) <= 0.05
+            ]
             parts.append(
                 f"{label} {value:g} = {' and '.join(matched)}" if matched else f"{label} {value:g} matches neither"
             )
@@ -306,8 +347,9 @@ class Classification:
     width_caveat: str | None
 
 
-def classify(session: Session, params_b: float, reasoning: float, truthfulness: float,
-             d_model: int | None = None) -> Classification:  # fmt: skip
+def classify(
+    session: Session, params_b: float, reasoning: float, truthfulness: float, d_model: int | None = None
+) -> Classification:
     from phasewatch.registry.catalog import check_score
 
     check_score(reasoning, benchmark="hellaswag")
@@ -322,8 +364,10 @@ def classify(session: Session, params_b: float, reasoning: float, truthfulness: 
     isocline = calibrate_isocline(olmo.points)
     phase, boundary = isocline_phase(isocline, reasoning, truthfulness)
     notes = []
-    for label, panel, families in (("paper's 14 points", "lying-nc-14", ["Pythia", "Llama-1", "Llama-2"]),
-                                   ("sourced Pythia-deduped + Llama", SOURCED, ["Pythia-deduped", "Llama-1", "Llama-2"])):  # fmt: skip
+    for label, panel, families in (
+        ("paper's 14 points", "lying-nc-14", ["Pythia", "Llama-1", "Llama-2"]),
+        ("sourced Pythia-deduped + Llama", SOURCED, ["Pythia-deduped", "Llama-1", "Llama-2"]),
+    ):
         nc = nc_quadratic_bootstrap(pooled_points(session, families, panel), resamples=0).point_billions
         if nc is not None:
             side = "below" if params_b < nc else "above"
@@ -334,5 +378,6 @@ def classify(session: Session, params_b: float, reasoning: float, truthfulness: 
             "hellaswag": width_normalised(reasoning, d_model),
             "truthfulqa_mc2": width_normalised(truthfulness, d_model),
         }
-    return Classification(params_b, reasoning, truthfulness, isocline, phase, boundary, notes, width,
-                          WIDTH_CAVEAT if d_model else None)  # fmt: skip
+    return Classification(
+        params_b, reasoning, truthfulness, isocline, phase, boundary, notes, width, WIDTH_CAVEAT if d_model else None
+    )

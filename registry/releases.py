@@ -148,8 +148,16 @@ def scores_with_provenance(
             raise InvalidInputError(
                 f"--score-stderr {key}={stderr!r} is not a number", "write it as BENCHMARK=NUMBER"
             ) from None
-        out.append(ScoreInput(s.benchmark, s.value, keyed["--score-source"].get(key), keyed["--score-reported-by"].get(key),
-                              keyed["--score-setting"].get(key), stderr_value))  # fmt: skip
+        out.append(
+            ScoreInput(
+                s.benchmark,
+                s.value,
+                keyed["--score-source"].get(key),
+                keyed["--score-reported-by"].get(key),
+                keyed["--score-setting"].get(key),
+                stderr_value,
+            )
+        )
     return tuple(out)
 
 
@@ -214,9 +222,10 @@ def find_duplicate(
                 return Duplicate(model, f"same Hugging Face repo {model.hf_repo}")
     if scores:
         same_day = session.scalars(
-            select(Model).options(selectinload(Model.observations).selectinload(Observation.benchmark))
+            select(Model)
+            .options(selectinload(Model.observations).selectinload(Observation.benchmark))
             .where(Model.lab_id == lab.id, Model.release_date == day)
-        )  # fmt: skip
+        )
         for model in same_day:
             held = {(o.benchmark.key, round(o.value, 6)) for o in model.observations if o.retracted_on is None}
             if model.id not in allowed and all((k, round(v, 6)) in held for k, v in scores.items()):
@@ -279,11 +288,17 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
     tier_of = catalog.model(tier_of_name) if tier_of_name else None
     allowed = _group_ids(session, tier_of) if tier_of else set()
     if (taken := catalog.find_model(request.name)) is not None:
-        raise ConflictError(f"model {request.name!r} already exists (as {taken.name!r}, {taken.lab.name})",
-                            "add scores to it with `phasewatch scores add`")  # fmt: skip
-    duplicate = None if request.distinct else find_duplicate(
-        session, request.name, lab, day, hf_repo, {b.key: v for b, v, _, _ in checked}, allowed=allowed
-    )  # fmt: skip
+        raise ConflictError(
+            f"model {request.name!r} already exists (as {taken.name!r}, {taken.lab.name})",
+            "add scores to it with `phasewatch scores add`",
+        )
+    duplicate = (
+        None
+        if request.distinct
+        else find_duplicate(
+            session, request.name, lab, day, hf_repo, {b.key: v for b, v, _, _ in checked}, allowed=allowed
+        )
+    )
     if duplicate is not None:
         other = duplicate.model
         raise ConflictError(
@@ -310,9 +325,15 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
     )
     for benchmark, value, score, reporter in checked:
         catalog.add_observation(
-            model, benchmark, value, reported_by=reporter, source_url=score.source_url or request.source_url,
-            setting=score.setting, stderr=score.stderr, retrieved_on=today,
-        )  # fmt: skip
+            model,
+            benchmark,
+            value,
+            reported_by=reporter,
+            source_url=score.source_url or request.source_url,
+            setting=score.setting,
+            stderr=score.stderr,
+            retrieved_on=today,
+        )
     job_id, job_new = None, False
     if request.open_weight and hf_repo:  # open weights on the hub: queue a steering evaluation (once per revision)
         from phasewatch.registry.jobs import enqueue
@@ -357,12 +378,25 @@ def add_score(
     value = check_percent(score.value, benchmark=benchmark.key, allow_small=allow_small)
     reporter = check_reported_by(score.reported_by or ReportedBy.LAB.value)
     observation, new = catalog.add_observation(
-        model, benchmark, value, reported_by=reporter, source_url=score.source_url, setting=score.setting,
-        stderr=score.stderr, retrieved_on=today,
-    )  # fmt: skip
+        model,
+        benchmark,
+        value,
+        reported_by=reporter,
+        source_url=score.source_url,
+        setting=score.setting,
+        stderr=score.stderr,
+        retrieved_on=today,
+    )
     session.flush()
-    return ScoreResult(model.name, benchmark.key, observation.value, observation.reported_by, observation.setting,
-                       observation.source_url, new)  # fmt: skip
+    return ScoreResult(
+        model.name,
+        benchmark.key,
+        observation.value,
+        observation.reported_by,
+        observation.setting,
+        observation.source_url,
+        new,
+    )
 
 
 def add_alias(session: Session, model_name: str, alias: str) -> str:
@@ -460,9 +494,14 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
         benchmark = catalog.benchmark(score.benchmark)
         value = check_percent(score.value, benchmark=benchmark.key, allow_small=correction.allow_small_scores)
         current = session.scalars(
-            select(Observation).where(Observation.model_id == model.id, Observation.benchmark_id == benchmark.id,
-                                      Observation.retracted_on.is_(None)).order_by(Observation.id.desc())
-        ).all()  # fmt: skip
+            select(Observation)
+            .where(
+                Observation.model_id == model.id,
+                Observation.benchmark_id == benchmark.id,
+                Observation.retracted_on.is_(None),
+            )
+            .order_by(Observation.id.desc())
+        ).all()
         reporter = score.reported_by
         if not current:
             raise InvalidInputError(
@@ -475,8 +514,10 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
         )
         if chosen is None or (len(current) > 1 and not reporter):
             held = ", ".join(f"{o.value:g} ({o.reported_by})" for o in current)
-            raise InvalidInputError(f"{model.name} holds several {benchmark.key} scores: {held}",
-                                    "name the one to correct with --reported-by")  # fmt: skip
+            raise InvalidInputError(
+                f"{model.name} holds several {benchmark.key} scores: {held}",
+                "name the one to correct with --reported-by",
+            )
         if round(chosen.value, 6) != round(value, 6):
             retract.append(chosen)
             new_scores.append((benchmark, value, chosen))
@@ -492,13 +533,28 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
         old.retracted_on = today
     for benchmark, value, old in new_scores:
         catalog.add_observation(
-            model, benchmark, value, reported_by=ReportedBy(old.reported_by), stderr=old.stderr, setting=old.setting,
-            source_url=correction.source_url or old.source_url, retrieved_on=today,
+            model,
+            benchmark,
+            value,
+            reported_by=ReportedBy(old.reported_by),
+            stderr=old.stderr,
+            setting=old.setting,
+            source_url=correction.source_url or old.source_url,
+            retrieved_on=today,
             note=f"corrects {old.value:g}: {correction.reason}",
-        )  # fmt: skip
+        )
     for change in changes:
-        session.add(ModelEdit(model_id=model.id, field=change.field, old_value=change.old, new_value=change.new,
-                              reason=correction.reason, source_url=correction.source_url, edited_on=today))  # fmt: skip
+        session.add(
+            ModelEdit(
+                model_id=model.id,
+                field=change.field,
+                old_value=change.old,
+                new_value=change.new,
+                reason=correction.reason,
+                source_url=correction.source_url,
+                edited_on=today,
+            )
+        )
     session.flush()
     return changes
 

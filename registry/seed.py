@@ -31,12 +31,28 @@ CAPE_LICENCE = "MIT, (c) 2026 Adil Amin"
 
 FRONTIER_BENCHMARKS = ("swe_bench_verified", "gpqa_diamond", "hle", "ifeval", "aime_2025", "mmlu_pro", "arc_agi_2")
 BASE_V1 = ("arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2", "winogrande", "gsm8k")
-BASE_V2 = {"ifeval": "olb2_ifeval", "bbh": "olb2_bbh", "math_lvl5": "olb2_math_lvl5", "gpqa": "olb2_gpqa",
-           "musr": "olb2_musr", "mmlu_pro": "olb2_mmlu_pro"}  # fmt: skip
-PAPER_BASE_COLUMNS = {"HS": "hellaswag", "TQA": "truthfulqa_mc2", "ARC": "arc_challenge", "WG": "winogrande",
-                      "MMLU": "mmlu"}  # fmt: skip
-COLLECTED_COLUMNS = {"HellaSwag": "hellaswag", "TruthfulQA_MC2": "truthfulqa_mc2", "ARC_Challenge": "arc_challenge",
-                     "WinoGrande": "winogrande", "MMLU": "mmlu"}  # fmt: skip
+BASE_V2 = {
+    "ifeval": "olb2_ifeval",
+    "bbh": "olb2_bbh",
+    "math_lvl5": "olb2_math_lvl5",
+    "gpqa": "olb2_gpqa",
+    "musr": "olb2_musr",
+    "mmlu_pro": "olb2_mmlu_pro",
+}
+PAPER_BASE_COLUMNS = {
+    "HS": "hellaswag",
+    "TQA": "truthfulqa_mc2",
+    "ARC": "arc_challenge",
+    "WG": "winogrande",
+    "MMLU": "mmlu",
+}
+COLLECTED_COLUMNS = {
+    "HellaSwag": "hellaswag",
+    "TruthfulQA_MC2": "truthfulqa_mc2",
+    "ARC_Challenge": "arc_challenge",
+    "WinoGrande": "winogrande",
+    "MMLU": "mmlu",
+}
 TAGS = {
     "lab-reported": ReportedBy.LAB,
     "lab figure via secondary page": ReportedBy.LAB,
@@ -422,8 +438,14 @@ def load_paper_base(catalog: Catalog) -> None:
     source = PANELS["lying-pythia-8"].source
     panel = _panel(catalog, "lying-pythia-8")
     pythia = _read_json("sources", "cape-scaling", "ai_free_energy_data.json")
-    columns = {"HellaSwag": "hellaswag", "TruthfulQA": "truthfulqa_mc2", "ARC": "arc_challenge", "MMLU": "mmlu",
-               "WinoGrande": "winogrande", "GSM8K": "gsm8k"}  # fmt: skip
+    columns = {
+        "HellaSwag": "hellaswag",
+        "TruthfulQA": "truthfulqa_mc2",
+        "ARC": "arc_challenge",
+        "MMLU": "mmlu",
+        "WinoGrande": "winogrande",
+        "GSM8K": "gsm8k",
+    }
     for i, label in enumerate(pythia["pythia_models"]["names"]):
         params_b = pythia["pythia_models"]["N"][i] / 1e9
         model = _base_model(catalog, f"Pythia-{label}", "Pythia", params_b, source)
@@ -447,9 +469,15 @@ def _paper_point_name(family: str, size: str) -> str:
 
 
 def _add_paper_base_scores(
-    catalog: Catalog, panel: Panel, model: Model, scores: dict[str, float | None], source: str,
-    paper_name: str, tag: str, family: str,
-) -> None:  # fmt: skip
+    catalog: Catalog,
+    panel: Panel,
+    model: Model,
+    scores: dict[str, float | None],
+    source: str,
+    paper_name: str,
+    tag: str,
+    family: str,
+) -> None:
     _add_scores(
         catalog,
         panel,
@@ -463,17 +491,31 @@ def _add_paper_base_scores(
 
 
 def _add_scores(
-    catalog: Catalog, panel: Panel, model: Model, scores: dict[str, float | None], *, reported_by: ReportedBy,
-    source_url: str | None, note: str | None = None, subset: str | None = None, where: str = "",
-) -> None:  # fmt: skip
+    catalog: Catalog,
+    panel: Panel,
+    model: Model,
+    scores: dict[str, float | None],
+    *,
+    reported_by: ReportedBy,
+    source_url: str | None,
+    note: str | None = None,
+    subset: str | None = None,
+    where: str = "",
+) -> None:
     """One observation per score given (None skipped), dated by the panel, added to the panel."""
     for key, value in scores.items():
         if value is None:
             continue
         observation, _ = catalog.add_observation(
-            model, catalog.benchmark(key), value, reported_by=reported_by, source_url=source_url,
-            retrieved_on=_retrieved(panel.name), note=note, where=where,
-        )  # fmt: skip
+            model,
+            catalog.benchmark(key),
+            value,
+            reported_by=reported_by,
+            source_url=source_url,
+            retrieved_on=_retrieved(panel.name),
+            note=note,
+            where=where,
+        )
         catalog.add_to_panel(panel, observation, subset=subset, loading=True)
 
 

@@ -35,9 +35,14 @@ SELECT_ROWS = (
 
 def _fingerprint(row, with_retrieved: bool) -> str:
     parts = [
-        str(row.model_id), str(row.benchmark_id), f"{row.value:.6f}",
-        "" if row.stderr is None else f"{row.stderr:.6f}", row.setting or "", row.source_url or "", str(row.reported_by),
-    ]  # fmt: skip
+        str(row.model_id),
+        str(row.benchmark_id),
+        f"{row.value:.6f}",
+        "" if row.stderr is None else f"{row.stderr:.6f}",
+        row.setting or "",
+        row.source_url or "",
+        str(row.reported_by),
+    ]
     if with_retrieved:
         retrieved = row.retrieved_on
         parts.append(retrieved.isoformat() if hasattr(retrieved, "isoformat") else (retrieved or ""))

@@ -43,8 +43,11 @@ def city_pairs() -> list[StatementPair]:
             prompt, _, obj = row["statement"].rpartition(" located in ")
             slot = "true" if row["correct"] == "TRUE" else "false"
             by_city.setdefault(row["object_1"], {"prompt": prompt + " located in"}).setdefault(slot, " " + obj)
-    return [StatementPair(city, v["prompt"], v["true"], v["false"]) for city, v in sorted(by_city.items())
-            if "true" in v and "false" in v]  # fmt: skip
+    return [
+        StatementPair(city, v["prompt"], v["true"], v["false"])
+        for city, v in sorted(by_city.items())
+        if "true" in v and "false" in v
+    ]
 
 
 Split = tuple[list[StatementPair], list[StatementPair], list[StatementPair]]

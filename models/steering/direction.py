@@ -37,10 +37,18 @@ class TruthDirection:
         return self.vector / self.vector.norm()
 
     def metadata(self) -> dict[str, str]:
-        return {"model": self.model, "revision": self.revision or "", "layer": str(self.layer), "method": self.method,
-                "norm": repr(float(self.vector.norm())), "typical_norm": repr(self.typical_norm),
-                "validation_accuracy": repr(self.validation_accuracy), "test_accuracy": repr(self.test_accuracy),
-                "sign_flipped": str(self.sign_flipped), "data_hash": self.data_hash}  # fmt: skip
+        return {
+            "model": self.model,
+            "revision": self.revision or "",
+            "layer": str(self.layer),
+            "method": self.method,
+            "norm": repr(float(self.vector.norm())),
+            "typical_norm": repr(self.typical_norm),
+            "validation_accuracy": repr(self.validation_accuracy),
+            "test_accuracy": repr(self.test_accuracy),
+            "sign_flipped": str(self.sign_flipped),
+            "data_hash": self.data_hash,
+        }
 
     def save(self, path: Path) -> None:
         from phasewatch.models.steering.vectors import save_safetensors
@@ -52,9 +60,18 @@ class TruthDirection:
         from phasewatch.models.steering.vectors import load_safetensors
 
         vector, meta = load_safetensors(path)
-        return cls(vector, int(meta["layer"]), meta["method"], float(meta["typical_norm"]),
-                   float(meta["validation_accuracy"]), float(meta["test_accuracy"]), meta["sign_flipped"] == "True",
-                   meta["model"], meta["revision"] or None, meta["data_hash"])  # fmt: skip
+        return cls(
+            vector,
+            int(meta["layer"]),
+            meta["method"],
+            float(meta["typical_norm"]),
+            float(meta["validation_accuracy"]),
+            float(meta["test_accuracy"]),
+            meta["sign_flipped"] == "True",
+            meta["model"],
+            meta["revision"] or None,
+            meta["data_hash"],
+        )
 
 
 @torch.no_grad()
@@ -138,8 +155,14 @@ class ProbeChoice:
 Residuals = tuple[torch.Tensor, torch.Tensor]  # true, false: [layers, n, d]
 
 
-def probe_scan(train: Residuals, val: Residuals, test: Residuals, *, layers: list[int] | None = None,
-               methods: tuple[str, ...] = METHODS) -> tuple[list[ProbeCell], ProbeChoice]:  # fmt: skip
+def probe_scan(
+    train: Residuals,
+    val: Residuals,
+    test: Residuals,
+    *,
+    layers: list[int] | None = None,
+    methods: tuple[str, ...] = METHODS,
+) -> tuple[list[ProbeCell], ProbeChoice]:
     """Every (layer, method): fit on train, choose the sign on validation, pick the best
     validation accuracy, and report its raw accuracy on test (never used to choose)."""
     cells, best = [], None
@@ -160,8 +183,9 @@ def probe_scan(train: Residuals, val: Residuals, test: Residuals, *, layers: lis
     return cells, ProbeChoice(layer, method, signed, flipped, chosen_val, wilson(round(test_acc * n), n))
 
 
-def shuffled_label_baseline(train: Residuals, val: Residuals, test: Residuals, layer: int, method: str,
-                            seed: int) -> Rate:  # fmt: skip
+def shuffled_label_baseline(
+    train: Residuals, val: Residuals, test: Residuals, layer: int, method: str, seed: int
+) -> Rate:
     """The same protocol with the true/false labels of exactly half the training pairs
     swapped (a seeded choice): what a probe scores when its labels carry no truth. Exactly
     half, so a truth signal cancels in the mean difference instead of surviving as the
@@ -173,8 +197,13 @@ def shuffled_label_baseline(train: Residuals, val: Residuals, test: Residuals, l
     swap[torch.randperm(n, generator=generator)[: n // 2]] = True
     t, f = train[0][layer].clone(), train[1][layer].clone()
     t[swap], f[swap] = train[1][layer][swap], train[0][layer][swap]
-    _, choice = probe_scan((t[None], f[None]), (val[0][layer][None], val[1][layer][None]),
-                           (test[0][layer][None], test[1][layer][None]), layers=[0], methods=(method,))  # fmt: skip
+    _, choice = probe_scan(
+        (t[None], f[None]),
+        (val[0][layer][None], val[1][layer][None]),
+        (test[0][layer][None], test[1][layer][None]),
+        layers=[0],
+        methods=(method,),
+    )
     return choice.test
 
 

@@ -34,8 +34,9 @@ ADAPTIVE_BANDS = ((-0.1, 3.0), (0.1, 1.5), (0.3, 0.5))  # the paper's cosine ban
 
 
 @torch.no_grad()
-def score_completions(model, tokenizer, prompts: list[str], completions: list[str],
-                      batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def score_completions(
+    model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of log p(completion tokens | prompt) and the number of completion tokens, per
     item, in right-padded batches."""
     device = input_device(model)
@@ -62,8 +63,9 @@ def completion_logprobs(
 
 
 @torch.no_grad()
-def prefix_scores(model, tokenizer, prefix: str, groups: list[tuple[str, list[str]]],
-                  batch_size: int = 16) -> list[list[float]]:  # fmt: skip
+def prefix_scores(
+    model, tokenizer, prefix: str, groups: list[tuple[str, list[str]]], batch_size: int = 16
+) -> list[list[float]]:
     """Sum log p(completion | prefix + middle) for each group's completions, encoding the
     shared ``prefix`` once and each ``middle`` once (key/value cache), then the group's
     completions in batches on a copy of that cache. Pieces are tokenised separately
@@ -80,8 +82,12 @@ def prefix_scores(model, tokenizer, prefix: str, groups: list[tuple[str, list[st
     for middle, completions in groups:
         middle_ids = torch.tensor([ids(middle)], device=device)
         context = prefix_ids.shape[1] + middle_ids.shape[1]
-        step = model(input_ids=middle_ids, cache=copy.deepcopy(prefix_cache), use_cache=True,
-                     attention_mask=torch.ones(1, context, dtype=torch.long, device=device))  # fmt: skip
+        step = model(
+            input_ids=middle_ids,
+            cache=copy.deepcopy(prefix_cache),
+            use_cache=True,
+            attention_mask=torch.ones(1, context, dtype=torch.long, device=device),
+        )
         first = torch.log_softmax(step.logits[0, -1].float(), dim=-1)
         cache = step.cache
         scores: list[float] = []
@@ -110,8 +116,9 @@ def prefix_scores(model, tokenizer, prefix: str, groups: list[tuple[str, list[st
     return out
 
 
-def pair_margins(model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor | None,
-                 batch_size: int = 16) -> torch.Tensor:  # fmt: skip
+def pair_margins(
+    model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor | None, batch_size: int = 16
+) -> torch.Tensor:
     """Length-normalised margin per item: mean log-prob per token of the true completion
     minus that of the false one, with ``vector`` added at ``layer``."""
     prompts = [p.prompt for p in pairs]
@@ -122,8 +129,9 @@ def pair_margins(model, tokenizer, pairs: list[StatementPair], layer: int, vecto
 
 
 @torch.no_grad()
-def next_token_logprobs(model, tokenizer, texts: list[str], layer: int, vector: torch.Tensor | None,
-                        batch_size: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
+def next_token_logprobs(
+    model, tokenizer, texts: list[str], layer: int, vector: torch.Tensor | None, batch_size: int = 16
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per text: log-softmax of the next-token distribution at each position [T−1, V] and the actual next tokens."""
     device = input_device(model)
     out = []
@@ -132,13 +140,18 @@ def next_token_logprobs(model, tokenizer, texts: list[str], layer: int, vector: 
             batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
             logits = model(**batch).logits
             for i, length in enumerate(batch["attention_mask"].sum(dim=1).tolist()):
-                out.append((torch.log_softmax(logits[i, : length - 1].float(), dim=-1).cpu(),
-                            batch["input_ids"][i, 1:length].cpu()))  # fmt: skip
+                out.append(
+                    (
+                        torch.log_softmax(logits[i, : length - 1].float(), dim=-1).cpu(),
+                        batch["input_ids"][i, 1:length].cpu(),
+                    )
+                )
     return out
 
 
-def side_effects(base: list[tuple[torch.Tensor, torch.Tensor]], steered: list[tuple[torch.Tensor, torch.Tensor]],
-                 seed: int = 0) -> tuple[Estimate, Estimate]:  # fmt: skip
+def side_effects(
+    base: list[tuple[torch.Tensor, torch.Tensor]], steered: list[tuple[torch.Tensor, torch.Tensor]], seed: int = 0
+) -> tuple[Estimate, Estimate]:
     """KL(unsteered ‖ steered) of the next-token distribution (nats per position) and the
     change in cross-entropy on the text's own next tokens, each averaged per text, with
     bootstrap intervals over texts."""
@@ -166,8 +179,13 @@ def effect(base: torch.Tensor, steered: torch.Tensor, seed: int = 0) -> Effect:
     broke = aligned & (steered <= 0)
     per_item = (fixed.double() - broke.double()).tolist()
     b, c = int(fixed.sum()), int(broke.sum())
-    return Effect(wilson(b, int(misaligned.sum())), wilson(c, int(aligned.sum())), bootstrap_mean(per_item, seed=seed),
-                  mcnemar_exact(b, c), bootstrap_mean((steered - base).tolist(), seed=seed))  # fmt: skip
+    return Effect(
+        wilson(b, int(misaligned.sum())),
+        wilson(c, int(aligned.sum())),
+        bootstrap_mean(per_item, seed=seed),
+        mcnemar_exact(b, c),
+        bootstrap_mean((steered - base).tolist(), seed=seed),
+    )
 
 
 @dataclass(frozen=True)
@@ -202,23 +220,42 @@ def random_directions(shape: torch.Size, norm: float, count: int, seed: int) -> 
     return out
 
 
-def verdict(row_net: Estimate, p_net: float, controls: int, strength: float, control: Spread, kl: Estimate | None,
-            control_kl: Spread | None) -> tuple[bool, str]:  # fmt: skip
+def verdict(
+    row_net: Estimate,
+    p_net: float,
+    controls: int,
+    strength: float,
+    control: Spread,
+    kl: Estimate | None,
+    control_kl: Spread | None,
+) -> tuple[bool, str]:
     """Beats the control when the net's 95 % interval is above 0 and no more than 5 % of
     random directions do as well (empirical p ≤ 0.05; needs ≥ 19 directions to be possible)."""
     beats = row_net.low > 0 and p_net <= 0.05
-    words = (f"At α = {strength:g} steering {'beat' if beats else 'did not beat'} the random control: net "
-             f"{row_net.text()} against {controls} random directions (median {control.median:+.1%}, range "
-             f"{control.low:+.1%} to {control.high:+.1%}; empirical p = {p_net:.2f}, smallest possible "
-             f"{1 / (controls + 1):.2f}).")  # fmt: skip
+    words = (
+        f"At α = {strength:g} steering {'beat' if beats else 'did not beat'} the random control: net "
+        f"{row_net.text()} against {controls} random directions (median {control.median:+.1%}, range "
+        f"{control.low:+.1%} to {control.high:+.1%}; empirical p = {p_net:.2f}, smallest possible "
+        f"{1 / (controls + 1):.2f})."
+    )
     if kl is not None and control_kl is not None and control_kl.values:
         words += f" KL on neutral text {kl.value:.3f} nats vs random {control_kl.median:.3f}."
     return beats, words
 
 
-def strength_sweep(model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor,
-                   strengths: list[float], *, controls: int = 19, seed: int = 0, batch_size: int = 16,
-                   neutral: list[str] | None = None) -> tuple[torch.Tensor, list[SweepRow]]:  # fmt: skip
+def strength_sweep(
+    model,
+    tokenizer,
+    pairs: list[StatementPair],
+    layer: int,
+    vector: torch.Tensor,
+    strengths: list[float],
+    *,
+    controls: int = 19,
+    seed: int = 0,
+    batch_size: int = 16,
+    neutral: list[str] | None = None,
+) -> tuple[torch.Tensor, list[SweepRow]]:
     """Baseline margins and one row per strength: the direction's effect, the same for
     ``controls`` random directions of equal norm (a distribution), side effects on
     ``neutral`` text, and a verdict."""
@@ -230,8 +267,10 @@ def strength_sweep(model, tokenizer, pairs: list[StatementPair], layer: int, vec
     for strength in strengths:
         steered = pair_margins(model, tokenizer, pairs, layer, (strength * vector).to(device), batch_size)
         mine = effect(base, steered, seed)
-        ctrl = [effect(base, pair_margins(model, tokenizer, pairs, layer, (strength * r).to(device), batch_size), seed)
-                for r in randoms]  # fmt: skip
+        ctrl = [
+            effect(base, pair_margins(model, tokenizer, pairs, layer, (strength * r).to(device), batch_size), seed)
+            for r in randoms
+        ]
         kl = ce = control_kl = None
         if neutral_base is not None:
             kl, ce = side_effects(
@@ -239,19 +278,41 @@ def strength_sweep(model, tokenizer, pairs: list[StatementPair], layer: int, vec
                 next_token_logprobs(model, tokenizer, neutral, layer, (strength * vector).to(device), batch_size),
                 seed,
             )
-            control_kl = spread([side_effects(neutral_base, next_token_logprobs(model, tokenizer, neutral, layer, (strength * r).to(device), batch_size), seed)[0].value
-                                 for r in randoms])  # fmt: skip
+            control_kl = spread(
+                [
+                    side_effects(
+                        neutral_base,
+                        next_token_logprobs(model, tokenizer, neutral, layer, (strength * r).to(device), batch_size),
+                        seed,
+                    )[0].value
+                    for r in randoms
+                ]
+            )
         control_net = spread([e.net.value for e in ctrl])
         p_net = empirical_p(mine.net.value, control_net.values)
         beats, words = verdict(mine.net, p_net, controls, strength, control_net, kl, control_kl)
-        rows.append(SweepRow(
-            strength, mine.corrected, mine.broken, mine.net.value, mine.net, mine.mcnemar_p, mine.margin_change,
-            wilson(sum(e.corrected.k for e in ctrl), sum(e.corrected.n for e in ctrl)),
-            wilson(sum(e.broken.k for e in ctrl), sum(e.broken.n for e in ctrl)),
-            control_net, spread([e.margin_change.value for e in ctrl]), p_net,
-            empirical_p(mine.margin_change.value, [e.margin_change.value for e in ctrl]),
-            kl, ce, control_kl, beats, words,
-        ))  # fmt: skip
+        rows.append(
+            SweepRow(
+                strength,
+                mine.corrected,
+                mine.broken,
+                mine.net.value,
+                mine.net,
+                mine.mcnemar_p,
+                mine.margin_change,
+                wilson(sum(e.corrected.k for e in ctrl), sum(e.corrected.n for e in ctrl)),
+                wilson(sum(e.broken.k for e in ctrl), sum(e.broken.n for e in ctrl)),
+                control_net,
+                spread([e.margin_change.value for e in ctrl]),
+                p_net,
+                empirical_p(mine.margin_change.value, [e.margin_change.value for e in ctrl]),
+                kl,
+                ce,
+                control_kl,
+                beats,
+                words,
+            )
+        )
     return base, rows
 
 
@@ -265,12 +326,21 @@ class MultipleChoice:
 
 
 @torch.no_grad()
-def truthfulqa_mc(model, tokenizer, items: list[dict[str, Any]], layer: int, vector: torch.Tensor | None,
-                  batch_size: int = 16, seed: int = 0) -> MultipleChoice:  # fmt: skip
+def truthfulqa_mc(
+    model,
+    tokenizer,
+    items: list[dict[str, Any]],
+    layer: int,
+    vector: torch.Tensor | None,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> MultipleChoice:
     """MC1 (the best answer has the highest summed log-prob) and MC2 (normalised probability
     mass on true answers), with the standard 6-shot QA preamble encoded once."""
-    groups = [(tqa_question_block(item["question"]), [" " + a for a in [*item["mc1_targets"], *item["mc2_targets"]]])
-              for item in items]  # fmt: skip
+    groups = [
+        (tqa_question_block(item["question"]), [" " + a for a in [*item["mc1_targets"], *item["mc2_targets"]]])
+        for item in items
+    ]
     with add_to_residual(model, layer, vector):
         scores = prefix_scores(model, tokenizer, QA_PRIMER, groups, batch_size)
     return mc_from_scores(items, scores, seed)
@@ -300,9 +370,10 @@ def mc_change(base: MultipleChoice, steered: MultipleChoice, seed: int = 0) -> M
     gained = sum(1 for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False) if b > a)
     lost = sum(1 for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False) if b < a)
     return MultipleChoiceChange(
-        bootstrap_mean([b - a for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False)], seed=seed), mcnemar_exact(gained, lost),
+        bootstrap_mean([b - a for a, b in zip(base.mc1_hits, steered.mc1_hits, strict=False)], seed=seed),
+        mcnemar_exact(gained, lost),
         bootstrap_mean([b - a for a, b in zip(base.mc2_items, steered.mc2_items, strict=False)], seed=seed),
-    )  # fmt: skip
+    )
 
 
 def adaptive_strength(cosine: float) -> float:
@@ -314,8 +385,15 @@ def adaptive_strength(cosine: float) -> float:
 
 
 @torch.no_grad()
-def greedy_generate(model, tokenizer, prompts: list[str], layer: int, vector: torch.Tensor | None,
-                    max_new_tokens: int, batch_size: int = 16) -> list[str]:  # fmt: skip
+def greedy_generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    layer: int,
+    vector: torch.Tensor | None,
+    max_new_tokens: int,
+    batch_size: int = 16,
+) -> list[str]:
     """Greedy continuations, batched with left padding; ``vector`` [d] or [n, d] (one per prompt)."""
     device = input_device(model)
     side = tokenizer.padding_side
@@ -327,8 +405,9 @@ def greedy_generate(model, tokenizer, prompts: list[str], layer: int, vector: to
             inputs = tokenizer(chunk, return_tensors="pt", padding=True).to(device)
             v = vector[start : start + len(chunk)] if vector is not None and vector.dim() == 2 else vector
             with add_to_residual(model, layer, v):
-                generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                           pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+                generated = model.generate(
+                    **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                )
             width = inputs["input_ids"].shape[1]
             texts += [tokenizer.decode(row[width:], skip_special_tokens=True) for row in generated]
     finally:
@@ -344,9 +423,19 @@ class GenerationChange:
     examples: list[dict[str, str]] = field(default_factory=list)
 
 
-def generation_change(model, tokenizer, prompts: list[str], layer: int, vector: torch.Tensor, *,
-                      strength: float | None, residuals: torch.Tensor | None = None, control: torch.Tensor | None = None,
-                      max_new_tokens: int = 20, batch_size: int = 16) -> GenerationChange:  # fmt: skip
+def generation_change(
+    model,
+    tokenizer,
+    prompts: list[str],
+    layer: int,
+    vector: torch.Tensor,
+    *,
+    strength: float | None,
+    residuals: torch.Tensor | None = None,
+    control: torch.Tensor | None = None,
+    max_new_tokens: int = 20,
+    batch_size: int = 16,
+) -> GenerationChange:
     """The paper's metric, made deterministic: share of prompts whose greedy continuation
     changes under steering. ``strength`` None = phase-adaptive (absolute strength from the
     cosine bands on the unit direction, as the paper; ``residuals`` are the prompts' last-token

@@ -44,8 +44,10 @@ class MemoryEstimate:
             if self.available_bytes is not None
             else "free memory unknown"
         )
-        return (f"{self.parameters / 1e6:,.0f} M parameters in {self.dtype}: about "
-                f"{self.needed_bytes / 2**30:.2f} GiB needed, {free}")  # fmt: skip
+        return (
+            f"{self.parameters / 1e6:,.0f} M parameters in {self.dtype}: about "
+            f"{self.needed_bytes / 2**30:.2f} GiB needed, {free}"
+        )
 
 
 def pick_device(device: str = "auto") -> str:
@@ -106,9 +108,15 @@ def estimate_memory(config: Any, dtype: str, available: int | None) -> MemoryEst
 
 
 def load_model(
-    name_or_path: str, *, device: str = "auto", revision: str | None = None, gguf_file: str | None = None,
-    allow_download: bool = False, dtype: str = "auto", device_map: str | None = None,
-) -> LoadedModel:  # fmt: skip
+    name_or_path: str,
+    *,
+    device: str = "auto",
+    revision: str | None = None,
+    gguf_file: str | None = None,
+    allow_download: bool = False,
+    dtype: str = "auto",
+    device_map: str | None = None,
+) -> LoadedModel:
     """Without ``allow_download`` nothing is fetched: a model whose weights are not on this
     machine is one clear error naming it. ``$PHASEWATCH_MODELS_DIR/ORG/NAME``, when it
     exists, is used for hub id ORG/NAME. ``device_map`` (e.g. "auto") spreads the model
@@ -137,23 +145,27 @@ def load_model(
         config = AutoConfig.from_pretrained(name_or_path, **kwargs)
         estimate = estimate_memory(config, dtype, available_bytes(device, device_map))
         if not estimate.fits:
-            raise SteeringError(f"{name_or_path} will not fit: {estimate.text()}; use --dtype bf16, "
-                                "--device-map auto over several GPUs, or a larger machine")  # fmt: skip
+            raise SteeringError(
+                f"{name_or_path} will not fit: {estimate.text()}; use --dtype bf16, "
+                "--device-map auto over several GPUs, or a larger machine"
+            )
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
         load_kwargs = {"device_map": device_map} if device_map else {}
         model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype), **kwargs, **load_kwargs)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SteeringError(f"cannot load model {name_or_path!r}" + (f" ({gguf_file})" if gguf_file else "") +
-                            f": {first}; {hint}") from None  # fmt: skip
+        raise SteeringError(
+            f"cannot load model {name_or_path!r}" + (f" ({gguf_file})" if gguf_file else "") + f": {first}; {hint}"
+        ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     if not device_map:
         model.to(device)
     model.eval()
-    return LoadedModel(model, tokenizer, name_or_path + (f"/{gguf_file}" if gguf_file else ""), revision, device,
-                       dtype, estimate)  # fmt: skip
+    return LoadedModel(
+        model, tokenizer, name_or_path + (f"/{gguf_file}" if gguf_file else ""), revision, device, dtype, estimate
+    )
 
 
 def smollm2_gguf() -> Path | None:

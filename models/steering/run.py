@@ -129,8 +129,9 @@ def random_weight_copy(model: Any, seed: int) -> Any:
     return type(model)(model.config).to(parameter.device, parameter.dtype).eval()
 
 
-def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(), save_dir: Path | None = None,
-                   log: Any = None) -> SteeringReport:  # fmt: skip
+def evaluate_model(
+    loaded: LoadedModel, config: SteeringConfig = SteeringConfig(), save_dir: Path | None = None, log: Any = None
+) -> SteeringReport:
     config.check()
     started = time.perf_counter()
     model, tok = loaded.model, loaded.tokenizer
@@ -154,8 +155,10 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
         )
 
     def residuals(m: Any, pairs: list) -> tuple[Any, Any]:
-        return (all_layer_residuals(m, tok, [p.true_statement for p in pairs], config.batch_size),
-                all_layer_residuals(m, tok, [p.false_statement for p in pairs], config.batch_size))  # fmt: skip
+        return (
+            all_layer_residuals(m, tok, [p.true_statement for p in pairs], config.batch_size),
+            all_layer_residuals(m, tok, [p.false_statement for p in pairs], config.batch_size),
+        )
 
     say("residuals at every layer (one pass per batch)")
     tr, va, te = residuals(model, train), residuals(model, val), residuals(model, test)
@@ -179,25 +182,54 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
     norm = typical_norm(tr, layer)
-    direction = TruthDirection(choice.unit * norm, layer, method, norm, choice.validation_accuracy,
-                               float(choice.test.value or 0.0), choice.sign_flipped, loaded.name, loaded.revision,
-                               data_hash(train))  # fmt: skip
+    direction = TruthDirection(
+        choice.unit * norm,
+        layer,
+        method,
+        norm,
+        choice.validation_accuracy,
+        float(choice.test.value or 0.0),
+        choice.sign_flipped,
+        loaded.name,
+        loaded.revision,
+        data_hash(train),
+    )
     items = truthfulqa_items()
     mc_items = sample(items, config.tqa_questions, config.seed, "truthfulqa")
     chosen = {item["question"] for item in mc_items}
-    neutral = [item["question"] for item in sample([i for i in items if i["question"] not in chosen],
-                                                   config.neutral_texts, config.seed, "neutral")]  # fmt: skip
+    neutral = [
+        item["question"]
+        for item in sample(
+            [i for i in items if i["question"] not in chosen], config.neutral_texts, config.seed, "neutral"
+        )
+    ]
     say(f"strength sweep at layer {layer} with {config.random_directions} random directions")
-    base, sweep = strength_sweep(model, tok, test, layer, direction.vector, list(config.strengths),
-                                 controls=config.random_directions, seed=config.seed, batch_size=config.batch_size,
-                                 neutral=neutral)  # fmt: skip
+    base, sweep = strength_sweep(
+        model,
+        tok,
+        test,
+        layer,
+        direction.vector,
+        list(config.strengths),
+        controls=config.random_directions,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        neutral=neutral,
+    )
     device = input_device(model)
     mc_base = mc_steered = change = None
     if config.tqa_questions:
         say("TruthfulQA MC1/MC2 (6-shot QA prompt)")
         mc_base = truthfulqa_mc(model, tok, mc_items, layer, None, config.batch_size, config.seed)
-        mc_steered = truthfulqa_mc(model, tok, mc_items, layer, (config.mc_strength * direction.vector).to(device),
-                                   config.batch_size, config.seed)  # fmt: skip
+        mc_steered = truthfulqa_mc(
+            model,
+            tok,
+            mc_items,
+            layer,
+            (config.mc_strength * direction.vector).to(device),
+            config.batch_size,
+            config.seed,
+        )
         change = mc_change(mc_base, mc_steered, config.seed)
     generation = []
     if config.generation_prompts:
@@ -205,13 +237,33 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
         prompts_pairs = sample(test, config.generation_prompts, config.seed, "generation")
         prompts = [p.prompt for p in prompts_pairs]
         control = random_directions(direction.vector.shape, float(direction.vector.norm()), 1, config.seed)[0]
-        generation.append(generation_change(model, tok, prompts, layer, direction.vector, strength=config.mc_strength,
-                                            control=control, max_new_tokens=config.max_new_tokens,
-                                            batch_size=config.batch_size))  # fmt: skip
+        generation.append(
+            generation_change(
+                model,
+                tok,
+                prompts,
+                layer,
+                direction.vector,
+                strength=config.mc_strength,
+                control=control,
+                max_new_tokens=config.max_new_tokens,
+                batch_size=config.batch_size,
+            )
+        )
         prompt_res = all_layer_residuals(model, tok, prompts, config.batch_size)[layer]
-        generation.append(generation_change(model, tok, prompts, layer, direction.vector, strength=None,
-                                            residuals=prompt_res, max_new_tokens=config.max_new_tokens,
-                                            batch_size=config.batch_size))  # fmt: skip
+        generation.append(
+            generation_change(
+                model,
+                tok,
+                prompts,
+                layer,
+                direction.vector,
+                strength=None,
+                residuals=prompt_res,
+                max_new_tokens=config.max_new_tokens,
+                batch_size=config.batch_size,
+            )
+        )
     direction_file = gguf_file = None
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
@@ -225,24 +277,51 @@ def evaluate_model(loaded: LoadedModel, config: SteeringConfig = SteeringConfig(
             export_gguf(save_dir / f"{stem}.gguf", {layer: direction.vector}, hint, direction.metadata())
             gguf_file = str(save_dir / f"{stem}.gguf")
     beaten = [r.strength for r in sweep if r.beats_control]
-    words = (f"Steering beat the random control at α = {', '.join(f'{s:g}' for s in beaten)}" if beaten else
-             "Steering did not beat the random control at any strength tried") + (
+    words = (
+        f"Steering beat the random control at α = {', '.join(f'{s:g}' for s in beaten)}"
+        if beaten
+        else "Steering did not beat the random control at any strength tried"
+    ) + (
         f" ({len(sweep)} strengths, {config.random_directions} random directions, {len(test)} test items; "
-        "not corrected for trying several strengths).")  # fmt: skip
+        "not corrected for trying several strengths)."
+    )
     return SteeringReport(
-        model=loaded.name, revision=loaded.revision, device=loaded.device, dtype=loaded.dtype,
-        memory_estimate=loaded.estimate.text() if loaded.estimate else None, layers=n_layers, layer=layer,
-        method=method, layer_choice=layer_choice,
-        split_sizes={"train": len(train), "validation": len(val), "test": len(test), "tqa": len(mc_items),
-                     "neutral": len(neutral)},
-        probe_cells=cells, validation_accuracy=choice.validation_accuracy, test_accuracy=choice.test,
-        shuffled_label_baseline=shuffled, random_weight_baseline=random_weight,
-        held_out_probe_accuracy=float(choice.test.value or 0.0), typical_norm=norm, sign_flipped=choice.sign_flipped,
+        model=loaded.name,
+        revision=loaded.revision,
+        device=loaded.device,
+        dtype=loaded.dtype,
+        memory_estimate=loaded.estimate.text() if loaded.estimate else None,
+        layers=n_layers,
+        layer=layer,
+        method=method,
+        layer_choice=layer_choice,
+        split_sizes={
+            "train": len(train),
+            "validation": len(val),
+            "test": len(test),
+            "tqa": len(mc_items),
+            "neutral": len(neutral),
+        },
+        probe_cells=cells,
+        validation_accuracy=choice.validation_accuracy,
+        test_accuracy=choice.test,
+        shuffled_label_baseline=shuffled,
+        random_weight_baseline=random_weight,
+        held_out_probe_accuracy=float(choice.test.value or 0.0),
+        typical_norm=norm,
+        sign_flipped=choice.sign_flipped,
         misaligned_at_baseline=wilson(int((base <= 0).sum()), len(test)),
-        sweep=sweep, mc_baseline=mc_base, mc_steered=mc_steered, mc_change=change, generation=generation,
-        verdict=words, seconds=time.perf_counter() - started, config=config_dict(config),
-        direction_file=direction_file, gguf_file=gguf_file,
-    )  # fmt: skip
+        sweep=sweep,
+        mc_baseline=mc_base,
+        mc_steered=mc_steered,
+        mc_change=change,
+        generation=generation,
+        verdict=words,
+        seconds=time.perf_counter() - started,
+        config=config_dict(config),
+        direction_file=direction_file,
+        gguf_file=gguf_file,
+    )
 
 
 def config_dict(config: SteeringConfig) -> dict[str, Any]:

@@ -36,8 +36,9 @@ def load_safetensors(path: Path) -> tuple[torch.Tensor, dict[str, str]]:
         return handle.get_tensor("direction"), dict(handle.metadata() or {})
 
 
-def export_gguf(path: Path, directions: dict[int, torch.Tensor], model_hint: str,
-                metadata: dict[str, str] | None = None) -> None:  # fmt: skip
+def export_gguf(
+    path: Path, directions: dict[int, torch.Tensor], model_hint: str, metadata: dict[str, str] | None = None
+) -> None:
     """Write a control-vector GGUF; ``metadata`` goes in as extra ``phasewatch.*`` strings
     (readers ignore keys they do not know)."""
     import gguf

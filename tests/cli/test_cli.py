@@ -61,10 +61,24 @@ def test_release_add_then_show_and_export(cli_env: str) -> None:
     code, out, err = run("labs", "add", "Thinking Machines", "--alias", "Thinking Machines Lab")
     assert code == 0, err
     code, out, err = run(
-        "releases", "add", "TM-1", "--lab", "thinking machines lab", "--date", "2026-09-01",
-        "--score", "swe_bench_verified=75.5", "--score", "gpqa_diamond=88", "--open-weight",
-        "--hf-repo", "thinkingmachines/TM-1", "--source", "https://example.org/tm1", "--json",
-    )  # fmt: skip
+        "releases",
+        "add",
+        "TM-1",
+        "--lab",
+        "thinking machines lab",
+        "--date",
+        "2026-09-01",
+        "--score",
+        "swe_bench_verified=75.5",
+        "--score",
+        "gpqa_diamond=88",
+        "--open-weight",
+        "--hf-repo",
+        "thinkingmachines/TM-1",
+        "--source",
+        "https://example.org/tm1",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["scores"] == {"swe_bench_verified": 75.5, "gpqa_diamond": 88.0}
     _, out, _ = run("export", "--format", "json")

@@ -21,9 +21,19 @@ def fitted_cli(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_release_add_prints_h_field_and_verdict(fitted_cli: str) -> None:
     code, out, err = run(
-        "releases", "add", "Claude Opus 4.7 (relog)", "--lab", "Anthropic", "--date", "2026-04-16",
-        "--score", "swe_bench_verified=87.6", "--score", "gpqa_diamond=94.2", "--distinct",
-    )  # fmt: skip
+        "releases",
+        "add",
+        "Claude Opus 4.7 (relog)",
+        "--lab",
+        "Anthropic",
+        "--date",
+        "2026-04-16",
+        "--score",
+        "swe_bench_verified=87.6",
+        "--score",
+        "gpqa_diamond=94.2",
+        "--distinct",
+    )
     assert code == 0, err
     assert "h-field +" in out and "INSIDE the 95 % predictive interval" in out
     code, out, _ = run("releases", "check", "Claude Opus 4.7", "--json")

@@ -80,8 +80,16 @@ def test_short_url_plural_article() -> None:
         "2 models",
         "3 families",
     )
-    assert [article(w) for w in ("Anthropic", "Google", "OpenAI", "HLE", "GPQA", "MMLU", "xAI", "unified")] == \
-        ["an", "a", "an", "an", "a", "an", "a", "a"]  # fmt: skip
+    assert [article(w) for w in ("Anthropic", "Google", "OpenAI", "HLE", "GPQA", "MMLU", "xAI", "unified")] == [
+        "an",
+        "a",
+        "an",
+        "an",
+        "a",
+        "an",
+        "a",
+        "a",
+    ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

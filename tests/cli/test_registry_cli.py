@@ -110,20 +110,49 @@ def test_refused_releases_are_one_line_exit_2_and_write_nothing(
 
 
 def test_a_true_small_score_is_accepted_with_the_flag(cli_env: str) -> None:
-    code, out, err = run("releases", "add", "Tiny ARC", "--lab", "OpenAI", "--date", "2026-06-01",
-                         "--score", "arc_agi_2=0.8", "--allow-small-scores", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "Tiny ARC",
+        "--lab",
+        "OpenAI",
+        "--date",
+        "2026-06-01",
+        "--score",
+        "arc_agi_2=0.8",
+        "--allow-small-scores",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["scores"] == {"arc_agi_2": 0.8}
 
 
 def test_per_score_provenance_and_a_separate_date_source(cli_env: str) -> None:
     code, _, err = run(
-        "releases", "add", "Example 1", "--lab", "Mistral AI", "--date", "2026-07-01",
-        "--score", "swe_bench_pro=41.2", "--score", "hle=22.5",
-        "--source", "https://lab.example/post", "--date-source", "https://lab.example/date",
-        "--score-source", "hle=https://third.example/hle", "--score-reported-by", "hle=third_party",
-        "--score-setting", "hle=text-only", "--score-stderr", "hle=1.5",
-    )  # fmt: skip
+        "releases",
+        "add",
+        "Example 1",
+        "--lab",
+        "Mistral AI",
+        "--date",
+        "2026-07-01",
+        "--score",
+        "swe_bench_pro=41.2",
+        "--score",
+        "hle=22.5",
+        "--source",
+        "https://lab.example/post",
+        "--date-source",
+        "https://lab.example/date",
+        "--score-source",
+        "hle=https://third.example/hle",
+        "--score-reported-by",
+        "hle=third_party",
+        "--score-setting",
+        "hle=text-only",
+        "--score-stderr",
+        "hle=1.5",
+    )
     assert code == 0, err
     detail = json.loads(run("models", "show", "Example 1", "--json")[1])
     assert detail["release_date_source"] == "https://lab.example/date"
@@ -151,11 +180,33 @@ def test_scores_add_and_benchmarks_add(cli_env: str, engine: Engine) -> None:
         run("benchmarks", "add", "swe_bench_pro", "--name", "x", "--category", "c", "--standard-setting", "s")[0] == 2
     )
     assert table_counts(engine) == before
-    code, _, err = run("benchmarks", "add", "mle_bench_lite", "--name", "MLE-bench Lite", "--category", "agentic_ml",
-                       "--standard-setting", "medal rate, one attempt", "--nonstandard", "pass@k")  # fmt: skip
+    code, _, err = run(
+        "benchmarks",
+        "add",
+        "mle_bench_lite",
+        "--name",
+        "MLE-bench Lite",
+        "--category",
+        "agentic_ml",
+        "--standard-setting",
+        "medal rate, one attempt",
+        "--nonstandard",
+        "pass@k",
+    )
     assert code == 0, err
-    code, out, err = run("scores", "add", "Claude Opus 4.6", "mle_bench_lite=50", "--source", "https://x.example",
-                         "--reported-by", "third_party", "--setting", "pass@k with k=8", "--json")  # fmt: skip
+    code, out, err = run(
+        "scores",
+        "add",
+        "Claude Opus 4.6",
+        "mle_bench_lite=50",
+        "--source",
+        "https://x.example",
+        "--reported-by",
+        "third_party",
+        "--setting",
+        "pass@k with k=8",
+        "--json",
+    )
     assert code == 0, err and json.loads(out)["new"] is True
     listed = {b["key"]: b for b in json.loads(run("benchmarks", "list", "--json")[1])}
     assert listed["mle_bench_lite"]["observations"] == 1 and listed["mle_bench_lite"]["nonstandard_markers"] == [
@@ -172,9 +223,23 @@ def test_same_weights_alias_and_tier_are_counted_once(cli_env: str) -> None:
         "DeepSeek-V4-Pro (preview)"
         in json.loads(run("models", "show", "DeepSeek-V4-Pro (preview)", "--json")[1])["aliases"]
     )
-    code, out, err = run("releases", "add", "DeepSeek-V4-Pro Max", "--lab", "DeepSeek", "--date", "2026-04-24",
-                         "--open-weight", "--hf-repo", "deepseek-ai/DeepSeek-V4-Pro", "--same-weights-as", "DeepSeek-V4-Pro",
-                         "--score", "swe_bench_verified=81.0", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "DeepSeek-V4-Pro Max",
+        "--lab",
+        "DeepSeek",
+        "--date",
+        "2026-04-24",
+        "--open-weight",
+        "--hf-repo",
+        "deepseek-ai/DeepSeek-V4-Pro",
+        "--same-weights-as",
+        "DeepSeek-V4-Pro",
+        "--score",
+        "swe_bench_verified=81.0",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["same_weights_as"] == "DeepSeek-V4-Pro"
@@ -188,16 +253,41 @@ def test_same_weights_alias_and_tier_are_counted_once(cli_env: str) -> None:
 
 
 def test_corrections_keep_the_old_values(cli_env: str, engine: Engine, tmp_path: Path) -> None:
-    assert run("releases", "add", "Example 2", "--lab", "OpenAI", "--date", "2026-07", "--score", "gpqa_diamond=88.1",
-               "--source", "https://x.example")[0] == 0  # fmt: skip
+    assert (
+        run(
+            "releases",
+            "add",
+            "Example 2",
+            "--lab",
+            "OpenAI",
+            "--date",
+            "2026-07",
+            "--score",
+            "gpqa_diamond=88.1",
+            "--source",
+            "https://x.example",
+        )[0]
+        == 0
+    )
     before = table_counts(engine)
     assert run("releases", "correct", "Example 2", "--date", "2026-07-09")[0] == 2  # no --reason
     assert (
         run("releases", "correct", "Example 2", "--reason", "r", "--score", "gpqa_diamond=88.1")[0] == 2
     )  # nothing differs
     assert table_counts(engine) == before
-    code, _, err = run("releases", "correct", "Example 2", "--reason", "typo in the post", "--date", "2026-07-09",
-                       "--score", "gpqa_diamond=81.8", "--source", "https://x.example/erratum")  # fmt: skip
+    code, _, err = run(
+        "releases",
+        "correct",
+        "Example 2",
+        "--reason",
+        "typo in the post",
+        "--date",
+        "2026-07-09",
+        "--score",
+        "gpqa_diamond=81.8",
+        "--source",
+        "https://x.example/erratum",
+    )
     assert code == 0, err
     history = json.loads(run("models", "history", "Example 2", "--json")[1])
     assert [(h["field"], h["old"], h["new"]) for h in history] == [
@@ -247,14 +337,41 @@ def test_live_panel_as_of_explains_every_value_and_freezes(cli_env: str) -> None
 
 
 def test_a_tier_of_the_same_repo_does_not_queue_a_second_steering_job(cli_env: str) -> None:
-    code, out, err = run("releases", "add", "Example Open 1", "--lab", "Mistral AI", "--date", "2026-08-01", "--open-weight",
-                         "--hf-repo", "mistralai/Example-Open-1", "--hf-revision", "abc123", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "Example Open 1",
+        "--lab",
+        "Mistral AI",
+        "--date",
+        "2026-08-01",
+        "--open-weight",
+        "--hf-repo",
+        "mistralai/Example-Open-1",
+        "--hf-revision",
+        "abc123",
+        "--json",
+    )
     assert code == 0, err
     first = json.loads(out)
     assert first["steering_job"] is not None and first["steering_job_new"] is True
-    code, out, err = run("releases", "add", "Example Open 1 (high)", "--lab", "Mistral AI", "--date", "2026-08-01",
-                         "--open-weight", "--hf-repo", "mistralai/Example-Open-1", "--hf-revision", "abc123",
-                         "--same-weights-as", "Example Open 1", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "Example Open 1 (high)",
+        "--lab",
+        "Mistral AI",
+        "--date",
+        "2026-08-01",
+        "--open-weight",
+        "--hf-repo",
+        "mistralai/Example-Open-1",
+        "--hf-revision",
+        "abc123",
+        "--same-weights-as",
+        "Example Open 1",
+        "--json",
+    )
     assert code == 0, err
     second = json.loads(out)
     assert (second["steering_job"], second["steering_job_new"]) == (first["steering_job"], False)
@@ -265,8 +382,21 @@ def test_a_tier_of_the_same_repo_does_not_queue_a_second_steering_job(cli_env: s
 @pytest.mark.slow
 def test_releases_add_refit_fits_the_live_panel(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHASEWATCH_DATABASE_URL", fitted_url)
-    code, out, err = run("releases", "add", "Example Refit", "--lab", "OpenAI", "--date", "2026-11-01",
-                         "--score", "swe_bench_verified=82.0", "--score", "gpqa_diamond=91.0", "--refit", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "Example Refit",
+        "--lab",
+        "OpenAI",
+        "--date",
+        "2026-11-01",
+        "--score",
+        "swe_bench_verified=82.0",
+        "--score",
+        "gpqa_diamond=91.0",
+        "--refit",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["latest_fit"]["releases_since"] > 0 and result["refit"]["id"] > result["latest_fit"]["fit_id"]

@@ -58,8 +58,14 @@ def _score_args(row: dict[str, str]) -> tuple[list[str], list[tuple[str, str, st
             continue
         tag, setting = notes.get(key, ("lab-reported", ""))
         reporter = TAGS[tag].value
-        args += ["--score", f"{key}={row[key]}", "--score-source", f"{key}={sources[key]}",
-                 "--score-reported-by", f"{key}={reporter}"]  # fmt: skip
+        args += [
+            "--score",
+            f"{key}={row[key]}",
+            "--score-source",
+            f"{key}={sources[key]}",
+            "--score-reported-by",
+            f"{key}={reporter}",
+        ]
         if setting:
             args += ["--score-setting", f"{key}={setting}"]
         cells.append((key, row[key], sources[key], reporter, setting))
@@ -90,8 +96,18 @@ def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str)
     canonical: dict[str, str] = {}  # sourced name → the registered model's name
     for row in rows:
         score_args, cells = _score_args(row)
-        args = ["releases", "add", row["model"], "--lab", row["lab"], "--date", row["release_date"],
-                "--date-source", _split_sources(row["source_urls"])["release_date"], *score_args]  # fmt: skip
+        args = [
+            "releases",
+            "add",
+            row["model"],
+            "--lab",
+            row["lab"],
+            "--date",
+            row["release_date"],
+            "--date-source",
+            _split_sources(row["source_urls"])["release_date"],
+            *score_args,
+        ]
         if row["open_weight"] == "yes":
             args.append("--open-weight")
             if row["hf_repo"]:
@@ -115,8 +131,9 @@ def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str)
             canonical[row["model"]] = match.group(1)
         for key, value, source, reporter, setting in cells:
             extra = ["--setting", setting] if setting else []
-            code, out, err = run("scores", "add", row["model"], f"{key}={value}", "--source", source,
-                                 "--reported-by", reporter, *extra)  # fmt: skip
+            code, out, err = run(
+                "scores", "add", row["model"], f"{key}={value}", "--source", source, "--reported-by", reporter, *extra
+            )
             assert code == 0, err
     assert refused, "the paper's April 2026 releases are in the starting registry"
     assert len(logged) + len(refused) == len(rows)
@@ -155,8 +172,11 @@ def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str)
     )  # short chains: accepted so the verdict path runs
     assert code == 0, err
     fit = json.loads(out)
-    pairs = sum(1 for m in {c["model"] for c in live["chosen"]}
-                if (m, "swe_bench_verified") in chosen and (m, "gpqa_diamond") in chosen)  # fmt: skip
+    pairs = sum(
+        1
+        for m in {c["model"] for c in live["chosen"]}
+        if (m, "swe_bench_verified") in chosen and (m, "gpqa_diamond") in chosen
+    )
     assert fit["n_models"] == pairs
     with transaction(engine) as session:
         used = session.scalar(
@@ -165,9 +185,23 @@ def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str)
     assert used == 2 * pairs
 
     # the next release is checked against it, graded, and the fit is reported stale by one release
-    code, out, err = run("releases", "add", "Scenario Check", "--lab", "Moonshot", "--date", "2026-11-30", "--distinct",
-                         "--score", "swe_bench_verified=81.0", "--score", "gpqa_diamond=90.0",
-                         "--source", "https://example.org/scenario-check", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "Scenario Check",
+        "--lab",
+        "Moonshot",
+        "--date",
+        "2026-11-30",
+        "--distinct",
+        "--score",
+        "swe_bench_verified=81.0",
+        "--score",
+        "gpqa_diamond=90.0",
+        "--source",
+        "https://example.org/scenario-check",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["verdict"]["fit_id"] == fit["id"] and result["verdict"]["lab_known"] is True

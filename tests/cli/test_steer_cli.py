@@ -26,15 +26,50 @@ def model_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_release_queues_a_job_the_worker_runs_and_models_show_displays(cli_env: str, model_store: Path) -> None:
-    code, out, err = run("releases", "add", "Tiny Llama", "--lab", "Meta", "--date", "2026-10-01", "--open-weight",
-                         "--hf-repo", "test-org/tiny-llama", "--json")  # fmt: skip
+    code, out, err = run(
+        "releases",
+        "add",
+        "Tiny Llama",
+        "--lab",
+        "Meta",
+        "--date",
+        "2026-10-01",
+        "--open-weight",
+        "--hf-repo",
+        "test-org/tiny-llama",
+        "--json",
+    )
     assert code == 0, err
     job = json.loads(out)["steering_job"]
-    duplicate = run("releases", "add", "Tiny Llama 2", "--lab", "Meta", "--date", "2026-10-01", "--open-weight",
-                    "--hf-repo", "test-org/tiny-llama", "--json")  # fmt: skip
+    duplicate = run(
+        "releases",
+        "add",
+        "Tiny Llama 2",
+        "--lab",
+        "Meta",
+        "--date",
+        "2026-10-01",
+        "--open-weight",
+        "--hf-repo",
+        "test-org/tiny-llama",
+        "--json",
+    )
     assert duplicate[0] == 2 and "likely a duplicate" in duplicate[2]  # the same repo under another name
-    again = run("releases", "add", "Tiny Llama (max)", "--lab", "Meta", "--date", "2026-10-01", "--open-weight",
-                "--hf-repo", "test-org/tiny-llama", "--same-weights-as", "Tiny Llama", "--json")  # fmt: skip
+    again = run(
+        "releases",
+        "add",
+        "Tiny Llama (max)",
+        "--lab",
+        "Meta",
+        "--date",
+        "2026-10-01",
+        "--open-weight",
+        "--hf-repo",
+        "test-org/tiny-llama",
+        "--same-weights-as",
+        "Tiny Llama",
+        "--json",
+    )
     assert json.loads(again[1])["steering_job"] == job  # a tier of the same weights: one job for the repo
     jobs = json.loads(run("steer", "jobs", "list", "--json")[1])
     assert [(j["id"], j["status"]) for j in jobs] == [(job, "queued")]
@@ -62,11 +97,36 @@ def test_retry_and_bad_job_ids(cli_env: str) -> None:
 
 def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"train_pairs": 16, "validation_pairs": 8, "test_pairs": 12, "random_directions": 2,
-                                  "tqa_questions": 0, "generation_prompts": 2, "neutral_texts": 2,
-                                  "random_weight_baseline": False, "strengths": [1.0]}))  # fmt: skip
-    code, out, err = run("steer", "run", "--model", str(model_store), "--device", "cpu", "--config", str(config),
-                         "--method", "logistic", "--batch-size", "5", "--json")  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {
+                "train_pairs": 16,
+                "validation_pairs": 8,
+                "test_pairs": 12,
+                "random_directions": 2,
+                "tqa_questions": 0,
+                "generation_prompts": 2,
+                "neutral_texts": 2,
+                "random_weight_baseline": False,
+                "strengths": [1.0],
+            }
+        )
+    )
+    code, out, err = run(
+        "steer",
+        "run",
+        "--model",
+        str(model_store),
+        "--device",
+        "cpu",
+        "--config",
+        str(config),
+        "--method",
+        "logistic",
+        "--batch-size",
+        "5",
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert (
@@ -79,11 +139,14 @@ def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, t
     assert "corrected" in out and "random control" in out and "95% CI" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--strengths", "a,b"], "is not a list of numbers"),
-    (["--method", "magic"], "unknown method 'magic'"),
-    (["--config", "/nonexistent.json"], "cannot read --config"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strengths", "a,b"], "is not a list of numbers"),
+        (["--method", "magic"], "unknown method 'magic'"),
+        (["--config", "/nonexistent.json"], "cannot read --config"),
+    ],
+)
 def test_steer_run_bad_config_is_one_line(args: list[str], message: str) -> None:
     code, _, err = run("steer", "run", "--model", "x", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -15,9 +15,19 @@ from typing import Any
 
 import pytest
 
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--hide-scrollbars", "--remote-debugging-port=0", "--remote-allow-origins=*",
-         "--allow-file-access-from-files"]  # fmt: skip
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+    "--allow-file-access-from-files",
+]
 
 
 def find_chromium() -> str:
@@ -35,8 +45,12 @@ class Browser:
     def __init__(self, chromium: str, profile: Path) -> None:
         import websocket
 
-        self.proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stderr is not None
         port = None
         for line in self.proc.stderr:
@@ -105,9 +119,11 @@ class Browser:
         self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
 
     def click(self, selector: str) -> None:
-        box = self.eval(f"(function(){{var e=document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
-                        "var r=e.getBoundingClientRect();"
-                        "return [r.left + r.width / 2, r.top + r.height / 2];})()")  # fmt: skip
+        box = self.eval(
+            f"(function(){{var e=document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+            "var r=e.getBoundingClientRect();"
+            "return [r.left + r.width / 2, r.top + r.height / 2];})()"
+        )
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
 

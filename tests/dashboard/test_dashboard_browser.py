@@ -133,8 +133,10 @@ def _analyze(browser: Browser, url: str) -> None:
         known = browser.eval(
             f"Array.from(document.querySelectorAll('#an-lab option')).some(function(o){{return o.value === {json.dumps(lab)}}})"
         )
-        browser.eval(f"document.getElementById('an-lab').value = {json.dumps(lab if known else '(new lab)')};"
-                     f"document.getElementById('an-x').value = '{x}'; document.getElementById('an-y').value = '{y}';")  # fmt: skip
+        browser.eval(
+            f"document.getElementById('an-lab').value = {json.dumps(lab if known else '(new lab)')};"
+            f"document.getElementById('an-x').value = '{x}'; document.getElementById('an-y').value = '{y}';"
+        )
         browser.eval("document.getElementById('an-result').removeAttribute('data-json')")
         browser.click("#analyze-form button")
         browser.wait_for("document.getElementById('an-result').getAttribute('data-json')")
@@ -150,8 +152,10 @@ def _analyze(browser: Browser, url: str) -> None:
         text = browser.eval("document.getElementById('an-result').textContent")
         assert f"{cli['h']['mean']:+.1f}" in text and f"{cli['predicted']['low']:.1f}" in text
     for params_b, hs, tqa in ((6.9, 76.0, 36.0), (1.0, 40.0, 41.0), (3.44, 60.0, 33.0)):
-        browser.eval(f"document.getElementById('cl-params').value = '{params_b}'; document.getElementById('cl-hs').value = '{hs}';"
-                     f"document.getElementById('cl-tqa').value = '{tqa}'; document.getElementById('cl-result').removeAttribute('data-json');")  # fmt: skip
+        browser.eval(
+            f"document.getElementById('cl-params').value = '{params_b}'; document.getElementById('cl-hs').value = '{hs}';"
+            f"document.getElementById('cl-tqa').value = '{tqa}'; document.getElementById('cl-result').removeAttribute('data-json');"
+        )
         browser.click("#classify-form button")
         browser.wait_for("document.getElementById('cl-result').getAttribute('data-json')")
         page = json.loads(browser.eval("document.getElementById('cl-result').getAttribute('data-json')"))

@@ -37,8 +37,10 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
     nc = _cli("phase", "nc")  # N_c: the page shows `phase nc`'s numbers, not a second bootstrap
     assert page["phase"]["nc_quadratic"] == nc["quadratic"] and page["phase"]["nc_gamma"] == nc["gamma"]
     q = nc["quadratic"]
-    assert any(f"{q['median_billions']:.2f}B [{q['ci95_billions'][0]:.2f}, {q['ci95_billions'][1]:.2f}]" in f
-               for f in report["findings"])  # fmt: skip
+    assert any(
+        f"{q['median_billions']:.2f}B [{q['ci95_billions'][0]:.2f}, {q['ci95_billions'][1]:.2f}]" in f
+        for f in report["findings"]
+    )
 
     fit = _cli("fits", "show")
     assert page["frontier"]["fit"]["id"] == fit["id"] and page["frontier"]["fit"]["ols"] == fit["ols"]

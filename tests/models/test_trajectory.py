@@ -29,8 +29,11 @@ def test_shift_kinds() -> None:
 
 
 def test_same_weights_are_inference_compute_and_not_the_following_release() -> None:
-    points = [TrajectoryPoint("A", "2025-01", 70, 5.0), TrajectoryPoint("B std", "2025-06", 75, -3.0),
-              TrajectoryPoint("B xhigh", "2025-06", 75, 4.8)]  # fmt: skip
+    points = [
+        TrajectoryPoint("A", "2025-01", 70, 5.0),
+        TrajectoryPoint("B std", "2025-06", 75, -3.0),
+        TrajectoryPoint("B xhigh", "2025-06", 75, 4.8),
+    ]
     shifts = classify_shifts(points, noise=5.0, same_weights={frozenset(("B std", "B xhigh"))})
     assert shifts[1].kind is ShiftKind.INFERENCE_COMPUTE
     assert shifts[0].kind is ShiftKind.UNRESOLVED  # xhigh is B at more compute, not a new release

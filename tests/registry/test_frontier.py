@@ -83,9 +83,16 @@ def test_fit_records_its_observations_and_staleness_counts_new_releases(fitted_e
         assert used == 2 * fit.n_models
         before = releases_since_fit(session, fit)  # a growing-pains-34 fit has not seen the sourced panel's models
         assert before > 0
-        add_release(session, ReleaseRequest(name="Example 3", lab="OpenAI", date="2026-11-01",
-                                            scores=(ScoreInput("swe_bench_verified", 82.0), ScoreInput("gpqa_diamond", 91.0))),
-                    today=TODAY)  # fmt: skip
+        add_release(
+            session,
+            ReleaseRequest(
+                name="Example 3",
+                lab="OpenAI",
+                date="2026-11-01",
+                scores=(ScoreInput("swe_bench_verified", 82.0), ScoreInput("gpqa_diamond", 91.0)),
+            ),
+            today=TODAY,
+        )
         after = staleness(session, fit)
     assert len(after.unseen) == before + 1 and "Example 3" in after.unseen
     assert "phasewatch fit --panel frontier" in after.sentence()

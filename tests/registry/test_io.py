@@ -31,18 +31,29 @@ def _add_user_data(engine: Engine) -> None:
         add_release(
             session,
             ReleaseRequest(
-                name="Nova Model 1", lab="Mistral", date="2026-07", open_weight=True, hf_repo="mistralai/Nova-1",
-                scores=(ScoreInput("swe_bench_verified", 70.5), ScoreInput("hle", 30.25)), source_url="https://e.org/n",
-                params_total_b=120.0, params_active_b=12.0,
+                name="Nova Model 1",
+                lab="Mistral",
+                date="2026-07",
+                open_weight=True,
+                hf_repo="mistralai/Nova-1",
+                scores=(ScoreInput("swe_bench_verified", 70.5), ScoreInput("hle", 30.25)),
+                source_url="https://e.org/n",
+                params_total_b=120.0,
+                params_active_b=12.0,
             ),
             today=TODAY,
-        )  # fmt: skip
+        )
         add_release(
             session,
-            ReleaseRequest(name="Nova Model 1 (max)", lab="Mistral", date="2026-07", variant_of="Nova Model 1",
-                           scores=(ScoreInput("gpqa_diamond", 81.0),)),
+            ReleaseRequest(
+                name="Nova Model 1 (max)",
+                lab="Mistral",
+                date="2026-07",
+                variant_of="Nova Model 1",
+                scores=(ScoreInput("gpqa_diamond", 81.0),),
+            ),
             today=TODAY,
-        )  # fmt: skip
+        )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
@@ -83,8 +94,14 @@ def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-GOOD = {"model": "Claude Opus 4.6", "lab": "", "benchmark": "hle", "value": "40.0", "reported_by": "third_party",
-        "source_url": "https://example.org/a"}  # fmt: skip
+GOOD = {
+    "model": "Claude Opus 4.6",
+    "lab": "",
+    "benchmark": "hle",
+    "value": "40.0",
+    "reported_by": "third_party",
+    "source_url": "https://example.org/a",
+}
 
 
 @pytest.mark.parametrize(

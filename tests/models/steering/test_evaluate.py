@@ -76,8 +76,10 @@ def _full_sequence_score(model, tok, pieces: list[str], completion: str) -> floa
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_shared_prefix_scores_equal_full_sequence_scores(arch: str, tiny_tokenizer) -> None:
     model = tiny_model(arch)
-    groups = [(" The city of Laoag is", [" located in the Philippines.", " in Libya.", " here"]),
-              (" Paris is located in", [" France.", " Peru and also many other places."])]  # fmt: skip
+    groups = [
+        (" The city of Laoag is", [" located in the Philippines.", " in Libya.", " here"]),
+        (" Paris is located in", [" France.", " Peru and also many other places."]),
+    ]
     got = prefix_scores(model, tiny_tokenizer, "Q: What happens? A: Nothing.", groups, batch_size=2)
     for (middle, completions), scores in zip(groups, got, strict=False):
         for completion, score in zip(completions, scores, strict=False):
@@ -89,8 +91,10 @@ def test_shared_prefix_scores_equal_full_sequence_scores(arch: str, tiny_tokeniz
 
 def test_margins_are_length_normalised(tiny_tokenizer) -> None:
     model = tiny_model("llama")
-    pairs = [StatementPair("X", "The city of Laoag is located in", " the Philippines.", " Libya."),
-             StatementPair("Y", "The city of Lyon is located in", " France.", " France.")]  # fmt: skip
+    pairs = [
+        StatementPair("X", "The city of Laoag is located in", " the Philippines.", " Libya."),
+        StatementPair("Y", "The city of Lyon is located in", " France.", " France."),
+    ]
     margins = pair_margins(model, tiny_tokenizer, pairs, 2, None)
     ts, tn = score_completions(model, tiny_tokenizer, [p.prompt for p in pairs], [p.true_completion for p in pairs])
     fs, fn = score_completions(model, tiny_tokenizer, [p.prompt for p in pairs], [p.false_completion for p in pairs])
@@ -109,8 +113,10 @@ def test_effect_by_hand() -> None:
 def test_mc1_mc2_by_hand() -> None:
     import math
 
-    items = [{"question": "q1", "mc1_targets": {"A": 1, "B": 0, "C": 0}, "mc2_targets": {"A": 1, "D": 1, "B": 0}},
-             {"question": "q2", "mc1_targets": {"E": 1, "F": 0}, "mc2_targets": {"E": 1, "F": 0}}]  # fmt: skip
+    items = [
+        {"question": "q1", "mc1_targets": {"A": 1, "B": 0, "C": 0}, "mc2_targets": {"A": 1, "D": 1, "B": 0}},
+        {"question": "q2", "mc1_targets": {"E": 1, "F": 0}, "mc2_targets": {"E": 1, "F": 0}},
+    ]
     scores = [
         [-2.0, -1.0, -3.0, math.log(0.2), math.log(0.3), math.log(0.5)],  # MC1 wrong (B scores highest); MC2 0.5
         [-0.5, -4.0, math.log(0.09), math.log(0.01)],
@@ -124,8 +130,13 @@ def test_truthfulqa_on_a_tiny_model_uses_the_shared_prefix(tiny_tokenizer) -> No
     items = truthfulqa_items()[:3]
     model = tiny_model("llama")  # rotary positions: the 6-shot prompt is longer than the tiny OPT's 512 positions
     result = truthfulqa_mc(model, tiny_tokenizer, items, 2, None)
-    direct = [[_full_sequence_score(model, tiny_tokenizer, [QA_PRIMER, tqa_question_block(it["question"])], " " + a)
-               for a in [*it["mc1_targets"], *it["mc2_targets"]]] for it in items]  # fmt: skip
+    direct = [
+        [
+            _full_sequence_score(model, tiny_tokenizer, [QA_PRIMER, tqa_question_block(it["question"])], " " + a)
+            for a in [*it["mc1_targets"], *it["mc2_targets"]]
+        ]
+        for it in items
+    ]
     expected = mc_from_scores(items, direct)
     assert result.mc1_hits == expected.mc1_hits
     assert result.mc2_items == pytest.approx(expected.mc2_items, abs=1e-4)
@@ -146,8 +157,9 @@ def test_sweep_zero_strength_changes_nothing_and_controls_form_a_distribution(ti
     _, _, test = split_by_country(city_pairs())
     pairs = sample(test, 16, seed=0)
     vector = torch.randn(64)
-    base, (zero, strong) = strength_sweep(model, tiny_tokenizer, pairs, 2, vector, [0.0, 3.0], controls=4, seed=1,
-                                          neutral=["Where is Paris?"])  # fmt: skip
+    base, (zero, strong) = strength_sweep(
+        model, tiny_tokenizer, pairs, 2, vector, [0.0, 3.0], controls=4, seed=1, neutral=["Where is Paris?"]
+    )
     assert zero.corrected.k == zero.broken.k == 0 and zero.net == 0 and zero.control_net.values == (0.0,) * 4
     assert zero.kl is not None and zero.kl.value == pytest.approx(0, abs=1e-6) and not zero.beats_control
     assert len(strong.control_net.values) == 4 and strong.corrected.n == int((base <= 0).sum())

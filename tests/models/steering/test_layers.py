@@ -41,8 +41,12 @@ def test_discovery_hooks_and_removal(arch: str) -> None:
 
 def _block_outputs(model: torch.nn.Module, ids: torch.Tensor) -> list[torch.Tensor]:
     outputs = []
-    handles = [block.register_forward_hook(lambda _m, _i, out: outputs.append((out[0] if isinstance(out, tuple) else out).clone()))
-               for block in decoder_layers(model)]  # fmt: skip
+    handles = [
+        block.register_forward_hook(
+            lambda _m, _i, out: outputs.append((out[0] if isinstance(out, tuple) else out).clone())
+        )
+        for block in decoder_layers(model)
+    ]
     try:
         model(ids)
     finally:

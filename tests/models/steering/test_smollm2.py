@@ -20,10 +20,31 @@ def test_steer_run_on_smollm2(tmp_path) -> None:
     from phasewatch.models.steering.vectors import load_safetensors, read_gguf
     from tests.cli.test_cli import run
 
-    code, out, err = run("steer", "run", "--model", "smollm2", "--device", "cpu", "--train-pairs", "32",
-                         "--validation-pairs", "16", "--test-pairs", "24", "--random-directions", "3",
-                         "--tqa-questions", "4", "--generation-prompts", "3", "--strengths", "0,1",
-                         "--save-dir", str(tmp_path), "--json")  # fmt: skip
+    code, out, err = run(
+        "steer",
+        "run",
+        "--model",
+        "smollm2",
+        "--device",
+        "cpu",
+        "--train-pairs",
+        "32",
+        "--validation-pairs",
+        "16",
+        "--test-pairs",
+        "24",
+        "--random-directions",
+        "3",
+        "--tqa-questions",
+        "4",
+        "--generation-prompts",
+        "3",
+        "--strengths",
+        "0,1",
+        "--save-dir",
+        str(tmp_path),
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["layers"] == 30 and len(report["probe_cells"]) == 30 * 3
