@@ -5,30 +5,33 @@ from __future__ import annotations
 import typer
 
 from phasewatch.cli.common import (
+    FORMAT_OPTION,
     JSON_OPTION,
+    emit,
     new_app,
-    print_json,
+    output_format,
+    plural,
     registry_session,
-    table,
 )
 
 app = new_app("List and add the benchmarks scores can be recorded for.")
 
 
 @app.command("list")
-def list_(json_: bool = JSON_OPTION) -> None:
+def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List benchmark keys with their category, version and observation count."""
     from phasewatch.registry.queries import as_dict, list_benchmarks
 
+    output_format(format_, json_)
     with registry_session() as session:
         rows = list_benchmarks(session)
-    if json_:
-        print_json(as_dict(rows))
-        return
-    table(
-        f"{len(rows)} benchmarks",
+    emit(
+        format_,
+        plural(len(rows), "benchmark"),
         ("key", "name", "category", "version", "standard setting", "observations"),
         [(b.key, b.name, b.category, b.version, b.standard_setting, b.observations) for b in rows],
+        json_=json_,
+        data=as_dict(rows),
     )
 
 

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    FORMAT_OPTION,
+    JSON_OPTION,
+    emit,
+    new_app,
+    output_format,
+    plural,
+    print_json,
+    registry_session,
+    table,
+)
 
 app = new_app("List and register labs.")
 
 
 @app.command("list")
-def list_(json_: bool = JSON_OPTION) -> None:
+def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List labs with their aliases, model counts and release span."""
     from phasewatch.registry.queries import as_dict, list_labs
 
+    output_format(format_, json_)
     with registry_session() as session:
         labs = list_labs(session)
-    if json_:
-        print_json(as_dict(labs))
-        return
-    table(
-        f"{len(labs)} labs",
+    emit(
+        format_,
+        plural(len(labs), "lab"),
         ("lab", "aliases", "models", "open-weight", "first release", "last release"),
         [
             (lab.name, ", ".join(lab.aliases), lab.models, lab.open_weight_models, lab.first_release, lab.last_release)
             for lab in labs
         ],
+        json_=json_,
+        data=as_dict(labs),
     )
 
 
@@ -54,19 +65,30 @@ def add(
 def show(
     lab: str = typer.Argument(..., help="Lab name or alias."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """A lab's coupling slope, mean h, h trajectory with classified shifts, and what to measure next."""
+    """A lab's coupling slope, mean h, h trajectory with classified shifts, and what to measure next
+    (--format csv: the h trajectory, one release per line)."""
     from dataclasses import asdict
 
     from phasewatch.cli.common import console
     from phasewatch.registry.clock import system_clock
     from phasewatch.registry.philosophy import lab_philosophy
 
+    chosen = output_format(format_, json_)
     with registry_session() as session:
         view = lab_philosophy(session, lab, fit_id, as_of=system_clock().today())
-    if json_:
+    if chosen == "json":
         print_json(asdict(view))
+        return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            ("lab", "release", "date", "x", "h_pp", "in_fit"),
+            [(view.lab, p.name, p.date, p.x, p.h, p.in_fit) for p in view.trajectory],
+        )
         return
     s, h = view.slope, view.mean_h
     table(
@@ -134,6 +156,7 @@ def _p(interval: object) -> str:
 @app.command()
 def compare(
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Rank labs by coupling slope, with 95 % HDIs."""
@@ -142,10 +165,54 @@ def compare(
     from phasewatch.registry.clock import system_clock
     from phasewatch.registry.philosophy import compare_labs
 
+    chosen = output_format(format_, json_)
     with registry_session() as session:
         used, ranks = compare_labs(session, fit_id, as_of=system_clock().today())
-    if json_:
+    if chosen == "json":
         print_json({"fit_id": used, "labs": [asdict(r) for r in ranks]})
+        return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            (
+                "fit_id",
+                "rank",
+                "ranked",
+                "lab",
+                "n_releases",
+                "slope_mean",
+                "slope_low",
+                "slope_high",
+                "rank_low",
+                "rank_high",
+                "p_steepest",
+                "ols_slope",
+                "mean_h_mean",
+                "mean_h_low",
+                "mean_h_high",
+            ),
+            [
+                (
+                    used,
+                    r.rank,
+                    r.ranked,
+                    r.lab,
+                    r.n_releases,
+                    r.slope.mean,
+                    r.slope.low,
+                    r.slope.high,
+                    r.rank_low,
+                    r.rank_high,
+                    r.p_steepest,
+                    r.ols_slope,
+                    r.mean_h.mean,
+                    r.mean_h.low,
+                    r.mean_h.high,
+                )
+                for r in ranks
+            ],
+        )
         return
     table(
         f"labs by coupling slope (fit #{used}); rank over posterior draws, 95 % interval",
@@ -156,7 +223,7 @@ def compare(
                 if r.ranked
                 else "- (not in the fit: hierarchy)"
                 if r.n_releases == 0
-                else f"- ({r.n_releases} release{'s' if r.n_releases != 1 else ''}: not ranked)",
+                else f"- ({plural(r.n_releases, 'release')}: not ranked)",
                 r.lab,
                 r.n_releases,
                 f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]",

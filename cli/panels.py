@@ -5,9 +5,13 @@ from __future__ import annotations
 import typer
 
 from phasewatch.cli.common import (
+    FORMAT_OPTION,
     JSON_OPTION,
+    emit,
     fmt,
     new_app,
+    output_format,
+    plural,
     print_json,
     registry_session,
     table,
@@ -24,19 +28,20 @@ PREFER_OPTION = typer.Option(
 
 
 @app.command("list")
-def list_(json_: bool = JSON_OPTION) -> None:
+def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List panels with their size and licence."""
     from phasewatch.registry.queries import as_dict, list_panels
 
+    output_format(format_, json_)
     with registry_session() as session:
         panels = list_panels(session)
-    if json_:
-        print_json(as_dict(panels))
-        return
-    table(
-        f"{len(panels)} panels (and the live panel `frontier`: `phasewatch panels show frontier`)",
+    emit(
+        format_,
+        f"{plural(len(panels), 'panel')} (and the live panel `frontier`: `phasewatch panels show frontier`)",
         ("panel", "models", "observations", "benchmarks", "frozen", "licence"),
         [(p.name, p.models, p.observations, ", ".join(p.benchmarks), p.frozen, p.licence) for p in panels],
+        json_=json_,
+        data=as_dict(panels),
     )
 
 
@@ -61,13 +66,16 @@ def show(
     excluded: bool = typer.Option(
         False, "--excluded", help="Live panel: also list every figure left out, with the rule."
     ),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Show a panel; for `frontier`, every value that enters and why it was chosen."""
+    """Show a panel; for `frontier`, every value that enters and why it was chosen
+    (--format csv: one value per line, with the figures left out when --excluded)."""
     from phasewatch.registry.frontier import is_live
 
+    chosen = output_format(format_, json_)
     if is_live(name):
-        _show_live(name, as_of, prefer, tuple(benchmark) or None, excluded, json_)
+        _show_live(name, as_of, prefer, tuple(benchmark) or None, excluded, chosen)
         return
     if as_of or prefer or benchmark or excluded:
         from phasewatch.registry.errors import InvalidInputError
@@ -79,10 +87,8 @@ def show(
 
     with registry_session() as session:
         panel = show_panel(session, name)
-    if json_:
-        print_json(as_dict(panel))
-        return
-    table(
+    emit(
+        chosen,
         panel.name,
         ("", ""),
         [
@@ -95,11 +101,12 @@ def show(
             ("per benchmark", ", ".join(f"{k} {v}" for k, v in panel.benchmarks.items())),
             ("subsets (models)", ", ".join(f"{k} {fmt(v)}" for k, v in panel.subsets.items())),
         ],
+        data=as_dict(panel),
     )
 
 
 def _show_live(
-    name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None, excluded: bool, json_: bool
+    name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None, excluded: bool, chosen: str
 ) -> None:
     from phasewatch.registry.catalog import Catalog
     from phasewatch.registry.frontier import (
@@ -114,13 +121,39 @@ def _show_live(
         if benchmarks:
             benchmarks = tuple(Catalog(session).benchmark(b).key for b in benchmarks)
         selection = select_frontier(session, as_of=day, precedence=parse_precedence(prefer), benchmarks=benchmarks)
-    if json_:
+    if chosen == "json":
         print_json(as_dict(selection))
+        return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            ("model", "lab", "released", "benchmark", "value", "reported_by", "setting", "entered", "reason", "source"),
+            [
+                (
+                    c.model,
+                    c.lab,
+                    c.release_date,
+                    c.benchmark,
+                    c.value,
+                    c.reported_by,
+                    c.setting,
+                    True,
+                    c.reason,
+                    c.source_url,
+                )
+                for c in selection.chosen
+            ]
+            + [
+                (e.model, None, None, e.benchmark, e.value, e.reported_by, e.setting, False, e.reason, None)
+                for e in (selection.excluded if excluded else [])
+            ],
+        )
         return
     when = f"as of {selection.as_of}" if selection.as_of else "with everything the registry holds"
     print(
-        f"live panel frontier {when}: {selection.models} models, {len(selection.chosen)} values "
-        f"(precedence {' > '.join(selection.precedence)}; {len(selection.excluded)} figures left out"
+        f"live panel frontier {when}: {plural(selection.models, 'model')}, {plural(len(selection.chosen), 'value')} "
+        f"(precedence {' > '.join(selection.precedence)}; {plural(len(selection.excluded), 'figure')} left out"
         f"{'' if excluded else ', list them with --excluded'})"
     )
     table(
@@ -165,4 +198,7 @@ def freeze(
         panel, models, observations = freeze_panel(
             session, name, as_of=day, precedence=parse_precedence(prefer), description=description
         )
-    print(f"froze {panel}: {models} models, {observations} observations (fit it with `phasewatch fit --panel {panel}`)")
+    print(
+        f"froze {panel}: {plural(models, 'model')}, {plural(observations, 'observation')} "
+        f"(fit it with `phasewatch fit --panel {panel}`)"
+    )

@@ -148,15 +148,17 @@ def nc(
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """The critical size N_c from pooled families: quadratic vertex and γ12 zero crossing, with bootstrap intervals."""
-    from phasewatch.registry.phase import nc_estimates
+    """The critical size N_c from pooled families: quadratic vertex and γ12 zero crossing, with bootstrap intervals
+    (stored, so that `phasewatch report` shows this result without rerunning it)."""
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.phase import run_nc
 
     chosen = output_format(format_, json_)
     with (
         registry_session() as session,
         status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"),
     ):
-        quadratic, gamma, n = nc_estimates(session, families, panel, resamples, seed, legacy_rng)
+        quadratic, gamma, n = run_nc(session, families, panel, resamples, seed, legacy_rng, now=system_clock().now())
     data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
     if chosen == "table":
         table(
@@ -196,7 +198,9 @@ def nc(
 def reproduce(
     resamples: int = RESAMPLES, seed: int = SEED, format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
 ) -> None:
-    """The paper's Pythia correlation, N_c and Llama-2 prediction from its own points, beside the same analyses on sourced data."""
+    """The paper's Pythia correlation, N_c and Llama-2 prediction from its own points, beside the same analyses on
+    sourced data (both N_c bootstraps are stored for `phasewatch report`, as `phase nc` stores them)."""
+    from phasewatch.registry.clock import system_clock
     from phasewatch.registry.phase import reproduce as run
 
     chosen = output_format(format_, json_)
@@ -204,7 +208,7 @@ def reproduce(
         registry_session() as session,
         status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=chosen != "table"),
     ):
-        result = run(session, resamples, seed)
+        result = run(session, resamples, seed, now=system_clock().now())
     if chosen == "json":
         print_json(asdict(result))
         return

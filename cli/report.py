@@ -6,23 +6,31 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, print_json, registry_session, status
+from phasewatch.cli.common import JSON_OPTION, print_json, status
 
 
 def report(
     out: Path = typer.Option(Path("report"), "--out", help="Folder for the dashboard (created if missing)."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Write the interactive dashboard of the registry: a folder that opens from disk, no server or network."""
-    from phasewatch.dashboard.build import build_dashboard
+    """Write the interactive dashboard of the registry's stored results (run `phase nc` or `phase reproduce`
+    first for N_c): a folder that opens from disk, no server or network."""
+    from phasewatch.dashboard.build import write_dashboard
     from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.report import report_data
 
-    with registry_session() as session, status("writing the dashboard", quiet=json_):
-        summary = build_dashboard(session, out, today=system_clock().today())
+    engine = open_registry()
+    try:
+        with status("writing the dashboard", quiet=json_):
+            data = report_data(engine, system_clock().today())
+            path = write_dashboard(data, out)
+    finally:
+        engine.dispose()
     if json_:
-        print_json({"path": str(summary.path), "findings": summary.findings})
+        print_json({"path": str(path), "findings": data.findings})
         return
     print("key findings:")
-    for line in summary.findings:
+    for line in data.findings:
         print(f"  - {line}")
-    print(f"report: {summary.path.resolve()} (open it in a browser; it needs no server and no network)")
+    print(f"report: {path.resolve()} (open it in a browser; it needs no server and no network)")

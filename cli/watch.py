@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, table
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json, table
 
 hub_app = new_app("The Hugging Face Hub organisations each lab publishes under (for `phasewatch watch`).")
 
@@ -30,18 +30,21 @@ def hub_set(
 
 
 @hub_app.command("list")
-def hub_list(json_: bool = JSON_OPTION) -> None:
+def hub_list(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Each lab with its Hub organisations."""
     from phasewatch.cli.common import registry_session
     from phasewatch.registry.hub import list_orgs
 
+    output_format(format_, json_)
     with registry_session() as session:
         rows = list_orgs(session)
-    if json_:
-        print_json([asdict(r) for r in rows])
-        return
-    table(
-        f"{len(rows)} labs with Hub organisations", ("lab", "organisations"), [(r.lab, ", ".join(r.orgs)) for r in rows]
+    emit(
+        format_,
+        f"{plural(len(rows), 'lab')} with Hub organisations",
+        ("lab", "organisations"),
+        [(r.lab, ", ".join(r.orgs)) for r in rows],
+        json_=json_,
+        data=[asdict(r) for r in rows],
     )
 
 
@@ -64,7 +67,9 @@ def watch(
         else:
             registered = [f for f in found if f.status == "registered"]
             print(
-                f"{client.endpoint}: {len(found)} new repositories, {len(registered)} registered and queued", flush=True
+                f"{client.endpoint}: {plural(len(found), 'new repository', 'new repositories')}, "
+                f"{len(registered)} registered and queued",
+                flush=True,
             )
             if found:
                 table(

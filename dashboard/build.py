@@ -1,4 +1,4 @@
-"""Write the dashboard: one folder (index.html, data.js, app.js, style.css, plotly.min.js)
+"""Render the report (:mod:`phasewatch.services.report`) as the dashboard: one folder (index.html, data.js, app.js, style.css, plotly.min.js)
 that opens from disk with no server and no network."""
 
 from __future__ import annotations
@@ -7,11 +7,10 @@ import datetime as dt
 import html
 import json
 import shutil
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from phasewatch.services.report import ReportData
 
 # (hash, title): the tabs, in order; each is one <section id="...">.
 PAGES = (
@@ -29,12 +28,6 @@ PAGES = (
 STATIC = ("app.js", "style.css")
 
 
-@dataclass(frozen=True)
-class ReportSummary:
-    path: Path
-    findings: list[str]
-
-
 def plotly_js() -> Path:
     """The plotly.js bundle the plotly Python package ships (embedded offline)."""
     import plotly
@@ -42,20 +35,18 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-def build_dashboard(session: Session, out_dir: Path, today: dt.date) -> ReportSummary:
-    from phasewatch.dashboard.data import collect
-
-    data = collect(session, today)
+def write_dashboard(data: ReportData, out_dir: Path) -> Path:
+    """Render the report's data as the dashboard folder; returns its index.html."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).replace("</", "<\\/")
+    payload = json.dumps(data.page, ensure_ascii=False, separators=(",", ":"), default=str).replace("</", "<\\/")
     (out_dir / "data.js").write_text(f"window.PHASEWATCH = {payload};\n", encoding="utf-8")
     static = resources.files("phasewatch.dashboard") / "static"
     for name in STATIC:
         (out_dir / name).write_text(static.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
     shutil.copyfile(plotly_js(), out_dir / "plotly.min.js")
     path = out_dir / "index.html"
-    path.write_text(page(today), encoding="utf-8")
-    return ReportSummary(path, data["findings"])
+    path.write_text(page(data.today), encoding="utf-8")
+    return path
 
 
 def page(today: dt.date) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -29,9 +32,14 @@ from phasewatch.models.phase import (
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.errors import InvalidInputError, NotFoundError
 from phasewatch.registry.names import did_you_mean
-from phasewatch.registry.schema import Benchmark, Model, Observation, PanelModel, PanelObservation
+from phasewatch.registry.schema import Benchmark, Model, NcResult, Observation, PanelModel, PanelObservation
 
 SOURCED = "base-families-2026-11"
+PAPER_NC = "lying-nc-14"
+NC_FAMILIES = ("Pythia-deduped", "Llama-1", "Llama-2")  # `phase nc`'s default pool (sourced)
+PAPER_NC_FAMILIES = ("Pythia", "Llama-1", "Llama-2")  # the paper's pool on lying-nc-14
+NC_RESAMPLES = 10_000
+NC_SEED = 42
 REASONING = "hellaswag"
 TRUTHFULNESS = "truthfulqa_mc2"
 
@@ -208,9 +216,10 @@ def family_detail(
     )
 
 
-def pooled_points(session: Session, families: list[str], panel: str) -> list[Point]:
+def _pool(session: Session, families: list[str] | tuple[str, ...], panel: str) -> tuple[list[str], list[Point]]:
+    """The families' canonical names (as the panel spells them) and their pooled points."""
     available = family_points(session, panel)
-    points = []
+    names, points = [], []
     for family in families:
         match = next((name for name in available if name.casefold() == family.casefold()), None)
         if match is None:
@@ -218,10 +227,15 @@ def pooled_points(session: Session, families: list[str], panel: str) -> list[Poi
                 f"no family {family!r} with HellaSwag and TruthfulQA in panel {panel}",
                 f"families there: {', '.join(sorted(available))}",
             )
+        names.append(match)
         points += available[match].points
     if len(points) < 4:
         raise InvalidInputError(f"only {len(points)} models in {', '.join(families)}", "pool more families")
-    return points
+    return names, points
+
+
+def pooled_points(session: Session, families: list[str], panel: str) -> list[Point]:
+    return _pool(session, families, panel)[1]
 
 
 def nc_estimates(
@@ -230,6 +244,131 @@ def nc_estimates(
     points = pooled_points(session, families, panel)
     quadratic = nc_quadratic_bootstrap(points, resamples, seed, legacy_rng=legacy_rng)
     return quadratic, nc_gamma_bootstrap(points, resamples, seed), len(points)
+
+
+# --- stored N_c: computed by `phase nc` / `phase reproduce`, read by the report ------------------
+
+
+@dataclass(frozen=True)
+class StoredNc:
+    """An N_c bootstrap as it was stored, and whether the panel still holds the same points."""
+
+    panel: str
+    families: list[str]
+    resamples: int
+    seed: int
+    legacy_rng: bool
+    points: int
+    quadratic: NcEstimate
+    gamma: NcEstimate
+    command: str
+    computed_at: dt.datetime
+    current: bool  # False: the pooled points changed since; rerun the command
+
+
+def points_hash(points: list[Point]) -> str:
+    """SHA-256 of the pooled points (name, size, both scores) in pooling order."""
+    rows = [[p.name, p.params, p.reasoning, p.truthfulness] for p in points]
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+def _estimate(data: dict[str, Any]) -> NcEstimate:
+    def pair(v: Any) -> tuple[float, float] | None:
+        return None if v is None else (v[0], v[1])
+
+    return NcEstimate(
+        **{**data, "ci95_billions": pair(data["ci95_billions"]), "ci68_billions": pair(data["ci68_billions"])}
+    )
+
+
+def _json_ready(e: NcEstimate) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(e)))  # tuples as lists, exactly as the CLI's --json prints them
+
+
+def store_nc(
+    session: Session,
+    families: list[str],
+    panel: str,
+    resamples: int,
+    seed: int,
+    legacy_rng: bool,
+    points: list[Point],
+    quadratic: NcEstimate,
+    gamma: NcEstimate,
+    *,
+    command: str,
+    now: dt.datetime,
+) -> None:
+    """Keep one bootstrap's result (replacing an earlier run of the same question)."""
+    key = ",".join(families)
+    row = session.scalars(
+        select(NcResult).where(
+            NcResult.panel == panel,
+            NcResult.families == key,
+            NcResult.resamples == resamples,
+            NcResult.seed == seed,
+            NcResult.legacy_rng == legacy_rng,
+        )
+    ).one_or_none()
+    if row is None:
+        row = NcResult(panel=panel, families=key, resamples=resamples, seed=seed, legacy_rng=legacy_rng)
+        session.add(row)
+    row.points, row.data_hash = len(points), points_hash(points)
+    row.quadratic, row.gamma = _json_ready(quadratic), _json_ready(gamma)
+    row.command, row.computed_at = command, now
+    session.flush()
+
+
+def run_nc(
+    session: Session,
+    families: list[str],
+    panel: str,
+    resamples: int,
+    seed: int,
+    legacy_rng: bool = False,
+    *,
+    now: dt.datetime,
+    command: str = "phase nc",
+) -> tuple[NcEstimate, NcEstimate, int]:
+    """`nc_estimates`, stored for the report."""
+    names, points = _pool(session, families, panel)
+    quadratic = nc_quadratic_bootstrap(points, resamples, seed, legacy_rng=legacy_rng)
+    gamma = nc_gamma_bootstrap(points, resamples, seed)
+    store_nc(session, names, panel, resamples, seed, legacy_rng, points, quadratic, gamma, command=command, now=now)
+    return quadratic, gamma, len(points)
+
+
+def stored_nc(
+    session: Session,
+    families: list[str] | tuple[str, ...] = NC_FAMILIES,
+    panel: str = SOURCED,
+    resamples: int | None = NC_RESAMPLES,
+    seed: int | None = NC_SEED,
+    legacy_rng: bool | None = False,
+) -> StoredNc | None:
+    """The stored result for this question (None where a parameter is None: any, the latest run);
+    None if no command has stored one."""
+    names, points = _pool(session, families, panel)
+    query = select(NcResult).where(NcResult.panel == panel, NcResult.families == ",".join(names))
+    for column, value in ((NcResult.resamples, resamples), (NcResult.seed, seed), (NcResult.legacy_rng, legacy_rng)):
+        if value is not None:
+            query = query.where(column == value)
+    row = session.scalars(query.order_by(NcResult.computed_at.desc(), NcResult.id.desc()).limit(1)).one_or_none()
+    if row is None:
+        return None
+    return StoredNc(
+        row.panel,
+        row.families.split(","),
+        row.resamples,
+        row.seed,
+        row.legacy_rng,
+        row.points,
+        _estimate(row.quadratic),
+        _estimate(row.gamma),
+        row.command,
+        row.computed_at,
+        row.data_hash == points_hash(points),
+    )
 
 
 # --- reproduce the paper, then check it on sourced data ---------------------------------------
@@ -259,11 +398,14 @@ def _llama_points(session: Session, panel: str) -> tuple[list[Point], list[Point
     return families["Llama-1"].points, families["Llama-2"].points
 
 
-def reproduce(session: Session, resamples: int = 10_000, seed: int = 42) -> Reproduction:
+def reproduce(
+    session: Session, resamples: int = NC_RESAMPLES, seed: int = NC_SEED, *, now: dt.datetime | None = None
+) -> Reproduction:
     """The paper's numbers from the paper's own points, beside the same analyses on
-    the sourced base-family table (deduplicated Pythia, which has the v1 scores)."""
+    the sourced base-family table (deduplicated Pythia, which has the v1 scores).
+    With ``now``, both N_c bootstraps are stored (as `phase nc` would store them) for the report."""
     pythia8 = family_points(session, "lying-pythia-8")["Pythia"].points
-    nc14 = family_points(session, "lying-nc-14")
+    nc14 = family_points(session, PAPER_NC)
     paper_pool = nc14["Pythia"].points + nc14["Llama-1"].points + nc14["Llama-2"].points
     paper = Side(
         "paper's data",
@@ -290,6 +432,24 @@ def reproduce(session: Session, resamples: int = 10_000, seed: int = 42) -> Repr
         cross_family_prediction(deduped + llama1, llama2),
         f"quadratic TQA(log10 N) on {SOURCED} Pythia-deduped + Llama-1, predicting its Llama-2",
     )
+    if now is not None:
+        for side, panel, families, pool, legacy in (
+            (paper, PAPER_NC, PAPER_NC_FAMILIES, paper_pool, True),
+            (sourced, SOURCED, NC_FAMILIES, sourced_pool, False),
+        ):
+            store_nc(
+                session,
+                list(families),
+                panel,
+                resamples,
+                seed,
+                legacy,
+                pool,
+                side.nc_quadratic,
+                side.nc_gamma,
+                command="phase reproduce",
+                now=now,
+            )
     matches = [f"lying-pythia-8 {line}" for line in _pythia_matches(session, pythia8)]
     matches += [f"lying-nc-14 {line}" for line in _pythia_matches(session, nc14["Pythia"].points)]
     return Reproduction(paper, sourced, matches)

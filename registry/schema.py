@@ -465,3 +465,28 @@ class ModelEdit(Base):
     source_url: Mapped[str | None] = mapped_column(Text)
     edited_on: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = _created_at()
+
+
+class NcResult(Base):
+    """A stored N_c bootstrap (`phase nc`, `phase reproduce`): the report reads it, never reruns it.
+
+    One row per question (panel, pooled families, resamples, seed, RNG); running the command again
+    replaces it. ``data_hash`` is the SHA-256 of the pooled points, so a reader can tell whether
+    the panel has changed since.
+    """
+
+    __tablename__ = "nc_results"
+    __table_args__ = (UniqueConstraint("panel", "families", "resamples", "seed", "legacy_rng"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    panel: Mapped[str] = mapped_column(String(100))
+    families: Mapped[str] = mapped_column(String(400))  # canonical names, comma-separated, in pooling order
+    resamples: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    legacy_rng: Mapped[bool] = mapped_column(Boolean)
+    points: Mapped[int] = mapped_column(Integer)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    quadratic: Mapped[dict] = mapped_column(JSON)
+    gamma: Mapped[dict] = mapped_column(JSON)
+    command: Mapped[str] = mapped_column(String(100))
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -237,7 +237,9 @@
     }
     card('labs', plural(D.labs.length, 'lab'), '#labs');
     card('predictions', plural(D.predictions.items.length, 'prediction') + '; hash chain ' + (D.predictions.chain_ok ? 'intact' : 'BROKEN'), '#predictions');
-    card('N_c (quadratic vertex)', fmt(D.phase.nc_quadratic.median_billions, 2) + 'B [' + fmt(D.phase.nc_quadratic.ci95_billions[0], 2) + ', ' + fmt(D.phase.nc_quadratic.ci95_billions[1], 2) + ']', '#phase');
+    var Q = D.phase.nc_quadratic;
+    card('N_c (quadratic vertex)', !Q ? 'not computed: run `' + D.phase.nc.command + '`' : Q.median_billions === null ? 'none' :
+      fmt(Q.median_billions, 2) + 'B [' + fmt(Q.ci95_billions[0], 2) + ', ' + fmt(Q.ci95_billions[1], 2) + ']', '#phase');
     card('steering evaluations', String(D.steering.length), '#steering');
     root.appendChild(cards);
   };
@@ -331,7 +333,8 @@
       root.appendChild(form); root.appendChild(out);
     }
     root.appendChild(el('h3', {text: 'A base model: HellaSwag and TruthfulQA MC2'}));
-    root.appendChild(el('p', {'class': 'muted', text: 'The isocline TQA > √((a/b)·HS), a/b = ' + D.phase.isocline.ratio.toFixed(4) + ' (' + D.phase.isocline.calibration + '), and the size against N_c, as `phasewatch phase classify` does.'}));
+    root.appendChild(el('p', {'class': 'muted', text: 'The isocline TQA > √((a/b)·HS), a/b = ' + D.phase.isocline.ratio.toFixed(4) + ' (' + D.phase.isocline.calibration + '), and the size against N_c, as `phasewatch phase classify` does.' +
+      (D.phase.classifier_nc.length < 2 ? ' Only ' + plural(D.phase.classifier_nc.length, 'N_c point') + ' stored: run `phasewatch phase reproduce` for both.' : '')}));
     var f2 = el('form', {'class': 'analyze', id: 'classify-form'});
     var p = el('input', {id: 'cl-params', type: 'number', step: 'any', min: 0, value: '6.9', required: 'required'});
     var hs = el('input', {id: 'cl-hs', type: 'number', step: 'any', min: 0, max: 100, value: '76', required: 'required'});
@@ -463,13 +466,18 @@
 
   PAGES.phase = function (root) {
     var P = D.phase; var q = P.nc_quadratic; var g = P.nc_gamma;
-    root.appendChild(el('p', {text: 'N_c from ' + P.nc_families.join(' + ') + ' (' + P.panel + ', ' + P.nc_points + ' models), exactly `phasewatch phase nc`: quadratic vertex ' +
-      fmt(q.median_billions, 2) + 'B, 95 % [' + fmt(q.ci95_billions[0], 2) + ', ' + fmt(q.ci95_billions[1], 2) + '] (' + q.valid_resamples + ' of ' + q.resamples +
-      ' resamples valid); γ12 zero crossing ' + (g.median_billions === null ? 'none' : fmt(g.median_billions, 2) + 'B, 95 % [' + fmt(g.ci95_billions[0], 2) + ', ' + fmt(g.ci95_billions[1], 2) + ']') + '.'}));
+    function ncText(e) { return e.median_billions === null ? 'none' : fmt(e.median_billions, 2) + 'B, 95 % [' + fmt(e.ci95_billions[0], 2) + ', ' + fmt(e.ci95_billions[1], 2) + ']'; }
+    if (!q) {
+      root.appendChild(el('p', {'class': 'warn', text: 'N_c has not been computed for this registry: run `' + P.nc.command + '` (or `phasewatch phase reproduce`), then `phasewatch report` again. The report shows stored results only.'}));
+    } else {
+      root.appendChild(el('p', {text: 'N_c from ' + P.nc_families.join(' + ') + ' (' + P.panel + ', ' + plural(P.nc_points, 'model') + '), as `' + P.nc.by + '` stored it on ' + P.nc.computed_at.slice(0, 10) +
+        ' (' + P.nc.resamples + ' resamples, seed ' + P.nc.seed + '): quadratic vertex ' + ncText(q) + ' (' + q.valid_resamples + ' of ' + q.resamples +
+        ' resamples valid); γ12 zero crossing ' + ncText(g) + '.' + (P.nc.current ? '' : ' The panel has changed since: run `' + P.nc.command + '` again.')}));
+    }
     var fams = P.families.filter(function (f) { return f.points.length >= 2; });
     var ymin = 100, ymax = 0; fams.forEach(function (f) { f.points.forEach(function (p) { ymin = Math.min(ymin, p.truthfulqa); ymax = Math.max(ymax, p.truthfulqa); }); });
-    var traces = [{x: [q.ci95_billions[0], q.ci95_billions[0], q.ci95_billions[1], q.ci95_billions[1]], y: [ymin - 2, ymax + 2, ymax + 2, ymin - 2], fill: 'toself', mode: 'lines', line: {width: 0},
-      fillcolor: 'rgba(230,120,30,0.18)', name: 'N_c, 95 % interval', hoverinfo: 'skip'}];
+    var traces = q && q.ci95_billions ? [{x: [q.ci95_billions[0], q.ci95_billions[0], q.ci95_billions[1], q.ci95_billions[1]], y: [ymin - 2, ymax + 2, ymax + 2, ymin - 2], fill: 'toself', mode: 'lines', line: {width: 0},
+      fillcolor: 'rgba(230,120,30,0.18)', name: 'N_c, 95 % interval', hoverinfo: 'skip'}] : [];
     fams.forEach(function (f, i) {
       traces.push({x: f.points.map(function (p) { return p.params_b; }), y: f.points.map(function (p) { return p.truthfulqa; }), mode: 'lines+markers', name: f.family,
         line: {color: PALETTE[i % PALETTE.length], width: 1.5}, marker: {symbol: SYMBOLS[Math.floor(i / 8) % SYMBOLS.length] === 'circle' ? 'circle' : SYMBOLS[i % SYMBOLS.length], size: 7},

@@ -1,21 +1,40 @@
-"""Everything the dashboard shows, read from the registry's stored results through the same
-registry functions the CLI calls (no fit is rerun; the one bootstrap, N_c, is `phase nc`'s)."""
+"""The report: everything the dashboard shows, read from the registry's stored results through
+the same registry functions the CLI calls. Nothing is refitted or resampled while reading: the
+coupling fit is the stored one, and N_c is the bootstrap `phase nc` / `phase reproduce` stored
+(the report says which command to run when it is missing or out of date).
+
+The one use case behind ``phasewatch report``: :func:`report_data` returns a :class:`ReportData`
+that ``phasewatch.dashboard`` renders (a web page or a Python user can call it the same way).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import PhasewatchError
 
-# `phase nc`'s defaults: the page shows exactly the number that command prints.
-NC_FAMILIES = ["Pythia-deduped", "Llama-1", "Llama-2"]
-NC_RESAMPLES = 10_000
-NC_SEED = 42
+
+@dataclass(frozen=True)
+class ReportData:
+    """What the report shows: ``findings`` (the headline lines) and ``page`` (every figure's and
+    table's data, JSON-ready, ``findings`` included)."""
+
+    today: dt.date
+    findings: list[str]
+    page: dict[str, Any]
+
+
+def report_data(engine: Engine, today: dt.date) -> ReportData:
+    """Read the report's data in one (read-only) transaction."""
+    with transaction(engine) as session:
+        page = collect(session, today)
+    return ReportData(today, list(page["findings"]), page)
 
 
 def _iv(interval: Any) -> dict[str, float]:
@@ -232,26 +251,69 @@ def _saturation(session: Session, today: dt.date) -> dict[str, Any]:
     }
 
 
-def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
-    from phasewatch.registry.analysis import phase_classifier
-    from phasewatch.registry.phase import SOURCED, family_points, nc_estimates
+NC_COMMAND = "phasewatch phase nc"
 
-    quadratic, gamma, n = nc_estimates(session, NC_FAMILIES, SOURCED, NC_RESAMPLES, NC_SEED)
-    findings.append(
-        f"Critical size N_c (quadratic vertex, `phase nc`): sourced deduplicated Pythia + Llama give "
-        f"{quadratic.median_billions:.2f}B [{quadratic.ci95_billions[0]:.2f}, {quadratic.ci95_billions[1]:.2f}] "
-        f"({quadratic.valid_resamples} of {quadratic.resamples} resamples valid, {n} models)."
+
+def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
+    from phasewatch.models.phase import calibrate_isocline
+    from phasewatch.registry.errors import NotFoundError
+    from phasewatch.registry.phase import (
+        NC_FAMILIES,
+        PAPER_NC,
+        PAPER_NC_FAMILIES,
+        SOURCED,
+        family_points,
+        stored_nc,
     )
-    classifier = phase_classifier(session)
-    families = family_points(session, SOURCED)
+
+    stored = stored_nc(session, NC_FAMILIES, SOURCED, resamples=None, seed=None, legacy_rng=None)
+    nc: dict[str, Any] = {"stored": stored is not None, "command": NC_COMMAND}
+    if stored is None:
+        findings.append(
+            f"Critical size N_c: not computed yet; run `{NC_COMMAND}` (or `phasewatch phase reproduce`) "
+            "and then `phasewatch report` again."
+        )
+    else:
+        q = stored.quadratic
+        nc.update(
+            resamples=stored.resamples,
+            seed=stored.seed,
+            by=stored.command,
+            computed_at=stored.computed_at.isoformat(timespec="seconds"),
+            current=stored.current,
+        )
+        interval = (
+            f"{q.median_billions:.2f}B [{q.ci95_billions[0]:.2f}, {q.ci95_billions[1]:.2f}]"
+            if q.median_billions is not None and q.ci95_billions is not None
+            else f"none ({q.note})"
+        )
+        findings.append(
+            f"Critical size N_c (quadratic vertex, `phase nc`): sourced deduplicated Pythia + Llama give "
+            f"{interval} ({q.valid_resamples} of {q.resamples} resamples valid, {stored.points} models)"
+            + ("." if stored.current else f"; the panel has changed since, rerun `{NC_COMMAND}`.")
+        )
+    olmo = family_points(session, "lying-63").get("OLMo")
+    if olmo is None:
+        raise NotFoundError("the paper's OLMo rows are not in the registry", "run `phasewatch init`")
+    isocline = calibrate_isocline(olmo.points)
+    classifier_nc = []  # the points `phase classify` compares a size with (quadratic fit on all points)
+    for label, panel, families in (
+        ("paper's 14 points", PAPER_NC, PAPER_NC_FAMILIES),
+        ("sourced Pythia-deduped + Llama", SOURCED, NC_FAMILIES),
+    ):
+        run = stored_nc(session, families, panel, resamples=None, seed=None, legacy_rng=None)
+        if run is not None and run.quadratic.point_billions is not None:
+            classifier_nc.append({"label": label, "billions": run.quadratic.point_billions})
+    families_ = family_points(session, SOURCED)
     return {
         "panel": SOURCED,
-        "nc_families": NC_FAMILIES,
-        "nc_points": n,
-        "nc_quadratic": asdict(quadratic),
-        "nc_gamma": asdict(gamma),
-        "isocline": {"ratio": classifier.isocline.ratio, "calibration": classifier.isocline.calibration},
-        "classifier_nc": [{"label": label, "billions": b} for label, b in classifier.nc_points],
+        "nc": nc,
+        "nc_families": list(NC_FAMILIES),
+        "nc_points": stored.points if stored else None,
+        "nc_quadratic": asdict(stored.quadratic) if stored else None,
+        "nc_gamma": asdict(stored.gamma) if stored else None,
+        "isocline": {"ratio": isocline.ratio, "calibration": isocline.calibration},
+        "classifier_nc": classifier_nc,
         "families": [
             {
                 "family": name,
@@ -260,7 +322,7 @@ def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
                     for p in sorted(fp.points, key=lambda p: p.params)
                 ],
             }
-            for name, fp in families.items()
+            for name, fp in families_.items()
         ],
     }
 
@@ -280,7 +342,7 @@ def _coupling(session: Session) -> dict[str, Any]:
 def _steering(session: Session, findings: list[str]) -> list[dict[str, Any]]:
     from phasewatch.registry.schema import Model, SteeringJob, SteeringResult
 
-    results = session.execute(
+    results: list[tuple[SteeringResult, SteeringJob, str | None]] = session.execute(  # type: ignore[assignment]
         select(SteeringResult, SteeringJob, Model.name)
         .join(SteeringJob, SteeringResult.job_id == SteeringJob.id)
         .outerjoin(Model, Model.id == SteeringResult.model_id)
@@ -299,6 +361,10 @@ def _steering(session: Session, findings: list[str]) -> list[dict[str, Any]]:
         }
         for result, job, model in results
     ]
+
+
+def _iso(day: Any) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _provenance(session: Session) -> dict[str, Any]:
@@ -328,7 +394,7 @@ def _provenance(session: Session) -> dict[str, Any]:
         panels = []
     return {
         "observations": [
-            [name, lab, kind, key, value, setting, by, on.isoformat() if on else None, url]
+            [name, lab, kind, key, value, setting, by, _iso(on), url]
             for name, lab, kind, key, value, setting, by, on, url in rows
         ],
         "panels": [
