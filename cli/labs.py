@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import typer
 
 from phasewatch.cli.common import (
@@ -80,7 +83,7 @@ def show(
     with registry_session() as session:
         view = lab_philosophy(session, lab, fit_id, as_of=system_clock().today())
     if chosen == "json":
-        print_json(asdict(view))
+        print_json(_finite(asdict(view)))
         return
     if chosen == "csv":
         emit(
@@ -148,6 +151,17 @@ def show(
     console().print()
 
 
+def _finite(data: Any) -> Any:
+    """JSON has no NaN: a value not defined (e.g. P(steepest) of a lab outside the fit) is null."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
 def _p(interval: object) -> str:
     v = vars(interval)
     return f"{v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
@@ -169,7 +183,7 @@ def compare(
     with registry_session() as session:
         used, ranks = compare_labs(session, fit_id, as_of=system_clock().today())
     if chosen == "json":
-        print_json({"fit_id": used, "labs": [asdict(r) for r in ranks]})
+        print_json(_finite({"fit_id": used, "labs": [asdict(r) for r in ranks]}))
         return
     if chosen == "csv":
         emit(
@@ -204,7 +218,7 @@ def compare(
                     r.slope.high,
                     r.rank_low,
                     r.rank_high,
-                    r.p_steepest,
+                    _finite(r.p_steepest),
                     r.ols_slope,
                     r.mean_h.mean,
                     r.mean_h.low,

@@ -39,7 +39,7 @@ def _nc(e: Any) -> str:
     point = f"{e.point_billions:.2f}B on all points; " if e.point_billions is not None else ""
     return (
         f"{point}bootstrap median {e.median_billions:.2f}B, 95 % [{e.ci95_billions[0]:.2f}B, {e.ci95_billions[1]:.2f}B], "
-        f"{e.valid_resamples} of {e.resamples} resamples valid" + (f" ({e.note})" if e.note else "")
+        f"{e.valid_resamples} of {plural(e.resamples, 'resample')} valid" + (f" ({e.note})" if e.note else "")
     )
 
 
@@ -92,7 +92,7 @@ def family(
     chosen = output_format(format_, json_)
     with (
         registry_session() as session,
-        status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"),
+        status(f"bootstrapping N_c ({plural(resamples, 'resample')} per method)", quiet=chosen != "table"),
     ):
         detail = family_detail(session, name, panel, resamples=resamples, seed=seed)
     if chosen == "json":
@@ -156,7 +156,7 @@ def nc(
     chosen = output_format(format_, json_)
     with (
         registry_session() as session,
-        status(f"bootstrapping N_c ({resamples} resamples per method)", quiet=chosen != "table"),
+        status(f"bootstrapping N_c ({plural(resamples, 'resample')} per method)", quiet=chosen != "table"),
     ):
         quadratic, gamma, n = run_nc(session, families, panel, resamples, seed, legacy_rng, now=system_clock().now())
     data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
@@ -206,7 +206,7 @@ def reproduce(
     chosen = output_format(format_, json_)
     with (
         registry_session() as session,
-        status(f"bootstrapping N_c ({resamples} resamples per estimate)", quiet=chosen != "table"),
+        status(f"bootstrapping N_c ({plural(resamples, 'resample')} per estimate)", quiet=chosen != "table"),
     ):
         result = run(session, resamples, seed, now=system_clock().now())
     if chosen == "json":
@@ -216,7 +216,7 @@ def reproduce(
     emit(
         chosen,
         "Lying Is Just a Phase: reproduced, then checked",
-        ("", p.label, s.label),
+        ("" if chosen == "table" else "analysis", p.label, s.label),
         [
             ("Pythia r(HellaSwag, TruthfulQA)", _r(p.pythia_r), _r(s.pythia_r)),
             ("  points", p.pythia_points, s.pythia_points),

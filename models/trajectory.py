@@ -121,7 +121,7 @@ def next_measurement(
         mean_x = sum(p.x for p in points) / len(points)
         far = frontier_x[0] if abs(frontier_x[0] - mean_x) > abs(frontier_x[1] - mean_x) else frontier_x[1]
         return (
-            f"a {lab} release scored far from its mean x ({mean_x:.1f}), e.g. near {far:.1f}: "
+            f"a new release of {lab} scored far from its mean x ({mean_x:.1f}), e.g. near {far:.1f}: "
             f"its slope interval is {width:.2f} wide"
         )
     return f"the next {lab} release against its predictive interval: the lab's coupling is pinned down (slope interval {width:.2f} wide)"

@@ -37,6 +37,11 @@ def report_data(engine: Engine, today: dt.date) -> ReportData:
     return ReportData(today, list(page["findings"]), page)
 
 
+def _n(count: int, word: str) -> str:
+    """ "1 model", "2 models" (the CLI's ``plural``; services sit below the CLI)."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _iv(interval: Any) -> dict[str, float]:
     return {"mean": interval.mean, "low": interval.low, "high": interval.high}
 
@@ -289,7 +294,7 @@ def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
         )
         findings.append(
             f"Critical size N_c (quadratic vertex, `phase nc`): sourced deduplicated Pythia + Llama give "
-            f"{interval} ({q.valid_resamples} of {q.resamples} resamples valid, {stored.points} models)"
+            f"{interval} ({q.valid_resamples} of {_n(q.resamples, 'resample')} valid, {_n(stored.points, 'model')})"
             + ("." if stored.current else f"; the panel has changed since, rerun `{NC_COMMAND}`.")
         )
     olmo = family_points(session, "lying-63").get("OLMo")
@@ -348,7 +353,7 @@ def _steering(session: Session, findings: list[str]) -> list[dict[str, Any]]:
         .outerjoin(Model, Model.id == SteeringResult.model_id)
         .order_by(SteeringResult.id)
     ).all()
-    findings.append(f"Steering: {len(results)} stored evaluation{'' if len(results) == 1 else 's'}.")
+    findings.append(f"Steering: {_n(len(results), 'stored evaluation')}.")
     from phasewatch.registry.jobs import summarize_report
 
     return [

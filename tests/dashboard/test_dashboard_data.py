@@ -31,11 +31,12 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
     monkeypatch.setenv("PHASEWATCH_DATABASE_URL", fitted_url)
     monkeypatch.setenv("PHASEWATCH_TODAY", "2026-12-01")
     assert run("init")[0] == 0
+    nc = _cli("phase", "nc")  # stores its bootstrap; the page shows these numbers and reruns nothing
     report = _cli("report", "--out", str(tmp_path / "site"))
     page = _page_data(tmp_path / "site")
 
-    nc = _cli("phase", "nc")  # N_c: the page shows `phase nc`'s numbers, not a second bootstrap
     assert page["phase"]["nc_quadratic"] == nc["quadratic"] and page["phase"]["nc_gamma"] == nc["gamma"]
+    assert page["phase"]["nc"]["current"] and page["phase"]["nc"]["by"] == "phase nc"
     q = nc["quadratic"]
     assert any(
         f"{q['median_billions']:.2f}B [{q['ci95_billions'][0]:.2f}, {q['ci95_billions'][1]:.2f}]" in f
@@ -70,3 +71,54 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
 
     states = {row["key"]: row["state"] for row in _cli("predictions", "list")}
     assert states and {p["key"]: p["state"] for p in page["predictions"]["items"]} == states
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_report_reads_n_c_and_says_which_command_stores_it(
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No bootstrap while rendering: without a stored N_c the report says what to run; after
+    `phase reproduce` it shows exactly the stored result (and both N_c points of `phase classify`)."""
+    import phasewatch.models.phase
+    import phasewatch.registry.analysis
+    import phasewatch.registry.phase
+
+    def no_bootstrap(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the report reran a bootstrap")
+
+    def forbid(patched: pytest.MonkeyPatch) -> None:
+        for module in (phasewatch.models.phase, phasewatch.registry.phase, phasewatch.registry.analysis):
+            for name in ("nc_quadratic_bootstrap", "nc_gamma_bootstrap"):
+                if hasattr(module, name):
+                    patched.setattr(module, name, no_bootstrap)
+
+    monkeypatch.setenv("PHASEWATCH_TODAY", "2026-12-01")
+    with monkeypatch.context() as patched:
+        forbid(patched)
+        report = _cli("report", "--out", str(tmp_path / "before"))
+    page = _page_data(tmp_path / "before")
+    assert page["phase"]["nc_quadratic"] is None and page["phase"]["classifier_nc"] == []
+    assert any("N_c: not computed yet; run `phasewatch phase nc`" in f for f in report["findings"])
+
+    reproduced = _cli("phase", "reproduce", "--resamples", "200")
+    with monkeypatch.context() as patched:
+        forbid(patched)
+        _cli("report", "--out", str(tmp_path / "after"))
+    phase = _page_data(tmp_path / "after")["phase"]
+    assert phase["nc_quadratic"] == reproduced["sourced"]["nc_quadratic"]
+    assert phase["nc_gamma"] == reproduced["sourced"]["nc_gamma"]
+    assert phase["nc"] | {"computed_at": None} == {
+        "stored": True,
+        "command": "phasewatch phase nc",
+        "resamples": 200,
+        "seed": 42,
+        "by": "phase reproduce",
+        "computed_at": None,
+        "current": True,
+    }
+    classify = _cli("phase", "classify", "--params-b", "6.9", "--hellaswag", "76", "--truthfulqa", "36")
+    assert [
+        f"{'below' if 6.9 < n['billions'] else 'above'} N_c = {n['billions']:.2f}B ({n['label']}, "
+        "quadratic fit on all points)"
+        for n in phase["classifier_nc"]
+    ] == classify["size_vs_nc"]
