@@ -18,6 +18,7 @@ from phasewatch.cli.common import (
     registry_session,
     table,
 )
+from phasewatch.cli.layout import prose_table
 
 app = new_app("List and register labs.")
 
@@ -94,7 +95,7 @@ def show(
         )
         return
     s, h = view.slope, view.mean_h
-    table(
+    prose_table(
         f"{view.lab} (fit #{view.fit_id}, {view.fit_panels})",
         ("", ""),
         [
@@ -111,39 +112,24 @@ def show(
         ],
     )
     table(
-        "h trajectory (release order)",
+        "h trajectory (release order; not in the fit: placed against it)",
         ("release", "date", "x", "h (pp)", "in fit"),
-        [
-            (p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no (placed against the fit)")
-            for p in view.trajectory
-        ],
+        [(p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no") for p in view.trajectory],
     )
     if view.shifts:
-        table(
-            f"shifts: P(no shift / persistent / transient), mean and 95 % interval over the noise scale "
+        prose_table(
+            f"shifts: probability of each reading, mean [95 % interval] over the noise scale "
             f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
-            (
-                "from",
-                "to",
-                "Δh (pp), 95 % HDI",
-                "P(no shift)",
-                "P(persistent)",
-                "P(transient)",
-                "reading",
-                "decided by",
-            ),
+            ("shift", "Δh (pp), 95 % HDI", "P(reading)", "reading; decided by"),
             [
                 (
-                    x.before,
-                    x.after,
+                    f"{x.before} → {x.after}",
                     f"{x.delta_h:+.1f} [{x.delta_h_hdi.low:+.1f}, {x.delta_h_hdi.high:+.1f}]",
-                    *(
-                        (_p(x.p_none), _p(x.p_persistent), _p(x.p_transient))
-                        if not x.inference_compute
-                        else ("-", "-", "-")
-                    ),
-                    x.kind,
-                    "(same weights)" if x.inference_compute else x.decided_by or "(next release)",
+                    "-"
+                    if x.inference_compute
+                    else f"none {_p(x.p_none)}\npersistent {_p(x.p_persistent)}\ntransient {_p(x.p_transient)}",
+                    f"{x.kind}; "
+                    + ("same weights" if x.inference_compute else f"decided by {x.decided_by or 'the next release'}"),
                 )
                 for x in view.shifts
             ],
@@ -176,8 +162,9 @@ def compare(
     """Rank labs by coupling slope, with 95 % HDIs."""
     from dataclasses import asdict
 
+    from phasewatch.cli.common import console
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.philosophy import compare_labs
+    from phasewatch.registry.philosophy import MIN_RELEASES_TO_RANK, compare_labs
 
     chosen = output_format(format_, json_)
     with registry_session() as session:
@@ -230,14 +217,10 @@ def compare(
         return
     table(
         f"labs by coupling slope (fit #{used}); rank over posterior draws, 95 % interval",
-        ("rank", "lab", "n", "slope, 95 % HDI", "rank interval", "P(steepest)", "OLS slope", "mean h (pp)"),
+        ("rank", "lab", "n", "slope, 95 % HDI", "rank 95 %", "P(steepest)", "OLS slope", "mean h (pp)"),
         [
             (
-                r.rank
-                if r.ranked
-                else "- (not in the fit: hierarchy)"
-                if r.n_releases == 0
-                else f"- ({plural(r.n_releases, 'release')}: not ranked)",
+                r.rank if r.ranked else "-",
                 r.lab,
                 r.n_releases,
                 f"{r.slope.mean:.3f} [{r.slope.low:.3f}, {r.slope.high:.3f}]",
@@ -249,3 +232,10 @@ def compare(
             for r in ranks
         ],
     )
+    unranked = [r for r in ranks if not r.ranked]
+    if unranked:
+        console().print(
+            f"-: not ranked, fewer than {plural(MIN_RELEASES_TO_RANK, 'release')} in the fit (n); "
+            "a lab with n = 0 is not in the fit, its slope is the hierarchy's.",
+            markup=False,
+        )

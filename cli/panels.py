@@ -7,6 +7,7 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    console,
     emit,
     fmt,
     new_app,
@@ -151,25 +152,45 @@ def _show_live(
         )
         return
     when = f"as of {selection.as_of}" if selection.as_of else "with everything the registry holds"
-    print(
+    console().print(
         f"live panel frontier {when}: {plural(selection.models, 'model')}, {plural(len(selection.chosen), 'value')} "
         f"(precedence {' > '.join(selection.precedence)}; {plural(len(selection.excluded), 'figure')} left out"
-        f"{'' if excluded else ', list them with --excluded'})"
+        f"{'' if excluded else ', list them with --excluded'})",
+        markup=False,
     )
+    wide = console().width >= WIDE
+    if not wide:
+        console().print(
+            f"(lab, release date, setting and source: --format csv, or a terminal {WIDE} columns wide)", markup=False
+        )
     table(
         None,
-        ("model", "lab", "released", "benchmark", "value", "reported by", "setting", "why this value", "source"),
+        ("model", "lab", "released", "benchmark", "value", "reported by", "setting", "why this value", "source")
+        if wide
+        else ("model", "benchmark", "value", "reported by", "why this value"),
         [
             (c.model, c.lab, c.release_date, c.benchmark, c.value, c.reported_by, c.setting, c.reason, c.source_url)
+            if wide
+            else (c.model, c.benchmark, c.value, c.reported_by, c.reason)
             for c in selection.chosen
         ],
     )
     if excluded:
         table(
             "left out",
-            ("model", "benchmark", "value", "reported by", "setting", "why"),
-            [(e.model, e.benchmark, e.value, e.reported_by, e.setting, e.reason) for e in selection.excluded],
+            ("model", "benchmark", "value", "reported by", "setting", "why")
+            if wide
+            else ("model", "benchmark", "value", "reported by", "why"),
+            [
+                (e.model, e.benchmark, e.value, e.reported_by, e.setting, e.reason)
+                if wide
+                else (e.model, e.benchmark, e.value, e.reported_by, e.reason)
+                for e in selection.excluded
+            ],
         )
+
+
+WIDE = 150  # the live panel's nine columns need this many; narrower terminals get the five that matter
 
 
 @app.command()

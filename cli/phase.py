@@ -21,6 +21,7 @@ from phasewatch.cli.common import (
     status,
     table,
 )
+from phasewatch.cli.layout import prose_table
 
 app = new_app("Base-scale phase analysis: reasoning vs truthfulness across model families.")
 
@@ -128,10 +129,10 @@ def family(
         for p in detail.by_phase
     ]
     rows += [("N_c, quadratic vertex", _nc(detail.nc_quadratic)), ("N_c, γ12 zero crossing", _nc(detail.nc_gamma))]
-    table(None, ("", ""), rows)
+    prose_table(None, ("", ""), rows)
     for note in detail.notes:
         console().print(f"note: {note}", markup=False)
-    console().print(f"caveat: {detail.width_caveat}", markup=False, soft_wrap=True)
+    console().print(f"caveat: {detail.width_caveat}", markup=False)
 
 
 @app.command()
@@ -161,7 +162,7 @@ def nc(
         quadratic, gamma, n = run_nc(session, families, panel, resamples, seed, legacy_rng, now=system_clock().now())
     data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
     if chosen == "table":
-        table(
+        prose_table(
             f"N_c from {', '.join(families)} ({panel}, {plural(n, 'model')})",
             ("method", "estimate"),
             [("quadratic vertex of TQA(log10 N)", _nc(quadratic)), ("zero crossing of γ12(log10 N)", _nc(gamma))],
@@ -213,31 +214,30 @@ def reproduce(
         print_json(asdict(result))
         return
     p, s = result.paper, result.sourced
-    emit(
-        chosen,
-        "Lying Is Just a Phase: reproduced, then checked",
-        ("" if chosen == "table" else "analysis", p.label, s.label),
-        [
-            ("Pythia r(HellaSwag, TruthfulQA)", _r(p.pythia_r), _r(s.pythia_r)),
-            ("  points", p.pythia_points, s.pythia_points),
-            ("N_c, quadratic vertex", _nc(p.nc_quadratic), _nc(s.nc_quadratic)),
-            ("N_c, γ12 zero crossing", _nc(p.nc_gamma), _nc(s.nc_gamma)),
-            ("  points", p.nc_points, s.nc_points),
-            (
-                "Llama-2 TruthfulQA predicted from Pythia + Llama-1 (MAPE)",
-                f"{p.cross_family.mape_percent:.2f} %",
-                f"{s.cross_family.mape_percent:.2f} %",
-            ),
-            ("  fit", p.cross_family_points, s.cross_family_points),
-        ],
-    )
+    title = "Lying Is Just a Phase: reproduced, then checked"
+    columns = ("" if chosen == "table" else "analysis", p.label, s.label)
+    rows = [
+        ("Pythia r(HellaSwag, TruthfulQA)", _r(p.pythia_r), _r(s.pythia_r)),
+        ("  points", p.pythia_points, s.pythia_points),
+        ("N_c, quadratic vertex", _nc(p.nc_quadratic), _nc(s.nc_quadratic)),
+        ("N_c, γ12 zero crossing", _nc(p.nc_gamma), _nc(s.nc_gamma)),
+        ("  points", p.nc_points, s.nc_points),
+        (
+            "Llama-2 TruthfulQA predicted from Pythia + Llama-1 (MAPE)",
+            f"{p.cross_family.mape_percent:.2f} %",
+            f"{s.cross_family.mape_percent:.2f} %",
+        ),
+        ("  fit", p.cross_family_points, s.cross_family_points),
+    ]
     if chosen == "csv":
+        emit("csv", title, columns, rows)
         return
+    prose_table(title, columns, rows)
     console().print(
         "\nWhich leaderboard entry the paper's Pythia values are (the paper mixes deduplicated and non-deduplicated rows):"
     )
     for line in result.pythia_matches:
-        console().print(f"  {line}", markup=False, soft_wrap=True)
+        console().print(f"  {line}", markup=False)
 
 
 @app.command()
@@ -268,6 +268,10 @@ def classify(
     rows += [("size", line) for line in result.size_vs_nc]
     if result.width_normalised:
         rows.append(("width-normalised", ", ".join(f"{k} {v:.2f}" for k, v in result.width_normalised.items())))
-    emit(chosen, f"{params_b:g}B, HellaSwag {hellaswag:g}, TruthfulQA {truthfulqa:g}", ("", ""), rows)
+    title = f"{params_b:g}B, HellaSwag {hellaswag:g}, TruthfulQA {truthfulqa:g}"
+    if chosen == "csv":
+        emit("csv", title, ("", ""), rows)
+    else:
+        prose_table(title, ("", ""), rows)
     if result.width_caveat and chosen == "table":
-        console().print(f"caveat: {result.width_caveat}", markup=False, soft_wrap=True)
+        console().print(f"caveat: {result.width_caveat}", markup=False)
