@@ -4,7 +4,7 @@
   'use strict';
   var D = window.PHASEWATCH;
   var PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22',
-    '#17becf', '#393b79', '#ad494a', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd', '#e6550d', '#31a354',
+    '#17becf', '#393b79', '#111111', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd', '#e6550d', '#31a354',
     '#756bb1', '#636363', '#fd8d3c', '#74c476', '#9e9ac8'];
   var SYMBOLS = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'x', 'triangle-down', 'star'];
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ['lasso2d', 'select2d']};
@@ -521,6 +521,7 @@
     function fitWidth() {  // on a narrow screen a cell holds r alone
       var narrow = gd.clientWidth < 700; if (narrow === wasNarrow || !gd.data) return; wasNarrow = narrow;
       Plotly.restyle(gd, {text: [narrow ? narrowText : text], 'textfont.size': narrow ? 9 : 10, 'colorbar.thickness': narrow ? 8 : 12});
+      Plotly.relayout(gd, {'xaxis.tickangle': narrow ? -90 : -35});  // upright names crowd each other on a phone
     }
     window.addEventListener('resize', fitWidth);
     plot(gd, [{type: 'heatmap', z: z, x: k, y: k, text: text, texttemplate: '%{text}', customdata: hover, hovertemplate: '%{customdata}<extra></extra>',

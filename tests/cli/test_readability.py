@@ -133,3 +133,34 @@ def test_doctor_fails_on_an_empty_database(empty_url: str, monkeypatch: pytest.M
     monkeypatch.setenv("PHASEWATCH_DATABASE_URL", empty_url)
     code, out, _ = run("doctor", "--format", "csv")
     assert code == 1 and "schema revision,fail,empty" in out
+
+
+NARROW_COMMANDS = [
+    ("labs", "list"),
+    ("labs", "compare"),
+    ("labs", "show", "Anthropic"),
+    ("panels", "list"),
+    ("panels", "show", "frontier", "--excluded"),
+    ("benchmarks", "list"),
+    ("phase", "families"),
+    ("phase", "reproduce", "--resamples", "20"),
+    ("phase", "classify", "--params-b", "6.9", "--hellaswag", "76", "--truthfulqa", "36", "--d-model", "4096"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_labs_panels_and_phase_fit_80_columns(fitted_url: str, narrow: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No line wider than the terminal, no table cropped at its right border, names whole."""
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", fitted_url)
+    for args in NARROW_COMMANDS:
+        code, out, err = run(*args)
+        assert code == 0, (args, err)
+        lines = out.splitlines()
+        assert all(len(line) <= 80 for line in lines), args
+        rows = [line for line in lines if line[:1] in "│┃"]
+        assert rows and all(line.rstrip()[-1] in "│┃" for line in rows), (args, [r for r in rows if r[-1] not in "│┃"])
+    names = {w for lab in json.loads(run("labs", "list", "--json")[1]) for w in lab["name"].split()}
+    _, out, _ = run("labs", "compare")
+    cells = [line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")]
+    assert {w for c in cells for w in c.split()} <= names  # lab names wrap between words, never inside one

@@ -35,6 +35,8 @@ def test_dashboard_in_a_real_browser(fitted_url: str, tmp_path: Path, monkeypatc
     monkeypatch.setenv("PHASEWATCH_TODAY", "2026-12-01")
     code, _, err = run("init")  # the bundled predictions, so that each has its page
     assert code == 0, err
+    code, _, err = run("phase", "reproduce", "--resamples", "2000", "--format", "json")  # stores both N_c
+    assert code == 0, err
     code, out, err = run("report", "--out", str(tmp_path / "site"), "--json")
     assert code == 0, err
     page = Path(json.loads(out)["path"])
