@@ -55,7 +55,7 @@ def collect(session: Session, today: dt.date) -> dict[str, Any]:
     data["predictions"] = _predictions(session, today, findings)
     data["saturation"] = _saturation(session, today)
     data["phase"] = _phase(session, findings)
-    data["coupling"] = _coupling(session)
+    data["coupling"] = _coupling(session, today)
     data["steering"] = _steering(session, findings)
     data["provenance"] = _provenance(session)
     return data
@@ -332,15 +332,30 @@ def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
     }
 
 
-def _coupling(session: Session) -> dict[str, Any]:
-    from phasewatch.registry.analysis import benchmark_correlations
+MATRIX_MIN_MODELS = 10  # `phasewatch fits matrix`'s default
 
-    keys, pairs = benchmark_correlations(session)
+
+def _coupling(session: Session, today: dt.date) -> dict[str, Any]:
+    """`phasewatch fits matrix` as of today (closed-form Fisher-z intervals: nothing resampled)."""
+    from phasewatch.models.coupling_matrix import MIN_PAIRS
+    from phasewatch.registry.comparison import benchmark_matrix
+
+    matrix = benchmark_matrix(session, as_of=today, min_models=MATRIX_MIN_MODELS)
+    keys = matrix.benchmarks
+    pairs = [
+        {"x": c.x, "y": c.y, "n": c.n, "r": c.r.mean, "low": c.r.low, "high": c.r.high, "slope": c.slope}
+        for c in matrix.cells
+        if c.r is not None and keys.index(c.x) < keys.index(c.y)  # r is symmetric: each pair once
+    ]
+    used = [k for k in keys if any(k in (p["x"], p["y"]) for p in pairs)]
     return {
-        "benchmarks": keys,
-        "pairs": [asdict(p) for p in pairs],
-        "method": "Pearson r over frontier releases with both "
-        "benchmarks (latest logged values); 95 % percentile bootstrap over releases, 2000 resamples, seed 42",
+        "benchmarks": used,
+        "pairs": pairs,
+        "n_models": matrix.n_models,
+        "min_pairs": MIN_PAIRS,
+        "method": f"Pearson r on the logit scale over the {matrix.n_models} frontier models released by "
+        f"{today.isoformat()} (each model's latest logged values), with a 95 % Fisher-z interval; benchmarks "
+        f"reported by at least {MATRIX_MIN_MODELS} models; exactly `phasewatch fits matrix`",
     }
 
 

@@ -504,7 +504,7 @@
 
   PAGES.coupling = function (root) {
     var C = D.coupling; var k = C.benchmarks; var n = k.length;
-    root.appendChild(el('p', {'class': 'muted', text: C.method + '. Each cell: r and its interval (hover for n); blank: fewer than 8 releases share the pair.'}));
+    root.appendChild(el('p', {'class': 'muted', text: C.method + '. Each cell: r and its interval (hover for n); blank: fewer than ' + C.min_pairs + ' models share the pair.'}));
     if (!n) { root.appendChild(el('p', {text: 'Too few releases with two benchmarks in common.'})); return; }
     var z = [], text = [], hover = [];
     for (var i = 0; i < n; i++) { z.push([]); text.push([]); hover.push([]); for (var j = 0; j < n; j++) { z[i].push(i === j ? 1 : null); text[i].push(i === j ? '' : ''); hover[i].push(''); } }
@@ -527,7 +527,7 @@
     plot(gd, [{type: 'heatmap', z: z, x: k, y: k, text: text, texttemplate: '%{text}', customdata: hover, hovertemplate: '%{customdata}<extra></extra>',
       zmin: -1, zmax: 1, colorscale: 'RdBu', reversescale: true, colorbar: {title: {text: 'r'}, thickness: 12}, textfont: {size: 10}}],
     layout('', '', {xaxis: {tickangle: -35, automargin: true}, yaxis: {autorange: 'reversed', automargin: true}, margin: {l: 10, r: 10, t: 36, b: 10}}), CONFIG).then(fitWidth);
-    table(root, 'coupling-pairs', [{key: 'x', label: 'benchmark'}, {key: 'y', label: 'benchmark'}, {key: 'n', label: 'releases', type: 'num', digits: 0}, {key: 'r', label: 'r', type: 'num', digits: 3}, {key: 'low', label: 'r 2.5 %', type: 'num', digits: 3}, {key: 'high', label: 'r 97.5 %', type: 'num', digits: 3}], C.pairs, {filter: false});
+    table(root, 'coupling-pairs', [{key: 'x', label: 'benchmark x'}, {key: 'y', label: 'benchmark y'}, {key: 'n', label: 'models', type: 'num', digits: 0}, {key: 'r', label: 'r', type: 'num', digits: 3}, {key: 'low', label: 'r 2.5 %', type: 'num', digits: 3}, {key: 'high', label: 'r 97.5 %', type: 'num', digits: 3}, {key: 'slope', label: 'slope (logit y on logit x)', type: 'num', digits: 3}], C.pairs, {filter: false});
   };
 
   PAGES.steering = function (root) {

@@ -69,6 +69,25 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
             (m["h"]["mean"], m["h"]["low"], m["h"]["high"]), abs=1e-12
         )
 
+    matrix = _cli("fits", "matrix")  # the coupling matrix: `fits matrix`'s cells, no bootstrap of its own
+    cells = {(c["x"], c["y"]): c for c in matrix["cells"]}
+    coupling = page["coupling"]
+    assert coupling["pairs"] and coupling["n_models"] == matrix["n_models"]
+    assert set(coupling["benchmarks"]) <= set(matrix["benchmarks"])
+    for p in coupling["pairs"]:
+        c = cells[(p["x"], p["y"])]
+        assert (p["n"], p["r"], p["low"], p["high"], p["slope"]) == (
+            c["n"],
+            c["r"]["mean"],
+            c["r"]["low"],
+            c["r"]["high"],
+            c["slope"],
+        )
+    shown = {(p["x"], p["y"]) for p in coupling["pairs"]}
+    assert {(c["x"], c["y"]) for c in matrix["cells"] if c["r"] and c["x"] < c["y"]} <= shown | {
+        (y, x) for x, y in shown
+    }
+
     states = {row["key"]: row["state"] for row in _cli("predictions", "list")}
     assert states and {p["key"]: p["state"] for p in page["predictions"]["items"]} == states
 
