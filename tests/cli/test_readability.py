@@ -158,8 +158,8 @@ def test_labs_panels_and_phase_fit_80_columns(fitted_url: str, narrow: None, mon
         assert code == 0, (args, err)
         lines = out.splitlines()
         assert all(len(line) <= 80 for line in lines), args
-        rows = [line for line in lines if line[:1] in "│┃"]
-        assert rows and all(line.rstrip()[-1] in "│┃" for line in rows), (args, [r for r in rows if r[-1] not in "│┃"])
+        rows = [line.rstrip() for line in lines if line.startswith(("│", "┃"))]
+        assert rows and all(line.endswith(("│", "┃")) for line in rows), (args, [r for r in rows if r[-1] not in "│┃"])
     names = {w for lab in json.loads(run("labs", "list", "--json")[1]) for w in lab["name"].split()}
     _, out, _ = run("labs", "compare")
     cells = [line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")]
