@@ -230,7 +230,8 @@ def _pool(session: Session, families: list[str] | tuple[str, ...], panel: str) -
         names.append(match)
         points += available[match].points
     if len(points) < 4:
-        raise InvalidInputError(f"only {len(points)} models in {', '.join(families)}", "pool more families")
+        held = f"{len(points)} model{'' if len(points) == 1 else 's'}"
+        raise InvalidInputError(f"only {held} in {', '.join(families)}", "pool more families")
     return names, points
 
 
