@@ -118,7 +118,7 @@ def show(
     )
     if view.shifts:
         prose_table(
-            f"shifts: probability of each reading, mean [95 % interval] over the noise scale "
+            f"shifts: P(no shift / persistent / transient), mean [95 % interval] over the noise scale "
             f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
             ("shift", "Δh (pp), 95 % HDI", "P(reading)", "reading; decided by"),
             [
