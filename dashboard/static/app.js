@@ -7,6 +7,8 @@
     '#17becf', '#393b79', '#111111', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd', '#e6550d', '#31a354',
     '#756bb1', '#636363', '#fd8d3c', '#74c476', '#9e9ac8'];
   var SYMBOLS = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'x', 'triangle-down', 'star'];
+  // The palette's third eight repeat the first eight's hues: each eight families get their own marker.
+  function familySymbol(i) { return SYMBOLS[Math.floor(i / 8) % SYMBOLS.length]; }
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ['lasso2d', 'select2d']};
   var rendered = {};
 
@@ -480,7 +482,7 @@
       fillcolor: 'rgba(230,120,30,0.18)', name: 'N_c, 95 % interval', hoverinfo: 'skip'}] : [];
     fams.forEach(function (f, i) {
       traces.push({x: f.points.map(function (p) { return p.params_b; }), y: f.points.map(function (p) { return p.truthfulqa; }), mode: 'lines+markers', name: f.family,
-        line: {color: PALETTE[i % PALETTE.length], width: 1.5}, marker: {symbol: SYMBOLS[Math.floor(i / 8) % SYMBOLS.length] === 'circle' ? 'circle' : SYMBOLS[i % SYMBOLS.length], size: 7},
+        line: {color: PALETTE[i % PALETTE.length], width: 1.5}, marker: {symbol: familySymbol(i), size: 7},
         customdata: f.points.map(function (p) { return [p.name, p.hellaswag]; }), hovertemplate: '<b>%{customdata[0]}</b> (' + f.family + ')<br>%{x:.3g}B · TruthfulQA %{y:.1f} · HellaSwag %{customdata[1]:.1f}<extra></extra>'});
     });
     root.appendChild(el('h3', {text: 'TruthfulQA MC2 against size, per family'}));
@@ -493,7 +495,7 @@
     var t2 = [{x: xs, y: ys, mode: 'lines', name: 'isocline TQA = √((a/b)·HS)', line: {color: '#111', dash: 'dash'}, hoverinfo: 'skip'}];
     fams.forEach(function (f, i) {
       t2.push({x: f.points.map(function (p) { return p.hellaswag; }), y: f.points.map(function (p) { return p.truthfulqa; }), mode: 'markers', name: f.family, showlegend: false,
-        marker: {color: PALETTE[i % PALETTE.length], size: 7, symbol: SYMBOLS[i % SYMBOLS.length]}, customdata: f.points.map(function (p) { return [p.name, p.params_b]; }),
+        marker: {color: PALETTE[i % PALETTE.length], size: 7, symbol: familySymbol(i)}, customdata: f.points.map(function (p) { return [p.name, p.params_b]; }),
         hovertemplate: '<b>%{customdata[0]}</b> (' + f.family + ', %{customdata[1]:.3g}B)<br>HellaSwag %{x:.1f} · TruthfulQA %{y:.1f}<extra></extra>'});
     });
     var g2 = fig(root, '', 'phase-isocline-fig');
