@@ -12,6 +12,7 @@ change is not called a shift at all.
 from __future__ import annotations
 
 import enum
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 
@@ -47,7 +48,7 @@ class Shift:
 
 
 def classify_shifts(
-    points: list[TrajectoryPoint], noise: float, same_weights: set[frozenset[str]] = frozenset()
+    points: list[TrajectoryPoint], noise: float, same_weights: AbstractSet[frozenset[str]] = frozenset()
 ) -> list[Shift]:
     """Label each consecutive change of h (``points`` in release order).
 
