@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -33,10 +34,8 @@ class MatrixCell:
 
 
 def fisher_interval(r: float, n: int, prob: float = 0.95) -> Interval:
-    from scipy import stats
-
     z = math.atanh(max(min(r, 0.999999), -0.999999))
-    half = stats.norm.ppf((1 + prob) / 2) / math.sqrt(n - 3)
+    half = NormalDist().inv_cdf((1 + prob) / 2) / math.sqrt(n - 3)
     return Interval(r, math.tanh(z - half), math.tanh(z + half), prob, "fisher-z")
 
 
