@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from phasewatch.registry.catalog import Catalog, check_hf_repo, check_reported_b
 from phasewatch.registry.dates import format_partial_date, parse_past_date
 from phasewatch.registry.errors import ConflictError, InvalidInputError, PhasewatchError
 from phasewatch.registry.names import name_key
-from phasewatch.registry.schema import Model, ModelKind, ModelName, Observation, PanelObservation
+from phasewatch.registry.schema import Benchmark, Model, ModelKind, ModelName, Observation, PanelObservation
 
 FORMAT = "phasewatch-observations/1"
 COLUMNS = (
@@ -333,12 +333,11 @@ class _JsonRows:
             raise self._bad("extra data")
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):  # a NamedTuple: built once per row, ~5x cheaper than a frozen dataclass
     """One validated row, before its model is known to exist."""
 
     number: int
-    raw: dict[str, Any]
+    raw: dict[str, str | None]  # every cell stripped, empty as None
     model_name: str
     model_key: str
     benchmark_id: int
@@ -372,6 +371,9 @@ class _Importer:
         self.catalog = Catalog(session)  # labs and benchmarks: a few hundred rows, cached
         self.today = today
         self.dates: dict[tuple[str, str], tuple[dt.date, str]] = {}
+        self.benchmarks: dict[str, Benchmark] = {}  # by the text as written in the file
+        self.reporters: dict[str, str] = {}
+        self.keys: dict[str, str] = {}  # model name as written -> name key (rows of a model come together)
         self.new_models = 0
         self.new_observations = 0
         self.variants: list[tuple[int, str, int]] = []  # (new model id, variant_of name, row)
@@ -393,41 +395,53 @@ class _Importer:
 
     def _validate(self, raw: dict[str, Any], number: int) -> _Row:
         where = f"row {number}"
+        # every cell stripped once, empty as None (an extra CSV cell has the key None and is dropped)
+        cells = {k: (v if type(v) is str else str(v)).strip() or None for k, v in raw.items() if v is not None and k}
         for key in REQUIRED:
-            if _text(raw, key) is None:
+            if cells.get(key) is None:
                 raise InvalidInputError(f"{where}: {key} is empty", f"every row needs {', '.join(REQUIRED)}")
-        benchmark = self.catalog.benchmark(_text(raw, "benchmark") or "")
-        value = _number(raw, "value")
+        benchmark_text, reporter_text, name = cells["benchmark"], cells["reported_by"], cells["model"]
+        benchmark = self.benchmarks.get(benchmark_text)  # type: ignore[arg-type]
+        if benchmark is None:
+            benchmark = self.benchmarks[benchmark_text] = self.catalog.benchmark(benchmark_text or "")  # type: ignore[index]
+        value = _number(cells, "value")
         assert value is not None
-        reported_by = check_reported_by(_text(raw, "reported_by") or "")
-        retrieved = _text(raw, "retrieved_on")
+        reported_by = self.reporters.get(reporter_text)  # type: ignore[arg-type]
+        if reported_by is None:
+            reported_by = self.reporters[reporter_text] = str(check_reported_by(reporter_text or ""))  # type: ignore[index]
+        retrieved = cells.get("retrieved_on")
         retrieved_on = None
         if retrieved:
             retrieved_on, precision = self._date(retrieved, "retrieved_on")
             if precision != "day":
                 raise InvalidInputError(f"retrieved_on {retrieved!r} is not a full date", "write it as YYYY-MM-DD")
-        retracted = _text(raw, "retracted_on")
+        retracted = cells.get("retracted_on")
         retracted_on = self._date(retracted, "retracted_on")[0] if retracted else None
-        value = check_score(value, benchmark=benchmark.key, where=where)
-        stderr = _number(raw, "stderr")
+        if not 0.0 <= value <= 100.0:
+            check_score(value, benchmark=benchmark.key, where=where)  # raises, worded as everywhere else
+        stderr = _number(cells, "stderr")
         if stderr is not None and stderr < 0:
             raise InvalidInputError(f"{where}: stderr {stderr:g} is negative", "give a standard error >= 0")
-        name = _text(raw, "model") or ""
+        key = self.keys.get(name)  # type: ignore[arg-type]
+        if key is None:
+            if len(self.keys) > 10_000:
+                self.keys.clear()
+            key = self.keys[name] = name_key(name or "")  # type: ignore[index]
         return _Row(
-            number=number,
-            raw=raw,
-            model_name=name,
-            model_key=name_key(name),
-            benchmark_id=benchmark.id,
-            benchmark_key=benchmark.key,
-            value=value,
-            stderr=stderr,
-            setting=_text(raw, "setting"),
-            source_url=_text(raw, "source_url"),
-            reported_by=str(reported_by),
-            retrieved_on=retrieved_on,
-            note=_text(raw, "note"),
-            retracted_on=retracted_on,
+            number,
+            cells,
+            name or "",
+            key,
+            benchmark.id,
+            benchmark.key,
+            value,
+            stderr,
+            cells.get("setting"),
+            cells.get("source_url"),
+            reported_by,
+            retrieved_on,
+            cells.get("note"),
+            retracted_on,
         )
 
     def _lookup(self, column: Any, key_column: Any, keys: Iterable[str], *extra: Any) -> dict[str, Any]:
@@ -446,6 +460,7 @@ class _Importer:
         if not batch:
             return
         model_ids = self._lookup(ModelName.model_id, ModelName.name_key, (r.model_key for r in batch))
+        known = set(model_ids.values())
         self._create_models([r for r in batch if r.model_key not in model_ids], model_ids)
         fresh: dict[str, dict[str, Any]] = {}
         retract: dict[str, dt.date] = {}
@@ -461,7 +476,12 @@ class _Importer:
                 reported_by=row.reported_by,
             )
             keys.append((key, row))
-        held = self._lookup(Observation.retracted_on, Observation.fingerprint, (k for k, _ in keys))
+        # a model created by this batch has no observation yet: only the others' fingerprints are looked up
+        held = self._lookup(
+            Observation.retracted_on,
+            Observation.fingerprint,
+            (k for k, row in keys if model_ids[row.model_key] in known),
+        )
         for key, row in keys:
             if key in held:  # already in the registry: a correction travels with the export
                 if row.retracted_on is not None and held[key] is None and key not in retract:
@@ -486,7 +506,7 @@ class _Importer:
                 "retracted_on": row.retracted_on,
             }
         if fresh:
-            self.connection.execute(insert(Observation.__table__), list(fresh.values()))
+            self._insert_observations(list(fresh.values()))
             self.new_observations += len(fresh)
         if retract:
             table = Observation.__table__
@@ -496,6 +516,26 @@ class _Importer:
                 .values(retracted_on=bindparam("day")),
                 [{"key": k, "day": d} for k, d in retract.items()],
             )
+
+    def _insert_observations(self, rows: list[dict[str, Any]]) -> None:
+        """One many-row INSERT; on PostgreSQL a COPY, which the server takes several times faster."""
+        if self.connection.dialect.name != "postgresql":
+            self.connection.execute(insert(Observation.__table__), rows)
+            return
+        import psycopg
+
+        columns = list(rows[0])
+        cursor = self.connection.connection.cursor()  # the session's own connection and transaction
+        try:
+            with cursor.copy(f"COPY observations ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(tuple(row.values()))
+        except psycopg.errors.IntegrityError:
+            raise ConflictError(
+                "another writer just added some of these observations", "run the import again: they will be skipped"
+            ) from None
+        finally:
+            cursor.close()
 
     def _create_models(self, rows: list[_Row], model_ids: dict[str, int]) -> None:
         """Insert the models first named by these rows (validated as `releases add` would)."""
