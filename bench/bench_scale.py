@@ -166,26 +166,26 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def time_commands(registry: Registry, n_models: int, rounds: int) -> dict[str, list[Run]]:
-    """Each everyday command, whole process, interleaved round by round."""
+def time_commands(registry: Registry, n_models: int, rounds: int, other_rounds: int) -> dict[str, list[Run]]:
+    """Each everyday command, whole process, interleaved round by round; `predictions grade` and
+    `releases add` (other commands' work, much slower at this size) after them, ``other_rounds`` times.
+    Each figure is also printed to stderr as it comes, so an interrupted run still shows them."""
     probe = f"Scale Model {n_models // 2:05d}"
     cases = {
+        "--help (start-up floor on this machine)": ["--help"],
         "models list (default page of 50, table)": ["models", "list"],
         "models list --all (every model, table)": ["models", "list", "--all"],
         "models list --all --format csv": ["models", "list", "--all", "--format", "csv"],
         "models list --lab DeepSeek --json (default page)": ["models", "list", "--lab", "DeepSeek", "--json"],
         f"models show '{probe}'": ["models", "show", probe],
-        "predictions grade": ["predictions", "grade"],
+        "models history (no corrections)": ["models", "history", probe],
     }
-    add = "releases add (with verdict and re-grading)"
-    times: dict[str, list[Run]] = {name: [] for name in [*cases, add]}
-    for round_ in range(rounds):
-        for name, command in cases.items():
-            times[name].append(run(command, registry.env))
-        release = [
+    others = {
+        "predictions grade": lambda _: ["predictions", "grade"],
+        "releases add (no fit stored: no verdict; re-grading)": lambda i: [
             "releases",
             "add",
-            f"Scale Release {round_}",
+            f"Scale Release {i}",
             "--lab",
             "Google",
             "--date",
@@ -196,9 +196,33 @@ def time_commands(registry: Registry, n_models: int, rounds: int) -> dict[str, l
             "gpqa_diamond=84.5",
             "--source",
             "https://bench.example/release",
-        ]
-        times[add].append(run(release, registry.env))
+        ],
+    }
+    times: dict[str, list[Run]] = {name: [] for name in [*cases, *others]}
+    todo = [(round_, name, command) for round_ in range(rounds) for name, command in cases.items()]
+    todo += [(round_, name, make(round_)) for round_ in range(other_rounds) for name, make in others.items()]
+    for round_, name, command in todo:
+        if round_ == 0 and name == next(iter(others)):  # the models commands are done: show them first
+            _table(times, rounds)
+            in_process(registry, n_models)
+        done = run(command, registry.env)
+        times[name].append(done)
+        print(f"  round {round_ + 1}: {name}: {done.seconds:.2f} s (CPU {done.cpu:.2f} s)", file=sys.stderr, flush=True)
     return times
+
+
+def _table(times: dict[str, list[Run]], rounds: int) -> None:
+    print(f"\n{rounds} rounds\n", flush=True)
+    print("| command | wall median (s) | min | max | CPU median (s) |\n|---|---|---|---|---|")
+    for name, runs in times.items():
+        if not runs:
+            continue
+        wall = [r.seconds for r in runs]
+        cpu = statistics.median(r.cpu for r in runs)
+        print(
+            f"| `phasewatch {name}` | {statistics.median(wall):.3f} | {min(wall):.3f} | {max(wall):.3f} | {cpu:.3f} |"
+        )
+    sys.stdout.flush()
 
 
 def in_process(registry: Registry, n_models: int, repeats: int = 7) -> None:
@@ -233,6 +257,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--per-model", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--other-rounds", type=int, default=1, help="rounds of predictions grade and releases add")
     parser.add_argument("--postgres", action="store_true", help="also time the import into PostgreSQL once")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="phasewatch-scale-"))
@@ -254,18 +279,10 @@ def main() -> None:
             f"PostgreSQL import: {pg.rows} rows in {pg.import_seconds:.1f} s = {pg.rows_per_second:,.0f} rows/s "
             f"(CPU of the phasewatch process {pg.import_cpu:.1f} s); peak RSS {pg.import_peak_mib:.0f} MiB"
         )
-    times = time_commands(registry, args.models, args.rounds)
-    print(
-        f"\n{args.models} models, {registry.rows} generated observations (+ the bundled data), {args.rounds} rounds\n"
-    )
-    print("| command | wall median (s) | min | max | CPU median (s) |\n|---|---|---|---|---|")
-    for name, runs in times.items():
-        wall = [r.seconds for r in runs]
-        cpu = statistics.median(r.cpu for r in runs)
-        print(
-            f"| `phasewatch {name}` | {statistics.median(wall):.3f} | {min(wall):.3f} | {max(wall):.3f} | {cpu:.3f} |"
-        )
-    in_process(registry, args.models)
+    print(f"\n{args.models} models, {registry.rows} generated observations (+ the bundled data)", flush=True)
+    times = time_commands(registry, args.models, args.rounds, args.other_rounds)
+    others = {k: v for k, v in times.items() if k.startswith(("predictions", "releases"))}
+    _table(others, args.other_rounds)
 
 
 if __name__ == "__main__":
