@@ -198,6 +198,18 @@ def time_commands(registry: Registry, n_models: int, rounds: int, other_rounds: 
             "https://bench.example/release",
         ],
     }
+    # the same page and model on a registry of the bundled 220 models only, interleaved: what scale adds
+    small = {
+        "models list (default page of 50, table), bundled registry of 220 models": ["models", "list"],
+        "models show 'Claude Opus 4.6', bundled registry": ["models", "show", "Claude Opus 4.6"],
+    }
+    small_env = {**registry.env, "PHASEWATCH_DATABASE_URL": f"sqlite:///{registry.csv_path.parent / 'small.db'}"}
+    if (
+        small_env["PHASEWATCH_DATABASE_URL"] != registry.env["PHASEWATCH_DATABASE_URL"]
+        and "sqlite" in small_env["PHASEWATCH_DATABASE_URL"]
+    ):
+        run(["init"], small_env)
+        cases = {**cases, **small}
     times: dict[str, list[Run]] = {name: [] for name in [*cases, *others]}
     todo = [(round_, name, command) for round_ in range(rounds) for name, command in cases.items()]
     todo += [(round_, name, make(round_)) for round_ in range(other_rounds) for name, make in others.items()]
@@ -205,7 +217,7 @@ def time_commands(registry: Registry, n_models: int, rounds: int, other_rounds: 
         if round_ == 0 and name == next(iter(others)):  # the models commands are done: show them first
             _table(times, rounds)
             in_process(registry, n_models)
-        done = run(command, registry.env)
+        done = run(command, small_env if name in small else registry.env)
         times[name].append(done)
         print(f"  round {round_ + 1}: {name}: {done.seconds:.2f} s (CPU {done.cpu:.2f} s)", file=sys.stderr, flush=True)
     return times
