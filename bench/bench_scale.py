@@ -220,6 +220,9 @@ def time_commands(registry: Registry, n_models: int, rounds: int, other_rounds: 
         done = run(command, small_env if name in small else registry.env)
         times[name].append(done)
         print(f"  round {round_ + 1}: {name}: {done.seconds:.2f} s (CPU {done.cpu:.2f} s)", file=sys.stderr, flush=True)
+    if other_rounds == 0:
+        _table(times, rounds)
+        in_process(registry, n_models)
     return times
 
 
