@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from phasewatch.cli.common import (
+    FORMAT_OPTION,
     JSON_OPTION,
     console,
+    emit,
     fmt,
     new_app,
+    output_format,
+    plural,
     print_json,
     registry_session,
     table,
@@ -17,6 +23,9 @@ from phasewatch.cli.common import (
 app = new_app("List models and show each one's observations with their sources.")
 
 DEFAULT_COLUMNS = ("swe_bench_verified", "gpqa_diamond")
+
+
+DEFAULT_LIMIT = 50  # rows per page of `models list` unless --limit or --all says otherwise
 
 
 @app.command("list")
@@ -29,37 +38,110 @@ def list_(
     since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
     until: str | None = typer.Option(None, "--until", help="Released on or before (YYYY[-MM[-DD]])."),
     kind: str | None = typer.Option(None, "--kind", help="frontier or base."),
+    limit: int = typer.Option(DEFAULT_LIMIT, "--limit", help="Models per page; 0 for every model."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many models (the next page: --offset 50)."),
+    all_: bool = typer.Option(False, "--all", help="Every matching model (same as --limit 0)."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """List models; with --panel, the panel's values for each benchmark."""
-    from phasewatch.registry.queries import as_dict, list_models
+    """List models, oldest release first, a page at a time; with --panel, the panel's values for each benchmark."""
+    from phasewatch.registry.queries import as_dict, page_models
 
+    chosen = output_format(format_, json_)
     with registry_session() as session:
-        rows = list_models(session, lab=lab, panel=panel, open_weight=open_weight, since=since, until=until, kind=kind)
-    if json_:
-        print_json(as_dict(rows))
-        return
+        page = page_models(
+            session,
+            lab=lab,
+            panel=panel,
+            open_weight=open_weight,
+            since=since,
+            until=until,
+            kind=kind,
+            limit=None if all_ or limit == 0 else limit,
+            offset=offset,
+        )
+    rows = page.rows
     present = sorted({k for r in rows for k in r.scores})
     columns = present if panel else [k for k in DEFAULT_COLUMNS if k in present]
-    table(
-        f"{len(rows)} models" + (f" in panel {panel}" if panel else ""),
+    title = plural(page.total, "model") + (f" in panel {panel}" if panel else "")
+    if rows and len(rows) < page.total:
+        title += f", {page.offset + 1}-{page.offset + len(rows)} shown"
+    if chosen == "csv":
+        columns = present  # every benchmark, one column each: CSV is for full values
+    emit(
+        chosen,
+        title,
         ("model", "lab", "released", "open", *columns, "obs"),
         [
             (r.name, r.lab, r.release_date, r.open_weight, *(r.scores.get(c) for c in columns), r.observations)
             for r in rows
         ],
+        data=as_dict(rows),
     )
+    _paging_hint(page.remaining, page.offset + len(rows), page.total, len(rows))
+
+
+def _paging_hint(remaining: int, next_offset: int, total: int, shown: int) -> None:
+    """On stderr (stdout holds only the data, in every format): what the page left out and how to see it."""
+    if remaining:
+        sys.stderr.write(
+            f"{plural(remaining, 'more model')} after these {shown}: --offset {next_offset} for the next page, "
+            f"--all for all {total}\n"
+        )
+    elif shown == 0 and total:
+        sys.stderr.write(f"no model at --offset {next_offset}: {plural(total, 'model')} match\n")
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bool = JSON_OPTION) -> None:
-    """Show a model, every observation with its source, and where sources disagree."""
+def show(
+    name: str = typer.Argument(..., help="Model name or alias."),
+    format_: str | None = FORMAT_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show a model, every observation with its source, and where sources disagree
+    (--format csv: its observations, one per line)."""
     from phasewatch.registry.queries import as_dict, show_model
 
+    chosen = output_format(format_, json_)
     with registry_session() as session:
         detail = show_model(session, name)
-    if json_:
+    if chosen == "json":
         print_json(as_dict(detail))
+        return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            (
+                "model",
+                "benchmark",
+                "value",
+                "stderr",
+                "reported_by",
+                "setting",
+                "source_url",
+                "retrieved_on",
+                "note",
+                "panels",
+                "retracted_on",
+            ),
+            [
+                (
+                    detail.name,
+                    o.benchmark,
+                    o.value,
+                    o.stderr,
+                    o.reported_by,
+                    o.setting,
+                    o.source_url,
+                    o.retrieved_on,
+                    o.note,
+                    "|".join(o.panels),
+                    o.retracted_on,
+                )
+                for o in detail.observations
+            ],
+        )
         return
     facts = [
         ("lab", detail.lab),
@@ -143,23 +225,27 @@ def alias_add(
 
 
 @app.command()
-def history(name: str = typer.Argument(..., help="Model name or alias."), json_: bool = JSON_OPTION) -> None:
+def history(
+    name: str = typer.Argument(..., help="Model name or alias."),
+    format_: str | None = FORMAT_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
     """Every correction of a model (`releases correct`), with the old and new values."""
     from phasewatch.registry.queries import as_dict
     from phasewatch.registry.releases import model_history
 
+    chosen = output_format(format_, json_)
     with registry_session() as session:
         entries = model_history(session, name)
-    if json_:
-        print_json(as_dict(entries))
-        return
-    if not entries:
+    if chosen == "table" and not entries:
         print(f"{name}: no corrections recorded")
         return
-    table(
-        f"{len(entries)} corrections of {name}",
+    emit(
+        chosen,
+        f"{plural(len(entries), 'correction')} of {name}",
         ("on", "field", "old", "new", "reason", "source"),
         [(e.edited_on, e.field, e.old, e.new, e.reason, e.source_url) for e in entries],
+        data=as_dict(entries),
     )
 
 

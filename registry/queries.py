@@ -7,13 +7,14 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.dates import format_partial_date, parse_partial_date, period_end
+from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.jobs import results_for_model
-from phasewatch.registry.schema import Benchmark, Lab, Model, Observation, Panel, PanelObservation
+from phasewatch.registry.schema import Benchmark, Lab, Model, ModelKind, Observation, Panel, PanelObservation
 
 
 def as_dict(value: Any) -> Any:
@@ -65,6 +66,21 @@ class ModelRow:
     observations: int
 
 
+@dataclass(frozen=True)
+class ModelPage:
+    """One page of ``models list``: its rows, how many match in all, and where it starts."""
+
+    rows: list[ModelRow]
+    total: int
+    offset: int
+    limit: int | None
+
+    @property
+    def remaining(self) -> int:
+        """Matching models after this page."""
+        return max(0, self.total - self.offset - len(self.rows))
+
+
 def list_models(
     session: Session,
     *,
@@ -75,61 +91,136 @@ def list_models(
     until: str | None = None,
     kind: str | None = None,
 ) -> list[ModelRow]:
-    """Models matching every filter, with their scores (a panel's only, when given).
+    """Every model matching the filters (see :func:`page_models`)."""
+    return page_models(session, lab=lab, panel=panel, open_weight=open_weight, since=since, until=until, kind=kind).rows
 
-    ``scores`` maps each benchmark to every distinct value held, so conflicting
-    figures show side by side instead of one being picked silently. Date
-    filters compare at each model's own precision: a model known only as
-    "2025" is inside ``--since 2025-06`` only if the whole year could be.
+
+def page_models(
+    session: Session,
+    *,
+    lab: str | None = None,
+    panel: str | None = None,
+    open_weight: bool | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> ModelPage:
+    """Models matching every filter, ordered by release date, lab and name, with their
+    scores (a panel's only, when given); ``limit`` rows from ``offset`` (all when None).
+
+    Filtering, counting, ordering and paging happen in SQL; scores are read only for
+    the models on the page. ``scores`` maps each benchmark to every distinct value
+    held, so conflicting figures show side by side instead of one being picked
+    silently. Date filters compare at each model's own precision: a model known only
+    as "2025" is inside ``--since 2025-06`` only if the whole year could be.
     """
+    if limit is not None and limit < 0:
+        raise InvalidInputError(f"--limit must be 0 or more, not {limit}", "e.g. --limit 50 (0 shows every model)")
+    if offset < 0:
+        raise InvalidInputError(f"--offset must be 0 or more, not {offset}", "e.g. --offset 50 for the second page")
     catalog = Catalog(session)
-    query = select(Model).options(selectinload(Model.lab))
+    filters: list[ColumnElement[bool]] = []
     if lab is not None:
-        query = query.where(Model.lab_id == catalog.lab(lab).id)
+        filters.append(Model.lab_id == catalog.lab(lab).id)
     if open_weight is not None:
-        query = query.where(Model.open_weight.is_(open_weight))
+        filters.append(Model.open_weight.is_(open_weight))
     if kind is not None:
-        query = query.where(Model.kind == kind)
-    obs_query = select(Observation.model_id, Benchmark.key, Observation.value).join(Benchmark)
-    if panel is not None:
-        chosen = catalog.panel(panel)
-        obs_query = obs_query.join(PanelObservation).where(PanelObservation.panel_id == chosen.id)
-        query = query.where(Model.id.in_(obs_query.with_only_columns(Observation.model_id)))
+        kinds = [k.value for k in ModelKind]
+        if kind not in kinds:
+            raise InvalidInputError(f"unknown kind {kind!r}", f"use one of {', '.join(kinds)}")
+        filters.append(Model.kind == kind)
+    panel_id = catalog.panel(panel).id if panel is not None else None
+    if panel_id is not None:
+        members = select(Observation.model_id).join(PanelObservation).where(PanelObservation.panel_id == panel_id)
+        filters.append(Model.id.in_(members))
+    if since:
+        filters.append(Model.release_date >= parse_partial_date(since, what="--since")[0])
+    if until:
+        filters.append(_ends_by(period_end(*parse_partial_date(until, what="--until"))))
+    total = session.scalar(select(func.count()).select_from(Model).where(*filters)) or 0
+    precision_rank = case(
+        (Model.release_date_precision == "year", 0), (Model.release_date_precision == "month", 1), else_=2
+    )
+    query = (
+        select(
+            Model.id,
+            Model.name,
+            Lab.name,
+            Model.kind,
+            Model.family,
+            Model.release_date,
+            Model.release_date_precision,
+            Model.open_weight,
+            Model.hf_repo,
+            Model.params_total_b,
+        )
+        .join(Lab, Model.lab_id == Lab.id)
+        .where(*filters)
+        # the order of the rendered dates: undated last, "2025" before "2025-01" before "2025-01-01"
+        .order_by(Model.release_date.is_(None), Model.release_date, precision_rank, Lab.name, Model.name)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    models = session.connection().execute(query).all()  # plain rows: no ORM loading for 10,000 models
+    scores, counts = _page_scores(session, [m[0] for m in models], panel_id)
+    rows = [
+        ModelRow(
+            name=name,
+            lab=lab_name,
+            kind=model_kind,
+            family=family,
+            release_date=format_partial_date(day, precision) or None,
+            open_weight=open_,
+            hf_repo=hf_repo,
+            params_total_b=params,
+            scores={k: sorted(v) for k, v in sorted(scores[model_id].items())},
+            observations=counts[model_id],
+        )
+        for model_id, name, lab_name, model_kind, family, day, precision, open_, hf_repo, params in models
+    ]
+    return ModelPage(rows=rows, total=total, offset=offset, limit=limit)
+
+
+def _ends_by(high: dt.date) -> ColumnElement[bool]:
+    """The model's whole release period ends on or before ``high`` (dates are stored as the
+    first day of their period: a month ends by ``high`` if it starts before the first day of
+    the month holding ``high + 1``, a year likewise)."""
+    after = high + dt.timedelta(days=1)
+    return or_(
+        and_(
+            or_(Model.release_date_precision.is_(None), Model.release_date_precision == "day"),
+            Model.release_date <= high,
+        ),
+        and_(Model.release_date_precision == "month", Model.release_date < after.replace(day=1)),
+        and_(Model.release_date_precision == "year", Model.release_date < after.replace(month=1, day=1)),
+    )
+
+
+_CHUNK = 500  # ids per IN (...): well inside every driver's parameter limit
+
+
+def _page_scores(
+    session: Session, model_ids: list[int], panel_id: int | None
+) -> tuple[dict[int, dict[str, set[float]]], dict[int, int]]:
+    """Each listed model's distinct values per benchmark and its number of observations
+    (a panel's only, when ``panel_id`` is given)."""
     scores: dict[int, dict[str, set[float]]] = defaultdict(lambda: defaultdict(set))
     counts: dict[int, int] = defaultdict(int)
-    for model_id, key, value in session.execute(obs_query):
-        scores[model_id][key].add(value)
-        counts[model_id] += 1
-    low = parse_partial_date(since, what="--since")[0] if since else None
-    high = period_end(*parse_partial_date(until, what="--until")) if until else None
-    rows = []
-    for model in session.scalars(query):
-        if (low or high) and not _within(model, low, high):
-            continue
-        rows.append(
-            ModelRow(
-                name=model.name,
-                lab=model.lab.name,
-                kind=model.kind,
-                family=model.family,
-                release_date=format_partial_date(model.release_date, model.release_date_precision) or None,
-                open_weight=model.open_weight,
-                hf_repo=model.hf_repo,
-                params_total_b=model.params_total_b,
-                scores={k: sorted(v) for k, v in sorted(scores[model.id].items())},
-                observations=counts[model.id],
-            )
+    for start in range(0, len(model_ids), _CHUNK):
+        query = (
+            select(Observation.model_id, Benchmark.key, Observation.value)
+            .join(Benchmark, Observation.benchmark_id == Benchmark.id)
+            .where(Observation.model_id.in_(model_ids[start : start + _CHUNK]))
         )
-    rows.sort(key=lambda r: (r.release_date or "9999", r.lab, r.name))
-    return rows
-
-
-def _within(model: Model, low: dt.date | None, high: dt.date | None) -> bool:
-    if model.release_date is None:
-        return False
-    start = model.release_date
-    end = period_end(start, model.release_date_precision)
-    return (low is None or start >= low) and (high is None or end <= high)
+        if panel_id is not None:
+            query = query.join(PanelObservation).where(PanelObservation.panel_id == panel_id)
+        for model_id, key, value in session.connection().execute(query).all():
+            scores[model_id][key].add(value)
+            counts[model_id] += 1
+    return scores, counts
 
 
 @dataclass(frozen=True)

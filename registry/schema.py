@@ -112,7 +112,7 @@ class Model(Base):
     lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"), index=True)
     family: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16), default=ModelKind.FRONTIER)
-    release_date: Mapped[dt.date | None] = mapped_column(Date)
+    release_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     release_date_precision: Mapped[str | None] = mapped_column(String(8))
     release_date_source: Mapped[str | None] = mapped_column(Text)
     open_weight: Mapped[bool | None] = mapped_column(Boolean)
@@ -123,7 +123,7 @@ class Model(Base):
     d_model: Mapped[int | None] = mapped_column(Integer)
     n_layers: Mapped[int | None] = mapped_column(Integer)
     n_heads: Mapped[int | None] = mapped_column(Integer)
-    variant_of_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
+    variant_of_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created_at()
 
