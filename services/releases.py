@@ -1,0 +1,183 @@
+"""Use cases on releases: log one, correct one, check one against the latest fit, list them,
+and add one score to a registered release.
+
+Logging a release keeps SQLite's write lock short (docs/architecture.md, "The path of one
+release"): everything heavy (validation, the identity checks, grading the predictions,
+the verdict, the staleness of the latest fit) is done while no write transaction is open;
+the writes are two short transactions:
+
+1. the release itself (model, observations, steering job), with the write lock taken
+   first and the identity checks run again under it, so racing writers of one release
+   (or of two look-alike names) still end with one model;
+2. the gradings that changed and the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from phasewatch.registry import releases as registry_releases
+from phasewatch.registry.clock import Clock
+from phasewatch.registry.db import transaction
+from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict, verdict_of
+from phasewatch.registry.frontier import Staleness, staleness
+from phasewatch.registry.predictions import Movement, grade_predictions, movements
+from phasewatch.registry.queries import ModelRow, list_models
+from phasewatch.registry.releases import (
+    Change,
+    Correction,
+    ReleaseRequest,
+    ReleaseResult,
+    ScoreInput,
+    ScoreResult,
+    add_release,
+    add_score,
+    validate_release,
+)
+
+RELEASE_LOCK_KEY = 0x70687277  # PostgreSQL advisory lock serialising release logging ("phrw")
+
+
+@dataclass(frozen=True)
+class Refit:
+    """What a refit of the live panel stored."""
+
+    id: int
+    n_models: int
+    converged: bool
+    problems: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "n_models": self.n_models, "converged": self.converged, "problems": list(self.problems)}
+
+
+@dataclass(frozen=True)
+class LoggedRelease:
+    """Everything logging a release produced: the release (with its steering job, if
+    queued), its verdict, the predictions it moved, how stale the latest fit now is,
+    and the refit, when one was asked for and needed."""
+
+    release: ReleaseResult
+    verdict: Verdict | None
+    moved: tuple[Movement, ...]
+    staleness: Staleness | None  # None: no accepted fit yet
+    refit: Refit | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        stale = self.staleness
+        return {
+            **asdict(self.release),
+            "verdict": self.verdict.as_dict() if self.verdict else None,
+            "predictions_moved": [asdict(m) for m in self.moved],
+            "latest_fit": None
+            if stale is None
+            else {
+                "fit_id": stale.fit_id,
+                "panels": stale.fit_panels,
+                "releases_since": len(stale.unseen),
+                "unseen": stale.unseen,
+                "command": stale.command,
+            },
+            "refit": self.refit.as_dict() if self.refit else None,
+        }
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Session]:
+    """A transaction that holds the write lock from its first statement.
+
+    On SQLite it begins with ``BEGIN IMMEDIATE`` (waiting up to the busy timeout for
+    the lock), so what it reads is what it writes against; on PostgreSQL an advisory
+    transaction lock serialises release logging the same way. Keep what runs inside short.
+    """
+    with transaction(engine) as session:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))
+        elif dialect == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(RELEASE_LOCK_KEY)))
+        yield session
+
+
+def log_release(
+    engine: Engine,
+    clock: Clock,
+    request: ReleaseRequest,
+    *,
+    refit: bool = False,
+    while_refitting: Callable[[], AbstractContextManager[object]] | None = None,
+) -> LoggedRelease:
+    """Log a release and see where it sits (docs/architecture.md, "The path of one release").
+
+    A refused release (bad input, unknown lab or benchmark, a registered or likely
+    duplicate model) raises before anything is written. With ``refit``, the live panel
+    is refitted when the latest fit is stale (or there is none), inside
+    ``while_refitting()`` (a spinner, say).
+    """
+    today = clock.today()
+    with transaction(engine) as session:  # reads only: no write lock
+        validate_release(session, request, today=today)
+        before = grade_predictions(session, today)
+    with write_transaction(engine) as session:  # short: the identity checks again, then the rows
+        release = add_release(session, request, today=today)
+    with transaction(engine) as session:  # reads first; the lock from the first grading sealed
+        verdict = verdict_of(session, release.model)
+        latest = latest_accepted_fit(session)
+        stale = staleness(session, latest) if latest is not None else None
+        moved = tuple(movements(before, grade_predictions(session, today, store=True)))
+        if verdict is not None:
+            store_verdict(session, release.model, verdict)
+    refitted = None
+    if refit and (stale is None or stale.stale):
+        with while_refitting() if while_refitting else nullcontext():
+            refitted = refit_live_panel(engine)
+    return LoggedRelease(release, verdict, moved, stale, refitted)
+
+
+def refit_live_panel(engine: Engine) -> Refit:
+    """Fit the live panel now with the default sampler settings (seconds to minutes; no
+    transaction is open while it samples). The one place releases call the fitting code."""
+    from phasewatch.registry.fits import run_fit
+
+    result = run_fit(engine, ("frontier",))
+    return Refit(result.id, result.n_models, result.converged, tuple(result.problems))
+
+
+def correct_release(engine: Engine, clock: Clock, model: str, correction: Correction) -> tuple[Change, ...]:
+    """Correct a release in one transaction; every old value is kept in its history."""
+    with transaction(engine) as session:
+        return tuple(registry_releases.correct_release(session, model, correction, today=clock.today()))
+
+
+def check_release(engine: Engine, model: str) -> Verdict | None:
+    """A registered release's h-field and inside/outside verdict against the latest accepted
+    fit, **stored** (once per release and fit); ``None`` without a fit or either score."""
+    with transaction(engine) as session:
+        return record_verdict(session, model)
+
+
+def list_releases(
+    engine: Engine,
+    *,
+    since: str | None = None,
+    lab: str | None = None,
+    open_weight: bool | None = None,
+) -> tuple[ModelRow, ...]:
+    """Frontier releases, newest first."""
+    with transaction(engine) as session:
+        rows = list_models(session, lab=lab, open_weight=open_weight, since=since, kind="frontier")
+    return tuple(reversed(rows))
+
+
+def add_one_score(
+    engine: Engine, clock: Clock, model: str, score: ScoreInput, *, allow_small: bool = False
+) -> ScoreResult:
+    """Add one score with its own provenance to a registered release (one short write)."""
+    with transaction(engine) as session:
+        return add_score(session, model, score, today=clock.today(), allow_small=allow_small)
