@@ -3,17 +3,20 @@ and add one score to a registered release.
 
 Logging a release keeps SQLite's write lock short (docs/architecture.md, "The path of one
 release"): everything heavy (validation, the identity checks, grading the predictions,
-the verdict, the staleness of the latest fit) is done while no write transaction is open;
-the writes are two short transactions:
+the verdict, the staleness of the latest fit) is done in read transactions, each on one
+consistent snapshot, which never block a writer; the writes are two short transactions:
 
 1. the release itself (model, observations, steering job), with the write lock taken
    first and the identity checks run again under it, so racing writers of one release
    (or of two look-alike names) still end with one model;
-2. the gradings that changed and the verdict.
+2. the verdict and, only when a prediction's graded state differs from its stored one,
+   the new gradings (sealed by ``grade_predictions(store=True)``, which grades again
+   under the lock so that what it seals is what the database holds).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
@@ -27,7 +30,7 @@ from phasewatch.registry.clock import Clock
 from phasewatch.registry.db import transaction
 from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict, verdict_of
 from phasewatch.registry.frontier import Staleness, staleness
-from phasewatch.registry.predictions import Movement, grade_predictions, movements
+from phasewatch.registry.predictions import GradeRow, Movement, grade_predictions, movements
 from phasewatch.registry.queries import ModelRow, list_models
 from phasewatch.registry.releases import (
     Change,
@@ -40,6 +43,7 @@ from phasewatch.registry.releases import (
     add_score,
     validate_release,
 )
+from phasewatch.registry.schema import Prediction, PredictionGrading
 
 RELEASE_LOCK_KEY = 0x70687277  # PostgreSQL advisory lock serialising release logging ("phrw")
 
@@ -89,6 +93,22 @@ class LoggedRelease:
 
 
 @contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A transaction whose reads all see one snapshot, without taking a write lock.
+
+    On SQLite a plain ``BEGIN`` (the driver otherwise reads statement by statement, each
+    seeing whatever was last committed); on PostgreSQL ``REPEATABLE READ``.
+    """
+    with transaction(engine) as session:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            session.execute(text("BEGIN"))
+        elif dialect == "postgresql":
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        yield session
+
+
+@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Session]:
     """A transaction that holds the write lock from its first statement.
 
@@ -121,23 +141,44 @@ def log_release(
     ``while_refitting()`` (a spinner, say).
     """
     today = clock.today()
-    with transaction(engine) as session:  # reads only: no write lock
+    with read_transaction(engine) as session:  # refuse bad input and duplicates before any write
         validate_release(session, request, today=today)
         before = grade_predictions(session, today)
     with write_transaction(engine) as session:  # short: the identity checks again, then the rows
         release = add_release(session, request, today=today)
-    with transaction(engine) as session:  # reads first; the lock from the first grading sealed
+    with read_transaction(engine) as session:  # where it sits, on a snapshot that holds it
         verdict = verdict_of(session, release.model)
         latest = latest_accepted_fit(session)
         stale = staleness(session, latest) if latest is not None else None
-        moved = tuple(movements(before, grade_predictions(session, today, store=True)))
-        if verdict is not None:
-            store_verdict(session, release.model, verdict)
+        after = grade_predictions(session, today)
+        to_seal = _unsealed(session, after, today)
+    if verdict is not None or to_seal:
+        with write_transaction(engine) as session:  # short: the verdict, and gradings only when a state changed
+            if to_seal:
+                after = grade_predictions(session, today, store=True)
+            if verdict is not None:
+                store_verdict(session, release.model, verdict)
+    moved = tuple(movements(before, after))
     refitted = None
     if refit and (stale is None or stale.stale):
         with while_refitting() if while_refitting else nullcontext():
             refitted = refit_live_panel(engine)
     return LoggedRelease(release, verdict, moved, stale, refitted)
+
+
+def _unsealed(session: Session, rows: list[GradeRow], today: dt.date) -> list[str]:
+    """Keys of the graded predictions whose state or reason differs from the grading in
+    force on ``today`` (the rule ``grade_predictions(store=True)`` seals by)."""
+    stored: dict[tuple[str, int], tuple[str, str]] = {}
+    query = (
+        select(Prediction.key, Prediction.revision, PredictionGrading.state, PredictionGrading.reason)
+        .join(Prediction, PredictionGrading.prediction_id == Prediction.id)
+        .where(PredictionGrading.as_of <= today)
+        .order_by(PredictionGrading.as_of, PredictionGrading.id)
+    )
+    for row in session.execute(query):
+        stored[(row.key, row.revision)] = (row.state, row.reason)  # the last one in force wins
+    return [r.key for r in rows if stored.get((r.key, r.revision)) != (r.state, r.reason)]
 
 
 def refit_live_panel(engine: Engine) -> Refit:
