@@ -30,7 +30,7 @@ from phasewatch.registry.clock import Clock
 from phasewatch.registry.db import transaction
 from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict, verdict_of
 from phasewatch.registry.frontier import Staleness, staleness
-from phasewatch.registry.predictions import GradeRow, Movement, grade_predictions, movements
+from phasewatch.registry.predictions import GradeRow, Movement, grade_predictions, movements, require_intact
 from phasewatch.registry.queries import ModelRow, list_models
 from phasewatch.registry.releases import (
     Change,
@@ -143,6 +143,7 @@ def log_release(
     today = clock.today()
     with read_transaction(engine) as session:  # refuse bad input and duplicates before any write
         validate_release(session, request, today=today)
+        require_intact(session)  # sealing gradings needs intact logs: refuse now, not after the release is in
         before = grade_predictions(session, today)
     with write_transaction(engine) as session:  # short: the identity checks again, then the rows
         release = add_release(session, request, today=today)
