@@ -74,9 +74,33 @@ def _cli_args(request) -> list[str]:  # type: ignore[no-untyped-def]
     return [*args, "--source", request.source_url]
 
 
+def _time_the_lock(waits: list[float], holds: list[float]) -> None:
+    """Wrap the service's write transactions: how long each waited for the lock, and held it."""
+    from contextlib import contextmanager
+
+    from phasewatch.services import releases as service
+
+    original = service.write_transaction
+
+    @contextmanager
+    def timed(engine):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        with original(engine) as session:
+            locked = time.perf_counter()
+            yield session
+        holds.append(time.perf_counter() - locked)  # until the commit returned
+        waits.append(locked - start)
+
+    service.write_transaction = timed  # type: ignore[assignment]
+
+
 def _writer(url: str, writer: int, releases: int, via: str, flow: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
     from phasewatch.registry.clock import PinnedDayClock, parse_today
     from phasewatch.registry.db import make_engine
+
+    waits: list[float] = []
+    holds: list[float] = []
+    _time_the_lock(waits, holds)
     from phasewatch.services.releases import log_release
 
     clock = PinnedDayClock(parse_today(TODAY))
@@ -100,7 +124,7 @@ def _writer(url: str, writer: int, releases: int, via: str, flow: str, barrier, 
         except Exception as exc:
             failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
         times.append(time.perf_counter() - start)
-    results.put((writer, times, failures))
+    results.put((writer, times, failures, waits, holds))
 
 
 def _racer(url: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
@@ -175,20 +199,27 @@ def main() -> None:
         verdicts = session.scalar(
             select(func.count()).select_from(ReleaseVerdict).join(Model).where(Model.name.like("Bench Writer %"))
         )
-    every = [t for _, times, _ in rows for t in times]
-    failures = [f for _, _, fs in rows for f in fs]
+    every = [t for _, times, *_ in rows for t in times]
+    failures = [f for _, _, fs, *_ in rows for f in fs]
+    waits = [w for *_, ws, _ in rows for w in ws]
+    holds = [h for *_, hs in rows for h in hs]
     print(
         f"{args.writers} writers x {args.releases} releases via {args.via}, {args.flow} flow, "
         f"{os.cpu_count()} CPUs, wall {wall:.1f} s"
     )
     print("\n| writer | median (s) | max (s) |\n|---|---|---|")
-    for writer, times, _ in sorted(rows):
+    for writer, times, *_ in sorted(rows):
         print(f"| {writer} | {statistics.median(times):.2f} | {max(times):.2f} |")
     print(f"| all {len(every)} | {statistics.median(every):.2f} | {max(every):.2f} |")
     print(
         f"\nstored {stored} of {args.writers * args.releases} releases, {verdicts} verdicts; "
         f"{len(failures)} failed{': ' + failures[0] if failures else ''}"
     )
+    if holds:
+        print(
+            f"write transactions ({len(holds)}): lock held median {statistics.median(holds):.3f} s, "
+            f"max {max(holds):.3f} s; waited for it median {statistics.median(waits):.3f} s, max {max(waits):.3f} s"
+        )
     if args.flow == "new":
         barrier, outcomes = context.Barrier(args.writers), context.Queue()
         racers = [context.Process(target=_racer, args=(url, barrier, outcomes)) for _ in range(args.writers)]

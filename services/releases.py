@@ -9,9 +9,11 @@ consistent snapshot, which never block a writer; the writes are two short transa
 1. the release itself (model, observations, steering job), with the write lock taken
    first and the identity checks run again under it, so racing writers of one release
    (or of two look-alike names) still end with one model;
-2. the verdict and, only when a prediction's graded state differs from its stored one,
-   the new gradings (sealed by ``grade_predictions(store=True)``, which grades again
-   under the lock so that what it seals is what the database holds).
+   The verdict (computed before, from the request's scores and the stored draws) is
+   stored in the same transaction;
+2. only when a prediction's graded state differs from its stored one, the new gradings
+   (sealed by ``grade_predictions(store=True)``, which grades again under the lock so
+   that what it seals is what the database holds).
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from phasewatch.models.coupling import Posterior
+from phasewatch.models.coupling import check_release as check_scores
 from phasewatch.registry import releases as registry_releases
 from phasewatch.registry.clock import Clock
 from phasewatch.registry.db import transaction
-from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict, verdict_of
+from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict
 from phasewatch.registry.frontier import Staleness, staleness
 from phasewatch.registry.predictions import GradeRow, Movement, grade_predictions, movements, require_intact
 from phasewatch.registry.queries import ModelRow, list_models
 from phasewatch.registry.releases import (
     Change,
+    CheckedRelease,
     Correction,
     ReleaseRequest,
     ReleaseResult,
@@ -142,29 +147,50 @@ def log_release(
     """
     today = clock.today()
     with read_transaction(engine) as session:  # refuse bad input and duplicates before any write
-        validate_release(session, request, today=today)
+        checked = validate_release(session, request, today=today)
         require_intact(session)  # sealing gradings needs intact logs: refuse now, not after the release is in
+        verdict = _verdict_of_request(session, checked)
         before = grade_predictions(session, today)
-    with write_transaction(engine) as session:  # short: the identity checks again, then the rows
+    with write_transaction(engine) as session:  # short: the identity checks again, the rows, the verdict
         release = add_release(session, request, today=today)
+        if verdict is not None:
+            store_verdict(session, release.model, verdict)
     with read_transaction(engine) as session:  # where it sits, on a snapshot that holds it
-        verdict = verdict_of(session, release.model)
         latest = latest_accepted_fit(session)
         stale = staleness(session, latest) if latest is not None else None
         after = grade_predictions(session, today)
         to_seal = _unsealed(session, after, today)
-    if verdict is not None or to_seal:
-        with write_transaction(engine) as session:  # short: the verdict, and gradings only when a state changed
-            if to_seal:
-                after = grade_predictions(session, today, store=True)
-            if verdict is not None:
-                store_verdict(session, release.model, verdict)
+    if to_seal:
+        with write_transaction(engine) as session:  # only when a prediction's state changed
+            after = grade_predictions(session, today, store=True)
     moved = tuple(movements(before, after))
     refitted = None
     if refit and (stale is None or stale.stale):
         with while_refitting() if while_refitting else nullcontext():
             refitted = refit_live_panel(engine)
     return LoggedRelease(release, verdict, moved, stale, refitted)
+
+
+def _verdict_of_request(session: Session, checked: CheckedRelease) -> Verdict | None:
+    """The verdict the release will get (:func:`registry.fits.verdict_of` once it is logged:
+    its figures are the request's), computed before the write so that only storing it
+    happens under the lock. ``None`` without an accepted fit or either of its scores."""
+    fit = latest_accepted_fit(session)
+    if fit is None:
+        return None
+    scores = {benchmark.key: value for benchmark, value, _, _ in checked.scores}
+    if fit.x_benchmark not in scores or fit.y_benchmark not in scores:
+        return None
+    posterior = Posterior.from_bytes(fit.posterior)
+    check = check_scores(
+        posterior,
+        " ".join(checked.request.name.split()),
+        checked.lab.name,
+        scores[fit.x_benchmark],
+        scores[fit.y_benchmark],
+        seed=fit.seed,
+    )
+    return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
 
 
 def _unsealed(session: Session, rows: list[GradeRow], today: dt.date) -> list[str]:
