@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, new_app, print_json
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from phasewatch.registry.fits import Verdict
+    from phasewatch.services.releases import LoggedRelease
 
 app = new_app("Log new model releases.")
+
+
+@contextmanager
+def registry_engine() -> Iterator[Engine]:
+    """The configured, current registry; the service owns its transactions."""
+    from phasewatch.registry.db import open_registry
+
+    engine = open_registry()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -61,17 +83,10 @@ def add(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Log a release with its scores (all validated before anything is written)."""
-    from dataclasses import asdict
-
+    from phasewatch.cli.common import status
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.fits import latest_accepted_fit, verdict_for_release
-    from phasewatch.registry.frontier import staleness
-    from phasewatch.registry.predictions import grade_predictions, movements
-    from phasewatch.registry.releases import (
-        ReleaseRequest,
-        add_release,
-        scores_with_provenance,
-    )
+    from phasewatch.registry.releases import ReleaseRequest, scores_with_provenance
+    from phasewatch.services.releases import log_release
 
     scores = scores_with_provenance(
         score, sources=score_source, reporters=score_reported_by, settings=score_setting, stderrs=score_stderr
@@ -96,34 +111,22 @@ def add(
         allow_small_scores=allow_small_scores,
         distinct=distinct,
     )
-    today = system_clock().today()
-    with registry_session() as session:
-        before = grade_predictions(session, today)
-        result = add_release(session, request, today=today)
-        verdict = verdict_for_release(session, result.model)
-        moved = movements(before, grade_predictions(session, today, store=True))
-        latest = latest_accepted_fit(session)
-        stale = staleness(session, latest) if latest is not None else None
-    refitted = _refit(json_) if refit and (stale is None or stale.stale) else None
-    if json_:
-        print_json(
-            {
-                **asdict(result),
-                "verdict": verdict.as_dict() if verdict else None,
-                "predictions_moved": [asdict(m) for m in moved],
-                "latest_fit": None
-                if stale is None
-                else {
-                    "fit_id": stale.fit_id,
-                    "panels": stale.fit_panels,
-                    "releases_since": len(stale.unseen),
-                    "unseen": stale.unseen,
-                    "command": stale.command,
-                },
-                "refit": refitted,
-            }
+    with registry_engine() as engine:
+        logged = log_release(
+            engine,
+            system_clock(),
+            request,
+            refit=refit,
+            while_refitting=lambda: status("refitting the live panel", quiet=json_),
         )
+    if json_:
+        print_json(logged.as_dict())
         return
+    _print_logged(logged)
+
+
+def _print_logged(logged: LoggedRelease) -> None:
+    result, stale, refitted = logged.release, logged.staleness, logged.refit
     shown = ", ".join(f"{k} {v:g}" for k, v in result.scores.items()) or "no scores"
     weights = f", open weights ({result.hf_repo})" if result.hf_repo else ", open weights" if result.open_weight else ""
     tier = f", same weights as {result.same_weights_as}" if result.same_weights_as else ""
@@ -137,11 +140,11 @@ def add(
             print(
                 f"steering job #{result.steering_job} for {result.hf_repo} at this revision already exists: not queued again"
             )
-    _print_verdict(verdict)
-    for m in moved:
+    _print_verdict(logged.verdict)
+    for m in logged.moved:
         change = f"{m.before} -> {m.after}" if m.before != m.after else m.after
         print(f"prediction {m.key} ({m.title}): {change}: {m.note}")
-    if not moved:
+    if not logged.moved:
         print("no registered prediction moved")
     if stale is None:
         print("no accepted fit yet: run `phasewatch fit --panel frontier`")
@@ -149,24 +152,9 @@ def add(
         print(stale.sentence() + ("" if not stale.stale else " (or pass --refit)"))
     if refitted is not None:
         print(
-            f"refitted the live panel: fit #{refitted['id']} on {refitted['n_models']} models"
-            f"{'' if refitted['converged'] else ' (NOT converged: ' + '; '.join(refitted['problems']) + ')'}"
+            f"refitted the live panel: fit #{refitted.id} on {refitted.n_models} models"
+            f"{'' if refitted.converged else ' (NOT converged: ' + '; '.join(refitted.problems) + ')'}"
         )
-
-
-def _refit(quiet: bool) -> dict:
-    """Fit the live panel now (default sampler settings) and return what was stored."""
-    from phasewatch.cli.common import status
-    from phasewatch.registry.db import open_registry
-    from phasewatch.registry.fits import run_fit
-
-    engine = open_registry()
-    try:
-        with status("refitting the live panel", quiet=quiet):
-            result = run_fit(engine, ("frontier",))
-    finally:
-        engine.dispose()
-    return {"id": result.id, "n_models": result.n_models, "converged": result.converged, "problems": result.problems}
 
 
 @app.command("list")
@@ -176,20 +164,20 @@ def list_(
     open_weight: bool | None = typer.Option(
         None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) releases.", show_default=False
     ),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """List frontier releases, newest first, with their SWE-bench Verified and GPQA Diamond scores."""
-    from phasewatch.cli.common import table
-    from phasewatch.registry.queries import as_dict, list_models
+    from phasewatch.cli.common import emit, output_format, plural
+    from phasewatch.registry.queries import as_dict
+    from phasewatch.services.releases import list_releases
 
-    with registry_session() as session:
-        rows = list_models(session, lab=lab, open_weight=open_weight, since=since, kind="frontier")
-    rows.reverse()
-    if json_:
-        print_json(as_dict(rows))
-        return
-    table(
-        f"{len(rows)} releases",
+    chosen = output_format(format_, json_)  # a bad --format is refused before the database is opened
+    with registry_engine() as engine:
+        rows = list_releases(engine, since=since, lab=lab, open_weight=open_weight)
+    emit(
+        chosen,
+        plural(len(rows), "release"),
         ("model", "lab", "released", "open", "hugging face", "swe_bench_verified", "gpqa_diamond", "obs"),
         [
             (
@@ -204,6 +192,7 @@ def list_(
             )
             for r in rows
         ],
+        data=as_dict(list(rows)) if chosen == "json" else None,
     )
 
 
@@ -238,7 +227,8 @@ def correct(
     from dataclasses import asdict, replace
 
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.releases import Correction, correct_release, parse_score
+    from phasewatch.registry.releases import Correction, parse_score
+    from phasewatch.services.releases import correct_release
 
     scores = tuple(replace(parse_score(s), reported_by=reported_by) for s in score)
     correction = Correction(
@@ -254,8 +244,8 @@ def correct(
         source_url=source,
         allow_small_scores=allow_small_scores,
     )
-    with registry_session() as session:
-        changes = correct_release(session, name, correction, today=system_clock().today())
+    with registry_engine() as engine:
+        changes = correct_release(engine, system_clock(), name, correction)
     if json_:
         print_json([asdict(c) for c in changes])
         return
@@ -264,7 +254,7 @@ def correct(
     print(f"the old values are kept: `phasewatch models history {name!r}`")
 
 
-def _print_verdict(verdict) -> None:
+def _print_verdict(verdict: Verdict | None) -> None:
     if verdict is None:
         print("no verdict: it needs an accepted fit (`phasewatch fit`) and both of its benchmarks' scores")
         return
@@ -285,11 +275,12 @@ def _print_verdict(verdict) -> None:
 def check(
     name: str = typer.Argument(..., help="A registered model (name or alias)."), json_: bool = JSON_OPTION
 ) -> None:
-    """Give a registered release its h-field and inside/outside verdict against the latest accepted fit."""
-    from phasewatch.registry.fits import verdict_for_release
+    """Check a registered release against the latest accepted fit (h-field, inside or outside its
+    predictive interval) and store that verdict (once per release and fit)."""
+    from phasewatch.services.releases import check_release
 
-    with registry_session() as session:
-        verdict = verdict_for_release(session, name)
+    with registry_engine() as engine:
+        verdict = check_release(engine, name)
     if json_:
         print_json(verdict.as_dict() if verdict else None)
         return

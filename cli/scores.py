@@ -55,11 +55,16 @@ def add(
     from dataclasses import asdict, replace
 
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.releases import add_score, parse_score
+    from phasewatch.registry.db import open_registry
+    from phasewatch.registry.releases import parse_score
+    from phasewatch.services.releases import add_one_score
 
     parsed = replace(parse_score(score), source_url=source, reported_by=reported_by, setting=setting, stderr=stderr)
-    with registry_session() as session:
-        result = add_score(session, model, parsed, today=system_clock().today(), allow_small=allow_small_scores)
+    engine = open_registry()
+    try:
+        result = add_one_score(engine, system_clock(), model, parsed, allow_small=allow_small_scores)
+    finally:
+        engine.dispose()
     if json_:
         print_json(asdict(result))
         return

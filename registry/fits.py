@@ -359,8 +359,9 @@ class Verdict:
         }
 
 
-def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
-    """Check a logged release against the latest accepted fit and store the verdict.
+def verdict_of(session: Session, model_name: str) -> Verdict | None:
+    """A logged release's h-field and inside/outside verdict against the latest accepted
+    fit, computed from its stored draws (numpy only); reads only.
 
     ``None`` when there is no accepted fit or the release lacks either score.
     """
@@ -369,29 +370,37 @@ def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
         return None
     model = Catalog(session).model(model_name)
     scores: dict[str, float] = {}
-    observations = session.scalars(
-        select(Observation)
-        .options(selectinload(Observation.benchmark))
-        .where(Observation.model_id == model.id)
+    observations = session.execute(
+        select(Benchmark.key, Observation.value)
+        .join(Benchmark, Observation.benchmark_id == Benchmark.id)
+        .where(Observation.model_id == model.id, Benchmark.key.in_((fit.x_benchmark, fit.y_benchmark)))
         .order_by(Observation.created_at.desc(), Observation.id.desc())
     )
-    for o in observations:  # the most recently logged figure of each benchmark
-        scores.setdefault(o.benchmark.key, o.value)
+    for key, value in observations:  # the most recently logged figure of each benchmark
+        scores.setdefault(key, value)
     if fit.x_benchmark not in scores or fit.y_benchmark not in scores:
         return None
     posterior = Posterior.from_bytes(fit.posterior)
     check = check_release(
         posterior, model.name, model.lab.name, scores[fit.x_benchmark], scores[fit.y_benchmark], seed=fit.seed
     )
+    return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
+
+
+def store_verdict(session: Session, model_name: str, verdict: Verdict) -> bool:
+    """Store a verdict unless the release already holds one against that fit (the check is
+    deterministic, seeded by the fit, so the stored one stands); returns whether it wrote."""
+    model = Catalog(session).model(model_name)
     stored = session.scalar(
-        select(ReleaseVerdict).where(ReleaseVerdict.model_id == model.id, ReleaseVerdict.fit_id == fit.id)
+        select(ReleaseVerdict.id).where(ReleaseVerdict.model_id == model.id, ReleaseVerdict.fit_id == verdict.fit_id)
     )
-    if stored is not None:  # the check is deterministic (seeded by the fit), so the stored verdict stands
-        return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
+    if stored is not None:
+        return False
+    check = verdict.check
     session.add(
         ReleaseVerdict(
             model_id=model.id,
-            fit_id=fit.id,
+            fit_id=verdict.fit_id,
             x=check.x,
             y=check.y,
             h_mean=check.h.mean,
@@ -404,4 +413,12 @@ def verdict_for_release(session: Session, model_name: str) -> Verdict | None:
         )
     )
     session.flush()
-    return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
+    return True
+
+
+def record_verdict(session: Session, model_name: str) -> Verdict | None:
+    """Compute a logged release's verdict (:func:`verdict_of`) and store it (:func:`store_verdict`)."""
+    verdict = verdict_of(session, model_name)
+    if verdict is not None:
+        store_verdict(session, model_name, verdict)
+    return verdict

@@ -20,7 +20,7 @@ from phasewatch.registry.catalog import (
     check_reported_by,
     check_score,
 )
-from phasewatch.registry.dates import format_partial_date, parse_past_date, period_end
+from phasewatch.registry.dates import DatePrecision, format_partial_date, parse_past_date, period_end
 from phasewatch.registry.errors import ConflictError, InvalidInputError
 from phasewatch.registry.names import identity_key
 from phasewatch.registry.schema import (
@@ -248,11 +248,27 @@ def _group_ids(session: Session, model: Model) -> set[int]:
     return ids
 
 
-def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) -> ReleaseResult:
-    """Create the model and its observations, or raise without writing anything.
+@dataclass(frozen=True)
+class CheckedRelease:
+    """A release request that passed every check, resolved against one session's rows."""
 
-    Everything is validated before the first write; the model's name is kept
-    unique by the database, so concurrent writers end with one model.
+    request: ReleaseRequest
+    lab: Lab
+    day: dt.date
+    precision: DatePrecision
+    kind: ModelKind
+    hf_repo: str | None
+    params_total_b: float | None
+    params_active_b: float | None
+    scores: tuple[tuple[Benchmark, float, ScoreInput, ReportedBy], ...]
+    tier_of: Model | None
+
+
+def validate_release(session: Session, request: ReleaseRequest, *, today: dt.date) -> CheckedRelease:
+    """Validate a release and check it is not a registered model; reads only.
+
+    Raises :class:`InvalidInputError`, :class:`NotFoundError` or :class:`ConflictError`
+    (a likely duplicate) without writing anything.
     """
     catalog = Catalog(session)
     lab = catalog.lab(request.lab)
@@ -286,19 +302,31 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
         raise InvalidInputError("--variant-of and --same-weights-as say the same thing", "pass one of them")
     tier_of_name = request.same_weights_as or request.variant_of
     tier_of = catalog.model(tier_of_name) if tier_of_name else None
-    allowed = _group_ids(session, tier_of) if tier_of else set()
-    if (taken := catalog.find_model(request.name)) is not None:
+    check_identity(session, request, lab, day, hf_repo, {b.key: v for b, v, _, _ in checked}, tier_of)
+    return CheckedRelease(
+        request, lab, day, precision, kind, hf_repo, params_total, params_active, tuple(checked), tier_of
+    )
+
+
+def check_identity(
+    session: Session,
+    request: ReleaseRequest,
+    lab: Lab,
+    day: dt.date,
+    hf_repo: str | None,
+    scores: dict[str, float],
+    tier_of: Model | None,
+) -> None:
+    """Refuse a name already taken and a likely duplicate (unless ``request.distinct``)."""
+    if (taken := Catalog(session).find_model(request.name)) is not None:
         raise ConflictError(
             f"model {request.name!r} already exists (as {taken.name!r}, {taken.lab.name})",
             "add scores to it with `phasewatch scores add`",
         )
-    duplicate = (
-        None
-        if request.distinct
-        else find_duplicate(
-            session, request.name, lab, day, hf_repo, {b.key: v for b, v, _, _ in checked}, allowed=allowed
-        )
-    )
+    if request.distinct:
+        return
+    allowed = _group_ids(session, tier_of) if tier_of else set()
+    duplicate = find_duplicate(session, request.name, lab, day, hf_repo, scores, allowed=allowed)
     if duplicate is not None:
         other = duplicate.model
         raise ConflictError(
@@ -308,22 +336,41 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
             f"a compute tier of the same weights: add --same-weights-as {other.name!r}; a different model: add --distinct",
         )
 
+
+def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) -> ReleaseResult:
+    """Create the model and its observations, or raise without writing anything.
+
+    Everything is validated (:func:`validate_release`) before the first write; the
+    model's name is kept unique by the database, so concurrent writers end with
+    one model. Run it with the write lock held (``services.releases``) and the
+    identity check also holds for look-alike names logged concurrently.
+    """
+    checked = validate_release(session, request, today=today)
+    catalog = Catalog(session)
+    lab, day, precision, hf_repo, tier_of = (
+        checked.lab,
+        checked.day,
+        checked.precision,
+        checked.hf_repo,
+        checked.tier_of,
+    )
+    checked_scores = checked.scores
     model = catalog.add_model(
         request.name,
         lab,
-        kind=kind,
+        kind=checked.kind,
         release_date=day,
         release_date_precision=precision,
         release_date_source=request.date_source,
         open_weight=request.open_weight,
         hf_repo=hf_repo,
         hf_revision=request.hf_revision,
-        params_total_b=params_total,
-        params_active_b=params_active,
+        params_total_b=checked.params_total_b,
+        params_active_b=checked.params_active_b,
         variant_of=tier_of,
         family=request.family,
     )
-    for benchmark, value, score, reporter in checked:
+    for benchmark, value, score, reporter in checked_scores:
         catalog.add_observation(
             model,
             benchmark,
@@ -347,7 +394,7 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
         release_date=format_partial_date(day, precision),
         open_weight=request.open_weight,
         hf_repo=hf_repo,
-        scores={b.key: v for b, v, _, _ in checked},
+        scores={b.key: v for b, v, _, _ in checked_scores},
         steering_job=job_id,
         steering_job_new=job_new,
         same_weights_as=tier_of.name if tier_of else None,

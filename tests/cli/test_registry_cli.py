@@ -318,6 +318,31 @@ def test_releases_list_filters(cli_env: str) -> None:
     rows = json.loads(run("releases", "list", "--since", "2026-04", "--lab", "DeepSeek", "--open-weight", "--json")[1])
     assert rows and all(r["lab"] == "DeepSeek" and r["open_weight"] and r["release_date"] >= "2026-04" for r in rows)
     assert rows == sorted(rows, key=lambda r: r["release_date"], reverse=True)
+    assert json.loads(run("releases", "list", "--since", "2026-04", "--lab", "DeepSeek", "--format", "json")[1]) == rows
+
+
+def test_releases_list_as_csv_and_a_bad_format(cli_env: str) -> None:
+    import csv
+    import io
+
+    code, out, _ = run("releases", "list", "--lab", "DeepSeek", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    held = json.loads(run("releases", "list", "--lab", "DeepSeek", "--json")[1])
+    assert code == 0 and [r["model"] for r in table] == [r["name"] for r in held]
+    assert list(table[0]) == [
+        "model",
+        "lab",
+        "released",
+        "open",
+        "hugging face",
+        "swe_bench_verified",
+        "gpqa_diamond",
+        "obs",
+    ]
+    code, out, _ = run("releases", "list", "--lab", "DeepSeek")
+    assert code == 0 and f"{len(held)} releases" in out
+    code, _, err = run("releases", "list", "--format", "xml")
+    assert code == 2 and err.startswith("error: --format must be table, json or csv") and err.count("\n") == 1
 
 
 def test_live_panel_as_of_explains_every_value_and_freezes(cli_env: str) -> None:

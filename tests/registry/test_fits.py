@@ -12,7 +12,7 @@ from phasewatch.models.coupling import SamplerSettings
 from phasewatch.registry.coverage import run_coverage
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError, NotFoundError
-from phasewatch.registry.fits import data_hash, latest_accepted_fit, panel_data, predict, run_fit, verdict_for_release
+from phasewatch.registry.fits import data_hash, latest_accepted_fit, panel_data, predict, record_verdict, run_fit
 from phasewatch.registry.hfield import hfield_rows
 from phasewatch.registry.philosophy import compare_labs, lab_philosophy
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
@@ -27,7 +27,7 @@ def _log(engine: Engine, name: str, lab: str, swe: float | None, gpqa: float | N
     scores = tuple(ScoreInput(k, v) for k, v in (("swe_bench_verified", swe), ("gpqa_diamond", gpqa)) if v is not None)
     with transaction(engine) as session:
         add_release(session, ReleaseRequest(name=name, lab=lab, date="2026-06-01", scores=scores), today=TODAY)
-        return verdict_for_release(session, name)
+        return record_verdict(session, name)
 
 
 def test_stored_fit_holds_spec_data_hash_versions_and_diagnostics(fitted_engine: Engine) -> None:
