@@ -158,12 +158,12 @@ def _refit(quiet: bool) -> dict:
     """Fit the live panel now (default sampler settings) and return what was stored."""
     from phasewatch.cli.common import status
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.fits import run_fit
+    from phasewatch.services.fitting import FitRequest, backend, run_fit
 
     engine = open_registry()
     try:
         with status("refitting the live panel", quiet=quiet):
-            result = run_fit(engine, ("frontier",))
+            result = run_fit(engine, FitRequest(panels=("frontier",)), sampler=backend())
     finally:
         engine.dispose()
     return {"id": result.id, "n_models": result.n_models, "converged": result.converged, "problems": result.problems}

@@ -70,7 +70,7 @@ def _synthetic(seed: int = 11, labs: int = 8, per_lab: int = 6) -> tuple[Couplin
 @pytest.fixture(scope="module")
 def synthetic_fit() -> tuple[CouplingData, np.ndarray, Posterior, object]:
     data, true_slopes = _synthetic()
-    sampler = CouplingSampler.for_data(data)
+    sampler = CouplingSampler(data)
     posterior, diagnostics = sampler.fit(data, SamplerSettings(seed=5))
     return data, true_slopes, posterior, diagnostics
 
@@ -122,7 +122,7 @@ def test_unknown_lab_gets_a_wider_interval_drawn_from_the_hierarchy(synthetic_fi
 def test_leave_one_out_refits_without_recompiling(synthetic_fit) -> None:
     data, _, _, _ = synthetic_fit
     small = data.subset(np.arange(data.n) < 12)  # labs 0 and 1
-    coverage = leave_one_out(CouplingSampler.for_data(data), small, SamplerSettings(draws=300, tune=300, chains=2))
+    coverage = leave_one_out(CouplingSampler(data), small, SamplerSettings(draws=300, tune=300, chains=2))
     assert coverage.n == 12 and coverage.share >= 0.75
 
 
