@@ -332,18 +332,17 @@ class FitServer:
         except FileNotFoundError:
             return False
 
-    def warm_up(self) -> None:
-        """Import what every fit needs while the first client waits anyway."""
-        from phasewatch.services.fitting import IN_PROCESS
+    def compiled_models(self) -> Any:
+        """This process's compiled models (imported on the first fit: status and stop stay instant)."""
+        if self.models is None:
+            from phasewatch.services.fitting import IN_PROCESS
 
-        self.models = IN_PROCESS
-        import nutpie  # noqa: F401
-        import pymc  # noqa: F401
+            self.models = IN_PROCESS
+        return self.models
 
     def serve(self) -> None:
         sock = self.bind()
         try:
-            self.warm_up()
             while self.running:
                 ready, _, _ = select.select([sock], [], [], 1.0)
                 if ready:
@@ -399,7 +398,7 @@ class FitServer:
         def stage(text: str) -> None:
             _send(stream, {"stage": text}, lock)
 
-        outcome = self.models.outcome(data, spec, priors, settings, progress, stage)
+        outcome = self.compiled_models().outcome(data, spec, priors, settings, progress, stage)
         _send(stream, {"ok": True, "result": encode_outcome(outcome)}, lock)
 
     def status(self) -> dict[str, Any]:
