@@ -23,6 +23,7 @@ without importing them.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from collections.abc import Callable, Sequence
@@ -900,6 +901,19 @@ def thinning_stride(chains: int, draws: int, n: int, max_values: int = LOG_LIK_M
     return max(1, math.ceil(chains * draws * n / max_values))
 
 
+def thinned(posterior: Posterior, chains: int, stride: int) -> Posterior:
+    """Every ``stride``-th draw of each chain (the draws are flattened chain-major)."""
+    if stride == 1:
+        return posterior
+
+    def take(values: np.ndarray) -> np.ndarray:
+        per_chain = values.reshape(chains, -1, *values.shape[1:])[:, ::stride]
+        return per_chain.reshape(-1, *values.shape[1:])
+
+    arrays: dict[str, Any] = {name: take(getattr(posterior, name)) for name in (*POSTERIOR_SCALARS, "a", "b")}
+    return dataclasses.replace(posterior, **arrays)
+
+
 def posterior_tree(trace, posterior: Posterior, data: CouplingData, max_values: int = LOG_LIK_MAX_VALUES):
     """The fit as an ArviZ DataTree: ``posterior`` (every sampled and derived variable, on the
     model's scale), ``sample_stats`` (divergences, energy, tree depth, step size),
@@ -918,7 +932,8 @@ def posterior_tree(trace, posterior: Posterior, data: CouplingData, max_values: 
         post = post.assign_coords(lab=list(posterior.labs))
     stats = trace.sample_stats.to_dataset()
     stats = stats[[name for name in SAMPLE_STATS_KEPT if name in stats.data_vars]].isel(draw=keep)
-    log_lik = posterior.log_likelihood(data).reshape(chains, draws, data.n)[:, keep].astype(np.float32)
+    kept = thinned(posterior, chains, stride)  # the log density of the kept draws only (3,000 models: 1/12 of them)
+    log_lik = kept.log_likelihood(data).reshape(chains, -1, data.n).astype(np.float32)
     sample = {"chain": post["chain"].values, "draw": post["draw"].values}
     model = {"model": list(data.names)}
     attrs = {"link": posterior.link, "x_ref": posterior.x_ref, "thinned_by": stride, "draws_sampled": draws}
