@@ -517,7 +517,7 @@ def fit_server_status(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OP
     else:
         state = {"running": True, **{k: v for k, v in state.items() if k != "ok"}}
     columns = ("running", "pid", "socket", "uptime_s", "idle_s", "idle_timeout_s", "fits", "models")
-    row = tuple("; ".join(state[c]) if c == "models" else state.get(c, "") for c in columns)
+    row = tuple("; ".join(state.get(c, [])) if c == "models" else state.get(c, "") for c in columns)
     emit(format_, "fit server", columns, [row], json_=json_, data=state)
 
 

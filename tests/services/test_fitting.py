@@ -142,3 +142,17 @@ def test_client_without_start_does_not_start_a_server() -> None:
     with pytest.raises(FitServerUnavailable):
         client.connect()
     assert not client.socket_path.exists()
+
+
+def test_fit_server_cli_without_a_server(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("phasewatch"))
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    status = subprocess.run([exe, "fit-server", "status", "--format", "json"], env=env, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout) == {"running": False, "socket": str(tmp_path / "phasewatch" / "fit-server.sock")}
+    stop = subprocess.run([exe, "fit-server", "stop"], env=env, capture_output=True, text=True)
+    assert stop.returncode == 0 and stop.stdout.startswith("no fit server running")
