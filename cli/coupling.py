@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, registry_session, table
+from phasewatch.cli.common import (
+    FORMAT_OPTION,
+    JSON_OPTION,
+    console,
+    emit,
+    new_app,
+    output_format,
+    print_json,
+    registry_session,
+    table,
+)
 
 fits_app = new_app("List and inspect stored coupling fits.")
 
@@ -42,15 +53,26 @@ def fit(
     retry: bool = typer.Option(
         True, "--retry/--no-retry", help="If the fit misses its convergence gate, refit once with stronger settings."
     ),
+    server: bool | None = typer.Option(
+        None,
+        "--server/--no-server",
+        help="Sample in the local fit server (started on demand; keeps compiled models) or in this process. "
+        "Default: the server, unless PHASEWATCH_FIT_SERVER=off.",
+        show_default=False,
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Fit the Bayesian coupling model (PyMC + nutpie) and store it; only the default
     model (bounded, hierarchical) gives verdicts, the others are for `fits compare`.
 
     Exit code 4 when no fit passed the convergence gate (nothing is used for verdicts)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from phasewatch.models.coupling import LINKS, POOLINGS, SAMPLERS, ModelSpec, SamplerSettings
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.errors import InvalidInputError, UnconvergedFitError
+    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.services.fitting import FitRequest
+    from phasewatch.services.fitting import fit as fit_service
 
     if sampler not in SAMPLERS:
         raise InvalidInputError(f"unknown sampler {sampler!r}", f"use one of {', '.join(SAMPLERS)}")
@@ -59,77 +81,60 @@ def fit(
             f"unknown model --link {link} --pooling {pooling}",
             f"use --link {'|'.join(LINKS)} and --pooling {'|'.join(POOLINGS)}",
         )
+    request = FitRequest(
+        panels=tuple(panel),
+        x=x,
+        y=y,
+        settings=SamplerSettings(
+            draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept
+        ),
+        spec=ModelSpec(link, pooling),
+        accept_unconverged=accept_unconverged,
+    )
     engine = open_registry()
-    settings = SamplerSettings(
-        draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, target_accept=target_accept
-    )
-    result = _run_fit_with_progress(
-        engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_
-    )
-    if not result.accepted and retry:
-        settings = stronger(settings)
-        if not json_:
-            _print_fit(result)
-            console().print(
-                f"fit #{result.id} missed the convergence gate; retrying once with stronger settings: "
-                f"--draws {settings.draws} --tune {settings.tune} --target-accept {settings.target_accept}",
-                style="bold yellow",
-                markup=False,
-            )
-        result = _run_fit_with_progress(
-            engine, panel, x, y, settings, ModelSpec(link, pooling), accept_unconverged, quiet=json_
-        )
-    if json_:
-        print_json(vars(result))
-    else:
-        _print_fit(result)
-    if not result.accepted:
-        raise UnconvergedFitError(
-            f"fit #{result.id} did not pass the convergence gate ({'; '.join(result.problems)}), so no fit is used "
-            "for verdicts",
-            f"inspect it with `phasewatch fits show {result.id}`, then refit with more draws, e.g. "
-            f"`phasewatch fit --draws {settings.draws * 2} --tune {settings.tune * 2} --target-accept 0.995`",
-        )
-
-
-def stronger(settings: Any) -> Any:
-    """The one retry's settings: twice the draws and tuning, smaller steps."""
-    from dataclasses import replace
-
-    return replace(
-        settings, draws=settings.draws * 2, tune=settings.tune * 2, target_accept=max(settings.target_accept, 0.995)
-    )
-
-
-def _run_fit_with_progress(
-    engine: Any, panel: list[str], x: str, y: str, settings: Any, spec: Any, accept_unconverged: bool, *, quiet: bool
-) -> Any:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from phasewatch.registry.fits import run_fit
-
-    draws, tune, chains = settings.draws, settings.tune, settings.chains
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console() if not quiet else None,
+        console=console() if not json_ else None,
         transient=True,
-        disable=quiet,
+        disable=json_,
     ) as bar:
         task = bar.add_task("reading the panel", total=(draws + tune) * chains)
-        return run_fit(
+
+        def on_retry(first: Any, settings: Any) -> None:
+            if json_:
+                return
+            bar.stop()
+            _print_fit(first)
+            console().print(
+                f"fit #{first.id} missed the convergence gate; retrying once with stronger settings: "
+                f"--draws {settings.draws} --tune {settings.tune} --target-accept {settings.target_accept}",
+                style="bold yellow",
+                markup=False,
+            )
+            bar.reset(task, description="reading the panel", total=(settings.draws + settings.tune) * chains)
+            bar.start()
+
+        attempts = fit_service(
             engine,
-            tuple(panel),
-            x,
-            y,
-            settings,
-            accept_unconverged=accept_unconverged,
+            request,
+            retry=retry,
+            use_server=server,
+            note=lambda text: print(text, file=sys.stderr),
+            on_retry=on_retry,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             stage=lambda text: bar.update(task, description=text),
-            spec=spec,
         )
+    result = attempts.final
+    if json_:
+        print_json(vars(result))
+    else:
+        _print_fit(result)
+    error = attempts.unconverged_error()
+    if error is not None:
+        raise error
 
 
 def _print_fit(result: Any) -> None:
@@ -137,7 +142,7 @@ def _print_fit(result: Any) -> None:
     status = "converged" if result.converged else "DID NOT CONVERGE: " + "; ".join(result.problems)
     console().print(
         f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
-        f"({result.elapsed_s:.1f} s): {status}",
+        f"({result.elapsed_s:.1f} s{', ' + result.via if result.via else ''}): {status}",
         markup=False,
     )
     from phasewatch.models.coupling import ModelSpec
@@ -492,3 +497,34 @@ def fits_matrix(
         ("", *matrix.benchmarks),
         [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks],
     )
+
+
+fit_server_app = new_app("The local fit server: keeps compiled models so refits take seconds.")
+
+
+@fit_server_app.command("status")
+def fit_server_status(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Is the fit server running: its pid, compiled models, fits served and idle time (exit 0 either way)."""
+    from phasewatch.services.fit_server import FitServerClient
+
+    client = FitServerClient(start=False)
+    state = client.status()
+    if state is None:
+        state = {"running": False, "socket": str(client.socket_path)}
+        if output_format(format_, json_) == "table":
+            print(f"no fit server running ({client.socket_path}); the next `phasewatch fit` starts one")
+            return
+    else:
+        state = {"running": True, **{k: v for k, v in state.items() if k != "ok"}}
+    columns = ("running", "pid", "socket", "uptime_s", "idle_s", "idle_timeout_s", "fits", "models")
+    row = tuple("; ".join(state.get(c, [])) if c == "models" else state.get(c, "") for c in columns)
+    emit(format_, "fit server", columns, [row], json_=json_, data=state)
+
+
+@fit_server_app.command("stop")
+def fit_server_stop() -> None:
+    """Stop the fit server (a no-op if none is running)."""
+    from phasewatch.services.fit_server import FitServerClient
+
+    client = FitServerClient(start=False)
+    print("fit server stopped" if client.stop() else f"no fit server running ({client.socket_path})")

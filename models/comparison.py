@@ -86,15 +86,21 @@ def loo(
     data: CouplingData,
     refit: Callable[[CouplingData], Posterior] | None = None,
     max_refits: int = 10,
+    log_lik: np.ndarray | None = None,
 ) -> LooResult:
     """PSIS-LOO of a fit; points with Pareto k > 0.7 are refitted exactly (up to
     ``max_refits`` of them, worst first) when ``refit`` is given: the model is
     sampled without the point and the point's log predictive density taken from
     those draws. LOO-PIT uses the PSIS weights (the refit draws for refitted points).
+    ``log_lik`` (draws × n, the draws of ``posterior``) is the stored log-likelihood when the
+    caller has it; else it is computed from ``posterior``.
     """
     import arviz as az
 
-    log_lik = posterior.log_likelihood(data)
+    if log_lik is None:
+        log_lik = posterior.log_likelihood(data)
+    elif log_lik.shape != (posterior.n_draws, data.n):
+        raise ValueError(f"log_lik is {log_lik.shape}, the posterior has {posterior.n_draws} draws × {data.n} rows")
     chains = posterior.chains if posterior.n_draws % max(posterior.chains, 1) == 0 else 1
     shaped = log_lik.reshape(chains, -1, data.n)
     tree = az.from_dict(

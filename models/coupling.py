@@ -23,10 +23,12 @@ without importing them.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -415,7 +417,9 @@ class Posterior:
     def from_bytes(cls, blob: bytes) -> Posterior:
         with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in (*POSTERIOR_SCALARS, "a", "b")}
-            extra = {"link": str(stored["link"]), "chains": int(stored["chains"])} if "link" in stored else {}
+            extra: dict[str, Any] = (
+                {"link": str(stored["link"]), "chains": int(stored["chains"])} if "link" in stored else {}
+            )
             return cls(labs=tuple(str(s) for s in stored["labs"]), x_ref=float(stored["x_ref"]), **arrays, **extra)
 
 
@@ -455,21 +459,52 @@ class Diagnostics:
 # --- the PyMC model and its sampler -------------------------------------------------------------
 
 
+PARAMETRISATIONS = ("non-centred", "centred")
+CENTRED_MIN_PER_LAB = 10  # median models per lab from which the data, not the prior, pin each lab (see docs)
+
+
+def choose_parametrisation(data: CouplingData) -> str:
+    """Non-centred lab effects unless the median lab has at least ``CENTRED_MIN_PER_LAB`` models.
+
+    With a few releases per lab the lab effects are prior-dominated and the centred form
+    has the hierarchical funnel (measured on the bundled panels: r_hat up to 1.30); with
+    many per lab the likelihood pins each lab and the non-centred form couples z and σ
+    instead (the issue's 3,000 models × 100 labs: r_hat 1.025). Both forms are the same
+    model, so the posterior is the same (tests/models/test_coupling.py checks it).
+    """
+    counts = np.unique(np.asarray(data.labs), return_counts=True)[1]
+    return "centred" if float(np.median(counts)) >= CENTRED_MIN_PER_LAB else "non-centred"
+
+
 class CouplingSampler:
     """The coupling model compiled once, refittable on any subset of rows.
 
     Labs are fixed at construction (the "universe"); a lab absent from a
     subset keeps its prior, which is the hierarchy's distribution for a new
     lab, so held-out predictions for it are honest new-lab predictions.
-    ``spec`` chooses the scale (linear or bounded) and the pooling.
+    ``spec`` chooses the scale (linear or bounded) and the pooling;
+    ``parametrisation`` the form of the lab effects (default: chosen by
+    :func:`choose_parametrisation` from ``data``). The compiled model depends on
+    the number of labs only, so :meth:`relabelled` reuses it for another universe
+    of the same size (the rows' count may change between fits: nutpie's
+    ``with_data`` takes data of any length).
     """
 
-    def __init__(self, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()) -> None:
+    def __init__(
+        self,
+        data: CouplingData,
+        priors: Priors | None = None,
+        spec: ModelSpec = ModelSpec(),
+        parametrisation: str | None = None,
+    ) -> None:
         import pymc as pm
 
         self.labs = data.lab_names
         self.spec = spec
         self.priors = p = priors if priors is not None else Priors.for_link(spec.link)
+        self.parametrisation = parametrisation or choose_parametrisation(data)
+        if self.parametrisation not in PARAMETRISATIONS:
+            raise ValueError(f"unknown parametrisation {self.parametrisation!r}; use one of {PARAMETRISATIONS}")
         with pm.Model(coords={"lab": self.labs}) as model:
             x = pm.Data("x", to_link(data.x, spec.link))
             y = pm.Data("y", to_link(data.y, spec.link))
@@ -483,11 +518,14 @@ class CouplingSampler:
             if spec.pooling == "partial":
                 sigma_a = pm.HalfNormal("sigma_a", p.lab_intercept_scale)
                 sigma_b = pm.HalfNormal("sigma_b", p.lab_slope_scale)
-                # Non-centred lab effects: measured against centred and per-lab mixed forms (docs/coupling.md).
-                z_a = pm.Normal("z_a", 0.0, 1.0, dims="lab")
-                z_b = pm.Normal("z_b", 0.0, 1.0, dims="lab")
-                a = pm.Deterministic("a", mu_a + sigma_a * z_a, dims="lab")
-                b = pm.Deterministic("b", mu_b + sigma_b * z_b, dims="lab")
+                if self.parametrisation == "centred":
+                    a = pm.Normal("a", mu_a, sigma_a, dims="lab")
+                    b = pm.Normal("b", mu_b, sigma_b, dims="lab")
+                else:  # non-centred: measured against centred and per-lab mixed forms (docs/coupling.md)
+                    z_a = pm.Normal("z_a", 0.0, 1.0, dims="lab")
+                    z_b = pm.Normal("z_b", 0.0, 1.0, dims="lab")
+                    a = pm.Deterministic("a", mu_a + sigma_a * z_a, dims="lab")
+                    b = pm.Deterministic("b", mu_b + sigma_b * z_b, dims="lab")
             elif spec.pooling == "complete":
                 a = pm.Deterministic("a", mu_a + np.zeros(len(self.labs)), dims="lab")
                 b = pm.Deterministic("b", mu_b + np.zeros(len(self.labs)), dims="lab")
@@ -498,7 +536,7 @@ class CouplingSampler:
             )
         self.model = model
         self.free = tuple(rv.name for rv in model.free_RVs)
-        self._compiled = None
+        self._compiled: object | None = None
 
     @property
     def compiled(self):
@@ -509,18 +547,16 @@ class CouplingSampler:
             self._compiled = nutpie.compile_pymc_model(self.model)
         return self._compiled
 
-    _cache: dict[tuple[tuple[str, ...], Priors | None, ModelSpec], CouplingSampler] = {}
+    def relabelled(self, labs: Sequence[str]) -> CouplingSampler:
+        """This compiled model for another universe of as many labs (lab i of ``labs`` takes column i)."""
+        import copy
 
-    @classmethod
-    def for_data(
-        cls, data: CouplingData, priors: Priors | None = None, spec: ModelSpec = ModelSpec()
-    ) -> CouplingSampler:
-        """A compiled sampler for these labs, priors and model, reused within the process
-        (compiling costs ~10-20 s; refitting other data with it costs none)."""
-        key = (data.lab_names, priors, spec)
-        if key not in cls._cache:
-            cls._cache[key] = cls(data, priors, spec)
-        return cls._cache[key]
+        labs = tuple(labs)
+        if len(labs) != len(self.labs):
+            raise ValueError(f"the compiled model has {len(self.labs)} labs, not {len(labs)}")
+        out = copy.copy(self)
+        out.labs = labs
+        return out
 
     def fit(
         self,
@@ -528,22 +564,38 @@ class CouplingSampler:
         settings: SamplerSettings = SamplerSettings(),
         progress: ProgressCallback | None = None,
     ) -> tuple[Posterior, Diagnostics]:
-        import nutpie
+        posterior, diagnostics, _ = self.fit_with_trace(data, settings, progress)
+        return posterior, diagnostics
 
+    def fit_with_trace(
+        self,
+        data: CouplingData,
+        settings: SamplerSettings = SamplerSettings(),
+        progress: ProgressCallback | None = None,
+    ) -> tuple[Posterior, Diagnostics, object]:
+        """As :meth:`fit`, also returning the sampler's own DataTree."""
         unknown = set(data.labs) - set(self.labs)
         if unknown:
             raise ValueError(f"labs not in the compiled model: {sorted(unknown)}")
         if settings.sampler == "pymc":
-            return self._fit_with_pymc(data, settings)
+            trace = self._sample_with_pymc(data, settings)
+        else:
+            trace = self._sample_with_nutpie(data, settings, progress)
+        return self._posterior(trace), diagnose(trace, settings, self.free), trace
+
+    def _sample_with_nutpie(self, data: CouplingData, settings: SamplerSettings, progress: ProgressCallback | None):
+        import nutpie
+
         link = self.spec.link
         compiled = self.compiled.with_data(
             x=to_link(data.x, link), y=to_link(data.y, link), lab_idx=data.lab_index(self.labs)
         )
 
         def report(chains: list) -> None:  # runs on nutpie's thread
+            assert progress is not None
             progress(sum(c.finished_draws for c in chains), sum(c.total_draws for c in chains))
 
-        trace = nutpie.sample(
+        return nutpie.sample(
             compiled,
             draws=settings.draws,
             tune=settings.tune,
@@ -554,12 +606,11 @@ class CouplingSampler:
             progress_rate=200,
             target_accept=settings.target_accept,
         )
-        return self._posterior(trace), diagnose(trace, settings, self.free)
 
     def _posterior(self, trace) -> Posterior:
         return posterior_from_trace(trace, self.labs, self.priors, self.spec)
 
-    def _fit_with_pymc(self, data: CouplingData, settings: SamplerSettings) -> tuple[Posterior, Diagnostics]:
+    def _sample_with_pymc(self, data: CouplingData, settings: SamplerSettings):
         import logging
         import os
 
@@ -569,7 +620,7 @@ class CouplingSampler:
         with self.model:
             link = self.spec.link
             pm.set_data({"x": to_link(data.x, link), "y": to_link(data.y, link), "lab_idx": data.lab_index(self.labs)})
-            trace = pm.sample(
+            return pm.sample(
                 draws=settings.draws,
                 tune=settings.tune,
                 chains=settings.chains,
@@ -580,7 +631,6 @@ class CouplingSampler:
                 compute_convergence_checks=False,
                 target_accept=settings.target_accept,
             )
-        return self._posterior(trace), diagnose(trace, settings, self.free)
 
 
 def posterior_from_trace(trace, labs: tuple[str, ...], priors: Priors, spec: ModelSpec = ModelSpec()) -> Posterior:
@@ -664,6 +714,18 @@ class CouplingSummary:
     lab_slope_sd: Interval
     labs: list[LabCoupling] = field(default_factory=list)
     models: list[ModelHField] = field(default_factory=list)
+
+
+def summary_from_dict(raw: dict) -> CouplingSummary:
+    """The inverse of ``dataclasses.asdict`` on a :class:`CouplingSummary` (as stored, or sent by the fit server)."""
+    raw = dict(raw)
+    labs = [
+        LabCoupling(**{**lab, "slope": Interval(**lab["slope"]), "mean_h": Interval(**lab["mean_h"])})
+        for lab in raw.pop("labs")
+    ]
+    models = [ModelHField(**{**m, "h": Interval(**m["h"])}) for m in raw.pop("models")]
+    scalars = {k: Interval(**v) if isinstance(v, dict) else v for k, v in raw.items()}
+    return CouplingSummary(**scalars, labs=labs, models=models)
 
 
 def summarize(posterior: Posterior, data: CouplingData, prob: float = 0.95) -> CouplingSummary:
@@ -826,3 +888,146 @@ def leave_future_out(
         raise ValueError(f"cutoff {cutoff} leaves {before.sum()} releases before and {after.sum()} after")
     checks, diagnostics = held_out_checks(sampler, data.subset(before), data.subset(after), settings, prob)
     return Coverage(f"leave-future-out (fit before {cutoff})", prob, checks, [diagnostics])
+
+
+# --- the stored posterior: an ArviZ DataTree with log-likelihood ---------------------------------
+
+LOG_LIK_MAX_VALUES = 2_000_000  # log_likelihood values kept per fit (float32: 8 MB before compression)
+SAMPLE_STATS_KEPT = ("diverging", "energy", "tree_depth", "n_steps", "step_size", "lp", "logp", "acceptance_rate")
+
+
+def thinning_stride(chains: int, draws: int, n: int, max_values: int = LOG_LIK_MAX_VALUES) -> int:
+    """Keep every k-th draw of each chain so that chains × draws/k × n stays within ``max_values``."""
+    return max(1, math.ceil(chains * draws * n / max_values))
+
+
+def thinned(posterior: Posterior, chains: int, stride: int) -> Posterior:
+    """Every ``stride``-th draw of each chain (the draws are flattened chain-major)."""
+    if stride == 1:
+        return posterior
+
+    def take(values: np.ndarray) -> np.ndarray:
+        per_chain = values.reshape(chains, -1, *values.shape[1:])[:, ::stride]
+        return per_chain.reshape(-1, *values.shape[1:])
+
+    arrays: dict[str, Any] = {name: take(getattr(posterior, name)) for name in (*POSTERIOR_SCALARS, "a", "b")}
+    return dataclasses.replace(posterior, **arrays)
+
+
+def posterior_tree(trace, posterior: Posterior, data: CouplingData, max_values: int = LOG_LIK_MAX_VALUES):
+    """The fit as an ArviZ DataTree: ``posterior`` (every sampled and derived variable, on the
+    model's scale), ``sample_stats`` (divergences, energy, tree depth, step size),
+    ``log_likelihood`` (``obs``: each observed y's log density in percent, as
+    :meth:`Posterior.log_likelihood`, so linear and bounded fits compare on one scale),
+    ``observed_data`` and ``constant_data`` (percent). Thinned by one stride over all groups when
+    the log-likelihood would exceed ``max_values`` numbers (attribute ``thinned_by``)."""
+    import xarray as xr
+
+    post = trace.posterior.to_dataset()
+    chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+    stride = thinning_stride(chains, draws, data.n, max_values)
+    keep = slice(None, None, stride)
+    post = post.isel(draw=keep)
+    if "lab" in post.coords:
+        post = post.assign_coords(lab=list(posterior.labs))
+    stats = trace.sample_stats.to_dataset()
+    stats = stats[[name for name in SAMPLE_STATS_KEPT if name in stats.data_vars]].isel(draw=keep)
+    kept = thinned(posterior, chains, stride)  # the log density of the kept draws only (3,000 models: 1/12 of them)
+    log_lik = kept.log_likelihood(data).reshape(chains, -1, data.n).astype(np.float32)
+    sample = {"chain": post["chain"].values, "draw": post["draw"].values}
+    model = {"model": list(data.names)}
+    attrs = {"link": posterior.link, "x_ref": posterior.x_ref, "thinned_by": stride, "draws_sampled": draws}
+    return xr.DataTree.from_dict(
+        {
+            "/": xr.Dataset(attrs=attrs),
+            "posterior": post,
+            "sample_stats": stats,
+            "log_likelihood": xr.Dataset({"obs": (("chain", "draw", "model"), log_lik)}, coords={**sample, **model}),
+            "observed_data": xr.Dataset({"obs": ("model", np.asarray(data.y, dtype=float))}, coords=model),
+            "constant_data": xr.Dataset(
+                {"x": ("model", np.asarray(data.x, dtype=float)), "lab": ("model", list(data.labs))}, coords=model
+            ),
+        }
+    )
+
+
+def tree_to_bytes(tree) -> bytes:
+    """A DataTree as bytes: its Zarr v3 store (chunks compressed by Zarr) in an uncompressed zip."""
+    import zipfile
+
+    from zarr.storage import MemoryStore
+
+    entries: dict = {}
+    tree.to_zarr(MemoryStore(entries), consolidated=False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key in sorted(entries):
+            archive.writestr(key, entries[key].to_bytes())
+    return buffer.getvalue()
+
+
+def tree_from_bytes(blob: bytes):
+    """The DataTree written by :func:`tree_to_bytes`, loaded into memory."""
+    import zipfile
+
+    import xarray as xr
+    from zarr.core.buffer import cpu
+    from zarr.storage import MemoryStore
+
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        entries: dict[str, Any] = {name: cpu.Buffer.from_bytes(archive.read(name)) for name in archive.namelist()}
+    store: Any = MemoryStore(entries)
+    return xr.open_datatree(store, engine="zarr", consolidated=False).load()
+
+
+# --- one whole fit, as stored ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """Everything one fit computes: the draws, the gate, the summaries and the stored DataTree."""
+
+    posterior: Posterior
+    diagnostics: Diagnostics
+    summary: CouplingSummary
+    ols: OLSTrend
+    tree: bytes  # tree_to_bytes(posterior_tree(...))
+    priors: Priors
+    parametrisation: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def fit_outcome(
+    sampler: CouplingSampler,
+    data: CouplingData,
+    settings: SamplerSettings,
+    progress: ProgressCallback | None = None,
+    stage: Callable[[str], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> FitOutcome:
+    """Sample ``data`` with ``sampler`` and compute what a stored fit holds.
+
+    ``clock`` (e.g. ``time.perf_counter``) times the phases into ``timings``; the compile
+    (first use of ``sampler.compiled``) is timed apart from sampling.
+    """
+    tick = clock or (lambda: 0.0)
+    timings: dict[str, float] = {}
+    started = tick()
+    if settings.sampler == "nutpie" and sampler._compiled is None:
+        if stage:
+            stage("compiling the model")
+        sampler.compiled  # noqa: B018 (compiles now, so the phase is timed on its own)
+    timings["compile_s"] = tick() - started
+    if stage:
+        stage("sampling")
+    started = tick()
+    posterior, diagnostics, trace = sampler.fit_with_trace(data, settings, progress)
+    timings["sample_s"] = tick() - started
+    if stage:
+        stage("summarising")
+    started = tick()
+    summary = summarize(posterior, data)
+    ols = ols_trend(data.x, data.y)
+    tree = tree_to_bytes(posterior_tree(trace, posterior, data))
+    timings["summary_s"] = tick() - started
+    return FitOutcome(posterior, diagnostics, summary, ols, tree, sampler.priors, sampler.parametrisation, timings)

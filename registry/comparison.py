@@ -91,7 +91,7 @@ def compare_fits(
     exactly these data is fitted and stored first (never used for verdicts
     unless it is the default model)."""
     from phasewatch.models.comparison import compare, loo
-    from phasewatch.models.coupling import CouplingSampler, Posterior
+    from phasewatch.models.coupling import Posterior
 
     with transaction(engine) as session:
         data = panel_data(session, panels, x, y)
@@ -100,19 +100,19 @@ def compare_fits(
     for spec in specs:
         with transaction(engine) as session:
             fit = _stored(session, spec.method, x, y, digest)
-            stored = (fit.id, fit.converged, fit.posterior) if fit is not None else None
+            stored = (fit.id, fit.converged, fit.posterior, fit.posterior_tree) if fit is not None else None
         if stored is None:
             if stage:
                 stage(f"fitting {spec.label}")
             result = store_fit(engine, data, panels, x, y, settings, spec=spec)
             with transaction(engine) as session:
                 fit = session.get(Fit, result.id)
-                stored = (fit.id, fit.converged, fit.posterior)
+                stored = (fit.id, fit.converged, fit.posterior, fit.posterior_tree)
         if stage:
             stage(f"PSIS-LOO of {spec.label}")
         posterior = Posterior.from_bytes(stored[2])
-        sampler = CouplingSampler.for_data(data, None, spec)
-        results[spec.label] = loo(posterior, data, refit=lambda sub, s=sampler: s.fit(sub, settings)[0])
+        refit = _Refitter(data, spec, settings)  # compiles only if a point needs an exact refit
+        results[spec.label] = loo(posterior, data, refit=refit, log_lik=stored_log_likelihood(stored[3], posterior))
         fits[spec.label] = (spec, stored[0], stored[1])
     rows = [
         ComparisonRow(
@@ -134,6 +134,33 @@ def compare_fits(
         for c in compare(results)
     ]
     return FitComparison(",".join(panels), x, y, data.n, digest, METHOD, rows)
+
+
+class _Refitter:
+    """Refits ``spec`` on subsets, compiling the model on the first call only."""
+
+    def __init__(self, data, spec: ModelSpec, settings: SamplerSettings) -> None:
+        self.data, self.spec, self.settings, self.sampler = data, spec, settings, None
+
+    def __call__(self, subset):
+        from phasewatch.models.coupling import CouplingSampler
+
+        if self.sampler is None:
+            self.sampler = CouplingSampler(self.data, None, self.spec)
+        return self.sampler.fit(subset, self.settings)[0]
+
+
+def stored_log_likelihood(tree_blob: bytes | None, posterior):
+    """The log-likelihood stored with a fit (draws × n), read back from its DataTree; None
+    for fits stored before the DataTree (and for thinned ones, whose draws are a subset)."""
+    if tree_blob is None:
+        return None
+    from phasewatch.models.coupling import tree_from_bytes
+
+    obs = tree_from_bytes(tree_blob)["log_likelihood"]["obs"]
+    if int(obs.sizes["chain"]) * int(obs.sizes["draw"]) != posterior.n_draws:
+        return None
+    return obs.values.reshape(posterior.n_draws, -1).astype(float)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def run_coverage(
             raise InvalidInputError(
                 f"held-out models are also in the fit: {sorted(overlap)}", "hold out a disjoint panel"
             )
-    sampler = CouplingSampler.for_data(data, None, DEFAULT_SPEC)  # the default model, whose intervals give verdicts
+    sampler = CouplingSampler(data, None, DEFAULT_SPEC)  # the default model, whose intervals give verdicts
     if method == "loo":
         coverage = leave_one_out(sampler, data, settings, progress=progress)
     elif method == "lfo":

@@ -19,14 +19,13 @@ from sqlalchemy.orm import Session, selectinload
 from phasewatch.models.coupling import (
     CouplingData,
     CouplingSummary,
+    FitOutcome,
     ModelSpec,
     Posterior,
     Priors,
-    ProgressCallback,
     ReleaseCheck,
     SamplerSettings,
     check_release,
-    ols_trend,
 )
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.dates import format_partial_date
@@ -138,31 +137,69 @@ class FitResult:
     data_hash: str
     spec: dict[str, Any]
     versions: dict[str, str]
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)  # this run's phases (not stored)
+    via: str = ""  # where it was sampled: "fit server" or "in process" (not stored)
 
 
-def run_fit(
-    engine: Engine,
-    panels: tuple[str, ...] = DEFAULT_PANELS,
-    x: str = DEFAULT_X,
-    y: str = DEFAULT_Y,
-    settings: SamplerSettings = SamplerSettings(),
-    priors: Priors | None = None,
+def record_fit(
+    session: Session,
+    data: CouplingData,
+    panels: tuple[str, ...],
+    x: str,
+    y: str,
+    spec: ModelSpec,
+    settings: SamplerSettings,
+    outcome: FitOutcome,
+    *,
     accept_unconverged: bool = False,
-    progress: ProgressCallback | None = None,
-    stage: Any = None,
-    spec: ModelSpec = DEFAULT_SPEC,
+    used: Any = None,
+    elapsed_s: float = 0.0,
 ) -> FitResult:
-    """Sample the coupling model ``spec`` on the panels' data and store the fit.
+    """Store one computed fit (``outcome``) with the observations it used (``used``; looked up
+    from the panels when not given). The posterior goes in twice: the draws predictions need
+    (``posterior``, numpy only) and the ArviZ DataTree with log-likelihood (``posterior_tree``)."""
+    from phasewatch.registry.frontier import observations_used, record_fit_observations
 
-    The data are read in one transaction, sampled outside any (sampling takes
-    seconds), and the fit is written in another.
-    """
-    from phasewatch.registry.frontier import observations_used
+    diagnostics = outcome.diagnostics
+    fit = Fit(
+        panels=",".join(panels),
+        x_benchmark=x,
+        y_benchmark=y,
+        method=spec.method,
+        spec={
+            "method": spec.method,
+            "link": spec.link,
+            "pooling": spec.pooling,
+            "sampler": settings.sampler,
+            "priors": asdict(outcome.priors),
+            "settings": asdict(settings),
+            "parametrisation": outcome.parametrisation,
+        },
+        seed=settings.seed,
+        data_hash=data_hash(data),
+        n_models=data.n,
+        versions=library_versions(),
+        diagnostics={**asdict(diagnostics), "problems": diagnostics.problems},
+        converged=diagnostics.converged,
+        accepted=diagnostics.converged or accept_unconverged,
+        summary=asdict(outcome.summary),
+        ols={**asdict(outcome.ols), "paper_band": outcome.ols.paper_band},
+        posterior=outcome.posterior.to_bytes(),
+        posterior_tree=outcome.tree,
+        elapsed_s=elapsed_s,
+    )
+    session.add(fit)
+    session.flush()
+    if used is None:
+        used = observations_used(session, panels, x, y, data.names)
+    record_fit_observations(session, fit.id, used)
+    return dataclasses.replace(_result(fit), timings=dict(outcome.timings))
 
-    with transaction(engine) as session:
-        data = panel_data(session, panels, x, y)
-        used = observations_used(session, panels, x, y, data.names)  # every fit records its inputs
-    return store_fit(engine, data, panels, x, y, settings, priors, accept_unconverged, progress, stage, spec, used)
+
+def check_bounded(data: CouplingData, spec: ModelSpec) -> None:
+    """The bounded model needs every score strictly inside (0, 100)."""
+    if spec.link == "logit" and (np.any((data.x <= 0) | (data.x >= 100)) or np.any((data.y <= 0) | (data.y >= 100))):
+        raise InvalidInputError("the bounded model needs every score strictly between 0 and 100", "use --link identity")
 
 
 def store_fit(
@@ -174,63 +211,33 @@ def store_fit(
     settings: SamplerSettings,
     priors: Priors | None = None,
     accept_unconverged: bool = False,
-    progress: ProgressCallback | None = None,
-    stage: Any = None,
     spec: ModelSpec = DEFAULT_SPEC,
-    used: Any = None,
 ) -> FitResult:
-    """Sample ``spec`` on ``data`` (outside any transaction) and store the fit with the
-    observations it used (``used``; looked up from the panels when not given)."""
-    from phasewatch.models.coupling import CouplingSampler, summarize
-    from phasewatch.registry.frontier import observations_used, record_fit_observations
+    """Sample ``spec`` on ``data`` in this process (compiling it) and store the fit.
 
-    if spec.link == "logit" and (np.any((data.x <= 0) | (data.x >= 100)) or np.any((data.y <= 0) | (data.y >= 100))):
-        raise InvalidInputError("the bounded model needs every score strictly between 0 and 100", "use --link identity")
+    Kept for :func:`phasewatch.registry.comparison.compare_fits` until model comparison
+    moves to ``services/``; the ``fit`` use case (with its compiled-model cache and the
+    fit server) is :mod:`phasewatch.services.fitting`.
+    """
+    from phasewatch.models.coupling import CouplingSampler, fit_outcome
+
+    check_bounded(data, spec)
     started = time.perf_counter()
-    if stage:
-        stage("compiling the model")
-    sampler = CouplingSampler.for_data(data, priors, spec)
-    priors = sampler.priors
-    if stage:
-        stage("sampling")
-    posterior, diagnostics = sampler.fit(data, settings, progress)
-    if stage:
-        stage("summarising")
-    summary = summarize(posterior, data)
-    ols = ols_trend(data.x, data.y)
+    outcome = fit_outcome(CouplingSampler(data, priors, spec), data, settings, clock=time.perf_counter)
     elapsed = time.perf_counter() - started
-    fit = Fit(
-        panels=",".join(panels),
-        x_benchmark=x,
-        y_benchmark=y,
-        method=spec.method,
-        spec={
-            "method": spec.method,
-            "link": spec.link,
-            "pooling": spec.pooling,
-            "sampler": settings.sampler,
-            "priors": asdict(priors),
-            "settings": asdict(settings),
-        },
-        seed=settings.seed,
-        data_hash=data_hash(data),
-        n_models=data.n,
-        versions=library_versions(),
-        diagnostics={**asdict(diagnostics), "problems": diagnostics.problems},
-        converged=diagnostics.converged,
-        accepted=diagnostics.converged or accept_unconverged,
-        summary=asdict(summary),
-        ols={**asdict(ols), "paper_band": ols.paper_band},
-        posterior=posterior.to_bytes(),
-        elapsed_s=elapsed,
-    )
     with transaction(engine) as session:
-        session.add(fit)
-        session.flush()
-        if used is None:
-            used = observations_used(session, panels, x, y, data.names)
-        record_fit_observations(session, fit.id, used)
-        return _result(fit)
+        return record_fit(
+            session,
+            data,
+            panels,
+            x,
+            y,
+            spec,
+            settings,
+            outcome,
+            accept_unconverged=accept_unconverged,
+            elapsed_s=elapsed,
+        )
 
 
 def _result(fit: Fit) -> FitResult:

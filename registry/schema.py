@@ -252,6 +252,8 @@ class Fit(Base):
     summary: Mapped[dict] = mapped_column(JSON)
     ols: Mapped[dict] = mapped_column(JSON)
     posterior: Mapped[bytes] = mapped_column(LargeBinary)
+    # the ArviZ DataTree with log_likelihood (Zarr store in a zip; models.coupling.tree_from_bytes); None before 0010
+    posterior_tree: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     elapsed_s: Mapped[float] = mapped_column(Float)
 
 

@@ -211,9 +211,9 @@ def _unsealed(session: Session, rows: list[GradeRow], today: dt.date) -> list[st
 def refit_live_panel(engine: Engine) -> Refit:
     """Fit the live panel now with the default sampler settings (seconds to minutes; no
     transaction is open while it samples). The one place releases call the fitting code."""
-    from phasewatch.registry.fits import run_fit
+    from phasewatch.services.fitting import FitRequest, backend, run_fit
 
-    result = run_fit(engine, ("frontier",))
+    result = run_fit(engine, FitRequest(panels=("frontier",)), sampler=backend())
     return Refit(result.id, result.n_models, result.converged, tuple(result.problems))
 
 

@@ -33,8 +33,10 @@ TEST_TODAY = "2026-12-01"
 
 @pytest.fixture(autouse=True)
 def frozen_today(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Pin the CLI's clock (``PHASEWATCH_TODAY``) for this test and the processes it starts."""
+    """Pin the CLI's clock (``PHASEWATCH_TODAY``) for this test and the processes it starts;
+    fits run in the test's own process (no fit server) unless a test starts one itself."""
     monkeypatch.setenv("PHASEWATCH_TODAY", TEST_TODAY)
+    monkeypatch.setenv("PHASEWATCH_FIT_SERVER", "off")
     return TEST_TODAY
 
 
@@ -165,7 +167,7 @@ def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _fit(url: str) -> None:
-    from phasewatch.registry.fits import run_fit
+    from phasewatch.services.fitting import run_fit
 
     engine = make_engine(url)
     run_fit(engine)

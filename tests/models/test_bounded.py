@@ -95,7 +95,7 @@ def test_stacking_puts_the_weight_on_the_model_that_predicts_better() -> None:
 @pytest.fixture(scope="module")
 def bounded_fit() -> tuple[CouplingData, np.ndarray, Posterior, object, CouplingSampler]:
     data, slopes = _synthetic()
-    sampler = CouplingSampler.for_data(data, None, BOUNDED)
+    sampler = CouplingSampler(data, None, BOUNDED)
     posterior, diagnostics = sampler.fit(data, SamplerSettings(seed=2))
     return data, slopes, posterior, diagnostics, sampler
 
@@ -130,7 +130,7 @@ def test_loo_prefers_the_generating_model_and_refits_high_k_points(bounded_fit) 
     data, _, posterior, _, sampler = bounded_fit
     settings = SamplerSettings(draws=500, tune=500, seed=2)
     bounded = loo(posterior, data, refit=lambda sub: sampler.fit(sub, settings)[0])
-    linear_sampler = CouplingSampler.for_data(data, None, ModelSpec("identity", "partial"))
+    linear_sampler = CouplingSampler(data, None, ModelSpec("identity", "partial"))
     linear_posterior, _ = linear_sampler.fit(data, settings)
     linear = loo(linear_posterior, data, refit=lambda sub: linear_sampler.fit(sub, settings)[0])
     assert set(bounded.refitted) == set(bounded.high_k[:10])

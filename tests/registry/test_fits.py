@@ -12,11 +12,12 @@ from phasewatch.models.coupling import SamplerSettings
 from phasewatch.registry.coverage import run_coverage
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError, NotFoundError
-from phasewatch.registry.fits import data_hash, latest_accepted_fit, panel_data, predict, record_verdict, run_fit
+from phasewatch.registry.fits import data_hash, latest_accepted_fit, panel_data, predict, record_verdict
 from phasewatch.registry.hfield import hfield_rows
 from phasewatch.registry.philosophy import compare_labs, lab_philosophy
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import CoverageCheck, Fit, ReleaseVerdict
+from phasewatch.services.fitting import FitRequest, run_fit
 from tests.helpers import source_path
 
 pytestmark = pytest.mark.slow
@@ -67,11 +68,11 @@ def test_release_without_both_scores_gets_no_verdict(fitted_engine: Engine) -> N
 
 def test_unconverged_fit_is_stored_but_not_used_unless_insisted(fitted_engine: Engine) -> None:
     tiny = SamplerSettings(draws=100, tune=100, chains=2, seed=3)
-    result = run_fit(fitted_engine, settings=tiny)
+    result = run_fit(fitted_engine, FitRequest(settings=tiny))
     assert not result.converged and not result.accepted and result.problems
     with transaction(fitted_engine) as session:
         assert latest_accepted_fit(session).id != result.id
-    insisted = run_fit(fitted_engine, settings=tiny, accept_unconverged=True)
+    insisted = run_fit(fitted_engine, FitRequest(settings=tiny, accept_unconverged=True))
     assert insisted.accepted and not insisted.converged
     with transaction(fitted_engine) as session:
         assert latest_accepted_fit(session).id == insisted.id
