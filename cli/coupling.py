@@ -23,6 +23,12 @@ from phasewatch.cli.common import (
 fits_app = new_app("List and inspect stored coupling fits.")
 
 PANEL_OPTION = typer.Option(["growing-pains-34"], "--panel", help="Panel(s) to fit (repeatable; their union).")
+FIT_PANEL_OPTION = typer.Option(
+    ["frontier"],
+    "--panel",
+    help="The live panel frontier (default; frontier@YYYY-MM-DD as known then) or frozen panels "
+    "(repeatable; their union); growing-pains-34 reproduces the paper.",
+)
 
 
 def _interval(value: Any, digits: int = 2) -> str:
@@ -31,7 +37,7 @@ def _interval(value: Any, digits: int = 2) -> str:
 
 
 def fit(
-    panel: list[str] = PANEL_OPTION,
+    panel: list[str] = FIT_PANEL_OPTION,
     x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
     y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
     seed: int = typer.Option(1, "--seed", help="Sampler seed."),

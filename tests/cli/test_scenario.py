@@ -1,7 +1,8 @@
 """Scenario: 30 releases from public 2026 lab announcements, logged one by one through the CLI.
 
-The registry starts as it stood at the end of 2025: the vocabulary, the bundled sourced
-table's rows dated before 2026 and the seven registered predictions. A fit of the live
+The registry starts as `init` makes it, less everything released in 2026: the vocabulary,
+the bundled sourced table's and the paper's panels' rows of models released before 2026,
+and the seven registered predictions. A fit of the live
 panel is made; then each release of ``data/releases_2026.csv`` (sourced, one URL per
 score: see ``data/PROVENANCE.md``) is logged with ``releases add``, each score with its
 own source, reporter and setting. On the way, an unknown benchmark, a score typed as a
@@ -16,6 +17,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -94,21 +96,35 @@ def _releases() -> list[Release]:
 
 @pytest.fixture
 def end_of_2025(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A registry holding what was known at the end of 2025 (and the seven predictions)."""
-    real = seed._read_csv
+    """The registry `init` makes, less everything released in 2026: the vocabulary, the
+    sourced table's and the paper's panels' pre-2026 rows (the paper's panels keep their
+    names, which the grading defaults use), the seven predictions."""
+    read_csv, read_json = seed._read_csv, seed._read_json
 
-    def before_2026(*parts: str) -> list[dict[str, str]]:
-        rows = real(*parts)
-        return [r for r in rows if r["release_date"] < "2026"] if parts == ("sources", "frontier_models.csv") else rows
+    def csv_before_2026(*parts: str) -> list[dict[str, str]]:
+        rows = read_csv(*parts)
+        return [r for r in rows if r["release_date"] < "2026"] if parts[-1] == "frontier_models.csv" else rows
+
+    def json_before_2026(*parts: str) -> Any:
+        data = read_json(*parts)
+        if parts[-1] in ("frontier_34models.json", "post_cutoff_april2026.json"):
+            dated = {
+                m["name"]: m["date"]
+                for m in read_json("sources", "cape-scaling", "frontier_final_consolidated.json")["models"]
+            }
+            data = {**data, "models": [m for m in data["models"] if (m.get("date") or dated[m["name"]]) < "2026"]}
+        return data
 
     url = f"sqlite:///{tmp_path / 'scenario.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    monkeypatch.setattr(seed, "_read_csv", before_2026)
+    monkeypatch.setattr(seed, "_read_csv", csv_before_2026)
+    monkeypatch.setattr(seed, "_read_json", json_before_2026)
     with transaction(engine) as session:
         catalog = Catalog(session, bulk=True)
         seed.load_vocabulary(catalog)
         seed.load_sourced_frontier(catalog)
+        seed.load_paper_frontier(catalog)
         seed_predictions(session)
     monkeypatch.undo()
     engine.dispose()
@@ -191,7 +207,8 @@ def test_thirty_2026_releases_flow_into_the_fit_the_views_the_grades_and_the_rep
     v4 = next(r for r in releases if r.model == "DeepSeek-V4-Pro")
     _refused(engine, [*v4.args()[:2], "DeepSeek-V4-Pro (preview)", *v4.args()[3:]], "likely a duplicate", "--distinct")
     opus = next(r for r in releases if r.model == "Claude Opus 4.8")
-    _refused(engine, [*opus.args()[:2], "claude opus 4.8", *opus.args()[3:]], "likely a duplicate")
+    _refused(engine, [*opus.args()[:2], "Claude Opus 4.8 (2026-05-28)", *opus.args()[3:]], "likely a duplicate")
+    _refused(engine, [*opus.args()[:2], "claude opus 4.8", *opus.args()[3:]], "already exists")
 
     # `fits list`: the first fit has missed exactly the paired releases, and says what to run
     listing = json.loads(run("fits", "list", "--json")[1])
@@ -226,9 +243,9 @@ def test_thirty_2026_releases_flow_into_the_fit_the_views_the_grades_and_the_rep
         mine = {p["name"]: p for p in page["trajectory"]}
         assert page["fit_id"] == second["id"]
         assert all(mine[r.model]["in_fit"] for r in releases if r.lab == lab and r.paired), lab
-    # a lab whose 2026 releases carry no pair still has a page, from the hierarchy
-    code, out, err = run("labs", "show", "Microsoft", "--json")
-    assert code == 0 or "no release" in err, err
+    # a lab whose only releases lack the pair (MAI-Thinking-1: AIME, SWE-bench Pro) says what to log
+    code, _, err = run("labs", "show", "Microsoft", "--json")
+    assert code == 2 and "has no release with both swe_bench_verified and gpqa_diamond" in err, err
 
     # the grades see them: Claude Opus 4.8 (SWE-bench Verified 88.6) now leads the SWE spread of gp-1
     grades_after = json.loads(run("predictions", "grade", "--json")[1])
