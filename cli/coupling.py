@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,6 +22,9 @@ from phasewatch.cli.common import (
     table,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 fits_app = new_app("List and inspect stored coupling fits.")
 
 PANEL_OPTION = typer.Option(["growing-pains-34"], "--panel", help="Panel(s) to fit (repeatable; their union).")
@@ -29,6 +34,18 @@ FIT_PANEL_OPTION = typer.Option(
     help="The live panel frontier (default; frontier@YYYY-MM-DD as known then) or frozen panels "
     "(repeatable; their union); growing-pains-34 reproduces the paper.",
 )
+
+
+@contextmanager
+def _registry() -> Iterator[Engine]:
+    """The configured registry's engine for one service call, disposed after it."""
+    from phasewatch.registry.db import open_registry
+
+    engine = open_registry()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _interval(value: Any, digits: int = 2) -> str:
@@ -239,10 +256,10 @@ def _staleness(stale: Any) -> dict[str, Any]:
 def fits_list(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List stored fits, newest first, with their diagnostics and how many releases
     arrived since each that its panel would now hold (and the command that takes them in)."""
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.fits import list_fits
 
-    listings = list_fits(open_registry())
+    with _registry() as engine:
+        listings = list_fits(engine)
     data = [
         {k: v for k, v in f.fit.as_dict().items() if k != "summary"} | {"staleness": _staleness(f.staleness)}
         for f in listings
@@ -291,10 +308,10 @@ def fits_show(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Show a fit: spec, data hash, versions, diagnostics, trend, per-lab slopes and staleness."""
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.fits import show_fit
 
-    shown = show_fit(open_registry(), fit_id)
+    with _registry() as engine:
+        shown = show_fit(engine, fit_id)
     fit = shown.fit
     chosen = output_format(format_, json_)
     if chosen == "json":
@@ -346,10 +363,10 @@ def hfield(
     """Every release's h-field (y minus the population trend) with its 95 % HDI: the fit's
     models and every release with both scores as of today (marked out of fit)."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.fits import hfield as hfield_of
 
-    result = hfield_of(open_registry(), system_clock(), lab=lab, panel=panel, fit_id=fit_id)
+    with _registry() as engine:
+        result = hfield_of(engine, system_clock(), lab=lab, panel=panel, fit_id=fit_id)
     chosen = output_format(format_, json_)
     if chosen == "json":
         print_json({"fit_id": result.fit_id, "models": [vars(r) | {"h": vars(r.h)} for r in result.rows]})
@@ -374,10 +391,10 @@ def predict(
     json_: bool = JSON_OPTION,
 ) -> None:
     """95 % predictive interval of y for a hypothetical release (no refit, no PyMC)."""
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.fits import predict as predict_y
 
-    p = predict_y(open_registry(), lab, x_score, fit_id)
+    with _registry() as engine:
+        p = predict_y(engine, lab, x_score, fit_id)
     chosen = output_format(format_, json_)
     if chosen == "json":
         print_json(vars(p) | {"predicted": vars(p.predicted)})
@@ -426,14 +443,13 @@ def coverage(
     from rich.progress import Progress
 
     from phasewatch.models.coupling import SamplerSettings
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.coverage import run_coverage
 
     chosen = output_format(format_, json_)
-    with Progress(console=console(), transient=True, disable=chosen != "table") as bar:
+    with _registry() as engine, Progress(console=console(), transient=True, disable=chosen != "table") as bar:
         task = bar.add_task(f"coverage ({method})", total=None)
         report = run_coverage(
-            open_registry(),
+            engine,
             method,
             tuple(panel),
             held_out=tuple(held_out),
@@ -483,15 +499,12 @@ def fits_compare(
 
     from rich.progress import Progress
 
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.fits import compare_models
 
     chosen = output_format(format_, json_)
-    with Progress(console=console(), transient=True, disable=chosen != "table") as bar:
+    with _registry() as engine, Progress(console=console(), transient=True, disable=chosen != "table") as bar:
         task = bar.add_task("comparing models", total=None)
-        result = compare_models(
-            open_registry(), tuple(panel), x, y, seed, stage=lambda text: bar.update(task, description=text)
-        )
+        result = compare_models(engine, tuple(panel), x, y, seed, stage=lambda text: bar.update(task, description=text))
     if chosen == "json":
         print_json({**asdict(result), "verdict": result.verdict})
         return
@@ -580,10 +593,10 @@ def fits_matrix(
     from dataclasses import asdict
 
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.fits import coupling_matrix
 
-    matrix = coupling_matrix(open_registry(), system_clock(), min_models)
+    with _registry() as engine:
+        matrix = coupling_matrix(engine, system_clock(), min_models)
     chosen = output_format(format_, json_)
     if chosen == "json":
         print_json(
