@@ -96,9 +96,9 @@ def _releases() -> list[Release]:
 
 @pytest.fixture
 def end_of_2025(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The registry `init` makes, less everything released in 2026: the vocabulary, the
-    sourced table's and the paper's panels' pre-2026 rows (the paper's panels keep their
-    names, which the grading defaults use), the seven predictions."""
+    """The registry `init` makes, less every frontier model released in 2026: the vocabulary,
+    the sourced table's and the paper's panels' pre-2026 rows (the paper's panels keep their
+    names, which the grading defaults use), the base-model panels, the seven predictions."""
     read_csv, read_json = seed._read_csv, seed._read_json
 
     def csv_before_2026(*parts: str) -> list[dict[str, str]]:
@@ -125,6 +125,8 @@ def end_of_2025(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         seed.load_vocabulary(catalog)
         seed.load_sourced_frontier(catalog)
         seed.load_paper_frontier(catalog)
+        seed.load_base_families(catalog)
+        seed.load_paper_base(catalog)
         seed_predictions(session)
     monkeypatch.undo()
     engine.dispose()
