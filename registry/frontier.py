@@ -361,7 +361,8 @@ class Staleness:
             )
         shown = ", ".join(self.unseen[:5]) + (f" and {len(self.unseen) - 5} more" if len(self.unseen) > 5 else "")
         n = len(self.unseen)
-        take = "only a live-panel fit takes them in" if self.frozen else "a refit takes them in"
+        them = "it" if n == 1 else "them"
+        take = f"only a live-panel fit takes {them} in" if self.frozen else f"a refit takes {them} in"
         return (
             f"fit #{self.fit_id} ({self.fit_panels}) is stale: {n} release{'s' if n != 1 else ''} with both scores "
             f"arrived since ({shown}); {take}: run `{self.command}`"

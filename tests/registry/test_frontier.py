@@ -106,4 +106,4 @@ def test_fit_records_its_observations_and_staleness_counts_only_what_arrived_sin
         after = staleness(session, fit)
     assert after.unseen == ["Example 3"] and after.stale
     assert "1 release with both scores arrived since (Example 3)" in after.sentence()
-    assert "only a live-panel fit takes them in: run `phasewatch fit --panel frontier`" in after.sentence()
+    assert "only a live-panel fit takes it in: run `phasewatch fit --panel frontier`" in after.sentence()
