@@ -354,11 +354,8 @@ class Staleness:
         return bool(self.unseen)
 
     def sentence(self) -> str:
-        kind = "frozen panel" if self.frozen else "live panel"
         if not self.unseen:
-            return (
-                f"fit #{self.fit_id} ({self.fit_panels}) is current: no release has arrived since that its {kind} holds"
-            )
+            return f"fit #{self.fit_id} ({self.fit_panels}) is current: no release with both scores has arrived since"
         shown = ", ".join(self.unseen[:5]) + (f" and {len(self.unseen) - 5} more" if len(self.unseen) > 5 else "")
         n = len(self.unseen)
         them = "it" if n == 1 else "them"
