@@ -1,6 +1,8 @@
 # The two set-up commands of the README:
 #   make demo   install into .venv, then run the main job on the embedded SQLite default:
-#               init -> fit -> lab ranking -> a release verdict -> out-of-sample check
+#               init -> the paper's fit reproduced (fit --panel growing-pains-34) -> the live panel's
+#               fit (the default; it gives verdicts) -> fits with their staleness -> lab ranking
+#               -> a release verdict -> out-of-sample check
 #               -> the seven predictions graded (as the paper's registration saw them, and today)
 #               -> base-scale reproduction -> report/index.html, ending with the key findings
 #   make test   install into .venv, then run the whole test suite (SQLite and a throwaway PostgreSQL)
@@ -26,7 +28,9 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/phasewatch init
 	$(BIN)/phasewatch panels list
+	$(BIN)/phasewatch fit --panel growing-pains-34
 	$(BIN)/phasewatch fit
+	$(BIN)/phasewatch fits list
 	$(BIN)/phasewatch labs compare
 	$(BIN)/phasewatch releases check "Claude Opus 4.7"
 	$(BIN)/phasewatch coverage holdout --held-out post-cutoff-2026-04

@@ -34,8 +34,9 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, done.stdout
 
 
-def grow(url: str, target: int, seed: int) -> int:
-    """Log synthetic releases until the live panel holds ``target`` models with both scores."""
+def grow(url: str, target: int, seed: int) -> tuple[int, int]:
+    """Log synthetic releases until the live panel holds ``target`` models with both scores;
+    returns (models before, models after)."""
     from phasewatch.registry.catalog import Catalog
     from phasewatch.registry.db import make_engine, transaction
     from phasewatch.registry.frontier import select_frontier
@@ -66,7 +67,7 @@ def grow(url: str, target: int, seed: int) -> int:
             )
         n = len(select_frontier(session).pairs("swe_bench_verified", "gpqa_diamond"))
     engine.dispose()
-    return n
+    return len(pairs), n
 
 
 def main() -> None:
@@ -79,9 +80,11 @@ def main() -> None:
     url = f"sqlite:///{folder / 'living.db'}"
     env = {**os.environ, "PHASEWATCH_DATABASE_URL": url, "PHASEWATCH_TODAY": "2026-11-30", "COLUMNS": "160"}
     timed(["init"], env)
-    n = grow(url, args.models, seed=1)
-    print(f"live panel: {n} models with both scores ({n - 69} synthetic, timing only)\n")
+    bundled, n = grow(url, args.models, seed=1)
+    print(f"live panel: {n} models with both scores ({n - bundled} synthetic, timing only)\n")
+    loads = {"start": os.getloadavg()[0]}
     fits = [timed(["fit", "--panel", "frontier", "--json"], env)[0] for _ in range(args.fit_rounds)]
+    loads["after the fits"] = os.getloadavg()[0]
     adds = []
     for i in range(args.add_rounds):
         seconds, _ = timed(
@@ -104,7 +107,9 @@ def main() -> None:
             env,
         )
         adds.append(seconds)
-    print(f"SQLite, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    loads["end"] = os.getloadavg()[0]
+    shown = ", ".join(f"{when} {value:.2f}" for when, value in loads.items())
+    print(f"SQLite, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; 1-minute load average: {shown}\n")
     print("| command | median (s) | min | max | runs |")
     print("|---|---|---|---|---|")
     for name, values in (

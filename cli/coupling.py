@@ -3,34 +3,59 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    article,
     console,
     emit,
     new_app,
     output_format,
+    plural,
+    print_csv,
     print_json,
-    registry_session,
     table,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 fits_app = new_app("List and inspect stored coupling fits.")
 
 PANEL_OPTION = typer.Option(["growing-pains-34"], "--panel", help="Panel(s) to fit (repeatable; their union).")
+FIT_PANEL_OPTION = typer.Option(
+    ["frontier"],
+    "--panel",
+    help="The live panel frontier (default; frontier@YYYY-MM-DD as known then) or frozen panels "
+    "(repeatable; their union); growing-pains-34 reproduces the paper.",
+)
 
 
-def _interval(value: dict[str, Any] | Any, digits: int = 2) -> str:
-    v = value if isinstance(value, dict) else vars(value)
-    return f"{v['mean']:+.{digits}f} [{v['low']:+.{digits}f}, {v['high']:+.{digits}f}]"
+@contextmanager
+def _registry() -> Iterator[Engine]:
+    """The configured registry's engine for one service call, disposed after it."""
+    from phasewatch.registry.db import open_registry
+
+    engine = open_registry()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _interval(value: Any, digits: int = 2) -> str:
+    """An :class:`Interval` as "mean [low, high]"."""
+    return f"{value.mean:+.{digits}f} [{value.low:+.{digits}f}, {value.high:+.{digits}f}]"
 
 
 def fit(
-    panel: list[str] = PANEL_OPTION,
+    panel: list[str] = FIT_PANEL_OPTION,
     x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
     y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
     seed: int = typer.Option(1, "--seed", help="Sampler seed."),
@@ -138,195 +163,261 @@ def fit(
 
 
 def _print_fit(result: Any) -> None:
-    s, ols = result.summary, result.ols
-    status = "converged" if result.converged else "DID NOT CONVERGE: " + "; ".join(result.problems)
+    """Render a fit: a just-stored :class:`FitResult` or a read-back :class:`StoredFit`."""
+    from phasewatch.registry.fits import StoredFit, typed_result
+
+    fit = result if isinstance(result, StoredFit) else typed_result(result)
+    s, ols, d = fit.summary, fit.ols, fit.diagnostics
+    status = "converged" if fit.converged else "DID NOT CONVERGE: " + "; ".join(fit.problems)
+    via = getattr(result, "via", None)
     console().print(
-        f"fit #{result.id}: {result.y} on {result.x}, panel(s) {result.panels}, {result.n_models} models "
-        f"({result.elapsed_s:.1f} s{', ' + result.via if result.via else ''}): {status}",
+        f"fit #{fit.id}: {fit.y} on {fit.x}, panel(s) {','.join(fit.panels)}, {fit.n_models} models "
+        f"({fit.elapsed_s:.1f} s{', ' + via if via else ''}): {status}",
         markup=False,
     )
-    from phasewatch.models.coupling import ModelSpec
-    from phasewatch.registry.fits import METHOD
-
-    spec = ModelSpec.from_method(result.spec.get("method", "hierarchical-studentt-v1"))
-    scale = "logit scale" if spec.link == "logit" else "pp"
     console().print(
-        f"model: {spec.label}"
+        f"model: {fit.spec.label}"
         + (
             ""
-            if result.spec.get("method") == METHOD
+            if fit.is_default_model
             else " (not the default model: stored for `fits compare`, never used for verdicts)"
         ),
         markup=False,
     )
-    if not result.accepted:
+    if not fit.accepted:
         console().print("this fit is NOT used for verdicts (pass --accept-unconverged to insist)", style="bold red")
-    d = result.diagnostics
     table(
         "diagnostics",
         ("max r_hat", "min bulk ESS", "min tail ESS", "divergences", "chains x draws"),
         [
             (
-                f"{d['max_r_hat']:.4f}",
-                f"{d['min_ess_bulk']:.0f}",
-                f"{d['min_ess_tail']:.0f}",
-                d["divergences"],
-                f"{d['chains']} x {d['draws']}",
+                f"{d.max_r_hat:.4f}",
+                f"{d.min_ess_bulk:.0f}",
+                f"{d.min_ess_tail:.0f}",
+                d.divergences,
+                f"{d.chains} x {d.draws}",
             )
         ],
     )
+    low, high = ols.prediction_interval(ols.x_mean)
     table(
         "population trend",
         ("quantity", "estimate", "what it is"),
         [
-            (
-                "OLS slope",
-                f"{ols['slope']:.4f} [{ols['slope_ci95'][0]:.3f}, {ols['slope_ci95'][1]:.3f}]",
-                "t-based 95 % CI",
-            ),
+            ("OLS slope", f"{ols.slope:.4f} [{ols.slope_ci95[0]:.3f}, {ols.slope_ci95[1]:.3f}]", "t-based 95 % CI"),
             (
                 "OLS intercept",
-                f"{ols['intercept']:.2f} [{ols['intercept_ci95'][0]:.1f}, {ols['intercept_ci95'][1]:.1f}]",
+                f"{ols.intercept:.2f} [{ols.intercept_ci95[0]:.1f}, {ols.intercept_ci95[1]:.1f}]",
                 "t-based 95 % CI",
             ),
-            ("OLS r", f"{ols['r']:+.4f} (p = {ols['p_value']:.1e})", "Pearson correlation"),
-            ("paper's band", f"±{ols['paper_band']:.2f} pp", "1.96 x RMS residual (ignores parameter uncertainty)"),
+            ("OLS r", f"{ols.r:+.4f} (p = {ols.p_value:.1e})", "Pearson correlation"),
+            ("paper's band", f"±{ols.paper_band:.2f} pp", "1.96 x RMS residual (ignores parameter uncertainty)"),
             (
                 "t-based PI half-width",
-                f"±{_pi_half(ols):.2f} pp at mean x",
+                f"±{(high - low) / 2:.2f} pp at mean x",
                 "95 % prediction interval for a new release",
             ),
-            ("posterior slope", _interval(s["population_slope"], 3), f"{spec.label}, {scale}, 95 % HDI"),
-            ("posterior intercept", _interval(s["population_intercept"], 1), f"at x = 0, {scale}, 95 % HDI"),
-            ("posterior r", _interval(s["r"], 3), "posterior-predictive Pearson r, 95 % HDI"),
-            ("residual sd", _interval(s["noise_sd"], 2), f"Student-t scale, {scale}"),
+            ("posterior slope", _interval(s.population_slope, 3), f"{fit.spec.label}, {fit.scale}, 95 % HDI"),
+            ("posterior intercept", _interval(s.population_intercept, 1), f"at x = 0, {fit.scale}, 95 % HDI"),
+            ("posterior r", _interval(s.r, 3), "posterior-predictive Pearson r, 95 % HDI"),
+            ("residual sd", _interval(s.noise_sd, 2), f"Student-t scale, {fit.scale}"),
         ],
     )
     table(
-        f"per-lab coupling (slope dy/dx, {scale}; mean h in pp)",
+        f"per-lab coupling (slope dy/dx, {fit.scale}; mean h in pp)",
         ("lab", "n", "slope, 95 % HDI", "OLS slope (paper's method)", "mean h (pp), 95 % HDI"),
         [
             (
-                lab["lab"],
-                lab["n_models"],
-                _interval(lab["slope"], 3),
-                f"{lab['ols_slope']:.3f}" if lab["ols_slope"] is not None else "",
-                _interval(lab["mean_h"], 1),
+                lab.lab,
+                lab.n_models,
+                _interval(lab.slope, 3),
+                f"{lab.ols_slope:.3f}" if lab.ols_slope is not None else "",
+                _interval(lab.mean_h, 1),
             )
-            for lab in s["labs"]
+            for lab in s.labs
         ],
     )
 
 
-def _pi_half(ols: dict[str, Any]) -> float:
-    from scipy import stats
-
-    t = stats.t.ppf(0.975, ols["n"] - 2)
-    return float(t * ols["residual_sd"] * (1 + 1 / ols["n"]) ** 0.5)
+def _staleness(stale: Any) -> dict[str, Any]:
+    return {
+        "frozen_panel": stale.frozen,
+        "releases_since": len(stale.unseen),
+        "unseen": stale.unseen,
+        "command": stale.command if stale.stale else None,
+    }
 
 
 @fits_app.command("list")
-def fits_list(json_: bool = JSON_OPTION) -> None:
-    """List stored fits, newest first, with their diagnostics."""
-    from phasewatch.registry.fits import list_fits
+def fits_list(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
+    """List stored fits, newest first, with their diagnostics and how many releases
+    arrived since each that its panel would now hold (and the command that takes them in)."""
+    from phasewatch.services.fits import list_fits
 
-    with registry_session() as session:
-        fits = list_fits(session)
-    if json_:
-        print_json([{k: v for k, v in vars(f).items() if k != "summary"} for f in fits])
-        return
-    table(
-        f"{len(fits)} fits",
-        ("id", "created", "panels", "y ~ x", "n", "max r_hat", "divergences", "used for verdicts"),
+    with _registry() as engine:
+        listings = list_fits(engine)
+    data = [
+        {k: v for k, v in f.fit.as_dict().items() if k != "summary"} | {"staleness": _staleness(f.staleness)}
+        for f in listings
+    ]
+    emit(
+        format_,
+        plural(len(listings), "fit"),
+        (
+            "id",
+            "created",
+            "panels",
+            "model",
+            "y ~ x",
+            "n",
+            "max r_hat",
+            "divergences",
+            "used for verdicts",
+            "releases since",
+            "to take them in",
+        ),
         [
             (
-                f.id,
-                f.created_at,
-                f.panels,
-                f"{f.y} ~ {f.x}",
-                f.n_models,
-                f"{f.diagnostics['max_r_hat']:.4f}",
-                f.diagnostics["divergences"],
-                f.accepted,
+                f.fit.id,
+                f.fit.created_at,
+                ",".join(f.fit.panels),
+                f.fit.spec.label,
+                f"{f.fit.y} ~ {f.fit.x}",
+                f.fit.n_models,
+                f"{f.fit.diagnostics.max_r_hat:.4f}",
+                f.fit.diagnostics.divergences,
+                f.fit.accepted,
+                len(f.staleness.unseen),
+                f.staleness.command if f.staleness.stale else "current",
             )
-            for f in fits
+            for f in listings
         ],
+        json_=json_,
+        data=data,
     )
 
 
 @fits_app.command("show")
 def fits_show(
     fit_id: int | None = typer.Argument(None, help="Fit id (default: the latest accepted fit)."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Show a fit: spec, data hash, versions, diagnostics, trend and per-lab slopes."""
-    from phasewatch.registry.fits import show_fit
+    """Show a fit: spec, data hash, versions, diagnostics, trend, per-lab slopes and staleness."""
+    from phasewatch.services.fits import show_fit
 
-    with registry_session() as session:
-        result = show_fit(session, fit_id)
-    if json_:
-        print_json(vars(result))
+    with _registry() as engine:
+        shown = show_fit(engine, fit_id)
+    fit = shown.fit
+    chosen = output_format(format_, json_)
+    if chosen == "json":
+        print_json(fit.as_dict() | {"staleness": _staleness(shown.staleness)})
         return
-    _print_fit(result)
+    if chosen == "csv":
+        s = fit.summary
+        rows = [
+            (name, interval.mean, interval.low, interval.high)
+            for name, interval in (
+                ("population slope", s.population_slope),
+                ("population intercept", s.population_intercept),
+                ("r", s.r),
+                ("residual sd", s.noise_sd),
+                ("nu", s.nu),
+                ("lab intercept sd", s.lab_intercept_sd),
+                ("lab slope sd", s.lab_slope_sd),
+            )
+        ]
+        rows += [(f"slope: {lab.lab}", lab.slope.mean, lab.slope.low, lab.slope.high) for lab in s.labs]
+        rows += [(f"mean h: {lab.lab}", lab.mean_h.mean, lab.mean_h.low, lab.mean_h.high) for lab in s.labs]
+        print_csv(("quantity", "mean", "low", "high"), rows)
+        return
+    _print_fit(fit)
     table(
         "provenance",
         ("", ""),
         [
-            ("data hash", result.data_hash),
-            ("seed", result.seed),
-            ("spec", str(result.spec)),
-            ("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items())),
+            ("data hash", fit.data_hash),
+            ("seed", fit.seed),
+            (
+                "spec",
+                f"{fit.spec.method}; sampler {fit.settings.sampler}, {fit.settings.chains} chains x "
+                f"({fit.settings.tune} tune + {fit.settings.draws} draws), target accept {fit.settings.target_accept}",
+            ),
+            ("versions", ", ".join(f"{k} {v}" for k, v in fit.versions.items())),
         ],
     )
+    console().print(shown.staleness.sentence(), markup=False)
 
 
 def hfield(
     lab: str | None = typer.Option(None, "--lab", help="Only this lab."),
     panel: str | None = typer.Option(None, "--panel", help="Models of this panel (may be outside the fit)."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Every release's h-field (y minus the population trend) with its 95 % HDI: the fit's
     models and every release with both scores as of today (marked out of fit)."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.hfield import hfield_rows
+    from phasewatch.services.fits import hfield as hfield_of
 
-    with registry_session() as session:
-        fit_used, rows = hfield_rows(session, lab=lab, panel=panel, fit_id=fit_id, as_of=system_clock().today())
-    if json_:
-        print_json({"fit_id": fit_used, "models": [vars(r) | {"h": vars(r.h)} for r in rows]})
-        return
-    table(
-        f"h-field against fit #{fit_used} ({len(rows)} models; + = y-rich)",
-        ("model", "lab", "date", "x", "y", "h (pp), 95 % HDI", "in fit"),
-        [(r.name, r.lab, r.date, r.x, r.y, _interval(vars(r.h), 1), r.in_fit) for r in rows],
-    )
+    with _registry() as engine:
+        result = hfield_of(engine, system_clock(), lab=lab, panel=panel, fit_id=fit_id)
+    chosen = output_format(format_, json_)
+    if chosen == "json":
+        print_json({"fit_id": result.fit_id, "models": [vars(r) | {"h": vars(r.h)} for r in result.rows]})
+    elif chosen == "csv":
+        print_csv(
+            ("model", "lab", "date", "x", "y", "h", "h_low", "h_high", "in_fit"),
+            [(r.name, r.lab, r.date, r.x, r.y, r.h.mean, r.h.low, r.h.high, r.in_fit) for r in result.rows],
+        )
+    else:
+        table(
+            f"h-field against fit #{result.fit_id} ({plural(len(result.rows), 'model')}; + = y-rich)",
+            ("model", "lab", "date", "x", "y", "h (pp), 95 % HDI", "in fit"),
+            [(r.name, r.lab, r.date, r.x, r.y, _interval(r.h, 1), r.in_fit) for r in result.rows],
+        )
 
 
 def predict(
     lab: str = typer.Option(..., "--lab", help="The lab (an unknown lab is predicted as a new lab)."),
     x_score: float = typer.Option(..., "--x-score", help="The release's x score (SWE-bench Verified by default)."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """95 % predictive interval of y for a hypothetical release (no refit, no PyMC)."""
-    from phasewatch.registry.fits import predict as run_predict
+    from phasewatch.services.fits import predict as predict_y
 
-    with registry_session() as session:
-        prediction = run_predict(session, lab, x_score, fit_id)
-    if json_:
-        print_json(vars(prediction))
-        return
-    p = prediction.predicted
-    who = (
-        prediction.lab
-        if prediction.lab_known
-        else f"{prediction.lab} (a lab the fit has not seen: effects drawn from the hierarchy)"
-    )
-    print(
-        f"fit #{prediction.fit_id}: a {who} release at x = {prediction.x:g} is predicted at "
-        f"{p['mean']:.1f}, 95 % interval [{p['low']:.1f}, {p['high']:.1f}]"
-    )
+    with _registry() as engine:
+        p = predict_y(engine, lab, x_score, fit_id)
+    chosen = output_format(format_, json_)
+    if chosen == "json":
+        print_json(vars(p) | {"predicted": vars(p.predicted)})
+    elif chosen == "csv":
+        print_csv(
+            ("fit_id", "lab", "lab_known", "x_benchmark", "x", "y_benchmark", "mean", "low", "high", "prob"),
+            [
+                (
+                    p.fit_id,
+                    p.lab,
+                    p.lab_known,
+                    p.x_benchmark,
+                    p.x,
+                    p.y_benchmark,
+                    p.predicted.mean,
+                    p.predicted.low,
+                    p.predicted.high,
+                    p.predicted.prob,
+                )
+            ],
+        )
+    else:
+        who = p.lab if p.lab_known else f"{p.lab} (a lab the fit has not seen: effects drawn from the hierarchy)"
+        print(
+            f"fit #{p.fit_id}: {article(who)} {who} release at x = {p.x:g} is predicted at "
+            f"{p.predicted.mean:.1f}, 95 % interval [{p.predicted.low:.1f}, {p.predicted.high:.1f}]"
+        )
 
 
 def coverage(
@@ -341,17 +432,17 @@ def coverage(
     target_accept: float = typer.Option(
         0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."
     ),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Check the 95 % predictive intervals out of sample and store the coverage."""
     from rich.progress import Progress
 
     from phasewatch.models.coupling import SamplerSettings
-    from phasewatch.registry.coverage import run_coverage
-    from phasewatch.registry.db import open_registry
+    from phasewatch.services.coverage import run_coverage
 
-    engine = open_registry()
-    with Progress(console=console(), transient=True, disable=json_) as bar:
+    chosen = output_format(format_, json_)
+    with _registry() as engine, Progress(console=console(), transient=True, disable=chosen != "table") as bar:
         task = bar.add_task(f"coverage ({method})", total=None)
         report = run_coverage(
             engine,
@@ -362,12 +453,12 @@ def coverage(
             settings=SamplerSettings(draws=draws, tune=tune, target_accept=target_accept),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    if json_:
-        print_json(vars(report))
+    columns = ("model", "lab", "x", "y", "predicted_low", "predicted_high", "inside")
+    rows = [(c.name, c.lab, c.x, c.y, c.predicted.low, c.predicted.high, c.inside) for c in report.details]
+    if chosen != "table":
+        emit(chosen, None, columns, rows, data=report.as_dict())
         return
-    from phasewatch.models.comparison import clopper_pearson
-
-    low, high = clopper_pearson(report.inside, report.n)
+    low, high = report.share_interval
     console().print(
         f"{report.method} on {report.panels}: {report.inside}/{report.n} inside the 95 % interval "
         f"({report.share:.1%}, 95 % binomial CI [{low:.1%}, {high:.1%}]; nominal {report.nominal:.0%})",
@@ -375,23 +466,16 @@ def coverage(
     )
     w = report.worst_refit
     console().print(
-        f"{w['refits']} refit(s), worst: max r_hat {w['max_r_hat']:.3f}, min bulk ESS {w['min_ess_bulk']:.0f}, "
-        f"{w['divergences']} divergences in all",
+        f"{plural(int(w['refits']), 'refit')}, worst: max r_hat {w['max_r_hat']:.3f}, "
+        f"min bulk ESS {w['min_ess_bulk']:.0f}, {plural(int(w['divergences']), 'divergence')} in all",
         markup=False,
     )
     table(
         None,
         ("model", "lab", "x", "y", "95 % predictive interval", "inside"),
         [
-            (
-                d["name"],
-                d["lab"],
-                d["x"],
-                d["y"],
-                f"[{d['predicted']['low']:.1f}, {d['predicted']['high']:.1f}]",
-                d["inside"],
-            )
-            for d in report.details
+            (c.name, c.lab, c.x, c.y, f"[{c.predicted.low:.1f}, {c.predicted.high:.1f}]", c.inside)
+            for c in report.details
         ],
     )
 
@@ -402,6 +486,7 @@ def fits_compare(
     x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
     y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
     seed: int = typer.Option(1, "--seed", help="Sampler seed for fits not yet stored."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Compare linear vs bounded and pooled vs hierarchical vs unpooled models by
@@ -410,23 +495,51 @@ def fits_compare(
 
     from rich.progress import Progress
 
-    from phasewatch.models.coupling import SamplerSettings
-    from phasewatch.registry.comparison import compare_fits
-    from phasewatch.registry.db import open_registry
+    from phasewatch.services.fits import compare_models
 
-    engine = open_registry()
-    with Progress(console=console(), transient=True, disable=json_) as bar:
+    chosen = output_format(format_, json_)
+    with _registry() as engine, Progress(console=console(), transient=True, disable=chosen != "table") as bar:
         task = bar.add_task("comparing models", total=None)
-        result = compare_fits(
-            engine,
-            tuple(panel),
-            x,
-            y,
-            SamplerSettings(seed=seed),
-            stage=lambda text: bar.update(task, description=text),
-        )
-    if json_:
+        result = compare_models(engine, tuple(panel), x, y, seed, stage=lambda text: bar.update(task, description=text))
+    if chosen == "json":
         print_json({**asdict(result), "verdict": result.verdict})
+        return
+    if chosen == "csv":
+        print_csv(
+            (
+                "rank",
+                "model",
+                "method",
+                "fit_id",
+                "converged",
+                "elpd",
+                "se",
+                "elpd_diff",
+                "diff_se",
+                "p_loo",
+                "weight",
+                "high_k",
+                "refitted",
+            ),
+            [
+                (
+                    r.rank,
+                    r.model,
+                    r.method,
+                    r.fit_id,
+                    r.converged,
+                    r.elpd,
+                    r.se,
+                    r.elpd_diff,
+                    r.diff_se,
+                    r.p_loo,
+                    r.weight,
+                    r.high_k,
+                    r.refitted,
+                )
+                for r in result.rows
+            ],
+        )
         return
 
     def cover(row: Any) -> str:
@@ -468,6 +581,7 @@ def fits_matrix(
     min_models: int = typer.Option(
         10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."
     ),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """The coupling matrix of the frontier benchmarks: pairwise-complete correlation
@@ -475,13 +589,23 @@ def fits_matrix(
     from dataclasses import asdict
 
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.comparison import benchmark_matrix
+    from phasewatch.services.fits import coupling_matrix
 
-    with registry_session() as session:
-        matrix = benchmark_matrix(session, as_of=system_clock().today(), min_models=min_models)
-    if json_:
+    with _registry() as engine:
+        matrix = coupling_matrix(engine, system_clock(), min_models)
+    chosen = output_format(format_, json_)
+    if chosen == "json":
         print_json(
             {"benchmarks": matrix.benchmarks, "n_models": matrix.n_models, "cells": [asdict(c) for c in matrix.cells]}
+        )
+        return
+    if chosen == "csv":
+        print_csv(
+            ("x", "y", "n", "r", "r_low", "r_high"),
+            [
+                (c.x, c.y, c.n, *((None, None, None) if c.r is None else (c.r.mean, c.r.low, c.r.high)))
+                for c in matrix.cells
+            ],
         )
         return
 

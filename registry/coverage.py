@@ -1,5 +1,6 @@
-"""Honest checks of the predictive intervals: leave-one-out, leave-future-out,
-and hold-out panels (e.g. the five post-cutoff releases), stored for reference."""
+"""Stored checks of the predictive intervals (leave-one-out, leave-future-out,
+hold-out panels): Session-level storage and read-back. The use case that runs
+them is :mod:`phasewatch.services.coverage`."""
 
 from __future__ import annotations
 
@@ -7,22 +8,21 @@ import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from phasewatch.models.coupling import CouplingData, SamplerSettings
-from phasewatch.registry.db import transaction
-from phasewatch.registry.errors import InvalidInputError
-from phasewatch.registry.fits import DEFAULT_PANELS, DEFAULT_SPEC, DEFAULT_X, DEFAULT_Y, panel_data
+from phasewatch.models.coupling import CouplingData, Coverage, ModelSpec, Priors, ReleaseCheck, SamplerSettings
+from phasewatch.models.intervals import Interval
 from phasewatch.registry.schema import CoverageCheck
 
-# Refits sample as a stored fit does, so that their diagnostics mean the same.
-COVERAGE_SETTINGS = SamplerSettings()
 METHODS = ("loo", "lfo", "holdout")
 
 
 @dataclass(frozen=True)
 class CoverageReport:
+    """A stored coverage check read back: how many held-out releases fell inside
+    their 95 % predictive interval, with a binomial interval on the share."""
+
     id: int
     method: str
     panels: str
@@ -30,78 +30,86 @@ class CoverageReport:
     nominal: float
     n: int
     inside: int
-    share: float
     worst_refit: dict[str, float]
-    details: list[dict[str, Any]]
+    details: list[ReleaseCheck]
+
+    @property
+    def share(self) -> float:
+        return self.inside / self.n if self.n else float("nan")
+
+    @property
+    def share_interval(self) -> tuple[float, float]:
+        """The 95 % Clopper-Pearson interval of the share inside."""
+        from phasewatch.models.comparison import clopper_pearson
+
+        return clopper_pearson(self.inside, self.n)
+
+    def as_dict(self) -> dict[str, Any]:
+        low, high = self.share_interval
+        return {
+            "id": self.id,
+            "method": self.method,
+            "panels": self.panels,
+            "held_out": self.held_out,
+            "nominal": self.nominal,
+            "n": self.n,
+            "inside": self.inside,
+            "share": self.share,
+            "share_ci95": [low, high],
+            "worst_refit": self.worst_refit,
+            "details": [{**asdict(c), "inside": c.inside} for c in self.details],
+        }
 
 
-def _default_cutoff(data: CouplingData) -> str:
+def default_cutoff(data: CouplingData) -> str:
     """The release date that leaves the last quarter of dated releases out."""
     dates = sorted(d for d in data.dates if d)
     return dates[int(len(dates) * 0.75)]
 
 
-def run_coverage(
-    engine: Engine,
-    method: str,
-    panels: tuple[str, ...] = DEFAULT_PANELS,
+def store_coverage(
+    session: Session,
+    coverage: Coverage,
     *,
-    held_out: tuple[str, ...] = (),
-    cutoff: str | None = None,
-    settings: SamplerSettings = COVERAGE_SETTINGS,
-    progress: Any = None,
+    panels: tuple[str, ...],
+    held_out: tuple[str, ...],
+    x: str,
+    y: str,
+    spec: ModelSpec,
+    settings: SamplerSettings,
+    priors: Priors,
 ) -> CoverageReport:
-    from phasewatch.models.coupling import CouplingSampler, held_out_checks, leave_future_out, leave_one_out
-
-    if method not in METHODS:
-        raise InvalidInputError(f"unknown coverage method {method!r}", f"use one of {', '.join(METHODS)}")
-    if method == "holdout" and not held_out:
-        raise InvalidInputError("holdout needs --held-out PANEL", "e.g. --held-out post-cutoff-2026-04")
-    with transaction(engine) as session:
-        data = panel_data(session, panels, DEFAULT_X, DEFAULT_Y)
-        test = panel_data(session, held_out, DEFAULT_X, DEFAULT_Y) if method == "holdout" else None
-    if test is not None:
-        overlap = set(test.names) & set(data.names)
-        if overlap:
-            raise InvalidInputError(
-                f"held-out models are also in the fit: {sorted(overlap)}", "hold out a disjoint panel"
-            )
-    sampler = CouplingSampler(data, None, DEFAULT_SPEC)  # the default model, whose intervals give verdicts
-    if method == "loo":
-        coverage = leave_one_out(sampler, data, settings, progress=progress)
-    elif method == "lfo":
-        coverage = leave_future_out(sampler, data, cutoff or _default_cutoff(data), settings)
-    else:
-        assert test is not None
-        from phasewatch.models.coupling import Coverage
-
-        checks, diagnostics = held_out_checks(sampler, data, test, settings)
-        coverage = Coverage(f"hold-out ({', '.join(held_out)})", 0.95, checks, [diagnostics])
-    details = [{**dataclasses.asdict(c), "inside": c.inside} for c in coverage.checks]
+    """Store one coverage check and read it back."""
     record = CoverageCheck(
         panels=",".join(panels),
         held_out=",".join(held_out) or None,
         method=coverage.method,
-        x_benchmark=DEFAULT_X,
-        y_benchmark=DEFAULT_Y,
+        x_benchmark=x,
+        y_benchmark=y,
         nominal=coverage.nominal,
         n=coverage.n,
         inside=coverage.inside,
         spec={
-            "method": DEFAULT_SPEC.method,
+            "method": spec.method,
             "settings": asdict(settings),
-            "priors": asdict(sampler.priors),
+            "priors": asdict(priors),
             "worst_refit": coverage.worst_refit,
         },
-        details=details,
+        details=[{**dataclasses.asdict(c), "inside": c.inside} for c in coverage.checks],
     )
-    with transaction(engine) as session:
-        session.add(record)
-        session.flush()
-        return _report(record)
+    session.add(record)
+    session.flush()
+    return read_coverage(record)
 
 
-def _report(record: CoverageCheck) -> CoverageReport:
+def _check(stored: dict[str, Any]) -> ReleaseCheck:
+    fields = {f.name for f in dataclasses.fields(ReleaseCheck)}
+    raw = {k: v for k, v in stored.items() if k in fields}
+    return ReleaseCheck(**{**raw, "h": Interval(**raw["h"]), "predicted": Interval(**raw["predicted"])})
+
+
+def read_coverage(record: CoverageCheck) -> CoverageReport:
+    """A stored coverage check as a typed record."""
     return CoverageReport(
         id=record.id,
         method=record.method,
@@ -110,11 +118,10 @@ def _report(record: CoverageCheck) -> CoverageReport:
         nominal=record.nominal,
         n=record.n,
         inside=record.inside,
-        share=record.inside / record.n if record.n else float("nan"),
         worst_refit=record.spec.get("worst_refit", {}),
-        details=record.details,
+        details=[_check(d) for d in record.details],
     )
 
 
 def list_coverage(session: Session) -> list[CoverageReport]:
-    return [_report(r) for r in session.scalars(select(CoverageCheck).order_by(CoverageCheck.id))]
+    return [read_coverage(r) for r in session.scalars(select(CoverageCheck).order_by(CoverageCheck.id))]

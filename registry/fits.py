@@ -19,14 +19,17 @@ from sqlalchemy.orm import Session, selectinload
 from phasewatch.models.coupling import (
     CouplingData,
     CouplingSummary,
+    Diagnostics,
     FitOutcome,
     ModelSpec,
+    OLSTrend,
     Posterior,
     Priors,
     ReleaseCheck,
     SamplerSettings,
     check_release,
 )
+from phasewatch.models.intervals import Interval
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.dates import format_partial_date
 from phasewatch.registry.db import transaction
@@ -262,10 +265,6 @@ def _result(fit: Fit) -> FitResult:
     )
 
 
-def list_fits(session: Session) -> list[FitResult]:
-    return [_result(f) for f in session.scalars(select(Fit).order_by(Fit.id.desc()))]
-
-
 def get_fit(session: Session, fit_id: int | None = None, *, x: str = DEFAULT_X, y: str = DEFAULT_Y) -> Fit:
     """A fit by id, else the latest accepted fit of x and y."""
     if fit_id is not None:
@@ -289,16 +288,19 @@ def latest_accepted_fit(session: Session, x: str = DEFAULT_X, y: str = DEFAULT_Y
     )
 
 
-def show_fit(session: Session, fit_id: int | None = None) -> FitResult:
-    return _result(get_fit(session, fit_id))
+# --- read-back: stored fits as typed records -----------------------------------------------
 
 
 def summary_of(fit: Fit) -> CouplingSummary:
     """The stored summary as typed objects."""
+    return _summary(fit.summary)
+
+
+def _summary(stored: dict[str, Any]) -> CouplingSummary:
     from phasewatch.models.coupling import LabCoupling, ModelHField
     from phasewatch.models.intervals import Interval
 
-    raw = dict(fit.summary)
+    raw = dict(stored)
     labs = [
         LabCoupling(**{**lab, "slope": Interval(**lab["slope"]), "mean_h": Interval(**lab["mean_h"])})
         for lab in raw.pop("labs")
@@ -308,13 +310,190 @@ def summary_of(fit: Fit) -> CouplingSummary:
     return CouplingSummary(**scalars, labs=labs, models=models)
 
 
+def _fields(cls: type, stored: dict[str, Any]) -> dict[str, Any]:
+    """The keys of ``stored`` that are fields of the dataclass ``cls`` (lists back to tuples)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in names}
+
+
+@dataclass(frozen=True)
+class StoredFit:
+    """A stored fit read back as typed objects: what went in (panels, spec, sampler
+    settings, priors, data hash, versions), how it sampled (:class:`Diagnostics`),
+    the paper's :class:`OLSTrend` and the posterior's :class:`CouplingSummary`
+    (population trend, per-lab slopes, every model's h-field)."""
+
+    id: int
+    created_at: str
+    panels: tuple[str, ...]
+    x: str
+    y: str
+    n_models: int
+    spec: ModelSpec
+    settings: SamplerSettings
+    priors: Priors
+    seed: int
+    data_hash: str
+    versions: dict[str, str]
+    diagnostics: Diagnostics
+    converged: bool
+    accepted: bool
+    elapsed_s: float
+    ols: OLSTrend
+    summary: CouplingSummary
+
+    @property
+    def problems(self) -> list[str]:
+        return self.diagnostics.problems
+
+    @property
+    def is_default_model(self) -> bool:
+        """Whether this is the model whose fits give verdicts (the others are for `fits compare`)."""
+        return self.spec.method == METHOD
+
+    @property
+    def scale(self) -> str:
+        """The unit of slopes and residuals: the logit scale or percentage points."""
+        return "logit scale" if self.spec.link == "logit" else "pp"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (the stored layout: diagnostics with their problems, OLS with the paper's band)."""
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "panels": ",".join(self.panels),
+            "x": self.x,
+            "y": self.y,
+            "n_models": self.n_models,
+            "converged": self.converged,
+            "accepted": self.accepted,
+            "problems": self.problems,
+            "diagnostics": {**asdict(self.diagnostics), "problems": self.problems},
+            "ols": {**asdict(self.ols), "paper_band": self.ols.paper_band},
+            "summary": asdict(self.summary),
+            "elapsed_s": self.elapsed_s,
+            "seed": self.seed,
+            "data_hash": self.data_hash,
+            "spec": {
+                "method": self.spec.method,
+                "link": self.spec.link,
+                "pooling": self.spec.pooling,
+                "sampler": self.settings.sampler,
+                "priors": asdict(self.priors),
+                "settings": asdict(self.settings),
+            },
+            "versions": self.versions,
+        }
+
+
+def _stored(
+    *,
+    id: int,
+    created_at: str,
+    panels: str,
+    x: str,
+    y: str,
+    n_models: int,
+    spec: dict[str, Any],
+    seed: int,
+    data_hash: str,
+    versions: dict[str, str],
+    diagnostics: dict[str, Any],
+    converged: bool,
+    accepted: bool,
+    elapsed_s: float,
+    ols: dict[str, Any],
+    summary: dict[str, Any],
+) -> StoredFit:
+    model = ModelSpec.from_method(spec.get("method", METHOD))
+    settings = spec.get("settings") or {"seed": seed}
+    return StoredFit(
+        id=id,
+        created_at=created_at,
+        panels=tuple(p for p in panels.split(",") if p),
+        x=x,
+        y=y,
+        n_models=n_models,
+        spec=model,
+        settings=SamplerSettings(**_fields(SamplerSettings, settings)),
+        priors=Priors(**_fields(Priors, spec["priors"])) if spec.get("priors") else Priors.for_link(model.link),
+        seed=seed,
+        data_hash=data_hash,
+        versions=dict(versions),
+        diagnostics=Diagnostics(**_fields(Diagnostics, diagnostics)),
+        converged=converged,
+        accepted=accepted,
+        elapsed_s=elapsed_s,
+        ols=OLSTrend(**_fields(OLSTrend, ols)),
+        summary=_summary(summary),
+    )
+
+
+def read_fit(fit: Fit) -> StoredFit:
+    """A stored fit row as a typed record."""
+    return _stored(
+        id=fit.id,
+        created_at=fit.created_at.isoformat(timespec="seconds") if fit.created_at else "",
+        panels=fit.panels,
+        x=fit.x_benchmark,
+        y=fit.y_benchmark,
+        n_models=fit.n_models,
+        spec=fit.spec,
+        seed=fit.seed,
+        data_hash=fit.data_hash,
+        versions=fit.versions,
+        diagnostics=fit.diagnostics,
+        converged=fit.converged,
+        accepted=fit.accepted,
+        elapsed_s=fit.elapsed_s,
+        ols=fit.ols,
+        summary=fit.summary,
+    )
+
+
+def typed_result(result: FitResult) -> StoredFit:
+    """A just-stored fit's :class:`FitResult` as the same typed record :func:`read_fit` gives."""
+    return _stored(
+        id=result.id,
+        created_at=result.created_at,
+        panels=result.panels,
+        x=result.x,
+        y=result.y,
+        n_models=result.n_models,
+        spec=result.spec,
+        seed=result.seed,
+        data_hash=result.data_hash,
+        versions=result.versions,
+        diagnostics=result.diagnostics,
+        converged=result.converged,
+        accepted=result.accepted,
+        elapsed_s=result.elapsed_s,
+        ols=result.ols,
+        summary=result.summary,
+    )
+
+
+def list_fits(session: Session) -> list[StoredFit]:
+    """Every stored fit, newest first, read back as typed records."""
+    return [read_fit(f) for f in session.scalars(select(Fit).order_by(Fit.id.desc()))]
+
+
+def show_fit(session: Session, fit_id: int | None = None) -> StoredFit:
+    """A fit by id (default: the latest accepted fit), read back as a typed record."""
+    return read_fit(get_fit(session, fit_id))
+
+
 @dataclass(frozen=True)
 class Prediction:
+    """The 95 % posterior-predictive interval of y for a hypothetical release."""
+
     fit_id: int
+    x_benchmark: str
+    y_benchmark: str
     lab: str
     lab_known: bool
     x: float
-    predicted: dict[str, float]
+    predicted: Interval
 
 
 def predict(session: Session, lab: str, x_score: float, fit_id: int | None = None) -> Prediction:
@@ -328,14 +507,7 @@ def predict(session: Session, lab: str, x_score: float, fit_id: int | None = Non
     lab_name = _lab_name(session, lab)
     posterior = Posterior.from_bytes(fit.posterior)
     draws, known = posterior.predictive(x_score, lab_name, seed=fit.seed)
-    interval = clip_to_scale(eti(draws))
-    return Prediction(
-        fit_id=fit.id,
-        lab=lab_name,
-        lab_known=known,
-        x=x_score,
-        predicted={"mean": interval.mean, "low": interval.low, "high": interval.high, "prob": interval.prob},
-    )
+    return Prediction(fit.id, fit.x_benchmark, fit.y_benchmark, lab_name, known, x_score, clip_to_scale(eti(draws)))
 
 
 def _lab_name(session: Session, lab: str) -> str:

@@ -330,11 +330,22 @@ def record_fit_observations(session: Session, fit_id: int, observation_ids: list
 
 @dataclass(frozen=True)
 class Staleness:
-    """What the live panel holds that a fit has not seen."""
+    """The releases a fit has not seen that its panel would hold now.
+
+    For a fit of the live panel: every model the live panel (as of the fit's
+    as-of date, if it had one) holds with both of the fit's benchmarks and the
+    fit did not see. For a fit of frozen panels: the panels' models it did not
+    see (none, unless observations were added to the panels), and the releases
+    whose pair of scores was completed at or after the fit was made, which only
+    a live-panel fit takes in. Figures that were already in the registry when a
+    frozen panel was fitted (e.g. the bundled sourced panel beside the paper's)
+    were left out by choosing that panel, and do not count as arrived since.
+    """
 
     fit_id: int
     fit_panels: str
     fit_models: int
+    frozen: bool
     unseen: list[str]
     command: str
 
@@ -344,19 +355,18 @@ class Staleness:
 
     def sentence(self) -> str:
         if not self.unseen:
-            return f"fit #{self.fit_id} ({self.fit_panels}) is current: it has seen every release in the live panel"
+            return f"fit #{self.fit_id} ({self.fit_panels}) is current: no release with both scores has arrived since"
         shown = ", ".join(self.unseen[:5]) + (f" and {len(self.unseen) - 5} more" if len(self.unseen) > 5 else "")
+        n = len(self.unseen)
+        them = "it" if n == 1 else "them"
+        take = f"only a live-panel fit takes {them} in" if self.frozen else f"a refit takes {them} in"
         return (
-            f"fit #{self.fit_id} ({self.fit_panels}) is stale: {len(self.unseen)} release(s) with both scores arrived "
-            f"or entered the live panel since ({shown}); run `{self.command}`"
+            f"fit #{self.fit_id} ({self.fit_panels}) is stale: {n} release{'s' if n != 1 else ''} with both scores "
+            f"arrived since ({shown}); {take}: run `{self.command}`"
         )
 
 
-def staleness(session: Session, fit: Fit) -> Staleness:
-    """Which models the live panel would fit on (x and y of ``fit``) that ``fit`` did not."""
-    pairs = select_frontier(session, benchmarks=(fit.x_benchmark, fit.y_benchmark)).pairs(
-        fit.x_benchmark, fit.y_benchmark
-    )
+def _seen_models(session: Session, fit: Fit) -> tuple[set[int], set[str]]:
     seen_ids = set(
         session.scalars(
             select(Observation.model_id)
@@ -364,20 +374,65 @@ def staleness(session: Session, fit: Fit) -> Staleness:
             .where(FitObservation.fit_id == fit.id)
         )
     )
-    seen_names = {m["name"] for m in (fit.summary or {}).get("models", [])}
-    ids = {c.observation_id: c for p in pairs for c in p}
-    model_of = dict(session.execute(select(Observation.id, Observation.model_id).where(Observation.id.in_(ids))).all())
-    unseen = [
-        p[0].model for p in pairs if model_of[p[0].observation_id] not in seen_ids and p[0].model not in seen_names
-    ]
+    return seen_ids, {m["name"] for m in (fit.summary or {}).get("models", [])}
+
+
+def staleness(session: Session, fit: Fit, selection: LiveSelection | None = None) -> Staleness:
+    """What has arrived since ``fit`` that its panel would hold (class docstring).
+
+    ``selection``: the live panel already selected for the fit's two benchmarks
+    (as of now), to share one selection among many fits (`fits list`).
+    """
+    panels = tuple(p for p in fit.panels.split(",") if p)
+    live = len(panels) == 1 and is_live(panels[0])
+    as_of = live_as_of(panels[0]) if live else None
+    x, y = fit.x_benchmark, fit.y_benchmark
+    if selection is None or as_of is not None:
+        selection = select_frontier(session, as_of=as_of, benchmarks=(x, y))
+    pairs = selection.pairs(x, y)
+    seen_ids, seen_names = _seen_models(session, fit)
+    ids = [c.observation_id for p in pairs for c in p]
+    rows = session.execute(
+        select(Observation.id, Observation.model_id, Observation.created_at).where(Observation.id.in_(ids))
+    ).all()
+    model_of = {i: m for i, m, _ in rows}
+    logged = {i: _aware(t) for i, _, t in rows}
+
+    def unseen_pair(p: tuple[Choice, Choice]) -> bool:
+        return model_of[p[0].observation_id] not in seen_ids and p[0].model not in seen_names
+
+    if live:
+        unseen = [p[0].model for p in pairs if unseen_pair(p)]
+    else:
+        made = _aware(fit.created_at)
+        in_panels = set()
+        try:
+            from phasewatch.registry.fits import panel_data
+
+            in_panels = set(panel_data(session, panels, x, y).names)
+        except InvalidInputError:  # a panel with fewer than five pairs: nothing of it can be missed
+            pass
+        unseen = [
+            p[0].model
+            for p in pairs
+            if unseen_pair(p)
+            and (p[0].model in in_panels or max(logged[p[0].observation_id], logged[p[1].observation_id]) >= made)
+        ]
     command = "phasewatch fit --panel frontier"
-    if (fit.x_benchmark, fit.y_benchmark) != ("swe_bench_verified", "gpqa_diamond"):
-        command += f" --x {fit.x_benchmark} --y {fit.y_benchmark}"
-    return Staleness(fit.id, fit.panels, fit.n_models, unseen, command)
+    if (x, y) != ("swe_bench_verified", "gpqa_diamond"):
+        command += f" --x {x} --y {y}"
+    return Staleness(fit.id, fit.panels, fit.n_models, not live, unseen, command)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    """A stored timestamp comparable with another (SQLite returns naive UTC)."""
+    if value is None:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def releases_since_fit(session: Session, fit: Fit) -> int:
-    """How many releases the live panel holds (with the fit's two benchmarks) that ``fit`` has not seen."""
+    """How many releases arrived since ``fit`` that its panel would hold (see :class:`Staleness`)."""
     return len(staleness(session, fit).unseen)
 
 

@@ -1,41 +1,38 @@
-"""Scenario: the sourced 2025-11 … 2026-04 releases logged one by one through the CLI.
+"""Scenario: 30 releases from public 2026 lab announcements, logged one by one through the CLI.
 
-The registry starts with only the vocabulary and the paper's panels (growing-pains-34
-and its five April 2026 out-of-sample releases). Every release dated 2025-11-01 or
-later in the bundled, sourced table (registry/data/sources/frontier_models.csv: lab
-READMEs, model cards and the pages listed per cell) is logged with `releases add`,
-each score with its own source, reporter and setting; those the paper's panels
-already hold are refused as duplicates (nothing written) and get their sourced
-figures with `scores add` instead. Then the live panel explains every value, a fit of
-it records its inputs, and the next release reports the fit current or stale.
+The registry starts as `init` makes it, less everything released in 2026: the vocabulary,
+the bundled sourced table's and the paper's panels' rows of models released before 2026,
+and the seven registered predictions. A fit of the live
+panel is made; then each release of ``data/releases_2026.csv`` (sourced, one URL per
+score: see ``data/PROVENANCE.md``) is logged with ``releases add``, each score with its
+own source, reporter and setting. On the way, an unknown benchmark, a score typed as a
+fraction and two likely duplicates are refused with nothing written. Then the live panel
+is refitted, and the releases show in ``fits list`` (staleness), ``panels show``,
+``hfield``, ``labs show``, the grades and the report.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from phasewatch.cli.app import app
+from phasewatch.registry import seed
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.db import make_engine, transaction, upgrade
-from phasewatch.registry.schema import FitObservation
-from phasewatch.registry.seed import (
-    TAGS,
-    _split_cell_notes,
-    _split_sources,
-    load_paper_frontier,
-    load_vocabulary,
-)
-from tests.helpers import source_path, table_counts
+from phasewatch.registry.predictions import seed_predictions
+from tests.helpers import table_counts
 
 runner = CliRunner()
-BENCHMARKS = ("swe_bench_verified", "gpqa_diamond", "hle", "ifeval", "aime_2025", "mmlu_pro", "arc_agi_2")
+FIXTURE = Path(__file__).parent / "data" / "releases_2026.csv"
+PAIR = ("swe_bench_verified", "gpqa_diamond")
+SHORT_FIT = ("--draws", "300", "--tune", "300", "--chains", "2", "--accept-unconverged", "--no-retry", "--json")
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -43,168 +40,222 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def _releases() -> list[dict[str, str]]:
-    with source_path("frontier_models.csv").open(encoding="utf-8", newline="") as handle:
-        return [r for r in csv.DictReader(handle) if r["release_date"] >= "2025-11-01"]
+@dataclass
+class Release:
+    model: str
+    lab: str
+    date: str
+    date_source: str
+    open_weight: bool
+    hf_repo: str
+    params_total_b: str
+    params_active_b: str
+    scores: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # key -> (value, reporter, setting, url)
+
+    @property
+    def paired(self) -> bool:
+        return all(k in self.scores for k in PAIR)
+
+    def args(self, **override: str) -> list[str]:
+        out = ["releases", "add", self.model, "--lab", self.lab, "--date", self.date, "--date-source", self.date_source]
+        if self.open_weight:
+            out.append("--open-weight")
+        if self.hf_repo:
+            out += ["--hf-repo", self.hf_repo]
+        for option, value in (("--params-total-b", self.params_total_b), ("--params-active-b", self.params_active_b)):
+            if value:
+                out += [option, value]
+        for key, (value, reporter, setting, url) in self.scores.items():
+            out += ["--score", f"{key}={override.get(key, value)}", "--score-source", f"{key}={url}"]
+            out += ["--score-reported-by", f"{key}={reporter}"]
+            if setting:
+                out += ["--score-setting", f"{key}={setting}"]
+        return [*out, "--json"]
 
 
-def _score_args(row: dict[str, str]) -> tuple[list[str], list[tuple[str, str, str, str]]]:
-    """(--score … options, [(key, value, source, reporter, setting)]) for one sourced row."""
-    notes = _split_cell_notes(row["notes"].partition("||")[0])
-    sources = _split_sources(row["source_urls"])
-    args, cells = [], []
-    for key in BENCHMARKS:
-        if not row[key]:
-            continue
-        tag, setting = notes.get(key, ("lab-reported", ""))
-        reporter = TAGS[tag].value
-        args += [
-            "--score",
-            f"{key}={row[key]}",
-            "--score-source",
-            f"{key}={sources[key]}",
-            "--score-reported-by",
-            f"{key}={reporter}",
-        ]
-        if setting:
-            args += ["--score-setting", f"{key}={setting}"]
-        cells.append((key, row[key], sources[key], reporter, setting))
-    return args, cells
+def _releases() -> list[Release]:
+    releases: dict[str, Release] = {}
+    with FIXTURE.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            release = releases.setdefault(
+                row["model"],
+                Release(
+                    row["model"],
+                    row["lab"],
+                    row["release_date"],
+                    row["date_source"],
+                    row["open_weight"] == "yes",
+                    row["hf_repo"],
+                    row["params_total_b"],
+                    row["params_active_b"],
+                ),
+            )
+            release.scores[row["benchmark"]] = (row["value"], row["reported_by"], row["setting"], row["source_url"])
+    return list(releases.values())
 
 
 @pytest.fixture
-def scenario_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def end_of_2025(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The registry `init` makes, less every frontier model released in 2026: the vocabulary,
+    the sourced table's and the paper's panels' pre-2026 rows (the paper's panels keep their
+    names, which the grading defaults use), the base-model panels, the seven predictions."""
+    read_csv, read_json = seed._read_csv, seed._read_json
+
+    def csv_before_2026(*parts: str) -> list[dict[str, str]]:
+        rows = read_csv(*parts)
+        return [r for r in rows if r["release_date"] < "2026"] if parts[-1] == "frontier_models.csv" else rows
+
+    def json_before_2026(*parts: str) -> Any:
+        data = read_json(*parts)
+        if parts[-1] in ("frontier_34models.json", "post_cutoff_april2026.json"):
+            dated = {
+                m["name"]: m["date"]
+                for m in read_json("sources", "cape-scaling", "frontier_final_consolidated.json")["models"]
+            }
+            data = {**data, "models": [m for m in data["models"] if (m.get("date") or dated[m["name"]]) < "2026"]}
+        return data
+
     url = f"sqlite:///{tmp_path / 'scenario.db'}"
     engine = make_engine(url)
     upgrade(engine)
+    monkeypatch.setattr(seed, "_read_csv", csv_before_2026)
+    monkeypatch.setattr(seed, "_read_json", json_before_2026)
     with transaction(engine) as session:
         catalog = Catalog(session, bulk=True)
-        load_vocabulary(catalog)
-        load_paper_frontier(catalog)
+        seed.load_vocabulary(catalog)
+        seed.load_sourced_frontier(catalog)
+        seed.load_paper_frontier(catalog)
+        seed.load_base_families(catalog)
+        seed.load_paper_base(catalog)
+        seed_predictions(session)
+    monkeypatch.undo()
     engine.dispose()
     monkeypatch.setenv("PHASEWATCH_DATABASE_URL", url)
     monkeypatch.setenv("PHASEWATCH_TODAY", "2026-11-30")
+    monkeypatch.setenv("COLUMNS", "200")
     return url
 
 
+def _refused(engine, args: list[str], *phrases: str) -> str:
+    before = table_counts(engine)
+    code, _, err = run(*args)
+    assert code == 2 and all(p in err for p in phrases), err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert table_counts(engine) == before  # nothing written
+    return err
+
+
+def _top_swe(grades: dict) -> list[str]:
+    gp1 = next(p for p in grades["predictions"] if p["key"] == "gp-1")
+    cell = next(c for c in gp1["evidence"]["pass"]["all"] if c["benchmark"] == "swe_bench_verified")
+    assert cell["value"] == pytest.approx(cell["models"][0][1] - cell["models"][-1][1])  # top-5 spread
+    return [name for name, _ in cell["models"]]
+
+
 @pytest.mark.slow
-def test_logged_releases_flow_into_the_live_panel_and_the_fit(scenario_env: str) -> None:
-    engine = make_engine(scenario_env)
-    rows = _releases()
-    assert len(rows) >= 20
-    logged, refused = [], []
-    canonical: dict[str, str] = {}  # sourced name → the registered model's name
-    for row in rows:
-        score_args, cells = _score_args(row)
-        args = [
-            "releases",
-            "add",
-            row["model"],
-            "--lab",
-            row["lab"],
-            "--date",
-            row["release_date"],
-            "--date-source",
-            _split_sources(row["source_urls"])["release_date"],
-            *score_args,
-        ]
-        if row["open_weight"] == "yes":
-            args.append("--open-weight")
-            if row["hf_repo"]:
-                args += ["--hf-repo", row["hf_repo"]]
-        for option, column in (("--params-total-b", "params_total_b"), ("--params-active-b", "params_active_b")):
-            if row[column]:
-                args += [option, row[column]]
-        before = table_counts(engine)
-        code, out, err = run(*args)
-        if code == 0:
-            logged.append(row["model"])
-            continue
-        # the paper's panels already hold it: refused whole, then its sourced figures are added one by one
-        assert code == 2 and ("already exists" in err or "likely a duplicate" in err), err
-        assert table_counts(engine) == before
-        refused.append(row["model"])
-        if "likely a duplicate" in err:  # the way out the error names: the same model under the sourced name
-            match = re.search(r"likely a duplicate of '([^']+)'", err)
-            assert match is not None
-            assert run("models", "alias", "add", match.group(1), row["model"])[0] == 0
-            canonical[row["model"]] = match.group(1)
-        for key, value, source, reporter, setting in cells:
-            extra = ["--setting", setting] if setting else []
-            code, out, err = run(
-                "scores", "add", row["model"], f"{key}={value}", "--source", source, "--reported-by", reporter, *extra
+def test_thirty_2026_releases_flow_into_the_fit_the_views_the_grades_and_the_report(
+    end_of_2025: str, tmp_path: Path
+) -> None:
+    engine = make_engine(end_of_2025)
+    releases = _releases()
+    assert len(releases) == 30 and all(r.date.startswith("2026") for r in releases)
+    assert all(url.startswith("http") for r in releases for *_, url in r.scores.values())
+    paired = [r.model for r in releases if r.paired]
+
+    code, out, err = run("fit", "--panel", "frontier", *SHORT_FIT)
+    assert code == 0, err
+    first = json.loads(out)
+    grades_before = json.loads(run("predictions", "grade", "--json")[1])
+    assert "Claude Opus 4.8" not in _top_swe(grades_before)
+
+    logged: list[str] = []
+    for release in releases:
+        if "terminal_bench_2_1" in release.scores and not any(
+            "terminal_bench_2_1" in r.scores for r in releases if r.model in logged
+        ):  # Terminal-Bench 2.1 is not 2.0: refused, then registered with its standard setting
+            _refused(engine, release.args(), "unknown benchmark 'terminal_bench_2_1'")
+            code, _, err = run(
+                "benchmarks",
+                "add",
+                "terminal_bench_2_1",
+                "--name",
+                "Terminal-Bench 2.1",
+                "--category",
+                "agentic_coding",
+                "--version",
+                "2.1",
+                "--standard-setting",
+                "Terminal-Bench 2.1 task set, one attempt per task, the harness named by the reporter",
+                "--nonstandard",
+                "parallel",
+                "--url",
+                "https://www.tbench.ai/",
             )
             assert code == 0, err
-    assert refused, "the paper's April 2026 releases are in the starting registry"
-    assert len(logged) + len(refused) == len(rows)
+        if release.model == "Gemma 4 31B":  # a score typed as a fraction
+            _refused(engine, release.args(gpqa_diamond="0.843"), "fraction")
+        code, out, err = run(*release.args())
+        assert code == 0, f"{release.model}: {err}"
+        result = json.loads(out)
+        logged.append(release.model)
+        assert result["model"] == release.model and result["release_date"] == release.date
+        assert set(result["scores"]) == set(release.scores)
+        assert (result["verdict"] is not None) == release.paired  # a verdict needs both of the fit's scores
+        since = [m for m in paired if m in logged]
+        assert result["latest_fit"]["fit_id"] == first["id"] and result["latest_fit"]["releases_since"] == len(since)
+        assert sorted(result["latest_fit"]["unseen"]) == sorted(since)
 
-    # the live panel holds every logged release with both scores, one value per cell, each with its reason
-    live = json.loads(run("panels", "show", "frontier", "--as-of", "2026-11-30", "--json")[1])
-    chosen = {(c["model"], c["benchmark"]): c for c in live["chosen"]}
-    assert len(chosen) == len(live["chosen"]) and all(c["reason"] for c in live["chosen"])
-    for row in rows:
-        name = canonical.get(row["model"], row["model"])
-        if row["swe_bench_verified"] and row["gpqa_diamond"]:
-            assert (name, "swe_bench_verified") in chosen or any(
-                e["model"] == name and e["benchmark"] == "swe_bench_verified" for e in live["excluded"]
-            )
-    # a lab-reported figure beats the paper's where both exist (default precedence)
-    refused_names = {canonical.get(m, m) for m in refused}
-    both = [c for c in live["chosen"] if c["model"] in refused_names and c["benchmark"] == "gpqa_diamond"]
-    assert both and all(c["reported_by"] != "paper" or c["reason"] == "the only standard-setting figure" for c in both)
-    # as of before the logging day, none of the logged figures is known
-    earlier = json.loads(run("panels", "show", "frontier", "--as-of", "2026-11-29", "--json")[1])
-    assert not {c["model"] for c in earlier["chosen"]} & set(logged)
+    # likely duplicates are refused with the way out, nothing written
+    v4 = next(r for r in releases if r.model == "DeepSeek-V4-Pro")
+    _refused(engine, [*v4.args()[:2], "DeepSeek-V4-Pro (preview)", *v4.args()[3:]], "likely a duplicate", "--distinct")
+    opus = next(r for r in releases if r.model == "Claude Opus 4.8")
+    _refused(engine, [*opus.args()[:2], "Claude Opus 4.8 (2026-05-28)", *opus.args()[3:]], "likely a duplicate")
+    _refused(engine, [*opus.args()[:2], "claude opus 4.8", *opus.args()[3:]], "already exists")
 
-    # a fit of the live panel records the observations it used
-    code, out, err = run(
-        "fit",
-        "--panel",
-        "frontier",
-        "--draws",
-        "300",
-        "--tune",
-        "300",
-        "--chains",
-        "2",
-        "--accept-unconverged",
-        "--json",
-    )  # short chains: accepted so the verdict path runs
+    # `fits list`: the first fit has missed exactly the paired releases, and says what to run
+    listing = json.loads(run("fits", "list", "--json")[1])
+    assert [f["id"] for f in listing] == [first["id"]]
+    stale = listing[0]["staleness"]
+    assert stale["releases_since"] == len(paired) and sorted(stale["unseen"]) == sorted(paired)
+    assert stale["command"] == "phasewatch fit --panel frontier" and not stale["frozen_panel"]
+
+    # the refit takes them in, and is current
+    code, out, err = run("fit", "--panel", "frontier", *SHORT_FIT)
     assert code == 0, err
-    fit = json.loads(out)
-    pairs = sum(
-        1
-        for m in {c["model"] for c in live["chosen"]}
-        if (m, "swe_bench_verified") in chosen and (m, "gpqa_diamond") in chosen
-    )
-    assert fit["n_models"] == pairs
-    with transaction(engine) as session:
-        used = session.scalar(
-            select(func.count()).select_from(FitObservation).where(FitObservation.fit_id == fit["id"])
-        )
-    assert used == 2 * pairs
+    second = json.loads(out)
+    assert second["n_models"] == first["n_models"] + len(paired)
+    assert set(paired) <= {m["name"] for m in second["summary"]["models"]}
+    listing = {f["id"]: f["staleness"] for f in json.loads(run("fits", "list", "--json")[1])}
+    assert listing[second["id"]] == {"frozen_panel": False, "releases_since": 0, "unseen": [], "command": None}
+    assert listing[first["id"]]["releases_since"] == len(paired)
 
-    # the next release is checked against it, graded, and the fit is reported stale by one release
-    code, out, err = run(
-        "releases",
-        "add",
-        "Scenario Check",
-        "--lab",
-        "Moonshot",
-        "--date",
-        "2026-11-30",
-        "--distinct",
-        "--score",
-        "swe_bench_verified=81.0",
-        "--score",
-        "gpqa_diamond=90.0",
-        "--source",
-        "https://example.org/scenario-check",
-        "--json",
-    )
+    # the live panel explains every logged figure: chosen with its reason, or left out with its rule
+    live = json.loads(run("panels", "show", "frontier", "--json")[1])
+    explained = {(c["model"], c["benchmark"]) for c in live["chosen"] if c["reason"]}
+    explained |= {(e["model"], e["benchmark"]) for e in live["excluded"] if e["reason"]}
+    assert {(r.model, k) for r in releases for k in r.scores} <= explained
+
+    # h-field: every paired release, now in the fit
+    rows = {r["name"]: r for r in json.loads(run("hfield", "--json")[1])["models"]}
+    assert all(rows[m]["in_fit"] and rows[m]["h"]["low"] < rows[m]["h"]["high"] for m in paired)
+
+    # lab pages: each lab's trajectory holds its paired releases, in the fit
+    for lab in sorted({r.lab for r in releases if r.paired}):
+        page = json.loads(run("labs", "show", lab, "--json")[1])
+        mine = {p["name"]: p for p in page["trajectory"]}
+        assert page["fit_id"] == second["id"]
+        assert all(mine[r.model]["in_fit"] for r in releases if r.lab == lab and r.paired), lab
+    # a lab whose only releases lack the pair (MAI-Thinking-1: AIME, SWE-bench Pro) says what to log
+    code, _, err = run("labs", "show", "Microsoft", "--json")
+    assert code == 2 and "has no release with both swe_bench_verified and gpqa_diamond" in err, err
+
+    # the grades see them: Claude Opus 4.8 (SWE-bench Verified 88.6) now leads the SWE spread of gp-1
+    grades_after = json.loads(run("predictions", "grade", "--json")[1])
+    assert _top_swe(grades_after)[0] == "Claude Opus 4.8"
+
+    # the report shows them
+    code, out, err = run("report", "--out", str(tmp_path / "site"), "--json")
     assert code == 0, err
-    result = json.loads(out)
-    assert result["verdict"]["fit_id"] == fit["id"] and result["verdict"]["lab_known"] is True
-    assert result["latest_fit"]["releases_since"] == 1 and result["latest_fit"]["unseen"] == ["Scenario Check"]
-    assert isinstance(result["predictions_moved"], list)
+    data = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site").rglob("data*.js"))
+    assert all(json.dumps(m) in data for m in paired)
     engine.dispose()

@@ -5,18 +5,40 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
-from phasewatch.models.coupling import SamplerSettings
-from phasewatch.registry.coverage import run_coverage
+from phasewatch.models.coupling import (
+    CouplingData,
+    CouplingSampler,
+    Diagnostics,
+    ModelSpec,
+    OLSTrend,
+    SamplerSettings,
+    leave_future_out,
+    ols_trend,
+)
+from phasewatch.models.intervals import Interval
+from phasewatch.registry.coverage import list_coverage
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import InvalidInputError, NotFoundError
-from phasewatch.registry.fits import data_hash, latest_accepted_fit, panel_data, predict, record_verdict
+from phasewatch.registry.fits import (
+    DEFAULT_SPEC,
+    StoredFit,
+    data_hash,
+    latest_accepted_fit,
+    panel_data,
+    predict,
+    read_fit,
+    record_verdict,
+    show_fit,
+)
 from phasewatch.registry.hfield import hfield_rows
 from phasewatch.registry.philosophy import compare_labs, lab_philosophy
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
 from phasewatch.registry.schema import CoverageCheck, Fit, ReleaseVerdict
+from phasewatch.services.coverage import run_coverage
 from phasewatch.services.fitting import FitRequest, run_fit
 from tests.helpers import source_path
 
@@ -84,7 +106,8 @@ def test_predict_for_known_and_new_labs(fitted_engine: Engine) -> None:
         google = predict(session, "Google DeepMind", 80.0)
         newcomer = predict(session, "Some New Lab", 80.0)
     assert google.lab == "Google" and google.lab_known and not newcomer.lab_known
-    assert newcomer.predicted["high"] - newcomer.predicted["low"] > google.predicted["high"] - google.predicted["low"]
+    assert newcomer.predicted.width > google.predicted.width
+    assert google.predicted.low < google.predicted.mean < google.predicted.high <= 100.0
     with pytest.raises(InvalidInputError):
         with transaction(fitted_engine) as session:
             predict(session, "Google", 180.0)
@@ -154,11 +177,79 @@ def test_conflicting_panels_are_refused(fitted_engine: Engine) -> None:
             panel_data(session, ("growing-pains-34", "sourced-2026-11"), "swe_bench_verified", "gpqa_diamond")
 
 
+def test_stored_fit_reads_back_as_typed_records(fitted_engine: Engine) -> None:
+    with transaction(fitted_engine) as session:
+        row = latest_accepted_fit(session)
+        assert row is not None
+        fit = read_fit(row)
+        data = panel_data(session, fit.panels, fit.x, fit.y)
+        assert show_fit(session) == fit
+    assert isinstance(fit, StoredFit) and fit.panels == ("growing-pains-34",) and fit.is_default_model
+    assert fit.spec == DEFAULT_SPEC == ModelSpec("logit", "partial") and fit.settings.seed == fit.seed
+    # the OLS trend read back is the one the panel's data give (the paper's 0.513 slope)
+    assert isinstance(fit.ols, OLSTrend) and fit.ols == ols_trend(data.x, data.y)
+    assert fit.ols.slope == pytest.approx(0.513, abs=5e-4) and fit.ols.slope_ci95[0] < 0.513 < fit.ols.slope_ci95[1]
+    low, high = fit.ols.prediction_interval(fit.ols.x_mean)
+    assert low < fit.ols.predict(fit.ols.x_mean) < high
+    assert isinstance(fit.diagnostics, Diagnostics) and fit.diagnostics.converged == fit.converged
+    assert fit.diagnostics.chains == fit.settings.chains and fit.diagnostics.draws == fit.settings.draws
+    assert isinstance(fit.summary.population_slope, Interval) and fit.summary.n == fit.n_models == data.n
+    assert {lab.lab for lab in fit.summary.labs} == set(data.labs)
+    assert sum(lab.n_models for lab in fit.summary.labs) == data.n
+    assert [m.name for m in fit.summary.models] == list(data.names)
+    stored = fit.as_dict()  # the JSON form is the stored layout
+    assert stored["diagnostics"] == row.diagnostics and stored["summary"] == row.summary
+    assert stored["ols"]["slope"] == row.ols["slope"] and stored["spec"]["method"] == row.spec["method"]
+
+
+def _line(x: np.ndarray) -> np.ndarray:
+    return 20.0 + 0.8 * x
+
+
+def test_leave_future_out_gives_the_known_verdicts() -> None:
+    """Four labs on one line y = 20 + 0.8 x (a little noise) before the cutoff; after it,
+    three releases on the line and two 45 pp below it: the verdicts are known."""
+    rng = np.random.default_rng(7)
+    labs = ("A", "B", "C", "D")
+    names, lab_of, xs, ys, dates = [], [], [], [], []
+    for i in range(24):
+        x = 25.0 + 2.5 * i
+        names.append(f"train {i}")
+        lab_of.append(labs[i % 4])
+        xs.append(x)
+        ys.append(float(_line(np.array(x)) + rng.normal(0, 1.0)))
+        dates.append(f"2025-{1 + i % 12:02d}-{1 + i // 12:02d}")
+    future = [("on A", "A", 40.0, 0.0), ("on B", "B", 55.0, 0.0), ("on C", "C", 70.0, 0.0)]
+    future += [("below A", "A", 50.0, -45.0), ("below D", "D", 65.0, -45.0)]
+    for name, lab, x, off in future:
+        names.append(name)
+        lab_of.append(lab)
+        xs.append(x)
+        ys.append(float(_line(np.array(x)) + off))
+        dates.append("2026-06-01")
+    data = CouplingData(tuple(names), tuple(lab_of), np.array(xs), np.array(ys), tuple(dates))
+    sampler = CouplingSampler(data, None, DEFAULT_SPEC)
+    coverage = leave_future_out(sampler, data, "2026-01", SamplerSettings(draws=500, tune=500, chains=2, seed=3))
+    verdicts = {c.name: c.inside for c in coverage.checks}
+    assert verdicts == {"on A": True, "on B": True, "on C": True, "below A": False, "below D": False}
+    assert coverage.n == 5 and coverage.inside == 3
+    with pytest.raises(ValueError, match="leaves 0 releases before"):
+        leave_future_out(sampler, data, "2024-01", SamplerSettings(draws=100, tune=100, chains=2))
+
+
 def test_holdout_and_leave_future_out_coverage_are_stored(fitted_engine: Engine) -> None:
     small = SamplerSettings(draws=400, tune=400, chains=2, seed=1)
     held = run_coverage(fitted_engine, "holdout", held_out=("post-cutoff-2026-04",), settings=small)
     assert held.n == 5 and held.inside == 5  # the paper's claim, reproduced out of sample
+    assert held.share_interval[0] < 1.0 == held.share_interval[1] and held.share == 1.0
     future = run_coverage(fitted_engine, "lfo", cutoff="2025-12", settings=small)
-    assert future.n >= 5 and 0 <= future.inside <= future.n
     with transaction(fitted_engine) as session:
+        data = panel_data(session, ("growing-pains-34",), "swe_bench_verified", "gpqa_diamond")
         assert session.scalar(select(func.count()).select_from(CoverageCheck)) == 2
+        stored = list_coverage(session)
+    after = sorted(n for n, d in zip(data.names, data.dates, strict=True) if d is not None and d >= "2025-12")
+    assert sorted(c.name for c in future.details) == after and future.n == len(after) >= 5
+    assert future.inside == sum(c.predicted.low <= c.y <= c.predicted.high for c in future.details)
+    assert [s.id for s in stored] == [held.id, future.id] and stored[1] == future  # read back as stored
+    with pytest.raises(InvalidInputError, match="leaves 0 releases before"):
+        run_coverage(fitted_engine, "lfo", cutoff="2000-01", settings=small)
