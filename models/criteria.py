@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NamedTuple
@@ -258,13 +259,20 @@ def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Rel
     """One release per same-weights group among those holding all ``keys``: the member
     with the highest score on ``keys[0]`` (ties: the earliest name)."""
     holding = [r for r in releases if all(k in r.scores for k in keys)]
+    first = keys[0]
+    size = Counter(r.weights for r in holding)
     best: dict[str, Release] = {}
-    for release in sorted(holding, key=lambda r: (-r.scores[keys[0]], r.name)):
-        best.setdefault(release.weights, release)
+    for release in holding:
+        if size[release.weights] > 1:
+            held = best.get(release.weights)
+            if held is None or (-release.scores[first], release.name) < (-held.scores[first], held.name):
+                best[release.weights] = release
     dropped = {
-        r.name: f"same weights as {best[r.weights].name} (counted once)" for r in holding if best[r.weights] is not r
+        r.name: f"same weights as {best[r.weights].name} (counted once)"
+        for r in holding
+        if size[r.weights] > 1 and best[r.weights] is not r
     }
-    return [r for r in holding if best[r.weights] is r], dropped
+    return [r for r in holding if size[r.weights] == 1 or best[r.weights] is r], dropped
 
 
 # --- the measures ---------------------------------------------------------------------------------

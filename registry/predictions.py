@@ -63,8 +63,13 @@ GENESIS = "0" * 64  # the prev_hash of the first row of each log
 APPEND_RETRIES = 20
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The JSON that is hashed: sorted keys, no spaces, UTF-8 kept (one encoder, reused:
+    ``json.dumps`` with options builds a new one per call)."""
+    return _CANONICAL.encode(obj)
 
 
 def content_of(p: Prediction, supersedes: str | None) -> dict[str, Any]:
@@ -299,7 +304,7 @@ def add_predictions(
 # --- the grading seal ---------------------------------------------------------------------------
 
 
-def observation_fingerprint(o: Observation) -> str:
+def observation_fingerprint(o: Any) -> str:
     """SHA-256 of everything a figure's meaning rests on."""
     parts = [
         o.model_id,
@@ -312,6 +317,30 @@ def observation_fingerprint(o: Observation) -> str:
         o.retrieved_on.isoformat() if o.retrieved_on else None,
     ]
     return hashlib.sha256(canonical(parts).encode()).hexdigest()
+
+
+def fingerprints(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """:func:`observation_fingerprint` of each existing observation in ``ids`` (read as
+    plain rows, in chunks: a grading at scale seals tens of thousands)."""
+    wanted = sorted(set(ids))
+    columns = (
+        Observation.id,
+        Observation.model_id,
+        Observation.benchmark_id,
+        Observation.value,
+        Observation.stderr,
+        Observation.setting,
+        Observation.source_url,
+        Observation.reported_by,
+        Observation.retrieved_on,
+    )
+    out: dict[int, str] = {}
+    connection = session.connection()
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        for row in connection.execute(select(*columns).where(Observation.id.in_(chunk))):
+            out[row.id] = observation_fingerprint(row)
+    return out
 
 
 def grading_content(g: PredictionGrading) -> dict[str, Any]:
@@ -327,12 +356,8 @@ def grading_content(g: PredictionGrading) -> dict[str, Any]:
 
 
 def _seal(session: Session, prediction: Prediction, as_of: dt.date, result: Grade, panels: tuple[str, ...]) -> None:
-    observations = (
-        session.scalars(select(Observation).where(Observation.id.in_(result.observations)))
-        if result.observations
-        else []
-    )
-    sealed = sorted([o.id, observation_fingerprint(o)] for o in observations)
+    session.flush()  # observations added in this transaction are read back too
+    sealed = sorted([i, f] for i, f in fingerprints(session, result.observations).items())
     evidence = json.loads(canonical({k: v for k, v in asdict(result).items() if k != "observations"}))
     for _ in range(APPEND_RETRIES):
         head = _head(session, PredictionGrading)
@@ -432,11 +457,7 @@ def verify_chain(
     gradings = list(session.scalars(select(PredictionGrading).order_by(PredictionGrading.id)))
     _walk(gradings, _grading_label, grading_content, problems, "grading row(s)")
     used = {i for g in gradings for i, _ in g.observations}
-    current = (
-        {o.id: observation_fingerprint(o) for o in session.scalars(select(Observation).where(Observation.id.in_(used)))}
-        if used
-        else {}
-    )
+    current = fingerprints(session, used)
     for g in gradings:
         graded = by_id.get(g.prediction_id)
         if graded is None or graded.content_hash != g.prediction_hash:
