@@ -1,24 +1,34 @@
-"""``phasewatch predictions`` and ``phasewatch saturation``."""
+"""``phasewatch predictions`` and ``phasewatch saturation``: parse, one call to
+:mod:`phasewatch.services.grading`, render."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from phasewatch.cli.common import (
+    FORMAT_OPTION,
     JSON_OPTION,
     console,
+    emit,
     fmt,
     new_app,
+    output_format,
+    plural,
     print_json,
-    registry_session,
     table,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Engine
+
+    from phasewatch.registry.predictions import GradeRow
 
 app = new_app("Registered, timestamped predictions: list, grade, verify, head, add, score.")
 
@@ -53,24 +63,33 @@ def _panels(panel: list[str]) -> tuple[str, ...]:
     return tuple(panel) or DEFAULT_PANELS
 
 
-def _saturation_states(session: Any, panels: tuple[str, ...], as_of: dt.date) -> dict[str, str]:
-    from phasewatch.models.saturation import PAIRS, ROTATE_BELOW, pair_ratio
-    from phasewatch.registry.predictions import snapshot
+class _Registry:
+    """The configured registry's engine for one command (disposed after)."""
 
-    releases = snapshot(session, panels, as_of)
-    keys = sorted({k for r in releases for k in r.scores})
-    saturating = set()
-    for old, new in PAIRS:
-        if old in keys and new in keys:
-            ratio = pair_ratio(releases, old, new, ())
-            if ratio.sigma is not None and ratio.sigma < ROTATE_BELOW:
-                saturating.add(old)
-    return {k: "saturating (rotate away)" if k in saturating else "active" for k in keys}
+    def __enter__(self) -> Engine:
+        from phasewatch.registry.db import open_registry
+
+        self.engine = open_registry()
+        return self.engine
+
+    def __exit__(self, *_: object) -> None:
+        self.engine.dispose()
 
 
-def _row_dict(row: Any) -> dict[str, Any]:
+def _row_dict(row: GradeRow) -> dict[str, Any]:
     return {
-        **{k: v for k, v in asdict(row).items() if k != "grade"},
+        "key": row.key,
+        "revision": row.revision,
+        "title": row.title,
+        "registered_at": row.registered_at,
+        "deadline": row.deadline,
+        "probability": row.probability,
+        "state": row.state,
+        "note": row.note,
+        "benchmarks": row.benchmarks,
+        "reason": row.reason,
+        "retrodiction": row.retrodiction,
+        "window_from": row.window_from,
         "evidence": row.grade.evidence,
         "passing": row.grade.passing,
         "failing": row.grade.failing,
@@ -78,25 +97,31 @@ def _row_dict(row: Any) -> dict[str, Any]:
     }
 
 
-@app.command("list")
-def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
-    """The current predictions with deadlines, status now, and their benchmarks' saturation."""
-    from phasewatch.registry.predictions import grade_predictions, require_intact
+def _key(row: GradeRow) -> str:
+    return f"{row.key}@{row.revision}" if row.revision > 1 else row.key
 
-    day, panels = _as_of(as_of), _panels(panel)
-    with registry_session() as session:
-        require_intact(session)
-        rows = grade_predictions(session, day, panels)
-        states = _saturation_states(session, panels, day)
-    if json_:
-        print_json([{**_row_dict(r), "benchmark_saturation": {b: states.get(b) for b in r.benchmarks}} for r in rows])
-        return
-    table(
-        f"{len(rows)} predictions as of {day.isoformat()}",
+
+@app.command("list")
+def list_(
+    as_of: str | None = AS_OF_OPTION,
+    panel: list[str] = PANEL_OPTION,
+    json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
+) -> None:
+    """The current predictions with deadlines, status now, and their benchmarks' saturation."""
+    from phasewatch.services import grading
+
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        listing = grading.list_predictions(engine, _as_of(as_of), _panels(panel))
+    states = listing.saturation
+    emit(
+        chosen,
+        f"{plural(len(listing.rows), 'prediction')} as of {listing.as_of.isoformat()}",
         ("key", "prediction", "registered", "deadline", "status", "why", "benchmarks"),
         [
             (
-                f"{r.key}@{r.revision}" if r.revision > 1 else r.key,
+                _key(r),
                 r.title,
                 r.registered_at,
                 r.deadline or "next releases",
@@ -104,152 +129,117 @@ def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
                 r.note,
                 ", ".join(f"{b} ({states.get(b, 'no data')})" for b in r.benchmarks),
             )
-            for r in rows
+            for r in listing.rows
         ],
+        data=[{**_row_dict(r), "benchmark_saturation": {b: states.get(b) for b in r.benchmarks}} for r in listing.rows],
     )
 
 
 @app.command()
-def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json_: bool = JSON_OPTION) -> None:
-    """A prediction's revisions (with hashes), criterion and stored gradings."""
-    from phasewatch.registry.predictions import gradings_of, show_prediction
+def show(
+    key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."),
+    json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
+) -> None:
+    """A prediction's revisions (with hashes), criterion in words and JSON, and stored gradings."""
+    import json
 
-    with registry_session() as session:
-        revisions = show_prediction(session, key)
-        gradings = gradings_of(session, key)
-        data = {
-            "revisions": [
-                {
-                    "revision": p.revision,
-                    "title": p.title,
-                    "statement": p.statement,
-                    "criterion": p.criterion,
-                    "registered_at": p.registered_at.isoformat(),
-                    "deadline": p.deadline.isoformat() if p.deadline else None,
-                    "probability": p.probability,
-                    "source": p.source,
-                    "retrodiction": p.retrodiction,
-                    "content_hash": p.content_hash,
-                    "prev_hash": p.prev_hash,
-                }
-                for p in revisions
-            ],
-            "gradings": [
-                {
-                    "as_of": g.as_of.isoformat(),
-                    "state": g.state,
-                    "reason": g.reason,
-                    "panels": g.panels,
-                    "observations": len(g.observations),
-                    "content_hash": g.content_hash,
-                    "graded_at": g.graded_at.isoformat(timespec="seconds"),
-                }
-                for g in gradings
-            ],
-        }
-    if json_:
-        print_json(data)
+    from phasewatch.services import grading
+
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        record = grading.show(engine, key)
+    if chosen == "json":
+        print_json(
+            {"revisions": [asdict(r) for r in record.revisions], "gradings": [asdict(g) for g in record.gradings]}
+        )
         return
-    latest = data["revisions"][-1]
-    table(
-        f"{key}: {latest['title']}",
-        ("", ""),
-        [
-            ("statement", latest["statement"]),
-            ("registered", latest["registered_at"]),
-            ("deadline", latest["deadline"]),
-            ("probability", latest["probability"]),
-            ("source", latest["source"]),
-            ("revisions", len(revisions)),
-            ("content hash", latest["content_hash"]),
-        ],
-    )
-    console().print(json.dumps(latest["criterion"], indent=2), markup=False, highlight=False)
-    if gradings:
+    latest = record.latest
+    rows = [
+        ("statement", latest.statement),
+        ("criterion", latest.description),
+        ("registered", latest.registered_at),
+        ("deadline", latest.deadline),
+        ("probability", latest.probability),
+        ("source", latest.source),
+        ("revisions", len(record.revisions)),
+        ("content hash", latest.content_hash),
+    ]
+    if chosen == "csv":
+        emit("csv", None, ("", ""), [*rows, ("criterion json", json.dumps(latest.criterion, sort_keys=True))])
+        return
+    table(f"{record.key}: {latest.title}", ("", ""), rows)
+    console().print(json.dumps(latest.criterion, indent=2), markup=False, highlight=False)
+    if record.gradings:
         table(
-            "gradings (stored when the state changes)",
+            f"{plural(len(record.gradings), 'stored grading')} (stored when the state changes)",
             ("as of", "state", "reason", "observations sealed", "graded at"),
-            [(g["as_of"], g["state"], g["reason"], g["observations"], g["graded_at"]) for g in data["gradings"]],
+            [(g.as_of, g.state, g.reason, g.observations, g.graded_at) for g in record.gradings],
         )
 
 
 @app.command("grade")
-def grade_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+def grade_(
+    as_of: str | None = AS_OF_OPTION,
+    panel: list[str] = PANEL_OPTION,
+    json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
+) -> None:
     """Grade every prediction on the data held as of a date, with rule, window and evidence; state changes are sealed.
 
     Refuses (exit 3) when the prediction or grading log does not verify."""
-    from phasewatch.registry.predictions import grade_predictions
+    from phasewatch.services import grading
 
-    day, panels = _as_of(as_of), _panels(panel)
-    with registry_session() as session:
-        rows = grade_predictions(session, day, panels, store=True)
-    if json_:
-        print_json({"as_of": day.isoformat(), "panels": list(panels), "predictions": [_row_dict(r) for r in rows]})
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        result = grading.grade(engine, _as_of(as_of), _panels(panel))
+    day = result.as_of.isoformat()
+    if chosen == "json":
+        print_json(
+            {
+                "as_of": day,
+                "panels": list(result.panels),
+                "predictions": [_row_dict(r) for r in result.rows],
+            }
+        )
+        return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            ("key", "revision", "state", "reason", "note", "evaluated_on", "deadline", "stored", "evidence"),
+            [
+                (r.key, r.revision, r.state, r.reason, r.note, r.grade.evaluated_on, r.deadline, r.stored, _lines(r))
+                for r in result.rows
+            ],
+        )
         return
     console().print(
-        f"graded {len(rows)} predictions as of {day.isoformat()} on {', '.join(panels)} (+ logged releases)",
+        f"graded {plural(len(result.rows), 'prediction')} as of {day} on {', '.join(result.panels)} "
+        f"(+ logged releases); {plural(result.stored, 'state change')} sealed",
         markup=False,
         soft_wrap=True,
     )
-    for r in rows:
+    for r in result.rows:
         console().print(
             f"\n[bold]{r.key}@{r.revision}[/bold] {r.title}: [bold]{r.state}[/bold] ({r.reason}) — {r.note} "
             f"(data as of {r.grade.evaluated_on})",
             soft_wrap=True,
         )
-        evidence = r.grade.evidence
-        console().print(f"  rule: {evidence.get('rule', '')}", markup=False, soft_wrap=True)
-        console().print(f"  window (from {r.window_from}): {evidence.get('window', '')}", markup=False, soft_wrap=True)
-        for side in ("pass", "fail"):
-            for line in _evidence_lines(evidence[side]):
-                console().print(f"  {side}: {line}", markup=False, soft_wrap=True)
+        for line in _explained(r):
+            console().print(f"  {line}", markup=False, soft_wrap=True)
 
 
-def _evidence_lines(node: dict[str, Any]) -> list[str]:
-    for combinator in ("all", "any"):
-        if combinator in node:
-            return [f"{combinator}: {line}" for part in node[combinator] for line in _evidence_lines(part)]
-    verdict = {True: "met", False: "not met", None: "undecided"}[node["result"]]
-    if node.get("settled"):
-        verdict += ", settled"
-    if node["metric"] == "h_field":
-        entries = node.get("entries") or [
-            {"name": n, "released": d, "h": h, "status": "scored"} for n, d, h in node["releases"]
-        ]
-        releases = (
-            ", ".join(
-                f"{e['name']} ({e['released']}) " + (f"h {e['h']:+.1f}" if e["h"] is not None else e["status"])
-                for e in entries
-            )
-            or "none yet"
-        )
-        line = f"h of {node['lab']}'s {node['window']} {node['over']} {node['op']} {fmt(node['threshold'])}: {releases} → {verdict}"
-        if node.get("after_window"):
-            line += f"; later releases: {', '.join(node['after_window'])}"
-        if node.get("same_weights"):
-            line += f"; not counted again: {', '.join(node['same_weights'])}"
-        return [line]
-    what = {
-        "top_k_spread": f"top-{node.get('k')} {node.get('benchmark')} spread",
-        "correlation": f"r({node.get('x')}, {node.get('y')}) over n = {node.get('n')}",
-        "count": f"models with {', '.join(node.get('benchmarks', []))}",
-    }[node["metric"]]
-    value = "n/a" if node["value"] is None else f"{node['value']:.3g}"
-    line = f"{what} = {value} {node['op']} {fmt(node['threshold'])} → {verdict}"
-    if node["metric"] == "top_k_spread" and node.get("models"):
-        line += " [" + "; ".join(f"{n} {v:g}" for n, v in node["models"]) + "]"
-    if node.get("note"):
-        line += f" ({node['note']})"
-    if node.get("provenance"):
-        line += " {figures: " + ", ".join(f"{n} {who}" for who, n in node["provenance"].items()) + "}"
-    if node.get("excluded"):
-        shown = list(node["excluded"].items())
-        line += (
-            f"; excluded {len(shown)}: "
-            + "; ".join(f"{n} ({why})" for n, why in shown[:8])
-            + (" …" if len(shown) > 8 else "")
-        )
-    return [line]
+def _explained(row: GradeRow) -> Iterator[str]:
+    evidence = row.grade.evidence
+    yield f"rule: {evidence.get('rule', '')}"
+    yield f"window (from {row.window_from}): {evidence.get('window', '')}"
+    if row.criterion is not None:
+        yield from row.criterion.explain(evidence)
+
+
+def _lines(row: GradeRow) -> str:
+    return " | ".join(line for line in _explained(row) if line.startswith(("pass:", "fail:")))
 
 
 @app.command()
@@ -265,20 +255,29 @@ def verify(
         help="A checkpoint file written by `predictions head`: also names the first row altered or removed since.",
     ),
     json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
 ) -> None:
     """Recompute both logs (predictions, sealed gradings) and name the first altered row; exit 3 if broken."""
     from phasewatch.registry.errors import IntegrityError
-    from phasewatch.registry.predictions import verify_chain
+    from phasewatch.services import grading
 
-    published = _read_checkpoint(checkpoint) if checkpoint else None
-    with registry_session() as session:
-        check = verify_chain(session, expect_head, published)
-    if json_:
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        check = grading.verify(engine, expect_head, checkpoint)
+    if chosen == "json":
         print_json(asdict(check))
+    elif chosen == "csv":
+        emit(
+            "csv",
+            None,
+            ("ok", "prediction_rows", "sealed_gradings", "head", "first_altered", "problems"),
+            [(check.ok, check.rows, check.gradings, check.head, check.first_altered, check.problems)],
+        )
     elif check.ok:
         against = " and matches the published head" if expect_head or checkpoint else ""
         print(
-            f"chain intact{against}: {check.rows} prediction rows, {check.gradings} sealed gradings, head {check.head}"
+            f"chain intact{against}: {plural(check.rows, 'prediction row')}, "
+            f"{plural(check.gradings, 'sealed grading')}, head {check.head}"
         )
     if not check.ok:
         raise IntegrityError(
@@ -287,52 +286,33 @@ def verify(
         )
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    from phasewatch.registry.errors import InvalidInputError
-
-    if not path.is_file():
-        raise InvalidInputError(
-            f"no such checkpoint file: {path}", "give a file written by `phasewatch predictions head`"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            f"{path.name} is not valid JSON: {exc}", "give a file written by `phasewatch predictions head`"
-        ) from None
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != "phasewatch-checkpoint/1"
-        or not isinstance(data.get("head"), str)
-    ):
-        raise InvalidInputError(
-            f"{path.name} is not a phasewatch checkpoint", "give a file written by `phasewatch predictions head`"
-        )
-    return data
-
-
 @app.command()
 def head(
     out: Path | None = typer.Option(
         None, "--out", help="Where to write the dated checkpoint file (default phasewatch-checkpoint-DATE.json here)."
     ),
     json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
 ) -> None:
     """Print the head hash to publish elsewhere and write a dated checkpoint file (refuses a broken log, exit 3)."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.predictions import checkpoint_of
+    from phasewatch.services import grading
 
-    today = system_clock().today()
-    with registry_session() as session:
-        data = checkpoint_of(session, today)
-    path = out or Path(f"phasewatch-checkpoint-{today.isoformat()}.json")
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    if json_:
-        print_json({"head": data["head"], "date": data["date"], "checkpoint": str(path)})
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        point = grading.head(engine, system_clock().today(), out)
+    if chosen != "table":
+        emit(
+            chosen,
+            None,
+            ("head", "date", "checkpoint"),
+            [(point.head, point.date, str(point.path))],
+            data={"head": point.head, "date": point.date, "checkpoint": str(point.path)},
+        )
         return
     print(
-        f"head {data['head']} ({data['date']}: {data['predictions']['count']} prediction rows, "
-        f"{data['gradings']['count']} sealed gradings); checkpoint written to {path}"
+        f"head {point.head} ({point.date}: {plural(point.predictions, 'prediction row')}, "
+        f"{plural(point.gradings, 'sealed grading')}); checkpoint written to {point.path}"
     )
 
 
@@ -347,48 +327,60 @@ def add(
 ) -> None:
     """Register predictions in the criterion language, timestamped today; refused if already resolvable (exit 2)."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.errors import InvalidInputError
-    from phasewatch.registry.predictions import add_predictions
+    from phasewatch.services import grading
 
-    if not file.is_file():
-        raise InvalidInputError(f"no such file: {file}", "give the path of a JSON file")
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{file.name} is not valid JSON: {exc}", "fix the file") from None
-    with registry_session() as session:
-        added = add_predictions(session, raw, revise=revise, retrodiction=retrodiction, today=system_clock().today())
+    raw = grading.read_predictions(file)
+    with _Registry() as engine:
+        added = grading.register(engine, raw, system_clock().today(), revise=revise, retrodiction=retrodiction)
     if json_:
-        print_json({"registered": added})
+        print_json({"registered": list(added)})
     else:
         print(f"registered {', '.join(added)}")
 
 
 @app.command()
-def score(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+def score(
+    as_of: str | None = AS_OF_OPTION,
+    panel: list[str] = PANEL_OPTION,
+    json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
+) -> None:
     """Brier and log scores against a 0.5 baseline, and a reliability table, over resolved non-retrodictions."""
-    from phasewatch.registry.predictions import require_intact, score_predictions
+    from phasewatch.services import grading
 
-    with registry_session() as session:
-        require_intact(session)
-        scores = score_predictions(session, _as_of(as_of), _panels(panel))
-    if json_:
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        scores = grading.score(engine, _as_of(as_of), _panels(panel))
+    columns = ("probability bin", "count", "mean probability", "observed frequency", "95 % interval")
+    bins = [b for b in scores.bins if b.count]
+    if chosen == "json":
         print_json(asdict(scores))
+        return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            ("low", "high", "count", "mean_probability", "observed_frequency", "frequency_low", "frequency_high"),
+            [
+                (b.low, b.high, b.count, b.mean_probability, b.observed_frequency, b.frequency_low, b.frequency_high)
+                for b in bins
+            ],
+        )
         return
     left = ", ".join(f"{n} {state}" for state, n in sorted(scores.left_out.items()))
     if not scores.resolved:
         print("no resolved prediction carries a probability yet" + (f" (left out: {left})" if left else ""))
         return
     print(
-        f"{scores.resolved} resolved: Brier {scores.brier:.4f} (0 best; baseline 0.5 forecast {scores.baseline_brier:.4f}, "
-        f"skill {scores.brier_skill:+.3f}), mean log score {scores.log_score:.4f} (0 best; baseline {scores.baseline_log_score:.4f})"
-        + (f"; left out: {left}" if left else "")
+        f"{plural(scores.resolved, 'resolved prediction')}: Brier {scores.brier:.4f} (0 best; baseline 0.5 forecast "
+        f"{scores.baseline_brier:.4f}, skill {scores.brier_skill:+.3f}), mean log score {scores.log_score:.4f} "
+        f"(0 best; baseline {scores.baseline_log_score:.4f})" + (f"; left out: {left}" if left else "")
     )
     if scores.note:
         print(scores.note)
     table(
         "reliability",
-        ("probability bin", "count", "mean probability", "observed frequency", "95 % interval"),
+        columns,
         [
             (
                 f"[{b.low:.1f}, {b.high:.1f})",
@@ -397,41 +389,53 @@ def score(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
                 b.observed_frequency,
                 f"{b.frequency_low:.2f}–{b.frequency_high:.2f}",
             )
-            for b in scores.bins
-            if b.count
+            for b in bins
         ],
     )
 
 
-def saturation(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, json_: bool = JSON_OPTION) -> None:
+def saturation(
+    as_of: str | None = AS_OF_OPTION,
+    panel: list[str] = PANEL_OPTION,
+    json_: bool = JSON_OPTION,
+    format_: str | None = FORMAT_OPTION,
+) -> None:
     """Top-5 spread per benchmark (same weights once) and its history as known at each quarter end, σ, rotation advice."""
-    from phasewatch.models.saturation import saturation_report
-    from phasewatch.registry.predictions import snapshot
+    from phasewatch.services import grading
 
-    day, panels = _as_of(as_of), _panels(panel)
-    with registry_session() as session:
-        releases = snapshot(session, panels, day)
-        keys = sorted({k for r in releases for k in r.scores})
-        benchmarks, pairs = saturation_report(releases, keys, day, history_at=lambda d: snapshot(session, panels, d))
-    if json_:
+    chosen = output_format(format_, json_)
+    with _Registry() as engine:
+        report = grading.saturation(engine, _as_of(as_of), _panels(panel))
+    if chosen == "json":
         print_json(
             {
-                "as_of": day.isoformat(),
-                "benchmarks": [asdict(b) for b in benchmarks],
-                "pairs": [asdict(p) for p in pairs],
+                "as_of": report.as_of.isoformat(),
+                "benchmarks": [asdict(b) for b in report.benchmarks],
+                "pairs": [asdict(p) for p in report.pairs],
             }
         )
         return
+    if chosen == "csv":
+        emit(
+            "csv",
+            None,
+            ("benchmark", "spread", "models", "state", "history"),
+            [
+                (b.benchmark, b.spread, b.n, b.state, [[h.date, h.spread, h.n] for h in b.history])
+                for b in report.benchmarks
+            ],
+        )
+        return
     table(
-        f"top-5 spread per benchmark as of {day.isoformat()} (pp)",
+        f"top-5 spread per benchmark as of {report.as_of.isoformat()} (pp)",
         ("benchmark", "spread", "models", "state", "quarter ends (spread)"),
         [
             (b.benchmark, b.spread, b.n, b.state, "  ".join(f"{h.date[:7]}: {fmt(h.spread) or '-'}" for h in b.history))
-            for b in benchmarks
+            for b in report.benchmarks
         ],
     )
     table(
         "saturation ratio σ = spread(old) / spread(new)",
         ("old axis", "new axis", "σ", "advice"),
-        [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in pairs],
+        [(p.old, p.new, None if p.sigma is None else round(p.sigma, 3), p.advice) for p in report.pairs],
     )

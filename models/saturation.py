@@ -62,7 +62,7 @@ def spread_of(
 ) -> tuple[float | None, int, list[list[object]]]:
     """Top-k spread with each set of weights counted once (its best-scoring tier)."""
     distinct, _ = once_per_weights(list(releases), [benchmark])
-    value, detail = top_k_spread(distinct, {"benchmark": benchmark, "k": k})
+    value, detail = top_k_spread(distinct, benchmark, k)
     return value, int(detail["n_available"]), detail["models"]
 
 
@@ -100,7 +100,7 @@ def benchmark_saturation(
     """``history_at(day)`` gives the releases as known on ``day`` (exact as-of history);
     without it, the current data restricted to models released by then (hindsight)."""
     spread, n, top = spread_of(releases, benchmark)
-    dates = quarter_ends(as_of - dt.timedelta(days=92 * quarters), as_of)[-quarters:]
+    dates = quarter_ends(as_of - dt.timedelta(days=92 * quarters), as_of)[-quarters:] if quarters > 0 else []
     history = []
     for day in dates:
         known = history_at(day) if history_at is not None else released_by(releases, day)
@@ -113,7 +113,11 @@ def benchmark_saturation(
 
 
 def pair_ratio(
-    releases: list[Release], old: str, new: str, candidates: Iterable[str], saturating: set[str] = frozenset()
+    releases: list[Release],
+    old: str,
+    new: str,
+    candidates: Iterable[str],
+    saturating: frozenset[str] | set[str] = frozenset(),
 ) -> PairRatio:
     old_spread, _, _ = spread_of(releases, old)
     new_spread, _, _ = spread_of(releases, new)
@@ -133,7 +137,7 @@ def next_axis(releases: list[Release], active: str, candidates: Iterable[str], m
     best: tuple[float, str] | None = None
     for candidate in candidates:
         distinct, _ = once_per_weights(releases, [active, candidate])
-        r, _ = correlation(distinct, {"x": active, "y": candidate, "min_n": 5})
+        r, _ = correlation(distinct, active, candidate, 5)
         spread, _, _ = spread_of(releases, candidate)
         if r is not None and r > min_r and spread is not None and (best is None or spread > best[0]):
             best = (spread, candidate)
@@ -141,10 +145,14 @@ def next_axis(releases: list[Release], active: str, candidates: Iterable[str], m
 
 
 def saturation_report(
-    releases: list[Release], benchmarks: Iterable[str], as_of: dt.date, history_at: History | None = None
+    releases: list[Release],
+    benchmarks: Iterable[str],
+    as_of: dt.date,
+    history_at: History | None = None,
+    quarters: int = 6,
 ) -> tuple[list[BenchmarkSaturation], list[PairRatio]]:
-    """Spreads, σ per axis pair and the rotation advice; each history point is computed
-    on the data known at that quarter's end when ``history_at`` is given."""
+    """Spreads, σ per axis pair and the rotation advice; each of the ``quarters`` history
+    points is computed on the data known at that quarter's end when ``history_at`` is given."""
     keys = list(benchmarks)
     if history_at is not None:
         cache: dict[dt.date, list[Release]] = {as_of: releases}
@@ -159,4 +167,5 @@ def saturation_report(
     first = [pair_ratio(releases, old, new, ()) for old, new in PAIRS if old in keys and new in keys]
     saturating = {p.old for p in first if p.sigma is not None and p.sigma < ROTATE_BELOW}
     pairs = [pair_ratio(releases, p.old, p.new, keys, saturating) for p in first]
-    return [benchmark_saturation(releases, key, as_of, saturating, history_at=history_at) for key in keys], pairs
+    report = [benchmark_saturation(releases, key, as_of, saturating, quarters, history_at) for key in keys]
+    return report, pairs

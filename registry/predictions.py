@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
@@ -28,14 +29,15 @@ from sqlalchemy.orm import Session
 from phasewatch.models.criteria import (
     RESOLVED,
     Context,
+    Criterion,
     CriterionError,
     Figure,
     Grade,
     Release,
-    evaluation_date,
     grade,
-    validate,
+    parse,
 )
+from phasewatch.models.saturation import PAIRS, BenchmarkSaturation, PairRatio, saturation_report
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.dates import period_end
 from phasewatch.registry.errors import (
@@ -61,8 +63,13 @@ GENESIS = "0" * 64  # the prev_hash of the first row of each log
 APPEND_RETRIES = 20
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The JSON that is hashed: sorted keys, no spaces, UTF-8 kept (one encoder, reused:
+    ``json.dumps`` with options builds a new one per call)."""
+    return _CANONICAL.encode(obj)
 
 
 def content_of(p: Prediction, supersedes: str | None) -> dict[str, Any]:
@@ -106,21 +113,40 @@ class PredictionSpec:
     retrodiction: bool = False
 
 
-def _check(session: Session, spec: PredictionSpec) -> None:
-    benchmarks = set(session.scalars(select(Benchmark.key)))
+KEY_LIMIT, TITLE_LIMIT, TEXT_LIMIT = 100, 200, 10_000
+
+
+def _text(value: Any, what: str, where: str, limit: int, *, required: bool = True) -> str | None:
+    """A string field of a prediction: present (if required), at most ``limit`` characters, no control characters."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInputError(f"{where}: {what} must be a non-empty string", "see docs/predictions.md")
+    if len(value) > limit:
+        raise InvalidInputError(f"{where}: {what} is {len(value)} characters, over {limit}", "shorten it")
+    if any(ord(c) < 32 and c not in "\n\t" or ord(c) == 127 for c in value):
+        raise InvalidInputError(f"{where}: {what} contains control characters", "remove them")
+    return value
+
+
+def parse_criterion(raw: Any, benchmarks: set[str] | None, where: str) -> Criterion:
+    """The typed criterion, or one :class:`InvalidInputError` line naming the place."""
     try:
-        validate(spec.criterion, benchmarks)
+        return parse(raw, benchmarks)
     except CriterionError as exc:
-        raise InvalidInputError(
-            f"prediction {spec.key!r}: {exc}", "see docs/predictions.md for the criterion language"
-        ) from None
+        raise InvalidInputError(f"{where}: {exc}", "see docs/predictions.md for the criterion language") from None
+
+
+def _check(session: Session, spec: PredictionSpec) -> Criterion:
+    criterion = parse_criterion(spec.criterion, set(session.scalars(select(Benchmark.key))), f"prediction {spec.key!r}")
     labs = Catalog(session)
-    for lab in _labs_named(spec.criterion):
+    for lab in criterion.labs():
         labs.lab(lab)
     if spec.probability is not None and not 0.0 < spec.probability < 1.0:
         raise InvalidInputError(
             f"prediction {spec.key!r}: probability {spec.probability} is not in (0, 1)", "give e.g. 0.7"
         )
+    return criterion
 
 
 def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Prediction:
@@ -130,7 +156,7 @@ def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Predicti
     concurrent appends on the same head one fails and is retried on the new head.
     ``registered_at`` never moves backward along the chain.
     """
-    _check(session, spec)
+    criterion = _check(session, spec)
     for _ in range(APPEND_RETRIES):
         latest = session.scalar(
             select(Prediction).where(Prediction.key == spec.key).order_by(Prediction.revision.desc()).limit(1)
@@ -146,15 +172,14 @@ def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Predicti
                 f"({head.registered_at}); registration dates only move forward",
                 "check the clock (PHASEWATCH_TODAY)",
             )
-        deadline = spec.criterion.get("deadline")
         row = Prediction(
             key=spec.key,
             revision=(latest.revision + 1) if latest else 1,
             title=spec.title,
             statement=spec.statement,
-            criterion=spec.criterion,
+            criterion=criterion.to_json(),
             registered_at=spec.registered_at,
-            deadline=dt.date.fromisoformat(deadline) if deadline else None,
+            deadline=criterion.deadline,
             probability=spec.probability,
             source=spec.source,
             retrodiction=spec.retrodiction,
@@ -172,23 +197,6 @@ def _append(session: Session, spec: PredictionSpec, *, revise: bool) -> Predicti
             continue  # another writer appended on the same head (or the same key): look again
         return row
     raise ConflictError(f"prediction {spec.key!r}: the chain kept moving under concurrent writers", "try again")
-
-
-def _labs_named(criterion: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        for combinator in ("all", "any"):
-            if combinator in node:
-                for part in node[combinator]:
-                    walk(part)
-                return
-        if "h_field" in node["metric"]:
-            out.append(node["metric"]["h_field"]["lab"])
-
-    walk(criterion["pass"])
-    walk(criterion["fail"])
-    return out
 
 
 def _bundle(name: str) -> dict[str, Any]:
@@ -221,11 +229,9 @@ def seed_predictions(session: Session) -> int:
         revisions = list(session.scalars(select(Prediction.revision).where(Prediction.key == entry["key"])))
         if revisions != [1]:  # already re-expressed (or revised by hand): leave it
             continue
-        criterion = (
-            {**entry["criterion"], "trend": bundle["trend"]}
-            if "h_field" in json.dumps(entry["criterion"])
-            else entry["criterion"]
-        )
+        criterion = {**entry["criterion"], "trend": bundle["trend"]}
+        if not parse(criterion).uses_release_window():  # the trend is kept only where an h-field uses it
+            criterion = entry["criterion"]
         head = _head(session, Prediction)
         day = max(dt.date.fromisoformat(revised["revised_at"]), head.registered_at)
         spec = PredictionSpec(entry["key"], entry["title"], entry["statement"], criterion, day, None, revised["source"])
@@ -263,26 +269,28 @@ def add_predictions(
         for required in ("key", "title", "criterion"):
             if not entry.get(required):
                 raise InvalidInputError(f"prediction {i}: missing {required!r}", "see docs/predictions.md")
+        key = _text(entry["key"], "the key", f"prediction {i}", KEY_LIMIT)
+        where = f"prediction {key!r}"
+        title = _text(entry["title"], "the title", where, TITLE_LIMIT)
+        statement = _text(entry.get("statement") or title, "the statement", where, TEXT_LIMIT)
+        source = _text(entry.get("source"), "the source", where, TEXT_LIMIT, required=False)
         probability = entry.get("probability")
-        if probability is not None and (not isinstance(probability, int | float) or isinstance(probability, bool)):
-            raise InvalidInputError(f"prediction {entry['key']!r}: probability must be a number", "give e.g. 0.7")
+        if probability is not None and (
+            not isinstance(probability, int | float) or isinstance(probability, bool) or not math.isfinite(probability)
+        ):
+            raise InvalidInputError(f"{where}: probability must be a finite number", "give e.g. 0.7")
+        if "retrodiction" in entry and not isinstance(entry["retrodiction"], bool):
+            raise InvalidInputError(f"{where}: retrodiction must be true or false", "see docs/predictions.md")
         retro = retrodiction or entry.get("retrodiction") is True
-        spec = PredictionSpec(
-            str(entry["key"]),
-            str(entry["title"]),
-            str(entry.get("statement") or entry["title"]),
-            entry["criterion"],
-            today,
-            probability,
-            entry.get("source"),
-            retro,
-        )
-        _check(session, spec)
+        assert key is not None and title is not None and statement is not None
+        spec = PredictionSpec(key, title, statement, entry["criterion"], today, probability, source, retro)
+        criterion = _check(session, spec)
         if not retro:
             first = session.scalar(select(func.min(Prediction.registered_at)).where(Prediction.key == spec.key))
             anchor = first or today
-            day = evaluation_date(spec.criterion, today)
-            now = grade(spec.criterion, Context(tuple(snapshot(session, panels, day)), anchor, day), today)
+            day = criterion.evaluation_date(today)
+            releases = snapshot(session, panels, day, criterion.benchmarks(), criterion.labs())
+            now = grade(criterion, Context(tuple(releases), anchor, day), today)
             if now.state in RESOLVED:
                 raise InvalidInputError(
                     f"prediction {spec.key!r} is already resolvable at registration ({now.state}: {now.note})",
@@ -296,7 +304,7 @@ def add_predictions(
 # --- the grading seal ---------------------------------------------------------------------------
 
 
-def observation_fingerprint(o: Observation) -> str:
+def observation_fingerprint(o: Any) -> str:
     """SHA-256 of everything a figure's meaning rests on."""
     parts = [
         o.model_id,
@@ -309,6 +317,30 @@ def observation_fingerprint(o: Observation) -> str:
         o.retrieved_on.isoformat() if o.retrieved_on else None,
     ]
     return hashlib.sha256(canonical(parts).encode()).hexdigest()
+
+
+def fingerprints(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """:func:`observation_fingerprint` of each existing observation in ``ids`` (read as
+    plain rows, in chunks: a grading at scale seals tens of thousands)."""
+    wanted = sorted(set(ids))
+    columns = (
+        Observation.id,
+        Observation.model_id,
+        Observation.benchmark_id,
+        Observation.value,
+        Observation.stderr,
+        Observation.setting,
+        Observation.source_url,
+        Observation.reported_by,
+        Observation.retrieved_on,
+    )
+    out: dict[int, str] = {}
+    connection = session.connection()
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        for row in connection.execute(select(*columns).where(Observation.id.in_(chunk))):
+            out[row.id] = observation_fingerprint(row)
+    return out
 
 
 def grading_content(g: PredictionGrading) -> dict[str, Any]:
@@ -324,12 +356,8 @@ def grading_content(g: PredictionGrading) -> dict[str, Any]:
 
 
 def _seal(session: Session, prediction: Prediction, as_of: dt.date, result: Grade, panels: tuple[str, ...]) -> None:
-    observations = (
-        session.scalars(select(Observation).where(Observation.id.in_(result.observations)))
-        if result.observations
-        else []
-    )
-    sealed = sorted([o.id, observation_fingerprint(o)] for o in observations)
+    session.flush()  # observations added in this transaction are read back too
+    sealed = sorted([i, f] for i, f in fingerprints(session, result.observations).items())
     evidence = json.loads(canonical({k: v for k, v in asdict(result).items() if k != "observations"}))
     for _ in range(APPEND_RETRIES):
         head = _head(session, PredictionGrading)
@@ -429,11 +457,7 @@ def verify_chain(
     gradings = list(session.scalars(select(PredictionGrading).order_by(PredictionGrading.id)))
     _walk(gradings, _grading_label, grading_content, problems, "grading row(s)")
     used = {i for g in gradings for i, _ in g.observations}
-    current = (
-        {o.id: observation_fingerprint(o) for o in session.scalars(select(Observation).where(Observation.id.in_(used)))}
-        if used
-        else {}
-    )
+    current = fingerprints(session, used)
     for g in gradings:
         graded = by_id.get(g.prediction_id)
         if graded is None or graded.content_hash != g.prediction_hash:
@@ -543,7 +567,13 @@ def checkpoint_of(session: Session, today: dt.date) -> dict[str, Any]:
 # --- the data a grading sees ----------------------------------------------------------------
 
 
-def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Release]:
+def snapshot(
+    session: Session,
+    panels: tuple[str, ...],
+    day: dt.date,
+    benchmarks: Iterable[str] | None = None,
+    labs: Iterable[str] = (),
+) -> list[Release]:
     """Frontier models with their figures per benchmark, as the registry knew them on ``day``.
 
     An observation counts if it belongs to one of ``panels`` (or to no panel:
@@ -551,11 +581,25 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
     the day it was recorded) and its model was released by ``day``. Figures are
     ordered: the first listed panel first, then the most recently known; the first
     is the model's score. ``group`` is the root of the model's ``variant_of`` chain.
+
+    With ``benchmarks`` (what the criteria read), only figures on those are fetched,
+    and a model without one is listed (scoreless, for release windows) only if its lab
+    is in ``labs``; every metric then sees exactly what it would on the whole registry.
     """
+    keys = None if benchmarks is None else sorted(set(benchmarks))
+    window_labs = set(labs)
     catalog = Catalog(session)
     rank = {catalog.panel(name).id: i for i, name in enumerate(panels)}
     memberships: dict[int, list[int]] = defaultdict(list)
-    for observation_id, panel_id in session.execute(select(PanelObservation.observation_id, PanelObservation.panel_id)):
+    member_query = select(PanelObservation.observation_id, PanelObservation.panel_id)
+    if keys is not None:
+        member_query = (
+            member_query.join(Observation, Observation.id == PanelObservation.observation_id)
+            .join(Benchmark, Benchmark.id == Observation.benchmark_id)
+            .where(Benchmark.key.in_(keys))
+        )
+    connection = session.connection()  # Core rows: no ORM processing per row
+    for observation_id, panel_id in connection.execute(member_query):
         memberships[observation_id].append(panel_id)
     query = (
         select(
@@ -571,8 +615,11 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
         .join(Model)
         .where(Model.kind == ModelKind.FRONTIER.value)
     )
-    found: dict[tuple[int, str], list[tuple[tuple[int, dt.date, int], Figure]]] = defaultdict(list)
-    for obs_id, model_id, key, value, retrieved, created, reported_by in session.execute(query):
+    if keys is not None:
+        query = query.where(Benchmark.key.in_(keys))
+    lowest = len(panels)
+    found: dict[tuple[int, str], list[tuple[tuple[int, dt.date, int], Figure]]] = {}
+    for obs_id, model_id, key, value, retrieved, created, reported_by in connection.execute(query).all():
         known = retrieved or created.date()
         if known > day:
             continue
@@ -583,13 +630,34 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
                 continue
             priority = min(ranks)
         else:
-            priority = len(panels)
-        found[(model_id, key)].append(((-priority, known, obs_id), Figure(obs_id, value, reported_by, known)))
+            priority = lowest
+        entry = ((-priority, known, obs_id), Figure(obs_id, value, reported_by, known))
+        bucket = found.get((model_id, key))
+        if bucket is None:
+            found[(model_id, key)] = [entry]
+        else:
+            bucket.append(entry)
     figures: dict[int, dict[str, tuple[Figure, ...]]] = defaultdict(dict)
     for (model_id, key), items in found.items():
-        figures[model_id][key] = tuple(f for _, f in sorted(items, key=lambda t: t[0], reverse=True))
-    parents = dict(session.execute(select(Model.id, Model.variant_of_id)).all())
-    names = dict(session.execute(select(Model.id, Model.name)).all())
+        if len(items) == 1:
+            figures[model_id][key] = (items[0][1],)
+        else:
+            items.sort(key=lambda t: t[0], reverse=True)
+            figures[model_id][key] = tuple(f for _, f in items)
+    models = connection.execute(
+        select(
+            Model.id,
+            Model.name,
+            Lab.name,
+            Model.release_date,
+            Model.release_date_precision,
+            Model.created_at,
+            Model.variant_of_id,
+            Model.kind,
+        ).join(Lab)
+    ).all()
+    parents = {row[0]: row[6] for row in models if row[6] is not None}
+    names = {row[0]: row[1] for row in models}
 
     def root(model_id: int) -> int:
         seen = {model_id}
@@ -598,38 +666,86 @@ def snapshot(session: Session, panels: tuple[str, ...], day: dt.date) -> list[Re
             seen.add(model_id)
         return model_id
 
-    models = session.execute(
-        select(Model.id, Model.name, Lab.name, Model.release_date, Model.release_date_precision)
-        .join(Lab)
-        .where(Model.id.in_(figures))
-    )
     releases = []
-    for model_id, name, lab, released, precision in models:
-        end = period_end(released, precision) if released else None
-        if released is not None and released > day:
+    scoreless: list[tuple[int, str, str, dt.date, str | None]] = []
+    for model_id, name, lab, released, precision, created, _, kind in models:
+        if kind != ModelKind.FRONTIER.value:
             continue
-        own = figures[model_id]
-        releases.append(
-            Release(name, lab, released, end, {k: v[0].value for k, v in own.items()}, own, names[root(model_id)])
-        )
-    # Releases with no counted figure still take their place in a lab's release window
-    # (listed as lacking scores): known from the day they were logged.
-    bare = session.execute(
-        select(Model.id, Model.name, Lab.name, Model.release_date, Model.release_date_precision, Model.created_at)
-        .join(Lab)
-        .where(
-            Model.kind == ModelKind.FRONTIER.value,
-            Model.release_date.is_not(None),
-            Model.release_date <= day,
-            Model.id.not_in(figures) if figures else Model.id.is_not(None),
-        )
-    )
-    for model_id, name, lab, released, precision, created in bare:
-        if created.date() <= day:
-            releases.append(
-                Release(name, lab, released, period_end(released, precision), {}, {}, names[root(model_id)])
-            )
+        own = figures.get(model_id)
+        if own is not None:
+            if released is not None and released > day:
+                continue
+            end = period_end(released, precision) if released else None
+            scores = {k: v[0].value for k, v in own.items()}
+            releases.append(Release(name, lab, released, end, scores, own, names[root(model_id)]))
+        elif released is not None and released <= day and (keys is None or lab in window_labs):
+            # Releases with no counted figure still take their place in a lab's release window
+            # (listed as lacking scores): known from the day they were logged, or from their first
+            # counted figure on a benchmark not read here.
+            if created.date() <= day:
+                releases.append(
+                    Release(name, lab, released, period_end(released, precision), {}, {}, names[root(model_id)])
+                )
+            elif keys is not None:
+                scoreless.append((model_id, name, lab, released, precision))
+    if scoreless:
+        known_by = _first_known(session, [m[0] for m in scoreless], rank, day)
+        for model_id, name, lab, released, precision in scoreless:
+            if model_id in known_by:
+                releases.append(
+                    Release(name, lab, released, period_end(released, precision), {}, {}, names[root(model_id)])
+                )
     return sorted(releases, key=lambda r: r.name)
+
+
+def _first_known(session: Session, model_ids: list[int], rank: dict[int, int], day: dt.date) -> set[int]:
+    """Of ``model_ids``, those with a counted figure (any benchmark) known by ``day``."""
+    out: set[int] = set()
+    for start in range(0, len(model_ids), 500):
+        chunk = model_ids[start : start + 500]
+        rows = session.execute(
+            select(Observation.id, Observation.model_id, Observation.retrieved_on, Observation.created_at).where(
+                Observation.model_id.in_(chunk)
+            )
+        ).all()
+        members: dict[int, list[int]] = defaultdict(list)
+        ids = [r[0] for r in rows]
+        for begin in range(0, len(ids), 500):
+            for observation_id, panel_id in session.execute(
+                select(PanelObservation.observation_id, PanelObservation.panel_id).where(
+                    PanelObservation.observation_id.in_(ids[begin : begin + 500])
+                )
+            ):
+                members[observation_id].append(panel_id)
+        for obs_id, model_id, retrieved, created in rows:
+            in_panels = members.get(obs_id)
+            if (retrieved or created.date()) <= day and (not in_panels or any(p in rank for p in in_panels)):
+                out.add(model_id)
+    return out
+
+
+def saturation_of(
+    session: Session,
+    panels: tuple[str, ...],
+    day: dt.date,
+    benchmarks: Iterable[str] | None = None,
+    *,
+    quarters: int = 6,
+) -> tuple[list[BenchmarkSaturation], list[PairRatio]]:
+    """The saturation pipeline, one for every caller: top-5 spreads (each set of weights
+    once), σ per axis pair and the rotation advice, each history point (``quarters`` quarter
+    ends) on the data known that day. ``benchmarks`` limits the report to those (their
+    axis-pair partners are read too, so the states are the same as on the full report)."""
+    wanted = None if benchmarks is None else set(benchmarks)
+    read = None if wanted is None else wanted | {b for pair in PAIRS if wanted & set(pair) for b in pair}
+    releases = snapshot(session, panels, day, read)
+    keys = sorted({k for r in releases for k in r.scores})
+    report, pairs = saturation_report(
+        releases, keys, day, history_at=lambda d: snapshot(session, panels, d, read), quarters=quarters
+    )
+    if wanted is not None:
+        report = [b for b in report if b.benchmark in wanted]
+    return report, pairs
 
 
 # --- grading ------------------------------------------------------------------------------------
@@ -650,6 +766,8 @@ class GradeRow:
     reason: str = ""
     retrodiction: bool = False
     window_from: str = ""
+    criterion: Criterion | None = field(default=None, repr=False, compare=False)
+    stored: bool = False  # this grading changed the stored state and was sealed
 
 
 def current_predictions(session: Session, as_of: dt.date | None = None) -> list[Prediction]:
@@ -666,24 +784,9 @@ def current_predictions(session: Session, as_of: dt.date | None = None) -> list[
     return sorted(latest.values(), key=lambda p: first[p.key])
 
 
-def benchmarks_of(criterion: dict[str, Any]) -> list[str]:
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("benchmark", "x", "y") and isinstance(value, str):
-                    found.add(value)
-                elif key == "benchmarks" and isinstance(value, list):
-                    found.update(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({"pass": criterion["pass"], "fail": criterion["fail"]})
-    return sorted(found)
+def criterion_of(prediction: Prediction) -> Criterion:
+    """A stored prediction's criterion as a typed tree (names were checked at registration)."""
+    return parse_criterion(prediction.criterion, None, f"stored prediction {prediction.key}@{prediction.revision}")
 
 
 def _first_registered(session: Session) -> dict[str, dt.date]:
@@ -692,25 +795,52 @@ def _first_registered(session: Session) -> dict[str, dt.date]:
     )
 
 
+def _last_stored(session: Session, ids: list[int], as_of: dt.date) -> dict[int, tuple[str, str]]:
+    """Per prediction id, the (state, reason) of the stored grading in force on ``as_of``."""
+    last: dict[int, tuple[str, str]] = {}
+    rows = session.execute(
+        select(PredictionGrading.prediction_id, PredictionGrading.state, PredictionGrading.reason)
+        .where(PredictionGrading.prediction_id.in_(ids), PredictionGrading.as_of <= as_of)
+        .order_by(PredictionGrading.as_of, PredictionGrading.id)
+    )
+    for prediction_id, state, reason in rows:
+        last[prediction_id] = (state, reason)
+    return last
+
+
 def grade_predictions(
     session: Session, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS, *, store: bool = False
 ) -> list[GradeRow]:
     """Grade every prediction registered by ``as_of`` on the data known as of ``as_of``.
 
-    With ``store``, the logs must verify first (else :class:`IntegrityError`), and a
-    grading is sealed only when it changes the prediction's stored state.
+    Only the benchmarks (and release-window labs) the criteria read are fetched, once
+    per evaluation date. With ``store``, the logs must verify first (else
+    :class:`IntegrityError`), and a grading is sealed only when it changes the
+    prediction's stored state or reason (so re-grading unchanged data writes nothing).
     """
     if store:
         require_intact(session)
-    cache: dict[dt.date, list[Release]] = {}
     anchors = _first_registered(session)
+    predictions = current_predictions(session, as_of)
+    criteria = {p.id: criterion_of(p) for p in predictions}
+    needs: dict[dt.date, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for prediction in predictions:
+        criterion = criteria[prediction.id]
+        keys, labs = needs[criterion.evaluation_date(as_of)]
+        keys.update(criterion.benchmarks())
+        labs.update(criterion.labs())
+    data = {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+    contexts: dict[tuple[dt.date, dt.date], Context] = {}
+    stored = _last_stored(session, [p.id for p in predictions], as_of) if store else {}
     rows = []
-    for prediction in current_predictions(session, as_of):
-        day = evaluation_date(prediction.criterion, as_of)
-        if day not in cache:
-            cache[day] = snapshot(session, panels, day)
-        anchor = anchors[prediction.key]
-        result = grade(prediction.criterion, Context(tuple(cache[day]), anchor, day), as_of)
+    for prediction in predictions:
+        criterion = criteria[prediction.id]
+        day, anchor = criterion.evaluation_date(as_of), anchors[prediction.key]
+        context = contexts.setdefault((day, anchor), Context(data[day], anchor, day))
+        result = grade(criterion, context, as_of)
+        changed = store and stored.get(prediction.id) != (result.state, result.reason)
+        if changed:
+            _seal(session, prediction, as_of, result, panels)
         rows.append(
             GradeRow(
                 key=prediction.key,
@@ -722,27 +852,16 @@ def grade_predictions(
                 state=result.state,
                 note=result.note,
                 grade=result,
-                benchmarks=benchmarks_of(prediction.criterion),
+                benchmarks=criterion.benchmarks(),
                 reason=result.reason,
                 retrodiction=prediction.retrodiction,
                 window_from=anchor.isoformat(),
+                criterion=criterion,
+                stored=changed,
             )
         )
-        if store and _changes_state(session, prediction, as_of, result):
-            _seal(session, prediction, as_of, result, panels)
     session.flush()
     return rows
-
-
-def _changes_state(session: Session, prediction: Prediction, as_of: dt.date, result: Grade) -> bool:
-    """Whether the stored grading in force on ``as_of`` has another state or reason."""
-    last = session.scalar(
-        select(PredictionGrading)
-        .where(PredictionGrading.prediction_id == prediction.id, PredictionGrading.as_of <= as_of)
-        .order_by(PredictionGrading.as_of.desc(), PredictionGrading.id.desc())
-        .limit(1)
-    )
-    return last is None or (last.state, last.reason) != (result.state, result.reason)
 
 
 def show_prediction(session: Session, key: str) -> list[Prediction]:
@@ -852,16 +971,11 @@ class Movement:
     note: str
 
 
-def _decisive(evidence: Any) -> Any:
-    """The parts of the evidence that decide a grade: each comparison's value,
-    result and the releases in a window (not counts or model lists)."""
-    if isinstance(evidence, dict):
-        if "metric" in evidence:
-            return (evidence.get("value"), evidence.get("result"), str(evidence.get("releases")))
-        return {k: _decisive(v) for k, v in evidence.items()}
-    if isinstance(evidence, list):
-        return [_decisive(v) for v in evidence]
-    return evidence
+def _decisive(row: GradeRow) -> Any:
+    """What decides a row's grade: each comparison's value and result, a window's releases."""
+    if row.criterion is None:  # a row built by hand: all of its evidence
+        return row.grade.evidence
+    return row.criterion.decisive(row.grade.evidence)
 
 
 def movements(before: list[GradeRow], after: list[GradeRow]) -> list[Movement]:
@@ -870,7 +984,7 @@ def movements(before: list[GradeRow], after: list[GradeRow]) -> list[Movement]:
     out = []
     for row in after:
         old = earlier.get(row.key)
-        if old is None or old.state != row.state or _decisive(old.grade.evidence) != _decisive(row.grade.evidence):
+        if old is None or old.state != row.state or _decisive(old) != _decisive(row):
             note = (
                 row.note if old is None or old.state != row.state else "its deciding figures changed, state unchanged"
             )

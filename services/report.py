@@ -235,12 +235,9 @@ def _predictions(session: Session, today: dt.date, findings: list[str]) -> dict[
 
 
 def _saturation(session: Session, today: dt.date) -> dict[str, Any]:
-    from phasewatch.models.saturation import saturation_report
-    from phasewatch.registry.predictions import DEFAULT_PANELS, snapshot
+    from phasewatch.registry.predictions import DEFAULT_PANELS, saturation_of
 
-    releases = snapshot(session, DEFAULT_PANELS, today)
-    keys = sorted({k for r in releases for k in r.scores})
-    benchmarks, pairs = saturation_report(releases, keys, today)
+    benchmarks, pairs = saturation_of(session, DEFAULT_PANELS, today)
     return {
         "benchmarks": [
             {

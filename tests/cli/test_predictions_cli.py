@@ -167,6 +167,41 @@ def test_a_prediction_already_resolvable_is_refused_unless_a_retrodiction(
             ),
             "pass.op: '~' is not one of",
         ),
+        (
+            json.dumps(
+                {
+                    "key": "x",
+                    "title": "t",
+                    "criterion": {
+                        "deadline": "2026-12-31",
+                        "pass": {"metric": {"top_k_spread": {"benchmark": ["swe"], "k": 5}}, "op": "<", "value": 1},
+                        "fail": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": ">", "value": 1},
+                    },
+                }
+            ),
+            "pass.metric.top_k_spread.benchmark: expected a benchmark key",
+        ),
+        (
+            '{"key": "x", "title": "t", "criterion": {"deadline": "2026-12-31", '
+            '"pass": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": "<", "value": NaN}, '
+            '"fail": {"metric": {"count": {"benchmarks": ["hle"]}}, "op": ">", "value": 1}}}',
+            "pass.value: nan is not a finite number",
+        ),
+        (
+            json.dumps(
+                {
+                    "key": "x",
+                    "title": "t",
+                    "source": {"a": 1},
+                    "criterion": {
+                        "deadline": "2026-12-31",
+                        "pass": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": "<", "value": 1},
+                        "fail": {"metric": {"top_k_spread": {"benchmark": "hle", "k": 5}}, "op": ">", "value": 1},
+                    },
+                }
+            ),
+            "the source must be a non-empty string",
+        ),
     ],
 )
 def test_bad_prediction_files(with_predictions: Engine, tmp_path: Path, content: str, message: str) -> None:
@@ -175,6 +210,24 @@ def test_bad_prediction_files(with_predictions: Engine, tmp_path: Path, content:
     before = table_counts(with_predictions)
     code, _, err = run("predictions", "add", str(path))
     assert code == 2 and message in err and table_counts(with_predictions) == before
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [("predictions", "list"), ("predictions", "grade"), ("saturation",)])
+def test_csv_output_has_one_row_per_item(with_predictions: Engine, command: tuple[str, ...]) -> None:
+    import csv
+    import io
+
+    code, out, err = run(*command, "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    if command[-1] == "saturation":
+        assert {r["benchmark"] for r in rows} >= {"swe_bench_verified", "gpqa_diamond", "hle", "ifeval"}
+    else:
+        assert [r["key"] for r in rows] == [f"gp-{i}@2" if command[-1] == "list" else f"gp-{i}" for i in range(1, 8)]
+        assert {r.get("state") or r["status"].split(" ")[0] for r in rows} <= set(STATES)
+    code, _, err = run(*command, "--format", "yaml")
+    assert code == 2 and err.startswith("error: --format must be table, json or csv")
 
 
 def test_releases_add_reports_moved_predictions(with_predictions: Engine) -> None:

@@ -1,21 +1,32 @@
 """The criterion language: every form on hand-built data with a known verdict,
 the one resolution rule and its states, evidence windows, same weights counted
-once, and malformed criteria rejected with a clear message."""
+once, malformed criteria rejected with one clear line, and the typed tree's
+round trips (parse -> to_json, describe, benchmarks, explain)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 
 import pytest
 
+from phasewatch.models import criteria
 from phasewatch.models.criteria import (
+    AllOf,
+    AnyOf,
+    Compare,
     Context,
+    Correlation,
+    Count,
+    Criterion,
     CriterionError,
     Figure,
+    HField,
+    Outcome,
     Release,
-    evaluate,
-    grade,
-    validate,
+    TopKSpread,
+    Trend,
+    parse,
 )
 
 BENCHES = {"swe_bench_verified", "gpqa_diamond", "hle", "ifeval"}
@@ -37,6 +48,15 @@ def cmp(metric: dict, op: str, value: float, **extra: object) -> dict:
 
 
 SPREAD5 = {"top_k_spread": {"benchmark": "swe_bench_verified", "k": 3}}
+
+
+def evaluate(node: dict, crit: dict, data: Context) -> Outcome:
+    """One condition evaluated inside a criterion (its window and trend from ``crit``)."""
+    return parse({"deadline": "2099-12-31", **crit, "pass": node, "fail": node}).evaluate(data)[0]
+
+
+def grade(crit: dict, data: Context, on: dt.date) -> criteria.Grade:
+    return criteria.grade(parse(crit), data, on)
 
 
 def test_top_k_spread_names_its_models_and_needs_k() -> None:
@@ -296,8 +316,8 @@ BAD = [
 @pytest.mark.parametrize(("criterion", "message"), BAD)
 def test_malformed_criteria_are_rejected_with_the_place_named(criterion: dict, message: str) -> None:
     with pytest.raises(CriterionError) as raised:
-        validate(criterion, BENCHES)
-    assert message in str(raised.value)
+        parse(criterion, BENCHES)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_the_seven_and_their_re_expression_validate() -> None:
@@ -308,5 +328,156 @@ def test_the_seven_and_their_re_expression_validate() -> None:
     bundle = json.loads((folder / "growing-pains-7.json").read_text())
     revised = json.loads((folder / "growing-pains-7-r2.json").read_text())
     for entry in bundle["predictions"] + revised["predictions"]:
-        validate({**entry["criterion"], "trend": bundle["trend"]}, BENCHES)
+        raw = {**entry["criterion"], "trend": bundle["trend"]}
+        assert parse(raw, BENCHES).to_json() == raw  # the hashed JSON comes back unchanged
+        assert parse(entry["criterion"] | {"trend": bundle["trend"]}).to_json() == raw
     assert all("evidence" in e["criterion"] for e in revised["predictions"])
+
+
+# --- the typed tree ------------------------------------------------------------------------------
+
+H_JSON = {
+    "trend": TREND,
+    "fail_when": "deadline",
+    "evidence": {"released": "after_registration", "provenance": "lab"},
+    "pass": cmp({"h_field": {"lab": "DS", "next_releases": 2}}, "<", 0, over="each"),
+    "fail": {
+        "any": [
+            cmp({"h_field": {"lab": "DS", "next_releases": 2}}, ">", 5, over="some"),
+            cmp({"count": {"benchmarks": ["hle", "ifeval"]}}, ">=", 3),
+        ]
+    },
+}
+MIXED_JSON = {
+    "deadline": "2026-12-31",
+    "pass": {"all": [cmp(SPREAD5, "<", 2), cmp({"correlation": {"x": "hle", "y": "ifeval", "min_n": 5}}, ">", 0.5)]},
+    "fail": cmp({"correlation": {"x": "hle", "y": "ifeval"}}, "<", 0.25),
+    "population": {"released_after_registration": True},
+}
+
+
+def test_parse_builds_the_typed_tree_and_gives_the_json_back() -> None:
+    h = parse(H_JSON, BENCHES)
+    assert isinstance(h, Criterion) and h.deadline is None and h.fail_when == "deadline"
+    trend = Trend("swe_bench_verified", "gpqa_diamond", 0.5, 50.0, "test")
+    assert h.passing == Compare(HField("DS", 2, trend), "<", 0, "each")
+    assert isinstance(h.failing, AnyOf) and h.failing.parts[1] == Compare(Count(("hle", "ifeval")), ">=", 3)
+    mixed = parse(MIXED_JSON, BENCHES)
+    assert isinstance(mixed.passing, AllOf)
+    assert mixed.passing.parts == (
+        Compare(TopKSpread("swe_bench_verified", 3), "<", 2),
+        Compare(Correlation("hle", "ifeval", 5), ">", 0.5),
+    )
+    assert mixed.failing == Compare(Correlation("hle", "ifeval"), "<", 0.25)
+    for raw in (H_JSON, MIXED_JSON, DEADLINE_CRIT):
+        assert parse(raw).to_json() == raw
+        assert parse(parse(raw).to_json()) == parse(raw)
+
+
+def test_benchmarks_labs_and_window_come_from_the_tree() -> None:
+    h = parse(H_JSON)
+    # an h-field reads its trend's two benchmarks; the count reads its own
+    assert h.benchmarks() == ["gpqa_diamond", "hle", "ifeval", "swe_bench_verified"]
+    assert h.labs() == ["DS"] and h.uses_release_window()
+    assert h.window == criteria.Window("after_registration", "any", "lab")
+    mixed = parse(MIXED_JSON)
+    assert mixed.benchmarks() == ["hle", "ifeval", "swe_bench_verified"] and mixed.labs() == []
+    assert not mixed.uses_release_window()
+    assert mixed.window.released == "after_registration"  # the pre-0007 spelling still means it
+    assert mixed.evaluation_date(dt.date(2027, 3, 1)) == dt.date(2026, 12, 31)
+
+
+def test_describe_says_the_whole_criterion_in_words() -> None:
+    words = parse(MIXED_JSON).describe()
+    assert words.startswith(
+        "passes if all of (top-3 swe_bench_verified spread < 2; r(hle, ifeval) over at least 5 models > 0.5); "
+        "fails if r(hle, ifeval) over at least 3 models < 0.25; "
+    )
+    assert "judged at the deadline 2026-12-31" in words and "models released after registration" in words
+    h_words = parse(H_JSON).describe()
+    assert "passes if h of each of DS's next 2 releases < 0 (against the frozen trend)" in h_words
+    assert "any of (h of some of DS's next 2 releases > 5" in h_words and "resolves early only when the pass" in h_words
+    assert "trend gpqa_diamond = 0.5·swe_bench_verified + 50.0 (test)" in h_words
+
+
+def test_explain_renders_a_grades_evidence_one_line_per_comparison() -> None:
+    data = ctx(
+        rel("a", swe_bench_verified=80, hle=10, ifeval=20),
+        rel("b", swe_bench_verified=79.5, hle=20, ifeval=50),
+        rel("c", swe_bench_verified=79, hle=30, ifeval=40),
+        rel("d", hle=40, ifeval=80),
+        rel("e", hle=50, ifeval=90),
+    )
+    crit = parse({**MIXED_JSON, "population": {"released_after_registration": False}})
+    result = criteria.grade(crit, data, dt.date(2026, 12, 31))
+    lines = crit.explain(result.evidence)
+    assert lines[0] == "pass: all: top-3 swe_bench_verified spread = 1 < 2 → met [a 80; b 79.5; c 79]"
+    r = statistics.correlation([10, 20, 30, 40, 50], [20, 50, 40, 80, 90])  # 0.9330, computed independently
+    assert result.evidence["fail"]["value"] == pytest.approx(r, abs=1e-6)
+    assert lines[1].startswith("pass: all: r(hle, ifeval) over n = 5 = 0.933 > 0.5 → met")
+    assert lines[2].startswith("fail: r(hle, ifeval) over n = 5 = 0.933 < 0.25 → not met")
+    assert len(lines) == 3 and result.state == "passed"
+
+
+def test_decisive_changes_with_the_figures_not_with_model_lists() -> None:
+    crit = parse(DEADLINE_CRIT)
+    three = ctx(*(rel(f"m{i}", swe_bench_verified=s) for i, s in enumerate((80, 79.5, 79))))
+    four = ctx(*(rel(f"m{i}", swe_bench_verified=s) for i, s in enumerate((80, 79.5, 79, 70))))
+    wider = ctx(*(rel(f"m{i}", swe_bench_verified=s) for i, s in enumerate((81, 79.5, 79))))
+    day = dt.date(2026, 6, 1)
+    same, more, moved = (crit.decisive(criteria.grade(crit, c, day).evidence) for c in (three, four, wider))
+    assert same == more  # a fourth model below the top 3 changes no deciding figure
+    assert same != moved  # the top model's score moved the spread
+
+
+def test_a_new_metric_is_one_class_in_the_registry_of_metrics() -> None:
+    assert set(criteria.METRICS) == {"top_k_spread", "correlation", "count", "h_field"}
+    assert all(issubclass(m, criteria.Metric) for m in criteria.METRICS.values())
+
+
+ONE_LINE_BAD = [
+    (cmp({"top_k_spread": {"benchmark": ["swe"], "k": 5}}, "<", 2), "pass.metric.top_k_spread.benchmark: expected"),
+    (cmp(SPREAD5, "<", float("nan")), "pass.value: nan is not a finite number"),
+    (cmp(SPREAD5, "<", float("inf")), "pass.value: inf is not a finite number"),
+    (cmp({"count": {"benchmarks": [{"a": 1}]}}, ">", 1), "pass.metric.count.benchmarks[0]: expected"),
+    (cmp({"count": {"benchmarks": "hle"}}, ">", 1), "benchmarks: expected a non-empty list"),
+    (cmp({"top_k_spread": {"benchmark": "x" * 300, "k": 5}}, "<", 2), "1 to 200 characters"),
+    (cmp({"top_k_spread": ["hle", 5]}, "<", 2), "pass.metric.top_k_spread: expected an object"),
+    (cmp({"top_k_spread": {"benchmark": "hle", "k": True}}, "<", 2), "k: expected an integer >= 2"),
+    (cmp({"correlation": {"x": "hle", "y": "ifeval", "min_n": 2}}, "<", 2), "min_n: expected an integer >= 3"),
+    (cmp({"top_k_spread": {"benchmark": "hle"}}, "<", 2), "pass.metric.top_k_spread: missing k"),
+    ({"metric": SPREAD5, "op": "<", "value": 2, "extra": 1}, "pass: unknown field(s) 'extra'"),
+    ({"none": []}, "pass: unknown field(s) 'none'"),
+    ([SPREAD5], "pass: expected a condition object"),
+]
+
+
+@pytest.mark.parametrize(("node", "message"), ONE_LINE_BAD)
+def test_every_bad_condition_is_one_line_naming_the_place(node: object, message: str) -> None:
+    with pytest.raises(CriterionError) as raised:
+        parse({**DEADLINE_CRIT, "pass": node}, BENCHES)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trend": {**TREND, "slope": float("nan")}}, "trend.slope: nan is not a finite number"),
+        ({"trend": {**TREND, "source": " "}}, "trend.source: say where"),
+        ({"trend": {**TREND, "x": "swe"}}, "trend.x: unknown benchmark 'swe'"),
+        ({"evidence": "any"}, "evidence: expected an object"),
+        ({"population": {"released_after_registration": "yes"}}, "expected true or false"),
+        ({"pass_when": ["settled"]}, "pass_when: ['settled'] is not one of settled, deadline"),
+        ({"deadline": 20261231}, "deadline: 20261231 is not a date"),
+    ],
+)
+def test_every_bad_criterion_field_is_one_line(change: dict, message: str) -> None:
+    with pytest.raises(CriterionError) as raised:
+        parse({**H_JSON, **change}, BENCHES)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_lab_name_with_control_characters_is_refused() -> None:
+    bad = cmp({"h_field": {"lab": "Evil\x1b[2J", "next_releases": 2}}, "<", 0, over="each")
+    with pytest.raises(CriterionError, match="control characters"):
+        parse({**H_JSON, "pass": bad})

@@ -328,3 +328,30 @@ def test_releases_without_scores_take_their_window_place_and_are_listed(seeded: 
 def test_registration_dates_only_move_forward(seeded: Engine) -> None:
     with pytest.raises(ConflictError, match="registration dates only move forward"), transaction(seeded) as session:
         add_predictions(session, USER, today=dt.date(2026, 11, 1))  # the chain's head is dated 2026-11-30
+
+
+# The bundled seven and their re-expression as hashed before the criterion tree existed:
+# parsing into the tree and back must not move a single hash.
+BUNDLED_HASHES = [
+    "2554de0e4d99bd06888e63140314df7e7f03592fba5711de14dcea75dbe783c9",
+    "9a72a098a230dfa724556d5929f14a9c0ce6ca68a164d2c5e7964f9449e558b4",
+    "6fe4f1fee3f999c5978169453e2454f59f1dfa4c9807891a3b2508a5beeb5bd9",
+    "77441031f635376d9b7e7a00b023e04dad8758cd4b0c88c37cdc335fc6e609e0",
+    "2cadd0e06bb1dbb1fff68fabbb03693215526c18e8a9ad8fbf5a17aa4f7bba69",
+    "6ce454e0473b523c709cda95c1e2e1f4be9359351522f1903dda9ce7decb0e6f",
+    "93d38bbabe1df5f0288d54a4e3bc9f734a9a795063c221926b7e03b88cff581d",
+    "e241fed0711488acb7adcecbea015cec2afa6822f3ee0c6891e63a90ded0f2df",
+    "c3b3a7a6822c3323332f8b99a21b7a4d9ee0fcaa7331bc43a0a7921a38bd7a03",
+    "50a7522496bfad94737902409ca5bcde998368654f9379a05993c9a511b28948",
+    "ecad99820c05589004c513fcb797f0512b15cfb8ccc442bb4ac65a906ab5afbf",
+    "c14b2b24bff8a1eed401d4fb63930020778dc6f2540dd379c9ccefa852d01e10",
+    "e9ddbafbf53fa4d91945d589e63319126326c7a5dc81e2995c1a72af6c48e84c",
+    "3e44d017c521982ede5dc51fbb8aeeebbb4966c599562202c798dcf061a279df",
+]
+
+
+def test_the_bundled_seven_hash_as_before_the_tree(seeded: Engine) -> None:
+    with transaction(seeded) as session:
+        hashes = list(session.scalars(select(Prediction.content_hash).order_by(Prediction.id)))
+        assert hashes == BUNDLED_HASHES
+        assert verify_chain(session).ok
