@@ -44,15 +44,72 @@ def console() -> Console:
     return _console
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_ERROR_CHARS = 2_000
+
+
+def one_line(message: str) -> str:
+    """``message`` safe to print as one error line: no newline, no terminal escape, bounded length."""
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    if len(text) > _MAX_ERROR_CHARS:
+        text = text[: _MAX_ERROR_CHARS // 2] + " … " + text[-_MAX_ERROR_CHARS // 2 :]
+    return text
+
+
+def fail(message: str, exit_code: int) -> None:
+    """Print ``error: message`` as one line on stderr and exit with ``exit_code``."""
+    sys.stderr.write(f"error: {one_line(message)}\n")
+    raise typer.Exit(exit_code)
+
+
+def usage_message(exc: Any) -> str:
+    """Click's usage error as one phrase, with the command's ``--help`` to run."""
+    text = exc.format_message()
+    for noise in ("Value error, ", "Input should be "):
+        text = text.replace(noise, "" if noise.startswith("Value") else "expected ")
+    text = text.rstrip(". ")
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "phasewatch"
+    return f"{text[:1].lower()}{text[1:]}; run '{where} --help'"
+
+
 class PhasewatchGroup(TyperGroup):
-    """Renders user errors as one line on stderr with their exit code (never a traceback)."""
+    """The one error boundary: user errors, the science's input errors and usage errors
+    each print one line on stderr and exit with their code (docs/cli.md); never a traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
+        from phasewatch.models.errors import ModelInputError
+
         try:
             return super().invoke(ctx)
         except PhasewatchError as exc:
-            sys.stderr.write(f"error: {exc}\n")
-            raise typer.Exit(exc.exit_code) from None
+            fail(str(exc), exc.exit_code)
+        except ModelInputError as exc:
+            fail(str(exc), 2)
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Click's standalone handling, except that a usage error (wrong type, missing
+        argument, bad choice) is one line too, instead of a boxed panel."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+        from typer.exceptions import Abort
+
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError:
+            sys.exit(2)  # the help is already printed, as Click does
+        except UsageError as exc:
+            sys.stderr.write(f"error: {one_line(usage_message(exc))}\n")
+            sys.exit(2)
+        except ClickException as exc:
+            sys.stderr.write(f"error: {one_line(exc.format_message())}\n")
+            sys.exit(exc.exit_code)
+        except Abort:
+            sys.stderr.write("error: aborted\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _quiet_flag_types() -> None:

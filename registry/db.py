@@ -19,9 +19,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.orm import Session
 
+from phasewatch.registry import validation
 from phasewatch.registry.errors import DatabaseError
 
 log = logging.getLogger(__name__)
+validation.install()  # every flush obeys the input contract (registry/validation.py)
 
 DATABASE_URL_ENV = "PHASEWATCH_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
