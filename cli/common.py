@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,14 +23,124 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+FORMATS = ("table", "json", "csv")
+
+
+def _format_choice(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.lower() not in FORMATS:
+        from phasewatch.registry.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"--format must be table, json or csv, not {one_line(repr(value))}", "e.g. --format csv"
+        )
+    return value.lower()
+
+
 FORMAT_OPTION = typer.Option(
     None,
     "--format",
     help="table (default), json or csv (full values, one row per line).",
     case_sensitive=False,
     metavar="table|json|csv",
+    callback=_format_choice,
 )
-FORMATS = ("table", "json", "csv")
+
+
+# --- option checks: the input contract (registry/validation.py) before the database opens ---
+
+
+def checked(limit: str) -> Any:
+    """A callback refusing text over ``limit``'s length or with control characters
+    (``limit`` names one in registry/validation.py: NAME, FAMILY, KEY, URL, TEXT, ...)."""
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        from phasewatch.registry import validation
+
+        kind = getattr(validation, limit)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            validation.check_text(item, _name(param), kind)
+        return value
+
+    return check
+
+
+def finite(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback refusing NaN and infinities (every float option takes it)."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from phasewatch.registry.validation import check_finite
+
+    return check_finite(value, _name(param))
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def device(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback accepting auto, cpu, cuda or cuda:N (whether this machine has it is checked later)."""
+    if value is None or ctx.resilient_parsing or _DEVICE.fullmatch(value):
+        return value
+    from phasewatch.registry.errors import InvalidInputError
+
+    raise InvalidInputError(f"unknown {_name(param)} {one_line(repr(value))}", "use auto, cpu, cuda or cuda:N")
+
+
+_SYSTEM = ("/proc", "/sys", "/dev")
+
+
+def _system_path(path: Path) -> bool:
+    text = str(path)
+    return any(text == root or text.startswith(root + "/") for root in _SYSTEM) and text not in (
+        "/dev/stdout",
+        "/dev/null",
+    )
+
+
+def new_file(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback for a file to write: its folder exists and is writable; not a folder, not /proc."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from phasewatch.registry.errors import InvalidInputError
+
+    name, path = _name(param), Path(value).expanduser().absolute()
+    if _system_path(path):
+        raise InvalidInputError(f"{name} {value} is a system path", "write to a file in one of your folders")
+    if path.is_dir():
+        raise InvalidInputError(f"{name} {value} is a folder", f"give a file name inside it, e.g. {value}/out.csv")
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"{name} {value}: the folder {path.parent} does not exist", "create it first")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InvalidInputError(f"{name} {value} is not writable", "check the permissions or write elsewhere")
+    return value
+
+
+def new_folder(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback for a folder to write into (created if missing): not a file, not /proc, writable."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from phasewatch.registry.errors import InvalidInputError
+
+    name, path = _name(param), Path(value).expanduser().absolute()
+    if _system_path(path):
+        raise InvalidInputError(f"{name} {value} is a system path", "write to one of your folders")
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"{name} {value} is a file, not a folder", "give a folder (new or existing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise InvalidInputError(f"{name} {value} cannot be written ({existing} is not writable)", "write elsewhere")
+    return value
+
+
+def _name(param: Any) -> str:
+    opts = getattr(param, "opts", None) or []
+    return opts[0] if opts and str(opts[0]).startswith("-") else (param.name or "value").upper()
+
 
 _console: Console | None = None
 
@@ -98,6 +210,9 @@ class PhasewatchGroup(TyperGroup):
 
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
+        except PhasewatchError as exc:  # raised by an option's check while parsing
+            sys.stderr.write(f"error: {one_line(str(exc))}\n")
+            sys.exit(exc.exit_code)
         except NoArgsIsHelpError:
             sys.exit(2)  # the help is already printed, as Click does
         except UsageError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session, table
+from phasewatch.cli.common import JSON_OPTION, checked, new_app, print_json, registry_session, table
 
 app = new_app("List and register labs.")
 
@@ -31,8 +31,10 @@ def list_(json_: bool = JSON_OPTION) -> None:
 
 @app.command()
 def add(
-    name: str = typer.Argument(..., help="The lab's display name."),
-    alias: list[str] = typer.Option([], "--alias", help="Another name for the lab (repeatable)."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="The lab's display name."),
+    alias: list[str] = typer.Option(
+        [], "--alias", callback=checked("NAME"), help="Another name for the lab (repeatable)."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Register a new lab (or add aliases to an existing one)."""
@@ -52,7 +54,7 @@ def add(
 
 @app.command()
 def show(
-    lab: str = typer.Argument(..., help="Lab name or alias."),
+    lab: str = typer.Argument(..., callback=checked("NAME"), help="Lab name or alias."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
     json_: bool = JSON_OPTION,
 ) -> None:

@@ -6,6 +6,7 @@ import typer
 
 from phasewatch.cli.common import (
     JSON_OPTION,
+    checked,
     console,
     fmt,
     new_app,
@@ -13,6 +14,7 @@ from phasewatch.cli.common import (
     registry_session,
     table,
 )
+from phasewatch.registry.enums import ModelKind
 
 app = new_app("List models and show each one's observations with their sources.")
 
@@ -21,14 +23,20 @@ DEFAULT_COLUMNS = ("swe_bench_verified", "gpqa_diamond")
 
 @app.command("list")
 def list_(
-    lab: str | None = typer.Option(None, "--lab", help="Only this lab (any alias)."),
-    panel: str | None = typer.Option(None, "--panel", help="Only this panel's models, with its values."),
+    lab: str | None = typer.Option(None, "--lab", callback=checked("NAME"), help="Only this lab (any alias)."),
+    panel: str | None = typer.Option(
+        None, "--panel", callback=checked("PANEL"), help="Only this panel's models, with its values."
+    ),
     open_weight: bool | None = typer.Option(
         None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) models.", show_default=False
     ),
-    since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
-    until: str | None = typer.Option(None, "--until", help="Released on or before (YYYY[-MM[-DD]])."),
-    kind: str | None = typer.Option(None, "--kind", help="frontier or base."),
+    since: str | None = typer.Option(
+        None, "--since", callback=checked("KEY"), help="Released on or after (YYYY[-MM[-DD]])."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", callback=checked("KEY"), help="Released on or before (YYYY[-MM[-DD]])."
+    ),
+    kind: ModelKind | None = typer.Option(None, "--kind", help="frontier or base.", case_sensitive=False),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List models; with --panel, the panel's values for each benchmark."""
@@ -52,7 +60,9 @@ def list_(
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="Model name or alias."), json_: bool = JSON_OPTION) -> None:
+def show(
+    name: str = typer.Argument(..., callback=checked("NAME"), help="Model name or alias."), json_: bool = JSON_OPTION
+) -> None:
     """Show a model, every observation with its source, and where sources disagree."""
     from phasewatch.registry.queries import as_dict, show_model
 
@@ -131,8 +141,10 @@ app.add_typer(alias_app, name="alias")
 
 @alias_app.command("add")
 def alias_add(
-    name: str = typer.Argument(..., help="The registered model (name or alias)."),
-    alias: str = typer.Argument(..., help="Another name of the same weights, e.g. 'DeepSeek-V4-Pro (preview)'."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="The registered model (name or alias)."),
+    alias: str = typer.Argument(
+        ..., callback=checked("NAME"), help="Another name of the same weights, e.g. 'DeepSeek-V4-Pro (preview)'."
+    ),
 ) -> None:
     """Record ALIAS as another name of MODEL: one model, one row in every panel."""
     from phasewatch.registry.releases import add_alias
@@ -143,7 +155,9 @@ def alias_add(
 
 
 @app.command()
-def history(name: str = typer.Argument(..., help="Model name or alias."), json_: bool = JSON_OPTION) -> None:
+def history(
+    name: str = typer.Argument(..., callback=checked("NAME"), help="Model name or alias."), json_: bool = JSON_OPTION
+) -> None:
     """Every correction of a model (`releases correct`), with the old and new values."""
     from phasewatch.registry.queries import as_dict
     from phasewatch.registry.releases import model_history

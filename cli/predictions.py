@@ -12,9 +12,11 @@ import typer
 
 from phasewatch.cli.common import (
     JSON_OPTION,
+    checked,
     console,
     fmt,
     new_app,
+    new_file,
     print_json,
     registry_session,
     table,
@@ -23,11 +25,15 @@ from phasewatch.cli.common import (
 app = new_app("Registered, timestamped predictions: list, grade, verify, head, add, score.")
 
 AS_OF_OPTION = typer.Option(
-    None, "--as-of", help="Grade on the data the registry held on this date (YYYY-MM-DD; default today)."
+    None,
+    "--as-of",
+    callback=checked("KEY"),
+    help="Grade on the data the registry held on this date (YYYY-MM-DD; default today).",
 )
 PANEL_OPTION = typer.Option(
     [],
     "--panel",
+    callback=checked("PANEL"),
     help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
     "post-cutoff-2026-04, sourced-2026-11). Logged releases always count.",
 )
@@ -41,7 +47,7 @@ def _as_of(text: str | None) -> dt.date:
     today = system_clock().today()
     if text is None:
         return today
-    day, precision = parse_past_date(text, what="--as-of", today=today)
+    day, precision = parse_past_date(text, what="--as-of", callback=checked("KEY"), today=today)
     if precision != "day":
         raise InvalidInputError(f"--as-of {text!r} is not a full date", "write it as YYYY-MM-DD")
     return day
@@ -110,7 +116,10 @@ def list_(as_of: str | None = AS_OF_OPTION, panel: list[str] = PANEL_OPTION, jso
 
 
 @app.command()
-def show(key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."), json_: bool = JSON_OPTION) -> None:
+def show(
+    key: str = typer.Argument(..., callback=checked("PREDICTION_KEY"), help="Prediction key, e.g. gp-1."),
+    json_: bool = JSON_OPTION,
+) -> None:
     """A prediction's revisions (with hashes), criterion and stored gradings."""
     from phasewatch.registry.predictions import gradings_of, show_prediction
 
@@ -257,6 +266,7 @@ def verify(
     expect_head: str | None = typer.Option(
         None,
         "--expect-head",
+        callback=checked("KEY"),
         help="A head published earlier (`predictions head`): truncation, rewrites and forged appends since are caught.",
     ),
     checkpoint: Path | None = typer.Option(
@@ -314,7 +324,10 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 @app.command()
 def head(
     out: Path | None = typer.Option(
-        None, "--out", help="Where to write the dated checkpoint file (default phasewatch-checkpoint-DATE.json here)."
+        None,
+        "--out",
+        callback=new_file,
+        help="Where to write the dated checkpoint file (default phasewatch-checkpoint-DATE.json here).",
     ),
     json_: bool = JSON_OPTION,
 ) -> None:

@@ -294,3 +294,60 @@ def open_registry(url: str | None = None, *, require_current: bool = True) -> En
         with _connect(engine):
             pass
     return engine
+
+
+def downgrade_plan(engine: Engine, revision: str) -> list[str]:
+    """What ``downgrade(engine, revision)`` would drop: ``table`` for each table and
+    ``table.column`` for each column the undone revisions remove (read from their
+    ``downgrade()``), newest revision first. Empty when nothing would be undone."""
+    import ast
+
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    current = current_revision(engine)
+    if current is None:
+        return []
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    try:
+        undone = [r for r in script.iterate_revisions(current, revision) if r.revision != revision]
+    except CommandError as exc:
+        raise DatabaseError(f"cannot downgrade to {revision!r}: {exc}", "see `phasewatch db history`") from None
+    dropped: list[str] = []
+    for rev in undone:
+        tree = ast.parse(Path(rev.path).read_text(encoding="utf-8"))
+        body = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "downgrade"), None)
+        for node in ast.walk(body) if body is not None else ():
+            if isinstance(node, ast.With):
+                table = _first_string(node.items[0].context_expr)
+                for call in ast.walk(node):
+                    if _call_name(call) == "drop_column":
+                        column = _first_string(call)
+                        dropped.append(f"{table}.{column}" if column else f"{table} (columns)")
+            elif _call_name(node) == "drop_table":
+                dropped.append(_first_string(node) or "(a table)")
+            elif (
+                _call_name(node) == "drop_column"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "op"
+            ):  # type: ignore[union-attr]
+                args = [a.value for a in node.args if isinstance(a, ast.Constant)]  # type: ignore[union-attr]
+                dropped.append(".".join(str(a) for a in args[:2]))
+    return list(dict.fromkeys(dropped))
+
+
+def _call_name(node: object) -> str | None:
+    import ast
+
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def _first_string(node: object) -> str | None:
+    import ast
+
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        value = node.args[0].value
+        return value if isinstance(value, str) else None
+    return None
