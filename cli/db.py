@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, checked, emit, new_app, output_format
 
 app = new_app("Create, upgrade and inspect the database schema.")
 
@@ -17,7 +17,7 @@ def _engine():
 
 @app.command()
 def upgrade(
-    revision: str = typer.Argument("head", help="Target revision (default: the newest)."),
+    revision: str = typer.Argument("head", callback=checked("KEY"), help="Target revision (default: the newest)."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -38,7 +38,7 @@ def _moved(chosen: str, before: str | None, after: str | None) -> None:
 
 @app.command()
 def downgrade(
-    revision: str = typer.Argument(..., help="Target revision; 'base' removes every table."),
+    revision: str = typer.Argument(..., callback=checked("KEY"), help="Target revision; 'base' removes every table."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask: drop what the downgrade removes."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,

@@ -47,7 +47,7 @@ def _as_of(text: str | None) -> dt.date:
     today = system_clock().today()
     if text is None:
         return today
-    day, precision = parse_past_date(text, what="--as-of", callback=checked("KEY"), today=today)
+    day, precision = parse_past_date(text, what="--as-of", today=today)
     if precision != "day":
         raise InvalidInputError(f"--as-of {text!r} is not a full date", "write it as YYYY-MM-DD")
     return day

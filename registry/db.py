@@ -216,6 +216,7 @@ def downgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
 
 def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None, str | None]:
     from alembic import command
+    from alembic.script.revision import RevisionError
     from alembic.util.exc import CommandError
 
     before = current_revision(engine)
@@ -224,8 +225,8 @@ def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None,
         with _connect(engine) as conn, conn.begin():
             config.attributes["connection"] = conn
             getattr(command, direction)(config, revision)
-    except CommandError as exc:
-        raise DatabaseError(f"cannot {direction} to {revision!r}: {exc}", "see `phasewatch db history`") from None
+    except (CommandError, RevisionError) as exc:
+        raise DatabaseError(f"cannot {direction} to {revision!r}: {exc}", _revisions_hint()) from None
     return before, current_revision(engine)
 
 
@@ -296,6 +297,12 @@ def open_registry(url: str | None = None, *, require_current: bool = True) -> En
     return engine
 
 
+def _revisions_hint() -> str:
+    return (
+        f"give a revision from 0001 to {head_revision()}, or head, or base (`phasewatch db current` shows where it is)"
+    )
+
+
 def downgrade_plan(engine: Engine, revision: str) -> list[str]:
     """What ``downgrade(engine, revision)`` would drop: ``table`` for each table and
     ``table.column`` for each column the undone revisions remove (read from their
@@ -303,6 +310,7 @@ def downgrade_plan(engine: Engine, revision: str) -> list[str]:
     import ast
 
     from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
     from alembic.util.exc import CommandError
 
     current = current_revision(engine)
@@ -311,8 +319,8 @@ def downgrade_plan(engine: Engine, revision: str) -> list[str]:
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     try:
         undone = [r for r in script.iterate_revisions(current, revision) if r.revision != revision]
-    except CommandError as exc:
-        raise DatabaseError(f"cannot downgrade to {revision!r}: {exc}", "see `phasewatch db history`") from None
+    except (CommandError, RevisionError) as exc:
+        raise DatabaseError(f"cannot downgrade to {revision!r}: {exc}", _revisions_hint()) from None
     dropped: list[str] = []
     for rev in undone:
         tree = ast.parse(Path(rev.path).read_text(encoding="utf-8"))

@@ -86,34 +86,36 @@ def test_release_add_then_show_and_export(cli_env: str) -> None:
     assert "TM-1" in names
 
 
-BAD_INPUTS = [
-    (["releases", "add", "X1", "--lab", "Gogle", "--date", "2026-05-01"], "did you mean 'Google'"),
+BAD_INPUTS = [  # (arguments, part of the message, exit code: 2 bad input, 5 not found)
+    (["releases", "add", "X1", "--lab", "Gogle", "--date", "2026-05-01"], "did you mean 'Google'", 5),
     (
         ["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "mmlu_pr=80"],
         "unknown benchmark",
+        5,
     ),
     (
         ["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "gpqa_diamond=101"],
         "outside [0, 100]",
+        2,
     ),
-    (["releases", "add", "X1", "--lab", "Google", "--date", "May 2026"], "malformed release date"),
-    (["releases", "add", "X1", "--lab", "Google", "--date", "2999-01-01"], "in the future"),
-    (["releases", "add", "Claude Opus 4.6", "--lab", "Anthropic", "--date", "2026-02-05"], "already exists"),
-    (["models", "show", "Claude Opus 9"], "unknown model"),
-    (["models", "list", "--panel", "growing-pains"], "unknown panel"),
-    (["models", "list", "--since", "yesterday"], "malformed --since"),
-    (["export", "--format", "xml"], "unknown export format"),
-    (["scores", "import", "/nonexistent/scores.csv"], "no such file"),
+    (["releases", "add", "X1", "--lab", "Google", "--date", "May 2026"], "malformed release date", 2),
+    (["releases", "add", "X1", "--lab", "Google", "--date", "2999-01-01"], "in the future", 2),
+    (["releases", "add", "Claude Opus 4.6", "--lab", "Anthropic", "--date", "2026-02-05"], "already exists", 2),
+    (["models", "show", "Claude Opus 9"], "unknown model", 5),
+    (["models", "list", "--panel", "growing-pains"], "unknown panel", 5),
+    (["models", "list", "--since", "yesterday"], "malformed --since", 2),
+    (["export", "--format", "xml"], "'xml' is not one of 'csv', 'json'", 2),
+    (["scores", "import", "/nonexistent/scores.csv"], "no such file", 2),
 ]
 
 
-@pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(
-    cli_env: str, engine: Engine, args: list[str], message: str
+@pytest.mark.parametrize(("args", "message", "exit_code"), BAD_INPUTS)
+def test_bad_input_is_one_line_with_its_exit_code_and_changes_nothing(
+    cli_env: str, engine: Engine, args: list[str], message: str, exit_code: int
 ) -> None:
     before = table_counts(engine)
     code, out, err = run(*args)
-    assert code == 2
+    assert code == exit_code
     assert err.startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert table_counts(engine) == before
