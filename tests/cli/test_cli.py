@@ -146,7 +146,8 @@ def test_outdated_database_says_how_to_upgrade(cli_env: str, engine: Engine) -> 
 def test_db_current_and_downgrade_upgrade(cli_env: str) -> None:
     code, out, _ = run("db", "current", "--json")
     assert code == 0 and json.loads(out)["up_to_date"] is True
-    assert run("db", "downgrade", "base")[0] == 0
+    assert run("db", "downgrade", "base")[0] == 2  # not confirmed: nothing dropped
+    assert run("db", "downgrade", "base", "--yes")[0] == 0
     code, _, err = run("models", "list")
     assert code == 2 and "phasewatch init" in err
     assert run("db", "upgrade")[0] == 0
@@ -209,7 +210,7 @@ def test_help_and_queries_do_not_import_heavy_libraries(cli_env: str, args: list
 
 def test_real_process_exit_code_and_single_line(cli_env: str) -> None:
     done = _run_process("releases", "add", "X", "--lab", "Nowhere Labs", "--date", "2026-01-01")
-    assert done.returncode == 2
+    assert done.returncode == 5  # not found
     assert done.stderr.startswith("error: unknown lab 'Nowhere Labs'") and len(done.stderr.splitlines()) == 1
 
 
