@@ -288,7 +288,43 @@ def status(text: str, *, quiet: bool = False):
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """``data`` as JSON that every parser reads: a NaN or infinite number becomes ``null``
+    with a ``<key>_note`` beside it saying why (JSON has no NaN)."""
+    text = json.dumps(finite_json(_plain(data)), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
+def _plain(data: Any) -> Any:
+    """Dataclasses as dicts, so their non-finite numbers are found too."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        return {f.name: _plain(getattr(data, f.name)) for f in dataclasses.fields(data)}
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(v) for v in data]
+    return data
+
+
+def finite_json(data: Any) -> Any:
+    """``data`` with every NaN or infinity replaced by ``None``; in an object, the key gets
+    a ``<key>_note`` naming what the value was (e.g. a slope not computable from one release)."""
+    import math
+
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        for key, value in data.items():
+            out[key] = finite_json(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                what = "NaN" if math.isnan(value) else "infinite"
+                out[f"{key}_note"] = f"{what}: not computable from the data held"
+        return out
+    if isinstance(data, list | tuple):
+        return [finite_json(v) for v in data]
+    return data
 
 
 URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)

@@ -419,3 +419,22 @@ def test_bad_input_is_one_line_with_its_exit_code_and_changes_nothing(
     assert all(phrase in lines[0] for phrase in case.also)
     assert "Traceback" not in err and "S3cretPW" not in err
     assert dump(registry) == before
+
+
+def test_json_output_never_holds_nan(capsys: pytest.CaptureFixture[str]) -> None:
+    """`labs compare --json` and every other JSON output: a NaN is null with a note (JSON has no NaN)."""
+    from phasewatch.cli.common import print_json
+
+    print_json({"labs": [{"lab": "A", "mean_h": float("nan"), "slope": 0.5}], "p": [float("inf")]})
+    data = json.loads(capsys.readouterr().out)  # a strict parser: NaN would not parse back as null
+    assert data["labs"][0]["mean_h"] is None and data["labs"][0]["mean_h_note"].startswith("NaN")
+    assert data["labs"][0]["slope"] == 0.5 and data["p"] == [None]
+
+
+def test_zero_byte_database_is_refused_and_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", f"sqlite:///{empty}")
+    result = CliRunner().invoke(app, ["models", "list"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and "empty file" in result.stderr
+    assert empty.stat().st_size == 0
