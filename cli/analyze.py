@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, registry_session
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, checked, emit, finite, registry_session
 
 
 def analyze(
     lab: str = typer.Option(
-        ..., "--lab", help="The releasing lab (any alias; an unknown lab is analysed as a new one)."
+        ...,
+        "--lab",
+        callback=checked("NAME"),
+        help="The releasing lab (any alias; an unknown lab is analysed as a new one).",
     ),
-    x: float = typer.Option(..., "--x", help="The fit's x score (SWE-bench Verified, %)."),
-    y: float = typer.Option(..., "--y", help="The fit's y score (GPQA Diamond, %)."),
+    x: float = typer.Option(..., "--x", callback=finite, help="The fit's x score (SWE-bench Verified, %)."),
+    y: float = typer.Option(..., "--y", callback=finite, help="The fit's y score (GPQA Diamond, %)."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,

@@ -28,7 +28,18 @@ from phasewatch.cli import (
     steer,
     watch,
 )
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json
+from phasewatch.cli.common import (
+    FORMAT_OPTION,
+    JSON_OPTION,
+    checked,
+    emit,
+    new_app,
+    new_file,
+    output_format,
+    plural,
+    print_json,
+)
+from phasewatch.registry.enums import ExportFormat
 
 app = new_app(
     "phasewatch: a registry of AI model releases and benchmark scores with provenance, "
@@ -107,9 +118,13 @@ def init(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None
 
 @app.command()
 def export(
-    panel: str | None = typer.Option(None, "--panel", help="Only this panel's observations."),
-    format_: str = typer.Option("csv", "--format", help="csv or json.", metavar="csv|json"),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
+    panel: str | None = typer.Option(
+        None, "--panel", callback=checked("PANEL"), help="Only this panel's observations."
+    ),
+    format_: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv or json.", case_sensitive=False),
+    out: Path | None = typer.Option(
+        None, "--out", callback=new_file, help="Write to this file instead of standard output."
+    ),
 ) -> None:
     """Export observations with their models' metadata (re-importable with `scores import`)."""
     from phasewatch.cli.common import registry_session

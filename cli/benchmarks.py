@@ -7,6 +7,7 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    checked,
     emit,
     new_app,
     output_format,
@@ -37,18 +38,25 @@ def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> Non
 
 @app.command()
 def add(
-    key: str = typer.Argument(..., help="Lower-case key, e.g. swe_bench_pro."),
-    name: str = typer.Option(..., "--name", help="Display name."),
-    category: str = typer.Option(..., "--category", help="coding, reasoning, math, agentic_coding, …"),
+    key: str = typer.Argument(..., callback=checked("KEY"), help="Lower-case key, e.g. swe_bench_pro."),
+    name: str = typer.Option(..., "--name", callback=checked("TITLE"), help="Display name."),
+    category: str = typer.Option(
+        ..., "--category", callback=checked("KEY"), help="coding, reasoning, math, agentic_coding, …"
+    ),
     standard_setting: str = typer.Option(
-        ..., "--standard-setting", help="The setting whose figures the live panel accepts."
+        ..., "--standard-setting", callback=checked("TEXT"), help="The setting whose figures the live panel accepts."
     ),
-    version: str | None = typer.Option(None, "--version", help="Task set / protocol version."),
+    version: str | None = typer.Option(
+        None, "--version", callback=checked("TITLE"), help="Task set / protocol version."
+    ),
     nonstandard: list[str] = typer.Option(
-        [], "--nonstandard", help="A setting phrase that marks a figure as not standard (repeatable)."
+        [],
+        "--nonstandard",
+        callback=checked("TEXT"),
+        help="A setting phrase that marks a figure as not standard (repeatable).",
     ),
-    url: str | None = typer.Option(None, "--url", help="Where the benchmark is defined."),
-    description: str | None = typer.Option(None, "--description", help="One line about it."),
+    url: str | None = typer.Option(None, "--url", callback=checked("URL"), help="Where the benchmark is defined."),
+    description: str | None = typer.Option(None, "--description", callback=checked("TEXT"), help="One line about it."),
 ) -> None:
     """Register a benchmark with its standard setting written down."""
     from phasewatch.registry.catalog import register_benchmark

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,14 +23,124 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+FORMATS = ("table", "json", "csv")
+
+
+def _format_choice(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.lower() not in FORMATS:
+        from phasewatch.registry.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"--format must be table, json or csv, not {one_line(repr(value))}", "e.g. --format csv"
+        )
+    return value.lower()
+
+
 FORMAT_OPTION = typer.Option(
     None,
     "--format",
     help="table (default), json or csv (full values, one row per line).",
     case_sensitive=False,
     metavar="table|json|csv",
+    callback=_format_choice,
 )
-FORMATS = ("table", "json", "csv")
+
+
+# --- option checks: the input contract (registry/validation.py) before the database opens ---
+
+
+def checked(limit: str) -> Any:
+    """A callback refusing text over ``limit``'s length or with control characters
+    (``limit`` names one in registry/validation.py: NAME, FAMILY, KEY, URL, TEXT, ...)."""
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        from phasewatch.registry import validation
+
+        kind = getattr(validation, limit)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            validation.check_text(item, _name(param), kind)
+        return value
+
+    return check
+
+
+def finite(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback refusing NaN and infinities (every float option takes it)."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from phasewatch.registry.validation import check_finite
+
+    return check_finite(value, _name(param))
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def device(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback accepting auto, cpu, cuda or cuda:N (whether this machine has it is checked later)."""
+    if value is None or ctx.resilient_parsing or _DEVICE.fullmatch(value):
+        return value
+    from phasewatch.registry.errors import InvalidInputError
+
+    raise InvalidInputError(f"unknown {_name(param)} {one_line(repr(value))}", "use auto, cpu, cuda or cuda:N")
+
+
+_SYSTEM = ("/proc", "/sys", "/dev")
+
+
+def _system_path(path: Path) -> bool:
+    text = str(path)
+    return any(text == root or text.startswith(root + "/") for root in _SYSTEM) and text not in (
+        "/dev/stdout",
+        "/dev/null",
+    )
+
+
+def new_file(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback for a file to write: its folder exists and is writable; not a folder, not /proc."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from phasewatch.registry.errors import InvalidInputError
+
+    name, path = _name(param), Path(value).expanduser().absolute()
+    if _system_path(path):
+        raise InvalidInputError(f"{name} {value} is a system path", "write to a file in one of your folders")
+    if path.is_dir():
+        raise InvalidInputError(f"{name} {value} is a folder", f"give a file name inside it, e.g. {value}/out.csv")
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"{name} {value}: the folder {path.parent} does not exist", "create it first")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InvalidInputError(f"{name} {value} is not writable", "check the permissions or write elsewhere")
+    return value
+
+
+def new_folder(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """A callback for a folder to write into (created if missing): not a file, not /proc, writable."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from phasewatch.registry.errors import InvalidInputError
+
+    name, path = _name(param), Path(value).expanduser().absolute()
+    if _system_path(path):
+        raise InvalidInputError(f"{name} {value} is a system path", "write to one of your folders")
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"{name} {value} is a file, not a folder", "give a folder (new or existing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise InvalidInputError(f"{name} {value} cannot be written ({existing} is not writable)", "write elsewhere")
+    return value
+
+
+def _name(param: Any) -> str:
+    opts = getattr(param, "opts", None) or []
+    return opts[0] if opts and str(opts[0]).startswith("-") else (param.name or "value").upper()
+
 
 _console: Console | None = None
 
@@ -44,15 +156,75 @@ def console() -> Console:
     return _console
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_ERROR_CHARS = 2_000
+
+
+def one_line(message: str) -> str:
+    """``message`` safe to print as one error line: no newline, no terminal escape, bounded length."""
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    if len(text) > _MAX_ERROR_CHARS:
+        text = text[: _MAX_ERROR_CHARS // 2] + " … " + text[-_MAX_ERROR_CHARS // 2 :]
+    return text
+
+
+def fail(message: str, exit_code: int) -> None:
+    """Print ``error: message`` as one line on stderr and exit with ``exit_code``."""
+    sys.stderr.write(f"error: {one_line(message)}\n")
+    raise typer.Exit(exit_code)
+
+
+def usage_message(exc: Any) -> str:
+    """Click's usage error as one phrase, with the command's ``--help`` to run."""
+    text = exc.format_message()
+    for noise in ("Value error, ", "Input should be "):
+        text = text.replace(noise, "" if noise.startswith("Value") else "expected ")
+    text = text.rstrip(". ")
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "phasewatch"
+    return f"{text[:1].lower()}{text[1:]}; run '{where} --help'"
+
+
 class PhasewatchGroup(TyperGroup):
-    """Renders user errors as one line on stderr with their exit code (never a traceback)."""
+    """The one error boundary: user errors, the science's input errors and usage errors
+    each print one line on stderr and exit with their code (docs/cli.md); never a traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
+        from phasewatch.models.errors import ModelInputError
+
         try:
             return super().invoke(ctx)
         except PhasewatchError as exc:
-            sys.stderr.write(f"error: {exc}\n")
-            raise typer.Exit(exc.exit_code) from None
+            fail(str(exc), exc.exit_code)
+        except ModelInputError as exc:
+            fail(str(exc), 2)
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Click's standalone handling, except that a usage error (wrong type, missing
+        argument, bad choice) is one line too, instead of a boxed panel."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+        from typer.exceptions import Abort
+
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except PhasewatchError as exc:  # raised by an option's check while parsing
+            sys.stderr.write(f"error: {one_line(str(exc))}\n")
+            sys.exit(exc.exit_code)
+        except NoArgsIsHelpError:
+            sys.exit(2)  # the help is already printed, as Click does
+        except UsageError as exc:
+            sys.stderr.write(f"error: {one_line(usage_message(exc))}\n")
+            sys.exit(2)
+        except ClickException as exc:
+            sys.stderr.write(f"error: {one_line(exc.format_message())}\n")
+            sys.exit(exc.exit_code)
+        except Abort:
+            sys.stderr.write("error: aborted\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _quiet_flag_types() -> None:
@@ -116,7 +288,43 @@ def status(text: str, *, quiet: bool = False):
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """``data`` as JSON that every parser reads: a NaN or infinite number becomes ``null``
+    with a ``<key>_note`` beside it saying why (JSON has no NaN)."""
+    text = json.dumps(finite_json(_plain(data)), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
+def _plain(data: Any) -> Any:
+    """Dataclasses as dicts, so their non-finite numbers are found too."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        return {f.name: _plain(getattr(data, f.name)) for f in dataclasses.fields(data)}
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(v) for v in data]
+    return data
+
+
+def finite_json(data: Any) -> Any:
+    """``data`` with every NaN or infinity replaced by ``None``; in an object, the key gets
+    a ``<key>_note`` naming what the value was (e.g. a slope not computable from one release)."""
+    import math
+
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        for key, value in data.items():
+            out[key] = finite_json(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                what = "NaN" if math.isnan(value) else "infinite"
+                out[f"{key}_note"] = f"{what}: not computable from the data held"
+        return out
+    if isinstance(data, list | tuple):
+        return [finite_json(v) for v in data]
+    return data
 
 
 URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)

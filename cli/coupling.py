@@ -13,8 +13,10 @@ from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
     article,
+    checked,
     console,
     emit,
+    finite,
     new_app,
     output_format,
     plural,
@@ -22,16 +24,20 @@ from phasewatch.cli.common import (
     print_json,
     table,
 )
+from phasewatch.registry.enums import CoverageMethod, Link, Pooling, Sampler
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 fits_app = new_app("List and inspect stored coupling fits.")
 
-PANEL_OPTION = typer.Option(["growing-pains-34"], "--panel", help="Panel(s) to fit (repeatable; their union).")
+PANEL_OPTION = typer.Option(
+    ["growing-pains-34"], "--panel", callback=checked("PANEL"), help="Panel(s) to fit (repeatable; their union)."
+)
 FIT_PANEL_OPTION = typer.Option(
     ["frontier"],
     "--panel",
+    callback=checked("PANEL"),
     help="The live panel frontier (default; frontier@YYYY-MM-DD as known then) or frozen panels "
     "(repeatable; their union); growing-pains-34 reproduces the paper.",
 )
@@ -56,24 +62,26 @@ def _interval(value: Any, digits: int = 2) -> str:
 
 def fit(
     panel: list[str] = FIT_PANEL_OPTION,
-    x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
-    y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
+    x: str = typer.Option("swe_bench_verified", "--x", callback=checked("KEY"), help="Benchmark on the x axis."),
+    y: str = typer.Option("gpqa_diamond", "--y", callback=checked("KEY"), help="Benchmark on the y axis."),
     seed: int = typer.Option(1, "--seed", help="Sampler seed."),
     draws: int = typer.Option(2000, "--draws", min=100, help="Draws per chain after tuning."),
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain."),
     chains: int = typer.Option(4, "--chains", min=2, help="Chains (at least 2, for r_hat)."),
-    sampler: str = typer.Option("nutpie", "--sampler", help="nutpie (compiled, default) or pymc (PyMC's own NUTS)."),
+    sampler: Sampler = typer.Option(
+        Sampler.NUTPIE, "--sampler", help="nutpie (compiled, default) or pymc (PyMC's own NUTS)."
+    ),
     target_accept: float = typer.Option(
-        0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."
+        0.99, "--target-accept", callback=finite, min=0.5, max=0.999, help="NUTS target acceptance rate."
     ),
     accept_unconverged: bool = typer.Option(
         False, "--accept-unconverged", help="Use the fit for verdicts even if its diagnostics fail."
     ),
-    link: str = typer.Option(
-        "logit", "--link", help="logit (bounded, the default) or identity (linear in pp, the paper's)."
+    link: Link = typer.Option(
+        Link.LOGIT, "--link", help="logit (bounded, the default) or identity (linear in pp, the paper's)."
     ),
-    pooling: str = typer.Option(
-        "partial", "--pooling", help="partial (hierarchical), complete (one line) or none (per lab)."
+    pooling: Pooling = typer.Option(
+        Pooling.PARTIAL, "--pooling", help="partial (hierarchical), complete (one line) or none (per lab)."
     ),
     retry: bool = typer.Option(
         True, "--retry/--no-retry", help="If the fit misses its convergence gate, refit once with stronger settings."
@@ -350,8 +358,10 @@ def fits_show(
 
 
 def hfield(
-    lab: str | None = typer.Option(None, "--lab", help="Only this lab."),
-    panel: str | None = typer.Option(None, "--panel", help="Models of this panel (may be outside the fit)."),
+    lab: str | None = typer.Option(None, "--lab", callback=checked("NAME"), help="Only this lab."),
+    panel: str | None = typer.Option(
+        None, "--panel", callback=checked("PANEL"), help="Models of this panel (may be outside the fit)."
+    ),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
@@ -380,8 +390,12 @@ def hfield(
 
 
 def predict(
-    lab: str = typer.Option(..., "--lab", help="The lab (an unknown lab is predicted as a new lab)."),
-    x_score: float = typer.Option(..., "--x-score", help="The release's x score (SWE-bench Verified by default)."),
+    lab: str = typer.Option(
+        ..., "--lab", callback=checked("NAME"), help="The lab (an unknown lab is predicted as a new lab)."
+    ),
+    x_score: float = typer.Option(
+        ..., "--x-score", callback=finite, help="The release's x score (SWE-bench Verified by default)."
+    ),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: latest accepted)."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
@@ -421,16 +435,21 @@ def predict(
 
 
 def coverage(
-    method: str = typer.Argument(..., help="loo (leave-one-out), lfo (leave-future-out) or holdout."),
+    method: CoverageMethod = typer.Argument(..., help="loo (leave-one-out), lfo (leave-future-out) or holdout."),
     panel: list[str] = PANEL_OPTION,
-    held_out: list[str] = typer.Option([], "--held-out", help="Panel(s) to predict out of sample (holdout)."),
+    held_out: list[str] = typer.Option(
+        [], "--held-out", callback=checked("PANEL"), help="Panel(s) to predict out of sample (holdout)."
+    ),
     cutoff: str | None = typer.Option(
-        None, "--cutoff", help="lfo: fit on releases before this date (default: last quarter held out)."
+        None,
+        "--cutoff",
+        callback=checked("KEY"),
+        help="lfo: fit on releases before this date (default: last quarter held out).",
     ),
     draws: int = typer.Option(2000, "--draws", min=100, help="Draws per chain for each refit."),
     tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain for each refit."),
     target_accept: float = typer.Option(
-        0.99, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance rate."
+        0.99, "--target-accept", callback=finite, min=0.5, max=0.999, help="NUTS target acceptance rate."
     ),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
@@ -483,8 +502,8 @@ def coverage(
 @fits_app.command("compare")
 def fits_compare(
     panel: list[str] = PANEL_OPTION,
-    x: str = typer.Option("swe_bench_verified", "--x", help="Benchmark on the x axis."),
-    y: str = typer.Option("gpqa_diamond", "--y", help="Benchmark on the y axis."),
+    x: str = typer.Option("swe_bench_verified", "--x", callback=checked("KEY"), help="Benchmark on the x axis."),
+    y: str = typer.Option("gpqa_diamond", "--y", callback=checked("KEY"), help="Benchmark on the y axis."),
     seed: int = typer.Option(1, "--seed", help="Sampler seed for fits not yet stored."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,

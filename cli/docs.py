@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from phasewatch.cli.common import checked
 from phasewatch.registry.errors import NotFoundError
 
 
@@ -23,7 +24,9 @@ def _pages() -> dict[str, str]:
 
 
 def docs(
-    topic: str | None = typer.Argument(None, help="A page name, e.g. coupling (default: list the pages)."),
+    topic: str | None = typer.Argument(
+        None, callback=checked("KEY"), help="A page name, e.g. coupling (default: list the pages)."
+    ),
 ) -> None:
     """Print one of the project's documents (the pages README.md links to), or list them."""
     pages = _pages()

@@ -10,6 +10,7 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    checked,
     emit,
     new_app,
     output_format,
@@ -46,8 +47,10 @@ def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> Non
 
 @app.command()
 def add(
-    name: str = typer.Argument(..., help="The lab's display name."),
-    alias: list[str] = typer.Option([], "--alias", help="Another name for the lab (repeatable)."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="The lab's display name."),
+    alias: list[str] = typer.Option(
+        [], "--alias", callback=checked("NAME"), help="Another name for the lab (repeatable)."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Register a new lab (or add aliases to an existing one)."""
@@ -67,7 +70,7 @@ def add(
 
 @app.command()
 def show(
-    lab: str = typer.Argument(..., help="Lab name or alias."),
+    lab: str = typer.Argument(..., callback=checked("NAME"), help="Lab name or alias."),
     fit_id: int | None = typer.Option(None, "--fit", help="Fit id (default: the latest accepted fit)."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,

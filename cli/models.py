@@ -9,6 +9,7 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    checked,
     console,
     emit,
     fmt,
@@ -19,6 +20,7 @@ from phasewatch.cli.common import (
     registry_session,
     table,
 )
+from phasewatch.registry.enums import ModelKind
 
 app = new_app("List models and show each one's observations with their sources.")
 
@@ -30,14 +32,20 @@ DEFAULT_LIMIT = 50  # rows per page of `models list` unless --limit or --all say
 
 @app.command("list")
 def list_(
-    lab: str | None = typer.Option(None, "--lab", help="Only this lab (any alias)."),
-    panel: str | None = typer.Option(None, "--panel", help="Only this panel's models, with its values."),
+    lab: str | None = typer.Option(None, "--lab", callback=checked("NAME"), help="Only this lab (any alias)."),
+    panel: str | None = typer.Option(
+        None, "--panel", callback=checked("PANEL"), help="Only this panel's models, with its values."
+    ),
     open_weight: bool | None = typer.Option(
         None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) models.", show_default=False
     ),
-    since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
-    until: str | None = typer.Option(None, "--until", help="Released on or before (YYYY[-MM[-DD]])."),
-    kind: str | None = typer.Option(None, "--kind", help="frontier or base."),
+    since: str | None = typer.Option(
+        None, "--since", callback=checked("KEY"), help="Released on or after (YYYY[-MM[-DD]])."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", callback=checked("KEY"), help="Released on or before (YYYY[-MM[-DD]])."
+    ),
+    kind: ModelKind | None = typer.Option(None, "--kind", help="frontier or base.", case_sensitive=False),
     limit: int = typer.Option(DEFAULT_LIMIT, "--limit", help="Models per page; 0 for every model."),
     offset: int = typer.Option(0, "--offset", help="Skip this many models (the next page: --offset 50)."),
     all_: bool = typer.Option(False, "--all", help="Every matching model (same as --limit 0)."),
@@ -94,7 +102,7 @@ def _paging_hint(remaining: int, next_offset: int, total: int, shown: int) -> No
 
 @app.command()
 def show(
-    name: str = typer.Argument(..., help="Model name or alias."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="Model name or alias."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -213,8 +221,10 @@ app.add_typer(alias_app, name="alias")
 
 @alias_app.command("add")
 def alias_add(
-    name: str = typer.Argument(..., help="The registered model (name or alias)."),
-    alias: str = typer.Argument(..., help="Another name of the same weights, e.g. 'DeepSeek-V4-Pro (preview)'."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="The registered model (name or alias)."),
+    alias: str = typer.Argument(
+        ..., callback=checked("NAME"), help="Another name of the same weights, e.g. 'DeepSeek-V4-Pro (preview)'."
+    ),
 ) -> None:
     """Record ALIAS as another name of MODEL: one model, one row in every panel."""
     from phasewatch.registry.releases import add_alias
@@ -226,7 +236,7 @@ def alias_add(
 
 @app.command()
 def history(
-    name: str = typer.Argument(..., help="Model name or alias."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="Model name or alias."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:

@@ -7,6 +7,7 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    checked,
     console,
     emit,
     fmt,
@@ -21,10 +22,16 @@ from phasewatch.cli.common import (
 app = new_app("List and inspect panels: frozen selections of observations, and the live `frontier` panel.")
 
 AS_OF_OPTION = typer.Option(
-    None, "--as-of", help="The live panel as known on this date (YYYY-MM-DD; default: everything held)."
+    None,
+    "--as-of",
+    callback=checked("KEY"),
+    help="The live panel as known on this date (YYYY-MM-DD; default: everything held).",
 )
 PREFER_OPTION = typer.Option(
-    None, "--prefer", help="Reporter precedence, e.g. third_party,lab,paper (default lab,third_party,paper)."
+    None,
+    "--prefer",
+    callback=checked("NAME"),
+    help="Reporter precedence, e.g. third_party,lab,paper (default lab,third_party,paper).",
 )
 
 
@@ -60,10 +67,12 @@ def _as_of(text: str | None):
 
 @app.command()
 def show(
-    name: str = typer.Argument(..., help="Panel name, or `frontier` for the live panel."),
+    name: str = typer.Argument(..., callback=checked("PANEL"), help="Panel name, or `frontier` for the live panel."),
     as_of: str | None = AS_OF_OPTION,
     prefer: str | None = PREFER_OPTION,
-    benchmark: list[str] = typer.Option([], "--benchmark", help="Live panel: only these benchmarks (repeatable)."),
+    benchmark: list[str] = typer.Option(
+        [], "--benchmark", callback=checked("KEY"), help="Live panel: only these benchmarks (repeatable)."
+    ),
     excluded: bool = typer.Option(
         False, "--excluded", help="Live panel: also list every figure left out, with the rule."
     ),
@@ -195,11 +204,15 @@ WIDE = 150  # the live panel's nine columns need this many; narrower terminals g
 
 @app.command()
 def freeze(
-    name: str = typer.Argument(..., help="Name of the new frozen panel."),
-    from_: str = typer.Option("frontier", "--from", help="The live panel to snapshot (only `frontier`)."),
+    name: str = typer.Argument(..., callback=checked("PANEL"), help="Name of the new frozen panel."),
+    from_: str = typer.Option(
+        "frontier", "--from", callback=checked("PANEL"), help="The live panel to snapshot (only `frontier`)."
+    ),
     as_of: str | None = AS_OF_OPTION,
     prefer: str | None = PREFER_OPTION,
-    description: str | None = typer.Option(None, "--description", help="What the snapshot is for."),
+    description: str | None = typer.Option(
+        None, "--description", callback=checked("TEXT"), help="What the snapshot is for."
+    ),
 ) -> None:
     """Freeze the live panel (as of a date) into a named panel that never changes."""
     from phasewatch.registry.errors import InvalidInputError

@@ -10,8 +10,10 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    checked,
     console,
     emit,
+    finite,
     fmt,
     new_app,
     output_format,
@@ -26,7 +28,10 @@ from phasewatch.cli.layout import prose_table
 app = new_app("Base-scale phase analysis: reasoning vs truthfulness across model families.")
 
 PANEL = typer.Option(
-    "base-families-2026-11", "--panel", help="Panel to read (the paper's: lying-63, lying-nc-14, lying-pythia-8)."
+    "base-families-2026-11",
+    "--panel",
+    callback=checked("PANEL"),
+    help="Panel to read (the paper's: lying-63, lying-nc-14, lying-pythia-8).",
 )
 RESAMPLES = typer.Option(10_000, "--resamples", min=0, help="Bootstrap resamples.")
 SEED = typer.Option(42, "--seed", help="Bootstrap seed.")
@@ -79,7 +84,7 @@ def families(panel: str = PANEL, format_: str | None = FORMAT_OPTION, json_: boo
 
 @app.command()
 def family(
-    name: str = typer.Argument(..., help="Family name, e.g. Pythia-deduped, OPT, BLOOM."),
+    name: str = typer.Argument(..., callback=checked("FAMILY"), help="Family name, e.g. Pythia-deduped, OPT, BLOOM."),
     panel: str = PANEL,
     resamples: int = typer.Option(2000, "--resamples", min=0, help="Bootstrap resamples."),
     seed: int = SEED,
@@ -138,7 +143,10 @@ def family(
 @app.command()
 def nc(
     families: list[str] = typer.Option(
-        ["Pythia-deduped", "Llama-1", "Llama-2"], "--families", help="Families to pool (repeatable)."
+        ["Pythia-deduped", "Llama-1", "Llama-2"],
+        "--families",
+        callback=checked("FAMILY"),
+        help="Families to pool (repeatable).",
     ),
     panel: str = PANEL,
     resamples: int = RESAMPLES,
@@ -242,9 +250,9 @@ def reproduce(
 
 @app.command()
 def classify(
-    params_b: float = typer.Option(..., "--params-b", help="Parameters, billions."),
-    hellaswag: float = typer.Option(..., "--hellaswag", help="HellaSwag (10-shot acc_norm), percent."),
-    truthfulqa: float = typer.Option(..., "--truthfulqa", help="TruthfulQA MC2, percent."),
+    params_b: float = typer.Option(..., "--params-b", callback=finite, help="Parameters, billions."),
+    hellaswag: float = typer.Option(..., "--hellaswag", callback=finite, help="HellaSwag (10-shot acc_norm), percent."),
+    truthfulqa: float = typer.Option(..., "--truthfulqa", callback=finite, help="TruthfulQA MC2, percent."),
     d_model: int | None = typer.Option(None, "--d-model", help="Hidden size, for width-normalised scores."),
     format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,

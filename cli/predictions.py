@@ -13,10 +13,12 @@ import typer
 from phasewatch.cli.common import (
     FORMAT_OPTION,
     JSON_OPTION,
+    checked,
     console,
     emit,
     fmt,
     new_app,
+    new_file,
     output_format,
     plural,
     print_json,
@@ -33,11 +35,15 @@ if TYPE_CHECKING:
 app = new_app("Registered, timestamped predictions: list, grade, verify, head, add, score.")
 
 AS_OF_OPTION = typer.Option(
-    None, "--as-of", help="Grade on the data the registry held on this date (YYYY-MM-DD; default today)."
+    None,
+    "--as-of",
+    callback=checked("KEY"),
+    help="Grade on the data the registry held on this date (YYYY-MM-DD; default today).",
 )
 PANEL_OPTION = typer.Option(
     [],
     "--panel",
+    callback=checked("PANEL"),
     help="Panels whose observations count (repeatable, first wins; default: growing-pains-34, "
     "post-cutoff-2026-04, sourced-2026-11). Logged releases always count.",
 )
@@ -137,7 +143,7 @@ def list_(
 
 @app.command()
 def show(
-    key: str = typer.Argument(..., help="Prediction key, e.g. gp-1."),
+    key: str = typer.Argument(..., callback=checked("PREDICTION_KEY"), help="Prediction key, e.g. gp-1."),
     json_: bool = JSON_OPTION,
     format_: str | None = FORMAT_OPTION,
 ) -> None:
@@ -247,6 +253,7 @@ def verify(
     expect_head: str | None = typer.Option(
         None,
         "--expect-head",
+        callback=checked("KEY"),
         help="A head published earlier (`predictions head`): truncation, rewrites and forged appends since are caught.",
     ),
     checkpoint: Path | None = typer.Option(
@@ -289,7 +296,10 @@ def verify(
 @app.command()
 def head(
     out: Path | None = typer.Option(
-        None, "--out", help="Where to write the dated checkpoint file (default phasewatch-checkpoint-DATE.json here)."
+        None,
+        "--out",
+        callback=new_file,
+        help="Where to write the dated checkpoint file (default phasewatch-checkpoint-DATE.json here).",
     ),
     json_: bool = JSON_OPTION,
     format_: str | None = FORMAT_OPTION,

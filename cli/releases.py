@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from phasewatch.registry.fits import Verdict
     from phasewatch.services.releases import LoggedRelease
+from phasewatch.cli.common import checked, finite
+from phasewatch.registry.enums import ModelKind, ReportedBy
 
 app = new_app("Log new model releases.")
 
@@ -33,44 +35,71 @@ def registry_engine() -> Iterator[Engine]:
 
 @app.command()
 def add(
-    name: str = typer.Argument(..., help="The model's name as its lab writes it."),
-    lab: str = typer.Option(..., "--lab", help="The releasing lab (any alias)."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="The model's name as its lab writes it."),
+    lab: str = typer.Option(..., "--lab", callback=checked("NAME"), help="The releasing lab (any alias)."),
     date: str = typer.Option(
-        ..., "--date", help="Release date: YYYY-MM-DD (or YYYY-MM / YYYY if that is all that is known)."
+        ...,
+        "--date",
+        callback=checked("KEY"),
+        help="Release date: YYYY-MM-DD (or YYYY-MM / YYYY if that is all that is known).",
     ),
     score: list[str] = typer.Option(
-        [], "--score", help="BENCHMARK=VALUE in percent, e.g. swe_bench_verified=80.2 (repeatable)."
+        [],
+        "--score",
+        callback=checked("NAME"),
+        help="BENCHMARK=VALUE in percent, e.g. swe_bench_verified=80.2 (repeatable).",
     ),
     open_weight: bool = typer.Option(False, "--open-weight", help="The weights are downloadable."),
-    hf_repo: str | None = typer.Option(None, "--hf-repo", help="Hugging Face repo id ORG/NAME (open-weight releases)."),
-    hf_revision: str | None = typer.Option(None, "--hf-revision", help="Hugging Face commit or tag."),
-    source: str | None = typer.Option(
-        None, "--source", help="URL every score comes from (unless --score-source says otherwise)."
+    hf_repo: str | None = typer.Option(
+        None, "--hf-repo", callback=checked("HF_REPO"), help="Hugging Face repo id ORG/NAME (open-weight releases)."
     ),
-    reported_by: str = typer.Option("lab", "--reported-by", help="Who reported the scores: lab, third_party or paper."),
-    date_source: str | None = typer.Option(None, "--date-source", help="URL the release date comes from."),
+    hf_revision: str | None = typer.Option(
+        None, "--hf-revision", callback=checked("REVISION"), help="Hugging Face commit or tag."
+    ),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        callback=checked("URL"),
+        help="URL every score comes from (unless --score-source says otherwise).",
+    ),
+    reported_by: ReportedBy = typer.Option(
+        ReportedBy.LAB, "--reported-by", help="Who reported the scores: lab, third_party or paper."
+    ),
+    date_source: str | None = typer.Option(
+        None, "--date-source", callback=checked("URL"), help="URL the release date comes from."
+    ),
     score_source: list[str] = typer.Option(
-        [], "--score-source", help="BENCHMARK=URL: this score's own source (repeatable)."
+        [], "--score-source", callback=checked("URL"), help="BENCHMARK=URL: this score's own source (repeatable)."
     ),
     score_reported_by: list[str] = typer.Option(
-        [], "--score-reported-by", help="BENCHMARK=lab|third_party|paper (repeatable)."
+        [], "--score-reported-by", callback=checked("NAME"), help="BENCHMARK=lab|third_party|paper (repeatable)."
     ),
     score_setting: list[str] = typer.Option(
-        [], "--score-setting", help="BENCHMARK=TEXT: how it was measured, e.g. hle='text-only' (repeatable)."
+        [],
+        "--score-setting",
+        callback=checked("TEXT"),
+        help="BENCHMARK=TEXT: how it was measured, e.g. hle='text-only' (repeatable).",
     ),
     score_stderr: list[str] = typer.Option(
-        [], "--score-stderr", help="BENCHMARK=NUMBER: standard error in points (repeatable)."
+        [], "--score-stderr", callback=checked("NAME"), help="BENCHMARK=NUMBER: standard error in points (repeatable)."
     ),
-    params_total_b: float | None = typer.Option(None, "--params-total-b", help="Total parameters, billions."),
-    params_active_b: float | None = typer.Option(None, "--params-active-b", help="Active parameters (MoE), billions."),
+    params_total_b: float | None = typer.Option(
+        None, "--params-total-b", callback=finite, help="Total parameters, billions."
+    ),
+    params_active_b: float | None = typer.Option(
+        None, "--params-active-b", callback=finite, help="Active parameters (MoE), billions."
+    ),
     variant_of: str | None = typer.Option(
-        None, "--variant-of", help="Same weights as this model at another compute tier."
+        None, "--variant-of", callback=checked("NAME"), help="Same weights as this model at another compute tier."
     ),
     same_weights_as: str | None = typer.Option(
-        None, "--same-weights-as", help="The same weights as MODEL (a compute tier or renamed release): counted once."
+        None,
+        "--same-weights-as",
+        callback=checked("NAME"),
+        help="The same weights as MODEL (a compute tier or renamed release): counted once.",
     ),
-    family: str | None = typer.Option(None, "--family", help="Model family."),
-    kind: str = typer.Option("frontier", "--kind", help="frontier or base."),
+    family: str | None = typer.Option(None, "--family", callback=checked("FAMILY"), help="Model family."),
+    kind: ModelKind = typer.Option(ModelKind.FRONTIER, "--kind", help="frontier or base.", case_sensitive=False),
     allow_small_scores: bool = typer.Option(
         False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage, not a fraction."
     ),
@@ -159,8 +188,10 @@ def _print_logged(logged: LoggedRelease) -> None:
 
 @app.command("list")
 def list_(
-    since: str | None = typer.Option(None, "--since", help="Released on or after (YYYY[-MM[-DD]])."),
-    lab: str | None = typer.Option(None, "--lab", help="Only this lab (any alias)."),
+    since: str | None = typer.Option(
+        None, "--since", callback=checked("KEY"), help="Released on or after (YYYY[-MM[-DD]])."
+    ),
+    lab: str | None = typer.Option(None, "--lab", callback=checked("NAME"), help="Only this lab (any alias)."),
     open_weight: bool | None = typer.Option(
         None, "--open-weight/--closed-weight", help="Only open-weight (or only closed) releases.", show_default=False
     ),
@@ -198,26 +229,36 @@ def list_(
 
 @app.command()
 def correct(
-    name: str = typer.Argument(..., help="A registered model (name or alias)."),
-    reason: str = typer.Option(..., "--reason", help="What was wrong (kept in the history)."),
-    date: str | None = typer.Option(None, "--date", help="The corrected release date (YYYY, YYYY-MM or YYYY-MM-DD)."),
-    date_source: str | None = typer.Option(None, "--date-source", help="URL of the corrected date."),
+    name: str = typer.Argument(..., callback=checked("NAME"), help="A registered model (name or alias)."),
+    reason: str = typer.Option(..., "--reason", callback=checked("TEXT"), help="What was wrong (kept in the history)."),
+    date: str | None = typer.Option(
+        None, "--date", callback=checked("KEY"), help="The corrected release date (YYYY, YYYY-MM or YYYY-MM-DD)."
+    ),
+    date_source: str | None = typer.Option(
+        None, "--date-source", callback=checked("URL"), help="URL of the corrected date."
+    ),
     open_weight: bool | None = typer.Option(
         None, "--open-weight/--closed-weight", help="Correct the open-weight status.", show_default=False
     ),
-    hf_repo: str | None = typer.Option(None, "--hf-repo", help="The corrected Hugging Face repo ORG/NAME."),
-    hf_revision: str | None = typer.Option(None, "--hf-revision", help="The corrected Hugging Face revision."),
-    params_total_b: float | None = typer.Option(None, "--params-total-b", help="Corrected total parameters, billions."),
+    hf_repo: str | None = typer.Option(
+        None, "--hf-repo", callback=checked("HF_REPO"), help="The corrected Hugging Face repo ORG/NAME."
+    ),
+    hf_revision: str | None = typer.Option(
+        None, "--hf-revision", callback=checked("REVISION"), help="The corrected Hugging Face revision."
+    ),
+    params_total_b: float | None = typer.Option(
+        None, "--params-total-b", callback=finite, help="Corrected total parameters, billions."
+    ),
     params_active_b: float | None = typer.Option(
-        None, "--params-active-b", help="Corrected active parameters, billions."
+        None, "--params-active-b", callback=finite, help="Corrected active parameters, billions."
     ),
     score: list[str] = typer.Option(
-        [], "--score", help="BENCHMARK=VALUE: a mistyped score's right value (repeatable)."
+        [], "--score", callback=checked("NAME"), help="BENCHMARK=VALUE: a mistyped score's right value (repeatable)."
     ),
-    reported_by: str | None = typer.Option(
+    reported_by: ReportedBy | None = typer.Option(
         None, "--reported-by", help="Which reporter's score to correct when it holds several."
     ),
-    source: str | None = typer.Option(None, "--source", help="URL backing the correction."),
+    source: str | None = typer.Option(None, "--source", callback=checked("URL"), help="URL backing the correction."),
     allow_small_scores: bool = typer.Option(
         False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage."
     ),
@@ -273,7 +314,8 @@ def _print_verdict(verdict: Verdict | None) -> None:
 
 @app.command()
 def check(
-    name: str = typer.Argument(..., help="A registered model (name or alias)."), json_: bool = JSON_OPTION
+    name: str = typer.Argument(..., callback=checked("NAME"), help="A registered model (name or alias)."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Check a registered release against the latest accepted fit (h-field, inside or outside its
     predictive interval) and store that verdict (once per release and fit)."""

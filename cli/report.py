@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, print_json, status
+from phasewatch.cli.common import JSON_OPTION, new_folder, print_json, status
 
 
 def report(
-    out: Path = typer.Option(Path("report"), "--out", help="Folder for the dashboard (created if missing)."),
+    out: Path = typer.Option(
+        Path("report"), "--out", callback=new_folder, help="Folder for the dashboard (created if missing)."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Write the interactive dashboard of the registry's stored results (run `phase nc` or `phase reproduce`

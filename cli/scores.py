@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, new_app, print_json, registry_session
+from phasewatch.cli.common import JSON_OPTION, checked, finite, new_app, print_json, registry_session
+from phasewatch.registry.enums import ReportedBy
 
 app = new_app("Add one score with its provenance, or import observations from CSV or JSON.")
 
@@ -40,12 +41,14 @@ def import_(
 
 @app.command()
 def add(
-    model: str = typer.Argument(..., help="A registered model (name or alias)."),
-    score: str = typer.Argument(..., help="BENCHMARK=VALUE in percent, e.g. hle=40.5."),
-    source: str | None = typer.Option(None, "--source", help="URL the figure comes from."),
-    reported_by: str = typer.Option("lab", "--reported-by", help="lab, third_party or paper."),
-    setting: str | None = typer.Option(None, "--setting", help="How it was measured, e.g. 'text-only, no tools'."),
-    stderr: float | None = typer.Option(None, "--stderr", help="Standard error in points."),
+    model: str = typer.Argument(..., callback=checked("NAME"), help="A registered model (name or alias)."),
+    score: str = typer.Argument(..., callback=checked("NAME"), help="BENCHMARK=VALUE in percent, e.g. hle=40.5."),
+    source: str | None = typer.Option(None, "--source", callback=checked("URL"), help="URL the figure comes from."),
+    reported_by: ReportedBy = typer.Option(ReportedBy.LAB, "--reported-by", help="lab, third_party or paper."),
+    setting: str | None = typer.Option(
+        None, "--setting", callback=checked("TEXT"), help="How it was measured, e.g. 'text-only, no tools'."
+    ),
+    stderr: float | None = typer.Option(None, "--stderr", callback=finite, help="Standard error in points."),
     allow_small_scores: bool = typer.Option(
         False, "--allow-small-scores", help="Accept a value in (0, 1] as a true percentage."
     ),

@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, table
+from phasewatch.cli.common import JSON_OPTION, checked, console, device, finite, new_app, new_folder, print_json, table
+from phasewatch.registry.enums import Dtype, JobStatus, SteeringMethod
 
 app = new_app("Compute a truth direction in an open-weight model and measure what steering with it does.")
 
@@ -52,15 +53,16 @@ def run(
     model: str = typer.Option(
         ...,
         "--model",
+        callback=checked("URL"),
         help="Hugging Face id, local folder, or .gguf file ('smollm2' = the bundled SmolLM2-135M-Instruct).",
     ),
-    revision: str | None = typer.Option(None, "--revision", help="Hub revision."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option(
-        "auto", "--dtype", help="auto (bf16 on CUDA if supported, else fp16; fp32 on CPU), bf16, fp16 or fp32."
+    revision: str | None = typer.Option(None, "--revision", callback=checked("REVISION"), help="Hub revision."),
+    device: str = typer.Option("auto", "--device", callback=device, help="auto, cpu, cuda or cuda:N."),
+    dtype: Dtype = typer.Option(
+        Dtype.AUTO, "--dtype", help="auto (bf16 on CUDA if supported, else fp16; fp32 on CPU), bf16, fp16 or fp32."
     ),
     device_map: str | None = typer.Option(
-        None, "--device-map", help="Spread the model over GPUs (e.g. 'auto'); CUDA only."
+        None, "--device-map", callback=checked("KEY"), help="Spread the model over GPUs (e.g. 'auto'); CUDA only."
     ),
     allow_download: bool = typer.Option(
         False, "--allow-download", help="Fetch weights from the Hugging Face hub (otherwise offline)."
@@ -69,10 +71,12 @@ def run(
         None, "--config", help="JSON object of evaluation config keys (docs/steering.md); options below override it."
     ),
     layer: int | None = typer.Option(None, "--layer", help="Decoder layer (default: chosen on the validation split)."),
-    method: str | None = typer.Option(
+    method: SteeringMethod | None = typer.Option(
         None, "--method", help="auto (compare all on validation), mean_diff, pca or logistic."
     ),
-    strengths: str | None = typer.Option(None, "--strengths", help="Comma-separated α (x the median residual norm)."),
+    strengths: str | None = typer.Option(
+        None, "--strengths", callback=checked("NAME"), help="Comma-separated α (x the median residual norm)."
+    ),
     train_pairs: int | None = typer.Option(None, "--train-pairs", min=4, help="City pairs for the direction."),
     validation_pairs: int | None = typer.Option(
         None, "--validation-pairs", min=4, help="Pairs that choose layer, method and sign."
@@ -92,7 +96,10 @@ def run(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per forward pass."),
     seed: int | None = typer.Option(None, "--seed", help="Seed (samples, random directions, bootstrap)."),
     save_dir: Path | None = typer.Option(
-        None, "--save-dir", help="Write the direction here as safetensors and a GGUF control vector."
+        None,
+        "--save-dir",
+        callback=new_folder,
+        help="Write the direction here as safetensors and a GGUF control vector.",
     ),
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -251,7 +258,9 @@ app.add_typer(jobs_app, name="jobs")
 
 @jobs_app.command("list")
 def jobs_list(
-    status: str | None = typer.Option(None, "--status", help="queued, running, done or failed."),
+    status: JobStatus | None = typer.Option(
+        None, "--status", help="queued, running, done or failed.", case_sensitive=False
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List steering jobs with their status, attempts, next retry and errors."""
@@ -299,19 +308,30 @@ def jobs_retry(job_id: int = typer.Argument(..., help="Job id."), json_: bool = 
 
 def worker(
     once: bool = typer.Option(False, "--once", help="Run at most one job, then exit."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N (checked before any job is taken)."),
-    lease_seconds: float = typer.Option(
-        300.0, "--lease-seconds", min=1.0, help="SQLite: lease length, renewed every third of it."
+    device: str = typer.Option(
+        "auto", "--device", callback=device, help="auto, cpu, cuda or cuda:N (checked before any job is taken)."
     ),
-    poll_seconds: float = typer.Option(10.0, "--poll-seconds", min=0.1, help="Wait between looks at an empty queue."),
+    lease_seconds: float = typer.Option(
+        300.0, "--lease-seconds", callback=finite, min=1.0, help="SQLite: lease length, renewed every third of it."
+    ),
+    poll_seconds: float = typer.Option(
+        10.0, "--poll-seconds", callback=finite, min=0.1, help="Wait between looks at an empty queue."
+    ),
     heartbeat_seconds: float = typer.Option(
-        10.0, "--heartbeat-seconds", min=0.1, help="PostgreSQL: worker heartbeat interval."
+        10.0, "--heartbeat-seconds", callback=finite, min=0.1, help="PostgreSQL: worker heartbeat interval."
     ),
     stalled_seconds: float = typer.Option(
-        30.0, "--stalled-seconds", min=0.5, help="PostgreSQL: a worker silent this long is dead; its job is re-queued."
+        30.0,
+        "--stalled-seconds",
+        callback=finite,
+        min=0.5,
+        help="PostgreSQL: a worker silent this long is dead; its job is re-queued.",
     ),
     watch_cron: str | None = typer.Option(
-        None, "--watch-cron", help="PostgreSQL: also poll the Hub on this cron schedule, e.g. '*/30 * * * *'."
+        None,
+        "--watch-cron",
+        callback=checked("KEY"),
+        help="PostgreSQL: also poll the Hub on this cron schedule, e.g. '*/30 * * * *'.",
     ),
     json_: bool = JSON_OPTION,
 ) -> None:

@@ -6,15 +6,28 @@ from dataclasses import asdict
 
 import typer
 
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, emit, new_app, output_format, plural, print_json, table
+from phasewatch.cli.common import (
+    FORMAT_OPTION,
+    JSON_OPTION,
+    checked,
+    emit,
+    finite,
+    new_app,
+    output_format,
+    plural,
+    print_json,
+    table,
+)
 
 hub_app = new_app("The Hugging Face Hub organisations each lab publishes under (for `phasewatch watch`).")
 
 
 @hub_app.command("set")
 def hub_set(
-    lab: str = typer.Argument(..., help="Lab name or alias."),
-    orgs: list[str] = typer.Argument(None, help="Hub organisations, e.g. Qwen; none removes them."),
+    lab: str = typer.Argument(..., callback=checked("NAME"), help="Lab name or alias."),
+    orgs: list[str] = typer.Argument(
+        None, callback=checked("HUB_ORG"), help="Hub organisations, e.g. Qwen; none removes them."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Set a lab's Hub organisations (replacing those it had)."""
@@ -49,8 +62,12 @@ def hub_list(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> 
 
 
 def watch(
-    org: list[str] = typer.Option(None, "--org", help="Poll only this organisation (repeatable)."),
-    every: float | None = typer.Option(None, "--every", min=1.0, help="Keep polling, every this many minutes."),
+    org: list[str] = typer.Option(
+        None, "--org", callback=checked("HUB_ORG"), help="Poll only this organisation (repeatable)."
+    ),
+    every: float | None = typer.Option(
+        None, "--every", callback=finite, min=1.0, help="Keep polling, every this many minutes."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Poll the Hub (HF_ENDPOINT) for new repositories of the labs' organisations; register each

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from phasewatch.models.errors import ModelInputError
 from phasewatch.models.intervals import Interval, eti, hdi
 
 # --- the paper's population trend (OLS) --------------------------------------------
@@ -84,7 +85,7 @@ def ols_trend(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) 
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     n = xs.size
     if n < 3:
-        raise ValueError(f"an OLS trend needs at least 3 points, got {n}")
+        raise ModelInputError(f"an OLS trend needs at least 3 points, got {n}")
     fit = stats.linregress(xs, ys)
     residuals = ys - (fit.intercept + fit.slope * xs)
     t = stats.t.ppf(0.975, n - 2)
@@ -123,7 +124,7 @@ class CouplingData:
 
     def __post_init__(self) -> None:
         if not (len(self.names) == len(self.labs) == len(self.x) == len(self.y)):
-            raise ValueError("names, labs, x and y must have one entry per model")
+            raise ModelInputError("names, labs, x and y must have one entry per model")
 
     @property
     def n(self) -> int:
@@ -188,7 +189,7 @@ class Priors:
                 lab_slope_scale=0.5,
                 noise_scale=0.5,
             )
-        raise ValueError(f"unknown link {link!r}; use one of {LINKS}")
+        raise ModelInputError(f"unknown link {link!r}; use one of {LINKS}")
 
 
 LINKS = ("identity", "logit")
@@ -208,9 +209,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.link not in LINKS:
-            raise ValueError(f"unknown link {self.link!r}; use one of {', '.join(LINKS)}")
+            raise ModelInputError(f"unknown link {self.link!r}; use one of {', '.join(LINKS)}")
         if self.pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {self.pooling!r}; use one of {', '.join(POOLINGS)}")
+            raise ModelInputError(f"unknown pooling {self.pooling!r}; use one of {', '.join(POOLINGS)}")
 
     @property
     def method(self) -> str:
@@ -230,7 +231,7 @@ class ModelSpec:
             return cls()
         parts = method.split("-")
         if len(parts) != 4 or parts[0] != "studentt":
-            raise ValueError(f"unknown coupling method {method!r}")
+            raise ModelInputError(f"unknown coupling method {method!r}")
         return cls(parts[1], parts[2])
 
 
@@ -240,7 +241,7 @@ def to_link(score: float | np.ndarray, link: str) -> np.ndarray:
     if link == "identity":
         return values
     if np.any((values <= 0) | (values >= 100)):
-        raise ValueError("the bounded (logit) model needs scores strictly between 0 and 100")
+        raise ModelInputError("the bounded (logit) model needs scores strictly between 0 and 100")
     fraction = values / 100.0
     return np.log(fraction) - np.log1p(-fraction)
 
@@ -576,7 +577,7 @@ class CouplingSampler:
         """As :meth:`fit`, also returning the sampler's own DataTree."""
         unknown = set(data.labs) - set(self.labs)
         if unknown:
-            raise ValueError(f"labs not in the compiled model: {sorted(unknown)}")
+            raise ModelInputError(f"labs not in the compiled model: {sorted(unknown)}")
         if settings.sampler == "pymc":
             trace = self._sample_with_pymc(data, settings)
         else:
@@ -881,11 +882,14 @@ def leave_future_out(
 ) -> Coverage:
     """Fit on releases dated before ``cutoff`` (ISO, any precision), check those on or after it."""
     if not data.dates:
-        raise ValueError("leave-future-out needs release dates")
+        raise ModelInputError("leave-future-out needs release dates")
     before = np.array([d is not None and d < cutoff for d in data.dates])
     after = np.array([d is not None and d >= cutoff for d in data.dates])
     if before.sum() < 3 or after.sum() < 1:
-        raise ValueError(f"cutoff {cutoff} leaves {before.sum()} releases before and {after.sum()} after")
+        raise ModelInputError(
+            f"cutoff {cutoff} leaves {before.sum()} releases before and {after.sum()} after; "
+            "choose a cutoff with at least 3 releases before it and 1 on or after it"
+        )
     checks, diagnostics = held_out_checks(sampler, data.subset(before), data.subset(after), settings, prob)
     return Coverage(f"leave-future-out (fit before {cutoff})", prob, checks, [diagnostics])
 

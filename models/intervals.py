@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from phasewatch.models.errors import ModelInputError
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -36,7 +38,7 @@ def hdi(draws: ArrayLike, prob: float = 0.95) -> Interval:
     n = values.size
     width = int(np.floor(prob * n))
     if n == 0 or width < 1:
-        raise ValueError("need draws to summarise")
+        raise ModelInputError("need draws to summarise")
     spans = values[width:] - values[: n - width]
     start = int(np.argmin(spans))
     return Interval(float(values.mean()), float(values[start]), float(values[start + width]), prob, "hdi")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasewatch.models.errors import ModelInputError
+
 TAX_BELOW = -0.1
 BONUS_ABOVE = 0.1
 MIN_DELTA_HS = 0.5  # the paper's script skips pairs whose HellaSwag differs by no more than this
@@ -93,7 +95,7 @@ def permutation_correlation(
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     n = xs.size
     if n < 3:
-        raise ValueError(f"a correlation needs at least 3 models, got {n}")
+        raise ModelInputError(f"a correlation needs at least 3 models, got {n}")
     r = float(np.corrcoef(xs, ys)[0, 1])
     xc = (xs - xs.mean()) / np.sqrt(((xs - xs.mean()) ** 2).sum())
     yc = (ys - ys.mean()) / np.sqrt(((ys - ys.mean()) ** 2).sum())
@@ -230,7 +232,7 @@ def calibrate_isocline(points: Sequence[Point]) -> Isocline:
     γ12 = 0.000"; the registry's OLMo rows say how near zero they really are.)"""
     couplings = [c for c in local_couplings(points) if c.phase == "transition"]
     if not couplings:
-        raise ValueError("no consecutive pair in the transition band to calibrate on")
+        raise ModelInputError("no consecutive pair in the transition band to calibrate on")
     best = min(couplings, key=lambda c: abs(c.gamma))
     pair = [p for p in points if p.name in (best.smaller, best.larger)]
     tqa = sum(p.truthfulness for p in pair) / len(pair) / 100

@@ -19,9 +19,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.orm import Session
 
+from phasewatch.registry import validation
 from phasewatch.registry.errors import DatabaseError
 
 log = logging.getLogger(__name__)
+validation.install()  # every flush obeys the input contract (registry/validation.py)
 
 DATABASE_URL_ENV = "PHASEWATCH_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -214,6 +216,7 @@ def downgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
 
 def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None, str | None]:
     from alembic import command
+    from alembic.script.revision import RevisionError
     from alembic.util.exc import CommandError
 
     before = current_revision(engine)
@@ -222,8 +225,8 @@ def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None,
         with _connect(engine) as conn, conn.begin():
             config.attributes["connection"] = conn
             getattr(command, direction)(config, revision)
-    except CommandError as exc:
-        raise DatabaseError(f"cannot {direction} to {revision!r}: {exc}", "see `phasewatch db history`") from None
+    except (CommandError, RevisionError) as exc:
+        raise DatabaseError(f"cannot {direction} to {revision!r}: {exc}", _revisions_hint()) from None
     return before, current_revision(engine)
 
 
@@ -292,3 +295,67 @@ def open_registry(url: str | None = None, *, require_current: bool = True) -> En
         with _connect(engine):
             pass
     return engine
+
+
+def _revisions_hint() -> str:
+    return (
+        f"give a revision from 0001 to {head_revision()}, or head, or base (`phasewatch db current` shows where it is)"
+    )
+
+
+def downgrade_plan(engine: Engine, revision: str) -> list[str]:
+    """What ``downgrade(engine, revision)`` would drop: ``table`` for each table and
+    ``table.column`` for each column the undone revisions remove (read from their
+    ``downgrade()``), newest revision first. Empty when nothing would be undone."""
+    import ast
+
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    current = current_revision(engine)
+    if current is None:
+        return []
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    try:
+        undone = [r for r in script.iterate_revisions(current, revision) if r.revision != revision]
+    except (CommandError, RevisionError) as exc:
+        raise DatabaseError(f"cannot downgrade to {revision!r}: {exc}", _revisions_hint()) from None
+    dropped: list[str] = []
+    for rev in undone:
+        tree = ast.parse(Path(rev.path).read_text(encoding="utf-8"))
+        body = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "downgrade"), None)
+        for node in ast.walk(body) if body is not None else ():
+            if isinstance(node, ast.With):
+                table = _first_string(node.items[0].context_expr)
+                for call in ast.walk(node):
+                    if _call_name(call) == "drop_column":
+                        column = _first_string(call)
+                        dropped.append(f"{table}.{column}" if column else f"{table} (columns)")
+            elif _call_name(node) == "drop_table":
+                dropped.append(_first_string(node) or "(a table)")
+            elif (
+                _call_name(node) == "drop_column"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "op"
+            ):  # type: ignore[union-attr]
+                args = [a.value for a in node.args if isinstance(a, ast.Constant)]  # type: ignore[union-attr]
+                dropped.append(".".join(str(a) for a in args[:2]))
+    return list(dict.fromkeys(dropped))
+
+
+def _call_name(node: object) -> str | None:
+    import ast
+
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def _first_string(node: object) -> str | None:
+    import ast
+
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        value = node.args[0].value
+        return value if isinstance(value, str) else None
+    return None

@@ -1,7 +1,9 @@
 """The one exception type users see.
 
 The CLI renders a :class:`PhasewatchError` as a single line and exits with its
-``exit_code`` (2 unless a subclass says otherwise; docs/cli.md lists them);
+``exit_code``: 2 bad input or environment, 3 integrity failure, 4 no usable fit,
+5 not found (docs/cli.md lists them once). The science's
+:class:`phasewatch.models.errors.ModelInputError` is bad input too (exit 2);
 anything else is a bug and keeps its traceback.
 """
 
@@ -23,7 +25,9 @@ class PhasewatchError(Exception):
 
 
 class NotFoundError(PhasewatchError):
-    """A named lab, model, benchmark or panel does not exist."""
+    """A named lab, model, benchmark, panel, fit, prediction or job does not exist."""
+
+    exit_code = 5
 
 
 class InvalidInputError(PhasewatchError):
@@ -36,6 +40,16 @@ class ConflictError(PhasewatchError):
 
 class DatabaseError(PhasewatchError):
     """The database cannot be reached or its schema is not current."""
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "done",
+    1: "a check failed (`doctor`) or the command was aborted",
+    2: "bad input or environment",
+    3: "integrity failure",
+    4: "no usable fit",
+    5: "not found",
+}
 
 
 class UnconvergedFitError(PhasewatchError):

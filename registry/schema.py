@@ -12,7 +12,6 @@ one lab and stops two writers from logging the same release twice.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import (
     BigInteger,
@@ -34,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
+from phasewatch.registry.enums import JobStatus, ModelKind, ReportedBy, sql_in
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -41,21 +42,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class ReportedBy(enum.StrEnum):
-    """Who published a score."""
-
-    LAB = "lab"
-    THIRD_PARTY = "third_party"
-    PAPER = "paper"
-
-
-class ModelKind(enum.StrEnum):
-    """Frontier (post-trained, product) models versus base (pretrained) checkpoints."""
-
-    FRONTIER = "frontier"
-    BASE = "base"
 
 
 class Base(DeclarativeBase):
@@ -98,7 +84,7 @@ class LabName(Base):
 class Model(Base):
     __tablename__ = "models"
     __table_args__ = (
-        CheckConstraint("kind IN ('frontier', 'base')", name="kind"),
+        CheckConstraint(sql_in("kind", ModelKind), name="kind"),
         CheckConstraint(
             "release_date_precision IS NULL OR release_date_precision IN ('day', 'month', 'year')",
             name="release_date_precision",
@@ -175,7 +161,7 @@ class Observation(Base):
     __table_args__ = (
         CheckConstraint("value >= 0 AND value <= 100", name="value_percent"),
         CheckConstraint("stderr IS NULL OR stderr >= 0", name="stderr"),
-        CheckConstraint("reported_by IN ('lab', 'third_party', 'paper')", name="reported_by"),
+        CheckConstraint(sql_in("reported_by", ReportedBy), name="reported_by"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -370,7 +356,7 @@ class SteeringJob(Base):
     __tablename__ = "steering_jobs"
     __table_args__ = (
         UniqueConstraint("hf_repo", "revision", "config_hash"),
-        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        CheckConstraint(sql_in("status", JobStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from phasewatch.models.errors import ModelInputError
 from phasewatch.models.steering.layers import decoder_layers, input_device
 from phasewatch.models.steering.stats import Rate, wilson
 
@@ -129,7 +130,7 @@ def fit_direction(method: str, true_res: torch.Tensor, false_res: torch.Tensor) 
             optimiser.step(closure)
         unit = w.detach()
     else:
-        raise ValueError(f"unknown direction method {method!r}; one of {', '.join(METHODS)}")
+        raise ModelInputError(f"unknown direction method {method!r}; one of {', '.join(METHODS)}")
     norm = unit.norm()
     return (unit / norm if norm > 0 else unit).float()
 

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from phasewatch.models.errors import SteeringError
+
 # Attribute paths of the decoder block list, by architecture family.
 LAYER_PATHS = (
     "gpt_neox.layers",  # GPT-NeoX, Pythia
@@ -18,10 +20,6 @@ LAYER_PATHS = (
     "model.decoder.layers",  # OPT
     "transformer.blocks",  # MPT
 )
-
-
-class SteeringError(Exception):
-    """A model that cannot be loaded or hooked, with what to do."""
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:

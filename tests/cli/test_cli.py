@@ -86,34 +86,36 @@ def test_release_add_then_show_and_export(cli_env: str) -> None:
     assert "TM-1" in names
 
 
-BAD_INPUTS = [
-    (["releases", "add", "X1", "--lab", "Gogle", "--date", "2026-05-01"], "did you mean 'Google'"),
+BAD_INPUTS = [  # (arguments, part of the message, exit code: 2 bad input, 5 not found)
+    (["releases", "add", "X1", "--lab", "Gogle", "--date", "2026-05-01"], "did you mean 'Google'", 5),
     (
         ["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "mmlu_pr=80"],
         "unknown benchmark",
+        5,
     ),
     (
         ["releases", "add", "X1", "--lab", "Google", "--date", "2026-05-01", "--score", "gpqa_diamond=101"],
         "outside [0, 100]",
+        2,
     ),
-    (["releases", "add", "X1", "--lab", "Google", "--date", "May 2026"], "malformed release date"),
-    (["releases", "add", "X1", "--lab", "Google", "--date", "2999-01-01"], "in the future"),
-    (["releases", "add", "Claude Opus 4.6", "--lab", "Anthropic", "--date", "2026-02-05"], "already exists"),
-    (["models", "show", "Claude Opus 9"], "unknown model"),
-    (["models", "list", "--panel", "growing-pains"], "unknown panel"),
-    (["models", "list", "--since", "yesterday"], "malformed --since"),
-    (["export", "--format", "xml"], "unknown export format"),
-    (["scores", "import", "/nonexistent/scores.csv"], "no such file"),
+    (["releases", "add", "X1", "--lab", "Google", "--date", "May 2026"], "malformed release date", 2),
+    (["releases", "add", "X1", "--lab", "Google", "--date", "2999-01-01"], "in the future", 2),
+    (["releases", "add", "Claude Opus 4.6", "--lab", "Anthropic", "--date", "2026-02-05"], "already exists", 2),
+    (["models", "show", "Claude Opus 9"], "unknown model", 5),
+    (["models", "list", "--panel", "growing-pains"], "unknown panel", 5),
+    (["models", "list", "--since", "yesterday"], "malformed --since", 2),
+    (["export", "--format", "xml"], "'xml' is not one of 'csv', 'json'", 2),
+    (["scores", "import", "/nonexistent/scores.csv"], "no such file", 2),
 ]
 
 
-@pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(
-    cli_env: str, engine: Engine, args: list[str], message: str
+@pytest.mark.parametrize(("args", "message", "exit_code"), BAD_INPUTS)
+def test_bad_input_is_one_line_with_its_exit_code_and_changes_nothing(
+    cli_env: str, engine: Engine, args: list[str], message: str, exit_code: int
 ) -> None:
     before = table_counts(engine)
     code, out, err = run(*args)
-    assert code == 2
+    assert code == exit_code
     assert err.startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert table_counts(engine) == before
@@ -144,7 +146,8 @@ def test_outdated_database_says_how_to_upgrade(cli_env: str, engine: Engine) -> 
 def test_db_current_and_downgrade_upgrade(cli_env: str) -> None:
     code, out, _ = run("db", "current", "--json")
     assert code == 0 and json.loads(out)["up_to_date"] is True
-    assert run("db", "downgrade", "base")[0] == 0
+    assert run("db", "downgrade", "base")[0] == 2  # not confirmed: nothing dropped
+    assert run("db", "downgrade", "base", "--yes")[0] == 0
     code, _, err = run("models", "list")
     assert code == 2 and "phasewatch init" in err
     assert run("db", "upgrade")[0] == 0
@@ -207,7 +210,7 @@ def test_help_and_queries_do_not_import_heavy_libraries(cli_env: str, args: list
 
 def test_real_process_exit_code_and_single_line(cli_env: str) -> None:
     done = _run_process("releases", "add", "X", "--lab", "Nowhere Labs", "--date", "2026-01-01")
-    assert done.returncode == 2
+    assert done.returncode == 5  # not found
     assert done.stderr.startswith("error: unknown lab 'Nowhere Labs'") and len(done.stderr.splitlines()) == 1
 
 

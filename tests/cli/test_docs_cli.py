@@ -21,7 +21,7 @@ def test_lists_every_page_and_prints_one() -> None:
     assert page.output == (ROOT / "docs" / "coupling.md").read_text(encoding="utf-8")
 
 
-def test_unknown_page_is_one_line_and_exit_2() -> None:
+def test_unknown_page_is_one_line_and_exit_5() -> None:
     result = CliRunner().invoke(app, ["docs", "nope"])
-    assert result.exit_code == 2
+    assert result.exit_code == 5  # not found
     assert result.output.count("\n") == 1 and result.output.startswith("error: no document 'nope'")

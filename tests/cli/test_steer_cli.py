@@ -92,7 +92,7 @@ def test_release_queues_a_job_the_worker_runs_and_models_show_displays(cli_env: 
 
 def test_retry_and_bad_job_ids(cli_env: str) -> None:
     code, _, err = run("steer", "jobs", "retry", "99")
-    assert code == 2 and "no steering job #99" in err
+    assert code == 5 and "no steering job #99" in err  # not found
 
 
 def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, t
     ("args", "message"),
     [
         (["--strengths", "a,b"], "is not a list of numbers"),
-        (["--method", "magic"], "unknown method 'magic'"),
+        (["--method", "magic"], "'magic' is not one of 'auto', 'mean_diff', 'pca', 'logistic'"),
         (["--config", "/nonexistent.json"], "cannot read --config"),
     ],
 )

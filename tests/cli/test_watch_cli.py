@@ -31,7 +31,7 @@ def test_hub_bad_input_is_one_line_and_changes_nothing(cli_env: str) -> None:
     code, _, err = run("labs", "hub", "set", "Google", "facebook")
     assert code == 2 and err.startswith("error: Hub organisation 'facebook' already belongs to Meta")
     code, _, err = run("labs", "hub", "set", "Gogle", "google")
-    assert code == 2 and "unknown lab 'Gogle'" in err
+    assert code == 5 and "unknown lab 'Gogle'" in err
     code, _, err = run("watch", "--org", "nobody")
     assert code == 2 and "no lab has the Hub organisation 'nobody'" in err
     assert json.loads(run("labs", "hub", "list", "--json")[1]) == [{"lab": "Meta", "orgs": ["facebook"]}]
