@@ -544,10 +544,10 @@ def verdict_of(session: Session, model_name: str) -> Verdict | None:
 
     ``None`` when there is no accepted fit or the release lacks either score.
     """
+    model = Catalog(session).model(model_name)  # an unknown name is NotFoundError, fit or no fit
     fit = latest_accepted_fit(session)
     if fit is None:
         return None
-    model = Catalog(session).model(model_name)
     scores: dict[str, float] = {}
     observations = session.execute(
         select(Benchmark.key, Observation.value)

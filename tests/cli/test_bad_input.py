@@ -61,8 +61,6 @@ def C(
     return Case(tuple(args), code, says, env or {}, xfail, also)
 
 
-H1 = "fixed on branch h1-release: `releases check` looks the model up before the fit (cli/releases.py)"
-H2 = "fixed on branch h2-grading: a list where a benchmark key belongs is one error line (models/criteria.py)"
 ADD = ("releases", "add")
 REL = ("--lab", "Google", "--date", "2026-05-01")
 CLASSIFY = ("phase", "classify", "--hellaswag", "50", "--truthfulqa", "40")
@@ -101,7 +99,7 @@ CASES: list[Case] = [
     C("export", "--out", "/proc/x.csv", says="system path"),
     C("report", "--out", "{file}", says="is a file"),
     C("report", "--out", "/proc/report", says="system path"),
-    C("predictions", "add", "{tmp}/bench_list.json", says="benchmark", xfail=H2),
+    C("predictions", "add", "{tmp}/bench_list.json", says="benchmark"),
     C("predictions", "add", "{tmp}/source_object.json", says="source must be text"),
     C("predictions", "add", "{tmp}/nan_threshold.json", says="holds nan"),
     C("predictions", "add", "{tmp}/long_key.json", says="500 characters"),
@@ -147,7 +145,7 @@ CASES: list[Case] = [
     C("labs", "show", "Nowhere Labs", code=5, says="unknown lab"),
     C("labs", "hub", "set", "Nowhere Labs", "someorg", code=5, says="unknown lab"),
     C("releases", "list", "--lab", "Nowhere Labs", code=5, says="unknown lab"),
-    C("releases", "check", "Claude Opus 9", code=5, says="unknown model", xfail=H1),
+    C("releases", "check", "Claude Opus 9", code=5, says="unknown model"),
     C("releases", "correct", "Claude Opus 9", "--reason", "typo", "--date", "2026-01-01", code=5, says="unknown"),
     C(*ADD, "X1", "--lab", "Gogle", "--date", "2026-05-01", code=5, says="did you mean 'Google'"),
     C(*ADD, "X1", *REL, "--score", "mmlu_pr=80", code=5, says="unknown benchmark"),

@@ -16,6 +16,8 @@ import pytest
 import typer.main
 
 from phasewatch.cli.app import app
+from phasewatch.registry.db import make_engine, transaction
+from phasewatch.registry.predictions import seed_predictions
 from tests.cli.test_cli import run
 
 pytestmark = pytest.mark.slow
@@ -27,6 +29,7 @@ WRITERS: dict[Path_, str] = {
     ("init",): "creates or upgrades the database and loads the bundled data",
     ("db", "upgrade"): "migrates the schema",
     ("db", "downgrade"): "migrates the schema",
+    ("fit-server", "stop"): "stops the local fit server process (no registry query)",
     ("labs", "add"): "registers a lab or its aliases",
     ("labs", "hub", "set"): "replaces a lab's Hub organisations",
     ("models", "alias", "add"): "adds a model alias",
@@ -73,20 +76,6 @@ EXTRA_CASES: list[tuple[Path_, tuple[str, ...]]] = [(("panels", "show"), ("front
 # Query commands that other branches convert to --format in parallel; the marks go at merge
 # (strict: they fail loudly once the command passes).
 CONVERTED_ELSEWHERE: dict[Path_, str] = {
-    ("releases", "list"): "h1",
-    ("predictions", "list"): "h2",
-    ("predictions", "show"): "h2",
-    ("predictions", "verify"): "h2",
-    ("predictions", "score"): "h2",
-    ("saturation",): "h2",
-    ("models", "list"): "h5",
-    ("models", "show"): "h5",
-    ("models", "history"): "h5",
-    ("hfield",): "h6",
-    ("predict",): "h6",
-    ("fits", "list"): "h6",
-    ("fits", "show"): "h6",
-    ("fits", "matrix"): "h6",
     ("steer", "jobs", "list"): "h8",
 }
 
@@ -115,10 +104,14 @@ def _case(path: Path_, args: tuple[str, ...], fmt: str) -> object:
 
 @pytest.fixture(scope="module")
 def demo_registry(fitted_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One registry for the module: the bundled data and a stored, accepted fit."""
+    """One registry for the module: the bundled data, the seven predictions and a stored, accepted fit."""
     path = tmp_path_factory.mktemp("formats") / "demo.db"
     shutil.copy(fitted_sqlite_template, path)
     url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        seed_predictions(session)  # what `init` adds beyond the template: the seven, for `predictions show`
+    engine.dispose()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PHASEWATCH_DATABASE_URL", url)
         patch.setenv("PHASEWATCH_TODAY", "2026-12-01")
