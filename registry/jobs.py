@@ -369,7 +369,8 @@ def retry(session: Session, job_id: int, *, clock: Clock) -> JobView:
 
             alive = engine_job_is_alive(session, job)
         else:
-            alive = job.lease_expires_at is not None and _as_utc(job.lease_expires_at) >= clock.now()
+            expires = _as_utc(job.lease_expires_at)
+            alive = expires is not None and expires >= clock.now()
         if alive:
             raise ConflictError(
                 f"job #{job_id} is running and its worker is alive",

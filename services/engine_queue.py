@@ -100,7 +100,8 @@ async def recover_stalled(
 
     recovered = []
     for job in await app.job_manager.get_stalled_jobs(task_name=TASK, seconds_since_heartbeat=stalled_seconds):
-        job_id = int(job.task_kwargs["job_id"])  # type: ignore[call-overload]  # JSON: an int we wrote
+        job_id = job.task_kwargs["job_id"]
+        assert isinstance(job_id, int), f"engine job {job.id} has no steering job id"  # we wrote it: {"job_id": n}
         status = mark_stalled(engine, job_id, clock=clock)
         if status == "queued":
             await app.job_manager.retry_job(job)

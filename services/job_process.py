@@ -101,7 +101,8 @@ def execute(
 ) -> Report:
     """Run ``runner(job)`` in a child process; stop it at ``job.timeout_seconds`` (:class:`JobTimeout`)
     or when ``should_stop()`` turns true (:class:`JobInterrupted`)."""
-    context = multiprocessing.get_context(start_method(runner))
+    spawn = start_method(runner) == "spawn"
+    context = multiprocessing.get_context("spawn") if spawn else multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(runner, job, send), daemon=True)
     deadline = clock.now() + dt.timedelta(seconds=job.timeout_seconds)
