@@ -238,6 +238,59 @@ def jobs_list(
     )
 
 
+def _rate(value: object) -> str | None:
+    """A stored rate or estimate {value, low, high[, k], n} as 'v [low, high] (k/n)'."""
+    if not isinstance(value, dict) or value.get("value") is None:
+        return None
+    text = f"{value['value']:.3f} [{value['low']:.3f}, {value['high']:.3f}]"
+    return text + (f" ({value['k']}/{value['n']})" if value.get("k") is not None else f" (n {value['n']})")
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
+) -> None:
+    """One job and its result: layer, method, probe accuracy, each strength against the random control, verdict."""
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.steering import show_job
+
+    chosen = output_format(format_, json_)
+    detail = show_job(open_registry(), job_id)
+    job, result = detail.job, detail.result or {}
+    rows: list[tuple[str, object]] = [
+        ("job", job.id),
+        ("model", job.model),
+        ("repo @ revision", f"{job.hf_repo} @ {job.revision}"),
+        ("status", job.status),
+        ("attempts", f"{job.attempts}/{job.max_attempts}"),
+        ("error", job.error),
+    ]
+    if detail.result is not None:
+        rows += [
+            ("layer / method", f"{result.get('layer')} of {result.get('layers')}, {result.get('method')}"),
+            ("test probe accuracy", _rate(result.get("probe_accuracy"))),
+            ("  shuffled-label baseline", _rate(result.get("shuffled_label_baseline"))),
+            ("  random-weight baseline", _rate(result.get("random_weight_baseline"))),
+            ("misaligned at baseline", _rate(result.get("misaligned_at_baseline"))),
+        ]
+        for row in result.get("sweep") or []:
+            control = row.get("control_net") or {}
+            rows += [
+                (f"α {row['strength']:g}: corrected", _rate(row.get("corrected"))),
+                (f"α {row['strength']:g}: broken", _rate(row.get("broken"))),
+                (f"α {row['strength']:g}: net", _rate(row.get("net"))),
+                (
+                    f"α {row['strength']:g}: control net (median, range)",
+                    f"{control.get('median', 0):+.3f} ({control.get('low', 0):+.3f} to {control.get('high', 0):+.3f})"
+                    if control
+                    else None,
+                ),
+                (f"α {row['strength']:g}: p vs control", row.get("p_net")),
+            ]
+        rows.append(("verdict", result.get("verdict")))
+    emit(chosen, f"steering job #{job.id}", ("", ""), rows, data=asdict(detail))
+
+
 @jobs_app.command("retry")
 def jobs_retry(
     job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION

@@ -391,6 +391,15 @@ def retry(session: Session, job_id: int, *, clock: Clock) -> JobView:
     return _view(job)
 
 
+def job_with_result(session: Session, job_id: int) -> tuple[JobView, dict[str, Any] | None]:
+    """One job and the summary of its stored result (None until it is done)."""
+    job = session.get(SteeringJob, job_id)
+    if job is None:
+        raise NotFoundError(f"no steering job #{job_id}", "see `phasewatch steer jobs list`")
+    result = session.scalar(select(SteeringResult).where(SteeringResult.job_id == job.id))
+    return _view(job), summarize_report(result.report) if result is not None else None
+
+
 def results_for_model(session: Session, model_id: int) -> list[dict[str, Any]]:
     """Each steering job of a model with a summary of its result, for `models show`."""
     out = []

@@ -157,6 +157,21 @@ def list_jobs(engine: Engine, status: JobStatus | str | None = None) -> list[Job
         return jobs.list_jobs(session, status)
 
 
+@dataclass(frozen=True)
+class JobDetail:
+    """One steering job and the summary of its result (``registry.jobs.summarize_report``)."""
+
+    job: JobView
+    result: dict[str, object] | None
+
+
+def show_job(engine: Engine, job_id: int) -> JobDetail:
+    """A job with its result: layer, method, probe accuracy, each strength against the control, verdict."""
+    with transaction(engine) as session:
+        view, summary = jobs.job_with_result(session, job_id)
+    return JobDetail(view, summary)
+
+
 def retry_job(engine: Engine, job_id: int, *, clock: Clock) -> JobView:
     """Queue a failed, done, or dead running job again with fresh attempts."""
     with transaction(engine) as session:

@@ -115,6 +115,20 @@ def test_jobs_list_formats_and_a_bad_status(cli_env: str) -> None:
         ("org/b", "queued", 0),
     ]
     assert json.loads(run("steer", "jobs", "list", "--status", "done", "--json")[1]) == []
+    first = as_json[0]["id"]
+    code, out, err = run("steer", "jobs", "show", str(first), "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines()[:5] == [
+        "field,value",
+        f"job,{first}",
+        "model,Model A",
+        "repo @ revision,org/a @ main",
+        "status,queued",
+    ]
+    shown = json.loads(run("steer", "jobs", "show", str(first), "--json")[1])
+    assert shown["job"] == as_json[0] and shown["result"] is None
+    code, _, err = run("steer", "jobs", "show", "99")
+    assert code == 2 and err.strip() == "error: no steering job #99; see `phasewatch steer jobs list`"
     code, out, err = run("steer", "jobs", "list", "--status", "bogus")
     assert (code, out) == (2, "") and err.strip() == (
         "error: unknown job status 'bogus'; use one of queued, running, done, failed"
