@@ -43,9 +43,16 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# mypy checks services/ and models/ as the phasewatch.* packages they are installed as
+# (pyproject's [tool.mypy]); build/mypy/phasewatch/ links each top-level package under that name.
+MYPY_PACKAGES := registry models cli services dashboard migrations
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@mkdir -p build/mypy/phasewatch
+	@for p in $(MYPY_PACKAGES); do ln -sfn ../../../$$p build/mypy/phasewatch/$$p; done
+	$(BIN)/mypy -p phasewatch.services -p phasewatch.models
 
 bench: install
 	$(BIN)/python bench/bench_cli.py

@@ -110,7 +110,7 @@ def worker(url: str, owner: str, engine_name: str, mode: str, log: str, stalled:
     """One worker process (``--worker``): drains the queue, or hangs on its job until killed."""
     from phasewatch.registry.clock import WallClock
     from phasewatch.registry.db import make_engine
-    from phasewatch.registry.queue import run_steering_worker
+    from phasewatch.services.worker import run_steering_worker
 
     engine = make_engine(url)
 

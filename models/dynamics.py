@@ -29,6 +29,7 @@ by construction (the registry says so), with their Δh.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,7 +121,7 @@ def shift_probabilities(
     names: list[str],
     h_draws: np.ndarray,
     noise: np.ndarray,
-    same_weights: set[frozenset[str]] = frozenset(),
+    same_weights: AbstractSet[frozenset[str]] = frozenset(),
     tau: float = SHIFT_SCALE_PP,
 ) -> list[ShiftProbabilities]:
     """Every consecutive change of h in release order.

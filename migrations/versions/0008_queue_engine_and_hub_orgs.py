@@ -5,6 +5,11 @@ in a separate ``procrastinate`` schema, so the registry's tables and the engine'
 never mix, and moves every queued or running steering job into it. SQLite keeps
 the table-based queue in ``steering_jobs``.
 
+Like every revision it imports no phasewatch code: the engine's schema name and the
+queueing-lock format are frozen here as they were when it was written
+(tests/registry/test_jobs_migration.py checks they still agree with
+``phasewatch.registry.queue``).
+
 Revision ID: 0008
 Revises: 0005
 Create Date: 2026-12-01 00:50:00
@@ -22,6 +27,20 @@ revision: str = "0008"
 down_revision = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+ENGINE_SCHEMA = "procrastinate"  # the PostgreSQL schema Procrastinate's tables live in
+
+
+def queueing_lock(hf_repo: str, revision: str, config_hash: str) -> str:
+    """One waiting engine job per (repo, revision, config): the lock's format in 0008."""
+    return f"steering:{hf_repo}@{revision}#{config_hash}"
+
+
+def engine_schema_sql() -> str:
+    """Procrastinate's own schema, as the installed version ships it."""
+    from procrastinate.schema import SchemaManager
+
+    return SchemaManager.get_schema()
 
 
 def upgrade() -> None:
@@ -71,8 +90,6 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    from phasewatch.registry.queue import ENGINE_SCHEMA, engine_schema_sql, queueing_lock
-
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {ENGINE_SCHEMA}")
     op.execute(f"SET LOCAL search_path TO {ENGINE_SCHEMA}, public")
     bind.exec_driver_sql(engine_schema_sql().replace("%", "%%"))  # the driver reads % as a placeholder
@@ -107,8 +124,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        from phasewatch.registry.queue import ENGINE_SCHEMA
-
         # Jobs the engine still held go back to the table queue as queued.
         op.execute(
             "UPDATE steering_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "

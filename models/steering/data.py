@@ -61,7 +61,9 @@ def split_by_country(pairs: list[StatementPair], shares: tuple[float, float] = (
     """Train / validation / test by a hash of the *true country*, so no country's cities
     are on two sides (countries recurring across a city split let a probe score well
     above 0.5 even on a random-weight model). ``shares``: train and validation; test is the rest."""
-    train, val, test = [], [], []
+    train: list[StatementPair] = []
+    val: list[StatementPair] = []
+    test: list[StatementPair] = []
     for pair in pairs:
         u = _share(pair.true_completion.strip())
         (train if u < shares[0] else val if u < shares[0] + shares[1] else test).append(pair)

@@ -262,6 +262,7 @@ def strength_sweep(
     device = input_device(model)
     randoms = random_directions(vector.shape, float(vector.norm()), controls, seed)
     base = pair_margins(model, tokenizer, pairs, layer, None, batch_size)
+    neutral = neutral or []
     neutral_base = next_token_logprobs(model, tokenizer, neutral, layer, None, batch_size) if neutral else None
     rows = []
     for strength in strengths:

@@ -54,7 +54,8 @@ def _hidden(output: Any) -> torch.Tensor:
 
 def input_device(model: nn.Module) -> torch.device:
     """Where inputs go: the input embeddings' device (the first GPU under ``device_map``)."""
-    return model.get_input_embeddings().weight.device
+    embeddings: nn.Module = model.get_input_embeddings()  # type: ignore[operator]  # a transformers method nn.Module's stubs cannot see
+    return next(embeddings.parameters()).device
 
 
 @contextmanager

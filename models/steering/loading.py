@@ -161,7 +161,7 @@ def load_model(
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     if not device_map:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers' decorator types its first argument as self
     model.eval()
     return LoadedModel(
         model, tokenizer, name_or_path + (f"/{gguf_file}" if gguf_file else ""), revision, device, dtype, estimate

@@ -177,7 +177,7 @@ def evaluate_model(
 
         rand_model = random_weight_copy(model, config.seed)
         r_tr, r_va, r_te = (tuple(x[layer : layer + 1] for x in residuals(rand_model, s)) for s in (train, val, test))
-        random_weight = probe_scan(r_tr, r_va, r_te, layers=[0], methods=(method,))[1].test  # type: ignore[arg-type]
+        random_weight = probe_scan(r_tr, r_va, r_te, layers=[0], methods=(method,))[1].test
         del rand_model
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -76,7 +76,6 @@ EXTRA_CASES: list[tuple[Path_, tuple[str, ...]]] = [(("panels", "show"), ("front
 # Query commands that other branches convert to --format in parallel; the marks go at merge
 # (strict: they fail loudly once the command passes).
 CONVERTED_ELSEWHERE: dict[Path_, str] = {
-    ("steer", "jobs", "list"): "h8",
 }
 
 

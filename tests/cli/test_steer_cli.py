@@ -95,6 +95,46 @@ def test_retry_and_bad_job_ids(cli_env: str) -> None:
     assert code == 5 and "no steering job #99" in err  # not found
 
 
+def test_jobs_list_formats_and_a_bad_status(cli_env: str) -> None:
+    for repo in ("org/a", "org/b"):
+        name = repo.split("/")[1].upper()
+        args = ("releases", "add", f"Model {name}", "--lab", "Meta", "--date", "2026-10-01", "--open-weight")
+        assert run(*args, "--hf-repo", repo)[0] == 0
+    code, out, err = run("steer", "jobs", "list", "--status", "QUEUED", "--format", "csv")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "id,model,repo @ revision,status,attempts,worker,retry after,error"
+    assert [line.split(",")[1:5] for line in lines[1:]] == [
+        ["Model A", "org/a @ main", "queued", "0/3"],
+        ["Model B", "org/b @ main", "queued", "0/3"],
+    ]
+    as_json = json.loads(run("steer", "jobs", "list", "--format", "json")[1])
+    assert json.loads(run("steer", "jobs", "list", "--json")[1]) == as_json  # --json stays an alias
+    assert [(j["hf_repo"], j["status"], j["attempts"]) for j in as_json] == [
+        ("org/a", "queued", 0),
+        ("org/b", "queued", 0),
+    ]
+    assert json.loads(run("steer", "jobs", "list", "--status", "done", "--json")[1]) == []
+    first = as_json[0]["id"]
+    code, out, err = run("steer", "jobs", "show", str(first), "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines()[:5] == [
+        "field,value",
+        f"job,{first}",
+        "model,Model A",
+        "repo @ revision,org/a @ main",
+        "status,queued",
+    ]
+    shown = json.loads(run("steer", "jobs", "show", str(first), "--json")[1])
+    assert shown["job"] == as_json[0] and shown["result"] is None
+    code, _, err = run("steer", "jobs", "show", "99")
+    assert code == 2 and err.strip() == "error: no steering job #99; see `phasewatch steer jobs list`"
+    code, out, err = run("steer", "jobs", "list", "--status", "bogus")
+    assert (code, out) == (2, "") and err.strip() == (
+        "error: unknown job status 'bogus'; use one of queued, running, done, failed"
+    )
+
+
 def test_steer_run_takes_its_config_from_a_file_and_options(model_store: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(

@@ -18,8 +18,9 @@ from phasewatch.registry.clock import FrozenClock, WallClock
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import ConflictError, InvalidInputError
 from phasewatch.registry.hub import HubClient, HubError, set_orgs, watch_once
-from phasewatch.registry.jobs import ClaimedJob, run_table_worker
+from phasewatch.registry.jobs import ClaimedJob
 from phasewatch.registry.schema import HubRepo, Model, SteeringJob
+from phasewatch.services.table_queue import run_table_worker
 
 ANSWERS = json.loads((Path(__file__).parent / "hub_answers" / "answers.json").read_text())
 PAGE = 2  # the fake pages by two, so the client must follow the Link header as on the real Hub
@@ -83,7 +84,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 
 def _run_all(engine: Engine, db_url: str, runner) -> None:
     if engine.dialect.name == "postgresql":
-        from phasewatch.registry.queue import run_worker
+        from phasewatch.services.engine_queue import run_worker
 
         run_worker(db_url, engine, runner, owner="w", clock=WallClock(), drain=True, poll_seconds=0.1)
     else:

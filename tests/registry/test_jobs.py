@@ -18,19 +18,11 @@ from sqlalchemy import Engine, select, update
 from phasewatch.registry.clock import FrozenClock, WallClock
 from phasewatch.registry.db import transaction
 from phasewatch.registry.errors import ConflictError
-from phasewatch.registry.jobs import (
-    DEFAULT_CONFIG,
-    FINAL_ATTEMPT_DIED,
-    PermanentJobError,
-    backoff_seconds,
-    claim,
-    enqueue,
-    list_jobs,
-    retry,
-    run_one,
-)
-from phasewatch.registry.queue import device_lock
+from phasewatch.registry.jobs import DEFAULT_CONFIG, FINAL_ATTEMPT_DIED, backoff_seconds, enqueue, list_jobs, retry
 from phasewatch.registry.schema import SteeringJob, SteeringResult
+from phasewatch.services.job_process import PermanentJobError
+from phasewatch.services.table_queue import claim, run_one
+from phasewatch.services.worker import device_lock
 
 WORKER = str(Path(__file__).with_name("worker_process.py"))
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
@@ -227,10 +219,11 @@ def test_a_worker_for_a_missing_device_refuses_to_start(cli_env: str, engine: En
 
 
 def test_job_processes_are_spawned_once_torch_is_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    from phasewatch.registry.jobs import _start_method, steering_runner
+    from phasewatch.services.job_process import start_method
+    from phasewatch.services.steering import steering_runner
 
     monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch") or object())
-    assert _start_method(steering_runner("cpu")) == "spawn"  # torch's thread pool does not survive a fork
-    assert _start_method(lambda job: {}) == "fork"  # a closure cannot be spawned
+    assert start_method(steering_runner("cpu")) == "spawn"  # torch's thread pool does not survive a fork
+    assert start_method(lambda job: {}) == "fork"  # a closure cannot be spawned
     monkeypatch.delitem(sys.modules, "torch")
-    assert _start_method(steering_runner("cpu")) == "fork"
+    assert start_method(steering_runner("cpu")) == "fork"

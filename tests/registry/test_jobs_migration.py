@@ -55,7 +55,7 @@ def test_existing_jobs_migrate_and_migrate_back(empty_url: str) -> None:
         assert rows["org/c"].engine_job_id is None
     else:  # the table queue recovers the running one once its lease has expired
         from phasewatch.registry.clock import WallClock
-        from phasewatch.registry.jobs import claim
+        from phasewatch.services.table_queue import claim
 
         assert (rows["org/a"].status, rows["org/b"].status) == ("queued", "running")
         assert {claim(engine, "w", 60, clock=WallClock()).hf_repo for _ in range(2)} == {"org/a", "org/b"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
@@ -43,6 +44,11 @@ def test_families_keep_deduplicated_pythia_apart(engine: Engine) -> None:
         opt = family_detail(session, "opt", resamples=200)
     assert families["Pythia-deduped"].n == 8 and not families["Pythia-deduped"].sign_change
     assert families["OPT"].sign_change and opt.nc_quadratic is not None
+    # N_c by hand: the vertex of TruthfulQA's quadratic in log10(N) over OPT's own rows
+    log_n = np.log10([row["params_b"] * 1e9 for row in opt.points])
+    a, b, _ = np.polyfit(log_n, [row["truthfulqa_mc2"] for row in opt.points], 2)
+    assert a > 0  # a minimum: truthfulness falls, then rises with scale
+    assert opt.nc_quadratic.point_billions == pytest.approx(10 ** (-b / (2 * a)) / 1e9, rel=1e-9)
     assert [c.phase for c in opt.couplings][:3] == ["tax", "tax", "tax"]
     assert all(row["hellaswag_width_normalised"] for row in opt.points)
 

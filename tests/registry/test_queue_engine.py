@@ -16,9 +16,11 @@ from sqlalchemy import Engine, select, text, update
 
 from phasewatch.registry.clock import WallClock
 from phasewatch.registry.db import transaction
-from phasewatch.registry.jobs import FINAL_ATTEMPT_DIED, PermanentJobError, enqueue, retry
-from phasewatch.registry.queue import queueing_lock, run_worker
+from phasewatch.registry.jobs import FINAL_ATTEMPT_DIED, enqueue, retry
+from phasewatch.registry.queue import queueing_lock
 from phasewatch.registry.schema import SteeringJob, SteeringResult
+from phasewatch.services.engine_queue import run_worker
+from phasewatch.services.job_process import PermanentJobError
 
 WORKER = str(Path(__file__).with_name("worker_process.py"))
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("backend", ["postgresql"])]

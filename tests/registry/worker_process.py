@@ -14,7 +14,7 @@ import time
 from phasewatch.registry.clock import WallClock
 from phasewatch.registry.db import make_engine
 from phasewatch.registry.jobs import ClaimedJob
-from phasewatch.registry.queue import run_steering_worker
+from phasewatch.services.worker import run_steering_worker
 
 
 def main() -> None:

@@ -113,17 +113,29 @@ def test_effect_by_hand() -> None:
 def test_mc1_mc2_by_hand() -> None:
     import math
 
+    # TruthfulQA's definitions, computed here from given answer log-probs:
+    # MC1 = 1 when the single true answer (label 1) has the highest log-prob among the MC1 answers;
+    # MC2 = total normalised probability of the true answers among the MC2 answers.
     items = [
         {"question": "q1", "mc1_targets": {"A": 1, "B": 0, "C": 0}, "mc2_targets": {"A": 1, "D": 1, "B": 0}},
         {"question": "q2", "mc1_targets": {"E": 1, "F": 0}, "mc2_targets": {"E": 1, "F": 0}},
+        {"question": "q3", "mc1_targets": {"G": 0, "H": 1}, "mc2_targets": {"G": 0, "H": 1, "I": 1}},
     ]
-    scores = [
-        [-2.0, -1.0, -3.0, math.log(0.2), math.log(0.3), math.log(0.5)],  # MC1 wrong (B scores highest); MC2 0.5
-        [-0.5, -4.0, math.log(0.09), math.log(0.01)],
-    ]  # MC1 right; MC2 0.9 (after normalising 0.1 mass)
-    result = mc_from_scores(items, scores)
-    assert result.mc1_hits == [0, 1] and (result.mc1.k, result.mc1.n) == (1, 2)
-    assert result.mc2_items == [pytest.approx(0.5), pytest.approx(0.9)] and result.mc2.value == pytest.approx(0.7)
+    mc1_logprobs = [[-2.0, -1.0, -3.0], [-0.5, -4.0], [-7.25, -7.0]]
+    mc2_logprobs = [[-1.2, -2.3, -0.4], [-2.0, -4.5], [-30.0, -31.0, -32.5]]  # q3: tiny probabilities
+    # by hand: q1's highest MC1 answer is B (false), q2's is E (true), q3's is H (true)
+    expected_hits = [0, 1, 1]
+    expected_mc2 = []
+    for true_mask, logprobs in zip(([1, 1, 0], [1, 0], [0, 1, 1]), mc2_logprobs, strict=True):
+        p = [math.exp(lp) for lp in logprobs]
+        expected_mc2.append(sum(pi for pi, t in zip(p, true_mask, strict=True) if t) / sum(p))
+    assert expected_mc2[1] == pytest.approx(1 / (1 + math.exp(-2.5)))  # two answers: a logistic of the gap
+    result = mc_from_scores(items, [a + b for a, b in zip(mc1_logprobs, mc2_logprobs, strict=True)])
+    assert result.questions == 3 and result.mc1_hits == expected_hits
+    assert (result.mc1.k, result.mc1.n) == (2, 3) and result.mc1.value == pytest.approx(2 / 3)
+    assert result.mc2_items == pytest.approx(expected_mc2, rel=1e-12)
+    assert result.mc2.value == pytest.approx(sum(expected_mc2) / 3, rel=1e-12) and result.mc2.n == 3
+    assert result.mc1.low < 2 / 3 < result.mc1.high and result.mc2.low <= result.mc2.value <= result.mc2.high
 
 
 def test_truthfulqa_on_a_tiny_model_uses_the_shared_prefix(tiny_tokenizer) -> None:

@@ -16,6 +16,19 @@ from phasewatch.models.steering.layers import (
 from tests.models.steering.conftest import ARCHS, tiny_model
 
 
+def _shift_by_hand(model: torch.nn.Module, layer: int, delta: torch.Tensor) -> torch.utils.hooks.RemovableHandle:
+    """The reference: a plain forward hook adding ``delta`` to block ``layer``'s hidden state
+    and nothing else, written independently of ``add_to_residual``."""
+
+    def hook(_m: torch.nn.Module, _i: object, out: object) -> object:
+        if isinstance(out, tuple):
+            return (out[0] + delta, *out[1:])
+        assert isinstance(out, torch.Tensor)
+        return out + delta
+
+    return decoder_layers(model)[layer].register_forward_hook(hook)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_discovery_hooks_and_removal(arch: str) -> None:
     model = tiny_model(arch)
@@ -27,14 +40,20 @@ def test_discovery_hooks_and_removal(arch: str) -> None:
         with capture_residual(model, 2) as records:
             model(ids)
         assert records[0].shape == (2, 12, 64)
-        with add_to_residual(model, 2, torch.full((64,), 3.0)):
+        # not a constant vector: a LayerNorm after the block would remove a constant shift entirely
+        vector = torch.linspace(-3.0, 3.0, 64)
+        with add_to_residual(model, 2, vector):
             steered = model(ids).logits
+        handle = _shift_by_hand(model, 2, vector)
+        reference = model(ids).logits
+        handle.remove()
         after = model(ids).logits
         with pytest.raises(RuntimeError, match="boom"):
             with add_to_residual(model, 2, torch.full((64,), 3.0)):
                 raise RuntimeError("boom")
         after_error = model(ids).logits
-    assert not torch.allclose(base, steered)
+    assert torch.equal(steered, reference)  # the model's output: exactly as if block 2 alone had been shifted
+    assert (steered - base).abs().max() > 1e-3  # and that shift reaches the logits
     assert torch.equal(base, after) and torch.equal(base, after_error)
     assert all(len(layer._forward_hooks) == 0 for layer in layers)
 
@@ -56,19 +75,34 @@ def _block_outputs(model: torch.nn.Module, ids: torch.Tensor) -> list[torch.Tens
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_steered_block_is_original_plus_vector_exactly_and_earlier_blocks_untouched(arch: str) -> None:
+@pytest.mark.parametrize("alpha", [0.75, -2.0])
+def test_steered_block_is_original_plus_alpha_vector_exactly_and_no_other_layer_is_touched(
+    arch: str, alpha: float
+) -> None:
     model = tiny_model(arch)
     ids = torch.randint(3, 300, (2, 9))
     vector = torch.linspace(-1.5, 2.0, 64)
+    delta = alpha * vector
     with torch.no_grad():
         plain = _block_outputs(model, ids)
-        # the hooks record in registration order: our steering hook is registered first, so the
+        # the hooks record in registration order: the steering hook is registered first, so the
         # recorder on block 3 sees the steered output
-        with add_to_residual(model, 3, vector):
+        with add_to_residual(model, 3, delta):
             steered = _block_outputs(model, ids)
-    assert all(torch.equal(a, b) for a, b in zip(plain[:3], steered[:3], strict=False))  # layers before: untouched
-    assert torch.equal(steered[3], plain[3] + vector)  # the block itself: original + vector, exactly
-    assert not torch.allclose(steered[4], plain[4])  # later blocks see the change
+        handle = _shift_by_hand(model, 3, delta)
+        try:
+            by_hand = _block_outputs(model, ids)
+        finally:
+            handle.remove()
+    assert len(steered) == len(plain) == 8
+    for layer in range(3):  # before the steered block: bit for bit the unsteered outputs
+        assert torch.equal(steered[layer], plain[layer]), layer
+    # the steered block, at every position of every row: its own output + α·v, exactly
+    assert torch.equal(steered[3], plain[3] + delta)
+    for layer in range(4, 8):  # after it: each block computes exactly what it would on that shifted input
+        assert torch.equal(steered[layer], by_hand[layer]), layer
+        assert (steered[layer] - plain[layer]).abs().max() > 1e-4, layer  # which differs from the unsteered run
+    assert all(len(block._forward_hooks) == 0 for block in decoder_layers(model))
 
 
 def test_one_vector_per_row() -> None:
