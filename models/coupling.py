@@ -725,7 +725,7 @@ def summary_from_dict(raw: dict) -> CouplingSummary:
         for lab in raw.pop("labs")
     ]
     models = [ModelHField(**{**m, "h": Interval(**m["h"])}) for m in raw.pop("models")]
-    scalars = {k: Interval(**v) if isinstance(v, dict) else v for k, v in raw.items()}
+    scalars: dict[str, Any] = {k: Interval(**v) if isinstance(v, dict) else v for k, v in raw.items()}
     return CouplingSummary(**scalars, labs=labs, models=models)
 
 

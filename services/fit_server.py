@@ -141,7 +141,7 @@ def decode_outcome(raw: dict[str, Any]):
         summary_from_dict,
     )
 
-    ols = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["ols"].items()}
+    ols: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["ols"].items()}
     return FitOutcome(
         posterior=Posterior.from_bytes(base64.b64decode(raw["posterior"])),
         diagnostics=Diagnostics(**raw["diagnostics"]),
