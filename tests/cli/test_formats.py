@@ -75,8 +75,7 @@ EXTRA_CASES: list[tuple[Path_, tuple[str, ...]]] = [(("panels", "show"), ("front
 
 # Query commands that other branches convert to --format in parallel; the marks go at merge
 # (strict: they fail loudly once the command passes).
-CONVERTED_ELSEWHERE: dict[Path_, str] = {
-}
+CONVERTED_ELSEWHERE: dict[Path_, str] = {}
 
 
 def _leaves(command: click.Command, prefix: Path_ = ()) -> Iterator[Path_]:
