@@ -28,6 +28,7 @@ from phasewatch.registry.dates import format_partial_date, parse_past_date
 from phasewatch.registry.errors import ConflictError, InvalidInputError, PhasewatchError
 from phasewatch.registry.names import name_key
 from phasewatch.registry.schema import Benchmark, Model, ModelKind, ModelName, Observation, PanelObservation
+from phasewatch.registry.validation import FAMILY, NAME, REVISION, TEXT, URL, Limit, check_text
 
 FORMAT = "phasewatch-observations/1"
 COLUMNS = (
@@ -400,6 +401,9 @@ class _Importer:
         for key in REQUIRED:
             if cells.get(key) is None:
                 raise InvalidInputError(f"{where}: {key} is empty", f"every row needs {', '.join(REQUIRED)}")
+        for column, limit in TEXT_LIMITS.items():  # the bulk insert bypasses the ORM's flush check
+            if (text := cells.get(column)) is not None:
+                check_text(text, f"{where}: {column}", limit)
         benchmark_text, reporter_text, name = cells["benchmark"], cells["reported_by"], cells["model"]
         benchmark = self.benchmarks.get(benchmark_text)  # type: ignore[arg-type]
         if benchmark is None:
@@ -624,6 +628,18 @@ class _Importer:
         self.connection.execute(
             update(table).where(table.c.id == bindparam("id_")).values(variant_of_id=bindparam("target")), links
         )
+
+
+# The same limits as every other way in (docs/cli.md's input limits table).
+TEXT_LIMITS: dict[str, Limit] = {
+    "model": NAME,
+    "lab": NAME,
+    "family": FAMILY,
+    "hf_revision": REVISION,
+    "source_url": URL,
+    "setting": TEXT,
+    "note": TEXT,
+}
 
 
 def import_rows(

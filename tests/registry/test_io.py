@@ -256,6 +256,26 @@ def test_the_first_bad_row_is_named_even_inside_a_batch(engine: Engine) -> None:
             import_rows(session, rows, today=TODAY, batch_size=100)
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("model", "Evil\x1b[2J Model", "row 3: model 'Evil.*control character"),
+        ("source_url", "https://x.example/" + "a" * 2_000, "row 3: source_url is 2,018 characters long"),
+        ("setting", "pass@1\x07", "row 3: setting .*control character"),
+    ],
+)
+def test_imported_text_meets_the_same_limits_as_every_other_way_in(
+    engine: Engine, column: str, value: str, message: str
+) -> None:
+    rows = _scale_rows(1)
+    rows[2] = {**rows[2], column: value}  # bulk inserts skip the ORM's flush check, so the importer checks
+    before = table_counts(engine)
+    with pytest.raises(InvalidInputError, match=f"^{message}"):
+        with transaction(engine) as session:
+            import_rows(session, rows, today=TODAY)
+    assert table_counts(engine) == before
+
+
 def _json_text(rows: list[dict[str, str]], layout: str) -> str:
     if layout == "list":
         return json.dumps(rows, indent=1)
