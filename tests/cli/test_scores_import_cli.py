@@ -36,7 +36,7 @@ def test_a_late_bad_row_in_a_large_json_file_is_one_line_and_writes_nothing(
     path.write_text(json.dumps({"format": "phasewatch-observations/1", "observations": rows}))
     before = table_counts(engine)
     code, out, err = run("scores", "import", str(path))
-    assert code == 2 and out == "" and err.count("\n") == 1
+    assert code == 5 and out == "" and err.count("\n") == 1  # 5: not found (docs/cli.md)
     assert err.startswith("error: row 4999: unknown benchmark 'gpqa_diamnd'; did you mean 'gpqa_diamond'")
     assert table_counts(engine) == before
 
