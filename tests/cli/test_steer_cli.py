@@ -128,10 +128,10 @@ def test_jobs_list_formats_and_a_bad_status(cli_env: str) -> None:
     shown = json.loads(run("steer", "jobs", "show", str(first), "--json")[1])
     assert shown["job"] == as_json[0] and shown["result"] is None
     code, _, err = run("steer", "jobs", "show", "99")
-    assert code == 2 and err.strip() == "error: no steering job #99; see `phasewatch steer jobs list`"
+    assert code == 5 and err.strip() == "error: no steering job #99; see `phasewatch steer jobs list`"
     code, out, err = run("steer", "jobs", "list", "--status", "bogus")
-    assert (code, out) == (2, "") and err.strip() == (
-        "error: unknown job status 'bogus'; use one of queued, running, done, failed"
+    assert (code, out) == (2, "") and err.strip().startswith(
+        "error: invalid value for '--status': 'bogus' is not one of 'queued', 'running', 'done', 'failed'"
     )
 
 
