@@ -54,17 +54,17 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
     """
     from phasewatch.registry.frontier import coupling_data, is_live
 
+    catalog = Catalog(session)
+    keys = (catalog.benchmark(x).key, catalog.benchmark(y).key)  # an unknown benchmark is named, on every panel
+    if keys[0] == keys[1]:
+        raise InvalidInputError(f"x and y are both {x}", "choose two different benchmarks")
     if any(is_live(p) for p in panels):
         if len(panels) > 1:
             raise InvalidInputError(
                 f"the live panel is fitted alone, not with {', '.join(panels)}", "pass --panel frontier once"
             )
-        return coupling_data(session, panels[0], x, y)
-    catalog = Catalog(session)
+        return coupling_data(session, panels[0], *keys)
     panel_ids = [catalog.panel(name).id for name in panels]
-    keys = (catalog.benchmark(x).key, catalog.benchmark(y).key)
-    if keys[0] == keys[1]:
-        raise InvalidInputError(f"x and y are both {x}", "choose two different benchmarks")
     query = (
         select(Observation.model_id, Benchmark.key, Observation.value)
         .join(Benchmark)
