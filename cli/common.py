@@ -182,7 +182,8 @@ def usage_message(exc: Any) -> str:
         text = text.replace(noise, "" if noise.startswith("Value") else "expected ")
     text = text.rstrip(". ")
     ctx = getattr(exc, "ctx", None)
-    where = ctx.command_path if ctx is not None else "phasewatch"
+    # the program is phasewatch however it was started (a script, python -m, a test runner)
+    where = " ".join(["phasewatch", *ctx.command_path.split()[1:]]) if ctx is not None else "phasewatch"
     return f"{text[:1].lower()}{text[1:]}; run '{where} --help'"
 
 

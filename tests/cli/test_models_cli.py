@@ -52,7 +52,7 @@ def test_table_json_and_csv_show_the_same_page(cli_env: str, page: list[str], mo
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["models", "list", "--kind", "huge"], "unknown kind 'huge'"),
+        (["models", "list", "--kind", "huge"], "'huge' is not one of 'frontier', 'base'"),
         (["models", "list", "--limit", "-1"], "--limit must be 0 or more"),
         (["models", "list", "--offset", "-1"], "--offset must be 0 or more"),
         (["models", "list", "--format", "xml"], "--format must be table, json or csv"),
