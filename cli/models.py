@@ -24,6 +24,8 @@ from phasewatch.registry.enums import ModelKind
 
 app = new_app("List models and show each one's observations with their sources.")
 
+WIDE_SHOW = 120  # below this, `models show` drops the source and panel columns (names stay whole)
+
 DEFAULT_COLUMNS = ("swe_bench_verified", "gpqa_diamond")
 
 
@@ -197,21 +199,24 @@ def show(
                 for j in detail.steering
             ],
         )
+    wide = console().width >= WIDE_SHOW
+    rows = [
+        (
+            o.benchmark,
+            o.value if not o.retracted_on else f"{o.value:g} (retracted {o.retracted_on})",
+            o.stderr,
+            o.reported_by,
+            o.setting or o.note,
+            o.source_url,
+            ", ".join(o.panels),
+        )
+        for o in detail.observations
+    ]
     table(
-        f"{len(detail.observations)} observations",
-        ("benchmark", "value", "±", "reported by", "setting", "source", "panels"),
-        [
-            (
-                o.benchmark,
-                o.value if not o.retracted_on else f"{o.value:g} (retracted {o.retracted_on})",
-                o.stderr,
-                o.reported_by,
-                o.setting or o.note,
-                o.source_url,
-                ", ".join(o.panels),
-            )
-            for o in detail.observations
-        ],
+        plural(len(detail.observations), "observation")
+        + ("" if wide else f" (sources and panels: --format csv, or a terminal {WIDE_SHOW} columns wide)"),
+        ("benchmark", "value", "±", "reported by", "setting", "source", "panels")[: None if wide else 5],
+        [row if wide else row[:5] for row in rows],
     )
 
 

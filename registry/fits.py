@@ -92,7 +92,8 @@ def panel_data(session: Session, panels: tuple[str, ...], x: str, y: str) -> Cou
         rows.append((model.name, model.lab.name, next(iter(by_key[keys[0]])), next(iter(by_key[keys[1]])), date))
     if len(rows) < 5:
         raise InvalidInputError(
-            f"only {len(rows)} models in {', '.join(panels)} have both {x} and {y}", "use a larger panel"
+            f"only {len(rows)} model{'' if len(rows) == 1 else 's'} in {', '.join(panels)} {'has' if len(rows) == 1 else 'have'} both {x} and {y}",
+            "use a larger panel",
         )
     rows.sort(key=lambda r: (r[4] or "9999", r[0]))
     return CouplingData(

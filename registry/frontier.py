@@ -289,7 +289,8 @@ def coupling_data(session: Session, name: str, x: str, y: str):
     pairs = select_frontier(session, as_of=live_as_of(name), benchmarks=(x, y)).pairs(x, y)
     if len(pairs) < 5:
         raise InvalidInputError(
-            f"only {len(pairs)} models in {name} have both {x} and {y}", "log more releases with both scores"
+            f"only {len(pairs)} model{'' if len(pairs) == 1 else 's'} in {name} {'has' if len(pairs) == 1 else 'have'} both {x} and {y}",
+            "log more releases with both scores",
         )
     return CouplingData(
         names=tuple(p[0].model for p in pairs),
