@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 fits_app = new_app("List and inspect stored coupling fits.")
 
+FITS_LIST_WIDE = 150  # every column of `fits list` whole; narrower terminals get the ones that decide what to run
+
 PANEL_OPTION = typer.Option(
     ["growing-pains-34"], "--panel", callback=checked("PANEL"), help="Panel(s) to fit (repeatable; their union)."
 )
@@ -268,41 +270,43 @@ def fits_list(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) ->
         {k: v for k, v in f.fit.as_dict().items() if k != "summary"} | {"staleness": _staleness(f.staleness)}
         for f in listings
     ]
-    emit(
-        format_,
-        plural(len(listings), "fit"),
-        (
-            "id",
-            "created",
-            "panels",
-            "model",
-            "y ~ x",
-            "n",
-            "max r_hat",
-            "divergences",
-            "used for verdicts",
-            "releases since",
-            "to take them in",
-        ),
-        [
-            (
-                f.fit.id,
-                f.fit.created_at,
-                ",".join(f.fit.panels),
-                f.fit.spec.label,
-                f"{f.fit.y} ~ {f.fit.x}",
-                f.fit.n_models,
-                f"{f.fit.diagnostics.max_r_hat:.4f}",
-                f.fit.diagnostics.divergences,
-                f.fit.accepted,
-                len(f.staleness.unseen),
-                f.staleness.command if f.staleness.stale else "current",
-            )
-            for f in listings
-        ],
-        json_=json_,
-        data=data,
+    columns: tuple[str, ...] = (
+        "id",
+        "created",
+        "panels",
+        "model",
+        "y ~ x",
+        "n",
+        "max r_hat",
+        "divergences",
+        "used for verdicts",
+        "releases since",
+        "to take them in",
     )
+    rows: list[tuple[Any, ...]] = [
+        (
+            f.fit.id,
+            f.fit.created_at,
+            ",".join(f.fit.panels),
+            f.fit.spec.label,
+            f"{f.fit.y} ~ {f.fit.x}",
+            f.fit.n_models,
+            f"{f.fit.diagnostics.max_r_hat:.4f}",
+            f.fit.diagnostics.divergences,
+            f.fit.accepted,
+            len(f.staleness.unseen),
+            f.staleness.command if f.staleness.stale else "current",
+        )
+        for f in listings
+    ]
+    title = plural(len(listings), "fit")
+    if output_format(format_, json_) == "table" and console().width < FITS_LIST_WIDE:
+        # a narrow terminal keeps whole values: the day, not the time; model and benchmarks via `fits show`
+        title += f" (model and benchmarks: `fits show ID`, --format csv, or a terminal {FITS_LIST_WIDE} columns wide)"
+        keep = [0, 1, 2, 5, 6, 7, 8, 9, 10]
+        columns = tuple(columns[i] for i in keep)
+        rows = [tuple(str(r[i])[:10] if i == 1 else r[i] for i in keep) for r in rows]
+    emit(format_, title, columns, rows, json_=json_, data=data)
 
 
 @fits_app.command("show")
