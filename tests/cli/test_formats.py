@@ -53,7 +53,10 @@ WRITERS: dict[Path_, str] = {
     ("report",): "writes the dashboard folder",
 }
 # Commands that read no registry at all.
-NOT_QUERIES: dict[Path_, str] = {("docs",): "prints one of the bundled documents (markdown, not a table)"}
+NOT_QUERIES: dict[Path_, str] = {
+    ("docs",): "prints one of the bundled documents (markdown, not a table)",
+    ("steer", "jobs", "show"): "needs a queued job; tests/cli/test_steer_cli.py shows one in every format",
+}
 
 # Arguments a query needs; `phase nc`, `phase reproduce` and `phase family` also store or run a small
 # bootstrap (a few resamples here: their output, not their precision, is under test).

@@ -136,10 +136,10 @@ def end_of_2025(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def _refused(engine, args: list[str], *phrases: str) -> str:
+def _refused(engine, args: list[str], *phrases: str, code: int = 2) -> str:
     before = table_counts(engine)
-    code, _, err = run(*args)
-    assert code == 2 and all(p in err for p in phrases), err
+    exit_code, _, err = run(*args)
+    assert exit_code == code and all(p in err for p in phrases), err
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
     assert table_counts(engine) == before  # nothing written
     return err
@@ -173,7 +173,7 @@ def test_thirty_2026_releases_flow_into_the_fit_the_views_the_grades_and_the_rep
         if "terminal_bench_2_1" in release.scores and not any(
             "terminal_bench_2_1" in r.scores for r in releases if r.model in logged
         ):  # Terminal-Bench 2.1 is not 2.0: refused, then registered with its standard setting
-            _refused(engine, release.args(), "unknown benchmark 'terminal_bench_2_1'")
+            _refused(engine, release.args(), "unknown benchmark 'terminal_bench_2_1'", code=5)  # 5: not found
             code, _, err = run(
                 "benchmarks",
                 "add",
