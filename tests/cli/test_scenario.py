@@ -247,7 +247,7 @@ def test_thirty_2026_releases_flow_into_the_fit_the_views_the_grades_and_the_rep
         assert all(mine[r.model]["in_fit"] for r in releases if r.lab == lab and r.paired), lab
     # a lab whose only releases lack the pair (MAI-Thinking-1: AIME, SWE-bench Pro) says what to log
     code, _, err = run("labs", "show", "Microsoft", "--json")
-    assert code == 2 and "has no release with both swe_bench_verified and gpqa_diamond" in err, err
+    assert code == 5 and "has no release with both swe_bench_verified and gpqa_diamond" in err, err  # not found
 
     # the grades see them: Claude Opus 4.8 (SWE-bench Verified 88.6) now leads the SWE spread of gp-1
     grades_after = json.loads(run("predictions", "grade", "--json")[1])
