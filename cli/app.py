@@ -141,7 +141,19 @@ def export(
 
 
 def main() -> None:
+    tune_collector()
     app()
+
+
+def tune_collector() -> None:
+    """A command is short-lived and allocates mostly acyclic objects (imports, rows): collect
+    cycles less often (gen-0 threshold 50,000, not 700) and skip the final collection at exit.
+    Saves ~0.2 s of a ~1 s registry query (docs/PERFORMANCE.md, "Start-up and exit")."""
+    import atexit
+    import gc
+
+    gc.set_threshold(50_000, 10, 10)
+    atexit.register(gc.freeze)  # registered first, so it runs last: nothing is left to collect
 
 
 if __name__ == "__main__":

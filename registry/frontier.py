@@ -28,9 +28,10 @@ import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from phasewatch.registry.dates import format_partial_date, parse_partial_date
 from phasewatch.registry.errors import InvalidInputError
@@ -38,6 +39,7 @@ from phasewatch.registry.schema import (
     Benchmark,
     Fit,
     FitObservation,
+    Lab,
     Model,
     ModelKind,
     Observation,
@@ -137,8 +139,13 @@ def _first_clause(setting: str | None) -> str:
     return _PARENS.sub(" ", (setting or "").split(";")[0]).casefold()
 
 
-def nonstandard_marker(benchmark: Benchmark, setting: str | None) -> str | None:
-    """The non-standard marker a setting names, if any."""
+class _HasMarkers(Protocol):
+    @property
+    def nonstandard_markers(self) -> str | None: ...
+
+
+def nonstandard_marker(benchmark: _HasMarkers, setting: str | None) -> str | None:
+    """The non-standard marker a setting names, if any (``benchmark``: a Benchmark or a row holding its markers)."""
     clause = _first_clause(setting)
     for marker in (benchmark.nonstandard_markers or "").split("|"):
         if marker.strip() and marker.strip().casefold() in clause:
@@ -146,18 +153,99 @@ def nonstandard_marker(benchmark: Benchmark, setting: str | None) -> str | None:
     return None
 
 
-def _known_on(o: Observation) -> dt.date:
+@dataclass(frozen=True, slots=True)
+class _Figure:
+    """One frontier observation with what the policy reads of its model and benchmark (one SQL row)."""
+
+    id: int
+    model_id: int
+    model: str
+    lab: str
+    release_date: dt.date | None
+    release_precision: str | None
+    variant_of_id: int | None
+    benchmark_id: int
+    benchmark: str
+    nonstandard_markers: str | None
+    standard_setting: str | None
+    value: float
+    reported_by: str
+    setting: str | None
+    source_url: str | None
+    retrieved_on: dt.date | None
+    created_at: dt.datetime | None
+    retracted_on: dt.date | None
+
+
+def _figures(session: Session, benchmarks: tuple[str, ...] | None, models: set[int] | None = None) -> list[_Figure]:
+    """Every frontier observation (of ``benchmarks`` and ``models``, if named) as plain rows: no ORM objects."""
+    query = (
+        select(
+            Observation.id,
+            Observation.model_id,
+            Model.name,
+            Lab.name,
+            Model.release_date,
+            Model.release_date_precision,
+            Model.variant_of_id,
+            Observation.benchmark_id,
+            Benchmark.key,
+            Benchmark.nonstandard_markers,
+            Benchmark.standard_setting,
+            Observation.value,
+            Observation.reported_by,
+            Observation.setting,
+            Observation.source_url,
+            Observation.retrieved_on,
+            Observation.created_at,
+            Observation.retracted_on,
+        )
+        .join(Model, Observation.model_id == Model.id)
+        .join(Lab, Model.lab_id == Lab.id)
+        .join(Benchmark, Observation.benchmark_id == Benchmark.id)
+        .where(Model.kind == ModelKind.FRONTIER.value)
+    )
+    if benchmarks is not None:
+        query = query.where(Benchmark.key.in_(benchmarks))
+    if models is not None:
+        query = query.where(Observation.model_id.in_(sorted(models)))
+    return [_Figure(*row) for row in session.execute(query)]
+
+
+def variant_groups(session: Session, model_ids: set[int]) -> set[int]:
+    """Every model in the same ``variant_of`` groups as ``model_ids`` (the ids themselves included)."""
+    if not model_ids:
+        return set()
+    rows = session.execute(select(Model.id, Model.variant_of_id)).all()
+    parents = {i: v for i, v in rows if v is not None}
+    wanted = {_root(i, parents) for i in model_ids}
+    return {i for i, _ in rows if _root(i, parents) in wanted} | set(model_ids)
+
+
+def _variant_parents(session: Session, figures: list[_Figure]) -> dict[int, int]:
+    """model id → the model it is a variant of, for every model on the chains above ``figures``."""
+    parents = {f.model_id: f.variant_of_id for f in figures if f.variant_of_id is not None}
+    missing = set(parents.values()) - {f.model_id for f in figures}
+    while missing:
+        rows = session.execute(select(Model.id, Model.variant_of_id).where(Model.id.in_(missing))).all()
+        found = {i: v for i, v in rows if v is not None and i not in parents}
+        parents.update(found)
+        missing = set(found.values()) - set(parents) - {f.model_id for f in figures}
+    return parents
+
+
+def _root(model_id: int, parents: dict[int, int]) -> int:
+    seen = {model_id}
+    while (parent := parents.get(model_id)) is not None and parent not in seen:
+        model_id = parent
+        seen.add(model_id)
+    return model_id
+
+
+def _known_on(o: _Figure) -> dt.date:
     if o.retrieved_on is not None:
         return o.retrieved_on
     return o.created_at.date() if o.created_at else dt.date.max
-
-
-def _root(model: Model) -> Model:
-    seen = {model.id}
-    while model.variant_of is not None and model.variant_of.id not in seen:
-        model = model.variant_of
-        seen.add(model.id)
-    return model
 
 
 def select_frontier(
@@ -166,73 +254,66 @@ def select_frontier(
     as_of: dt.date | None = None,
     precedence: tuple[str, ...] = DEFAULT_PRECEDENCE,
     benchmarks: tuple[str, ...] | None = None,
+    models: set[int] | None = None,
 ) -> LiveSelection:
-    """Apply the selection policy (module docstring) to every frontier observation."""
-    query = (
-        select(Observation)
-        .join(Model, Observation.model_id == Model.id)
-        .where(Model.kind == ModelKind.FRONTIER.value)
-        .options(
-            selectinload(Observation.benchmark),
-            selectinload(Observation.model).selectinload(Model.lab),
-            selectinload(Observation.model).selectinload(Model.variant_of),
-        )
-    )
-    if benchmarks is not None:
-        query = query.join(Benchmark).where(Benchmark.key.in_(benchmarks))
+    """Apply the selection policy (module docstring) to every frontier observation.
+
+    ``models``: only these models' figures (ids); pass whole variant groups
+    (:func:`variant_groups`), since a group's representative is chosen among its members.
+    """
+    figures = _figures(session, benchmarks, models)
+    parents = _variant_parents(session, figures)
     excluded: list[Exclusion] = []
 
-    def leave_out(o: Observation, reason: str) -> None:
-        excluded.append(Exclusion(o.model.name, o.benchmark.key, o.value, o.reported_by, o.setting, o.id, reason))
+    def leave_out(o: _Figure, reason: str) -> None:
+        excluded.append(Exclusion(o.model, o.benchmark, o.value, o.reported_by, o.setting, o.id, reason))
 
-    eligible: dict[int, list[Observation]] = defaultdict(list)  # model id → its eligible figures
-    for o in session.scalars(query):
-        model = o.model
-        if as_of is not None and (model.release_date is None or model.release_date > as_of):
+    eligible: dict[int, list[_Figure]] = defaultdict(list)  # model id → its eligible figures
+    for o in figures:
+        if as_of is not None and (o.release_date is None or o.release_date > as_of):
             leave_out(
                 o,
                 "release date unknown"
-                if model.release_date is None
-                else f"released {format_partial_date(model.release_date, model.release_date_precision)}, after {as_of}",
+                if o.release_date is None
+                else f"released {format_partial_date(o.release_date, o.release_precision)}, after {as_of}",
             )
         elif as_of is not None and _known_on(o) > as_of:
             leave_out(o, f"first known {_known_on(o)}, after {as_of}")
         elif o.retracted_on is not None and (as_of is None or o.retracted_on <= as_of):
             leave_out(o, f"retracted {o.retracted_on} (corrected; see `phasewatch models history`)")
-        elif marker := nonstandard_marker(o.benchmark, o.setting):
-            leave_out(o, f"setting names {marker!r}: not the standard setting ({o.benchmark.standard_setting})")
+        elif marker := nonstandard_marker(o, o.setting):
+            leave_out(o, f"setting names {marker!r}: not the standard setting ({o.standard_setting})")
         else:
-            eligible[model.id].append(o)
+            eligible[o.model_id].append(o)
 
-    groups: dict[int, list[Model]] = defaultdict(list)
-    for figures in eligible.values():
-        model = figures[0].model
-        groups[_root(model).id].append(model)
+    groups: dict[int, list[int]] = defaultdict(list)  # root model id → the member model ids
+    for model_id in eligible:
+        groups[_root(model_id, parents)].append(model_id)
     chosen: list[Choice] = []
     rank = {r: i for i, r in enumerate(precedence)}
     for root_id, members in groups.items():
         members.sort(
             key=lambda m, root=root_id: (
-                -len({o.benchmark_id for o in eligible[m.id]}),
-                m.id != root,
-                m.release_date or dt.date.max,
-                m.name,
+                -len({o.benchmark_id for o in eligible[m]}),
+                m != root,
+                eligible[m][0].release_date or dt.date.max,
+                eligible[m][0].model,
             )
         )
-        representative = members[0]
+        representative = eligible[members[0]][0].model
         for other in members[1:]:
-            for o in eligible[other.id]:
+            for o in eligible[other]:
                 leave_out(
                     o,
-                    f"same weights as {representative.name} (variant_of): the group is counted once, via "
-                    f"{representative.name}, the member with the most benchmarks",
+                    f"same weights as {representative} (variant_of): the group is counted once, via "
+                    f"{representative}, the member with the most benchmarks",
                 )
-        by_benchmark: dict[str, list[Observation]] = defaultdict(list)
-        for o in eligible[representative.id]:
-            by_benchmark[o.benchmark.key].append(o)
-        for figures in by_benchmark.values():
-            figures.sort(key=lambda o: (rank.get(o.reported_by, len(rank)), -_known_on(o).toordinal(), -o.id))
-            best, rest = figures[0], figures[1:]
+        by_benchmark: dict[str, list[_Figure]] = defaultdict(list)
+        for o in eligible[members[0]]:
+            by_benchmark[o.benchmark].append(o)
+        for figures_of in by_benchmark.values():
+            figures_of.sort(key=lambda o: (rank.get(o.reported_by, len(rank)), -_known_on(o).toordinal(), -o.id))
+            best, rest = figures_of[0], figures_of[1:]
             chosen.append(_choice(best, _reason(best, rest, precedence)))
             for o in rest:
                 why = (
@@ -244,7 +325,7 @@ def select_frontier(
     return LiveSelection(as_of.isoformat() if as_of else None, precedence, chosen, excluded)
 
 
-def _reason(best: Observation, rest: list[Observation], precedence: tuple[str, ...]) -> str:
+def _reason(best: _Figure, rest: list[_Figure], precedence: tuple[str, ...]) -> str:
     if not rest:
         return "the only standard-setting figure"
     beaten = [o for o in rest if o.reported_by != best.reported_by]
@@ -261,13 +342,12 @@ def _reason(best: Observation, rest: list[Observation], precedence: tuple[str, .
     return "; ".join(parts)
 
 
-def _choice(o: Observation, reason: str) -> Choice:
-    m = o.model
+def _choice(o: _Figure, reason: str) -> Choice:
     return Choice(
-        model=m.name,
-        lab=m.lab.name,
-        release_date=format_partial_date(m.release_date, m.release_date_precision) or None,
-        benchmark=o.benchmark.key,
+        model=o.model,
+        lab=o.lab,
+        release_date=format_partial_date(o.release_date, o.release_precision) or None,
+        benchmark=o.benchmark,
         value=o.value,
         reported_by=o.reported_by,
         setting=o.setting,
@@ -388,10 +468,19 @@ def staleness(session: Session, fit: Fit, selection: LiveSelection | None = None
     live = len(panels) == 1 and is_live(panels[0])
     as_of = live_as_of(panels[0]) if live else None
     x, y = fit.x_benchmark, fit.y_benchmark
-    if selection is None or as_of is not None:
-        selection = select_frontier(session, as_of=as_of, benchmarks=(x, y))
-    pairs = selection.pairs(x, y)
     seen_ids, seen_names = _seen_models(session, fit)
+    in_panels: set[str] = set()
+    if not live:
+        try:
+            from phasewatch.registry.fits import panel_data
+
+            in_panels = set(panel_data(session, panels, x, y).names)
+        except InvalidInputError:  # a panel with fewer than five pairs: nothing of it can be missed
+            pass
+    if selection is None or as_of is not None:
+        candidates = _staleness_candidates(session, fit, live, in_panels) - seen_ids
+        selection = select_frontier(session, as_of=as_of, benchmarks=(x, y), models=variant_groups(session, candidates))
+    pairs = selection.pairs(x, y)
     ids = [c.observation_id for p in pairs for c in p]
     rows = session.execute(
         select(Observation.id, Observation.model_id, Observation.created_at).where(Observation.id.in_(ids))
@@ -406,13 +495,6 @@ def staleness(session: Session, fit: Fit, selection: LiveSelection | None = None
         unseen = [p[0].model for p in pairs if unseen_pair(p)]
     else:
         made = _aware(fit.created_at)
-        in_panels = set()
-        try:
-            from phasewatch.registry.fits import panel_data
-
-            in_panels = set(panel_data(session, panels, x, y).names)
-        except InvalidInputError:  # a panel with fewer than five pairs: nothing of it can be missed
-            pass
         unseen = [
             p[0].model
             for p in pairs
@@ -423,6 +505,28 @@ def staleness(session: Session, fit: Fit, selection: LiveSelection | None = None
     if (x, y) != ("swe_bench_verified", "gpqa_diamond"):
         command += f" --x {x} --y {y}"
     return Staleness(fit.id, fit.panels, fit.n_models, not live, unseen, command)
+
+
+def _staleness_candidates(session: Session, fit: Fit, live: bool, in_panels: set[str]) -> set[int]:
+    """The frontier models that may hold a release ``fit`` has not seen (a superset, found in
+    SQL, so that the selection runs on them alone rather than on the whole frontier): with a
+    figure of the fit's benchmarks and, for a frozen-panel fit, one logged at or after the fit
+    or a place in its panels."""
+    from phasewatch.registry.schema import ModelName
+
+    query = (
+        select(Observation.model_id)
+        .distinct()
+        .join(Model, Observation.model_id == Model.id)
+        .join(Benchmark, Observation.benchmark_id == Benchmark.id)
+        .where(Model.kind == ModelKind.FRONTIER.value, Benchmark.key.in_((fit.x_benchmark, fit.y_benchmark)))
+    )
+    if live:
+        return set(session.scalars(query))
+    made = select(Fit.created_at).where(Fit.id == fit.id).scalar_subquery()  # as stored: compared like with like
+    recent = set(session.scalars(query.where(Observation.created_at >= made)))
+    named = set(session.scalars(select(ModelName.model_id).where(ModelName.name.in_(sorted(in_panels)))))
+    return recent | named
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime:

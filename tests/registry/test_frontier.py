@@ -104,6 +104,28 @@ def test_fit_records_its_observations_and_staleness_counts_only_what_arrived_sin
             today=TODAY,
         )
         after = staleness(session, fit)
+        # the selection restricted (in SQL) to the candidates' variant groups agrees with the whole frontier's
+        whole = select_frontier(session, benchmarks=("swe_bench_verified", "gpqa_diamond"))
+        assert staleness(session, fit, whole) == after
     assert after.unseen == ["Example 3"] and after.stale
     assert "1 release with both scores arrived since (Example 3)" in after.sentence()
     assert "only a live-panel fit takes it in: run `phasewatch fit --panel frontier`" in after.sentence()
+
+
+def test_selection_restricted_to_variant_groups_matches_the_whole(engine: Engine) -> None:
+    from phasewatch.registry.frontier import variant_groups
+    from phasewatch.registry.schema import Model
+
+    with transaction(engine) as session:
+        whole = select_frontier(session)
+        xhigh = session.scalar(select(Model).where(Model.name == "GPT-5.4 xhigh"))
+        assert xhigh is not None and xhigh.variant_of is not None
+        group = variant_groups(session, {xhigh.id})
+        assert {xhigh.id, xhigh.variant_of.id} <= group and len(group) < 10
+        part = select_frontier(session, models=group)
+    members = {xhigh.name, xhigh.variant_of.name}
+    assert part.chosen and {c.model for c in part.chosen} <= members
+    assert part.chosen == [c for c in whole.chosen if c.model in members]
+    assert part.excluded == [e for e in whole.excluded if e.model in members]
+    # the group is counted once: one member holds the chosen figures, the other's are left out as the same weights
+    assert len({c.model for c in part.chosen}) == 1 and any("same weights" in e.reason for e in part.excluded)
