@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from phasewatch.models.comparison import clopper_pearson, compare, loo, pit_coverage, stacking_weights
 from phasewatch.models.coupling import (
@@ -137,8 +138,13 @@ def test_loo_prefers_the_generating_model_and_refits_high_k_points(bounded_fit) 
     ranked = compare({"bounded": bounded, "linear": linear})
     assert ranked[0].name == "bounded" and ranked[0].weight > 0.5
     assert ranked[1].elpd_diff < 0 < ranked[1].diff_se
-    assert all(0.0 <= p <= 1.0 for p in bounded.pit)
+    # the generating model is calibrated: its LOO-PIT values look uniform, and each nominal
+    # coverage lies inside the Clopper-Pearson interval of the coverage observed
+    assert len(bounded.pit) == data.n
+    assert stats.kstest(bounded.pit, "uniform").pvalue > 0.01
     assert {c.nominal for c in bounded.coverage} == {0.5, 0.8, 0.95}
+    for c in bounded.coverage:
+        assert c.low <= c.nominal <= c.high, c
 
 
 @pytest.mark.slow
