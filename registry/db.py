@@ -84,8 +84,13 @@ def make_engine(url: str) -> Engine:
         connect_args["timeout"] = 30
         path = sqlite_file(parsed)
         if path is not None and path.exists() and not _writable(path):
-            # Open it read-only: queries still work, writes fail with one clear line.
-            parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+            # Open it read-only: queries still work, writes fail with one clear line. In a folder
+            # nobody may write (read-only media), a WAL database without its -shm file can only
+            # be opened as immutable: no writer can exist there to change it meanwhile.
+            query = "mode=ro"
+            if not os.access(path.parent, os.W_OK) and not Path(f"{path}-shm").exists():
+                query += "&immutable=1"
+            parsed = parsed.set(database=f"file:{path}?{query}", query={"uri": "true"})
             read_only = True
     try:
         engine = create_engine(parsed, connect_args=connect_args)
@@ -116,7 +121,16 @@ def _writable(path: Path) -> bool:
 
 
 def is_read_only(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite" and "mode=ro" in str(engine.url)
+    return engine.dialect.name == "sqlite" and "mode=ro" in (engine.url.database or "")
+
+
+def shown_url(engine: Engine) -> str:
+    """The database's URL as a user set it, password masked (a read-only SQLite file is
+    opened through a ``file:`` URI: shown as its plain path)."""
+    path = sqlite_file(engine.url)
+    if path is not None and is_read_only(engine):
+        return f"sqlite:///{path}"
+    return redact(engine.url.render_as_string(hide_password=False))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -159,7 +173,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
     except OperationalError as exc:
         if "readonly" in str(exc.orig).replace("-", "").lower() or is_read_only(engine):
-            where = redact(engine.url.render_as_string(hide_password=False))
+            where = shown_url(engine)
             raise DatabaseError(
                 f"the database at {where} is read-only: this command cannot write to it",
                 "queries still work; to write, make the file and its folder writable or copy it elsewhere",
@@ -232,7 +246,7 @@ def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None,
 
 def ensure_current(engine: Engine) -> None:
     """Fail with a clear instruction unless the schema is at the shipped head and loaded."""
-    where = redact(engine.url.render_as_string(hide_password=False))
+    where = shown_url(engine)
     path = sqlite_file(engine.url)
     if path is not None and not path.exists():
         raise DatabaseError(f"there is no database at {where}", "run `phasewatch init` to create and load it")
@@ -271,8 +285,15 @@ def _connect(engine: Engine):
     """Connect, turning an unreachable database into one clear error."""
     try:
         conn = engine.connect()
+        if engine.dialect.name == "sqlite":
+            try:
+                conn.exec_driver_sql("PRAGMA schema_version")  # SQLite opens the file only when it first reads it
+                conn.rollback()  # end the transaction that statement began: the caller begins its own
+            except BaseException:
+                conn.close()
+                raise
     except (OperationalError, SADatabaseError) as exc:
-        where = redact(engine.url.render_as_string(hide_password=False))
+        where = shown_url(engine)
         hint = (
             "check that its folder exists and is writable"
             if engine.dialect.name == "sqlite"

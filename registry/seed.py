@@ -529,7 +529,7 @@ class InitResult:
 
 def initialise(engine) -> InitResult:
     """Bring the schema to head, then load the bundled data in one transaction."""
-    from phasewatch.registry.db import redact, transaction, upgrade
+    from phasewatch.registry.db import shown_url, transaction, upgrade
     from phasewatch.registry.predictions import seed_predictions
 
     before, after = upgrade(engine)
@@ -537,7 +537,7 @@ def initialise(engine) -> InitResult:
         counts = seed(Catalog(session, bulk=True))
         predictions = seed_predictions(session)
     return InitResult(
-        database=redact(engine.url.render_as_string(hide_password=False)),
+        database=shown_url(engine),
         revision_before=before,
         revision_after=after,
         added={**vars(counts), "predictions": predictions},

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +65,41 @@ def test_read_only_database_answers_queries_and_refuses_writes(
     code, out = _cli("labs", "add", "Read Only Lab")
     assert code == 2 and out.count("\n") == 1 and "read-only" in out
     assert Path(db_url.removeprefix("sqlite:///")).read_bytes() == before
+
+
+def _on_read_only_media(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``phasewatch ARGS`` where ``folder`` is a read-only file system (a read-only bind
+    mount in a private mount namespace: real ``EROFS``, which even root cannot write)."""
+    command = (
+        f"mount --bind {shlex.quote(str(folder))} {shlex.quote(str(folder))} && "
+        f"mount -o remount,bind,ro {shlex.quote(str(folder))} && "
+        f"exec {shlex.quote(sys.executable)} -m phasewatch.cli.app " + " ".join(shlex.quote(a) for a in args)
+    )
+    return subprocess.run(["unshare", "--mount", "sh", "-c", command], capture_output=True, text=True, timeout=120)
+
+
+def test_a_database_on_read_only_media_answers_queries_and_refuses_writes(
+    db_url: str, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("read-only files are a SQLite matter")
+    if shutil.which("unshare") is None or _on_read_only_media(tmp_path, "--help").returncode != 0:
+        pytest.skip("needs unshare and mount (root, or a user namespace) to make a read-only file system")
+    folder = tmp_path / "media"
+    folder.mkdir()
+    path = folder / "registry.db"
+    shutil.copy(db_url.removeprefix("sqlite:///"), path)  # a WAL database without its -shm file
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", f"sqlite:///{path}")
+    before = path.read_bytes()
+    listed = _on_read_only_media(folder, "models", "list", "--lab", "DeepSeek", "--json")
+    assert listed.returncode == 0 and "DeepSeek-V3" in listed.stdout, listed.stderr
+    for args in (("labs", "add", "Read Only Lab"), ("export", "--out", str(folder / "out.csv"))):
+        refused = _on_read_only_media(folder, *args)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert refused.stderr.startswith("error:") and "Traceback" not in refused.stderr
+    assert "read-only" in _on_read_only_media(folder, "labs", "add", "Read Only Lab").stderr
+    assert f"sqlite:///{path}" in _on_read_only_media(folder, "labs", "add", "X").stderr  # the path, not a URI
+    assert path.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["registry.db"]
 
 
 @pytest.mark.parametrize(
