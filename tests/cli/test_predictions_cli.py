@@ -330,3 +330,28 @@ def test_saturation(with_predictions: Engine) -> None:
     assert any(p["old"] == "swe_bench_verified" and p["new"] == "gpqa_diamond" for p in report["pairs"])
     code, _, err = run("saturation", "--as-of", "2026-05")
     assert code == 2 and "not a full date" in err
+
+
+def test_past_every_deadline_each_dated_prediction_is_resolved(
+    with_predictions: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock moved past the last deadline (2027-12-31): every prediction judged at a date
+    is resolved; one judged when a lab's release window closes waits for those releases."""
+    from phasewatch.models.criteria import RESOLVED
+
+    monkeypatch.setenv("PHASEWATCH_TODAY", "2028-01-15")
+    code, out, err = run("predictions", "grade", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    rows = rows if isinstance(rows, list) else rows["predictions"]
+    assert len(rows) == 7
+    listed = {r["key"]: r for r in json.loads(run("predictions", "list", "--json")[1])}
+    for row in rows:
+        deadline = listed[row["key"]]["deadline"]
+        if deadline is not None and "release window" not in row["note"] + json.dumps(row):
+            assert deadline <= "2028-01-15" and row["state"] in RESOLVED, row
+        else:
+            assert row["state"] in RESOLVED or row["state"] == "not-yet-resolvable", row
+    assert sum(r["state"] in RESOLVED for r in rows) >= 5
+    code, out, _ = run("predictions", "score", "--json")  # the paper's seven carry no probability: none is scored
+    assert code == 0 and json.loads(out)["note"] == "no resolved prediction carries a probability"
