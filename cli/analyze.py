@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, checked, emit, finite, registry_session
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, checked, emit, finite, registry_engine
 
 
 def analyze(
@@ -22,10 +22,10 @@ def analyze(
     json_: bool = JSON_OPTION,
 ) -> None:
     """A hypothetical release's h-field (95 % HDI) and whether y lies in its lab's 95 % predictive interval."""
-    from phasewatch.registry.analysis import analyze_scores
+    from phasewatch.services.analysis import analyze as analyze_release
 
-    with registry_session() as session:
-        result = analyze_scores(session, lab, x, y, fit_id)
+    with registry_engine() as engine:
+        result = analyze_release(engine, lab, x, y, fit_id)
     c = result.check
     near = min(abs(y - c.predicted.low), abs(y - c.predicted.high))
     data = {

@@ -38,6 +38,7 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
+    registry_engine,
 )
 from phasewatch.registry.enums import ExportFormat
 
@@ -52,9 +53,9 @@ def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        from phasewatch.registry.db import head_revision
+        from phasewatch.migrations import HEAD_REVISION
 
-        typer.echo(f"phasewatch {version('phasewatch')} (schema {head_revision()})")
+        typer.echo(f"phasewatch {version('phasewatch')} (schema {HEAD_REVISION})")
         raise typer.Exit()
 
 
@@ -96,11 +97,11 @@ app.command()(doctor.doctor)
 @app.command()
 def init(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Create or upgrade the database and load the bundled, sourced data (safe to repeat)."""
-    from phasewatch.registry.db import open_registry
-    from phasewatch.registry.seed import initialise
+    from phasewatch.services.database import initialise
 
     chosen = output_format(format_, json_)
-    result = initialise(open_registry(require_current=False))
+    with registry_engine(require_current=False) as engine:
+        result = initialise(engine)
     if chosen == "json":
         print_json(vars(result))
         return
@@ -127,12 +128,10 @@ def export(
     ),
 ) -> None:
     """Export observations with their models' metadata (re-importable with `scores import`)."""
-    from phasewatch.cli.common import registry_session
-    from phasewatch.registry.io import check_format, export_rows, render_export
+    from phasewatch.services.catalog import export_observations
 
-    check_format(format_)  # before touching the database
-    with registry_session() as session:
-        text = render_export(export_rows(session, panel), format_, panel=panel)
+    with registry_engine() as engine:
+        text = export_observations(engine, format_, panel)
     if out is None:
         typer.echo(text, nl=False)
     else:

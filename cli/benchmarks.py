@@ -12,7 +12,7 @@ from phasewatch.cli.common import (
     new_app,
     output_format,
     plural,
-    registry_session,
+    registry_engine,
 )
 
 app = new_app("List and add the benchmarks scores can be recorded for.")
@@ -21,18 +21,18 @@ app = new_app("List and add the benchmarks scores can be recorded for.")
 @app.command("list")
 def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List benchmark keys with their category, version and observation count."""
-    from phasewatch.registry.queries import as_dict, list_benchmarks
+    from phasewatch.services.catalog import list_benchmarks
 
     output_format(format_, json_)
-    with registry_session() as session:
-        rows = list_benchmarks(session)
+    with registry_engine() as engine:
+        rows = list_benchmarks(engine)
     emit(
         format_,
         plural(len(rows), "benchmark"),
         ("key", "name", "category", "version", "standard setting", "observations"),
         [(b.key, b.name, b.category, b.version, b.standard_setting, b.observations) for b in rows],
         json_=json_,
-        data=as_dict(rows),
+        data=rows,
     )
 
 
@@ -59,18 +59,9 @@ def add(
     description: str | None = typer.Option(None, "--description", callback=checked("TEXT"), help="One line about it."),
 ) -> None:
     """Register a benchmark with its standard setting written down."""
-    from phasewatch.registry.catalog import register_benchmark
+    from phasewatch.services.catalog import BenchmarkSpec, add_benchmark
 
-    with registry_session() as session:
-        benchmark = register_benchmark(
-            session,
-            key,
-            name=name,
-            category=category,
-            version=version,
-            url=url,
-            description=description,
-            standard_setting=standard_setting,
-            nonstandard=tuple(nonstandard),
-        )
+    spec = BenchmarkSpec(key, name, category, standard_setting, version, url, description, tuple(nonstandard))
+    with registry_engine() as engine:
+        benchmark = add_benchmark(engine, spec)
     print(f"added benchmark {benchmark} ({name}; standard setting: {standard_setting})")

@@ -20,6 +20,7 @@ from phasewatch.registry.errors import PhasewatchError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
@@ -265,8 +266,25 @@ def new_app(help_text: str, *, completion: bool = False) -> typer.Typer:
 
 
 @contextmanager
+def registry_engine(*, require_current: bool = True) -> Iterator[Engine]:
+    """The configured registry's engine for one command, disposed after; the service it is
+    handed owns the transactions. ``require_current=False`` for the commands that migrate
+    (``init``, ``db``): the schema may be empty or behind."""
+    from phasewatch.registry.db import open_registry
+
+    engine = open_registry(require_current=require_current)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def registry_session() -> Iterator[Session]:
-    """One transaction on the configured, current registry."""
+    """One transaction on the configured, current registry.
+
+    Only ``cli/labs.py`` still uses it (owned by another helper's branch, moving onto
+    services); every other command calls a service with :func:`registry_engine`."""
     from phasewatch.registry.db import open_registry, transaction
 
     engine = open_registry()

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, checked, emit, new_app, output_format
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, checked, emit, new_app, output_format, registry_engine
 
 app = new_app("Create, upgrade and inspect the database schema.")
-
-
-def _engine():
-    from phasewatch.registry.db import open_registry
-
-    return open_registry(require_current=False)
 
 
 @app.command()
@@ -22,11 +16,12 @@ def upgrade(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Migrate the schema forward to REVISION (default: head)."""
-    from phasewatch.registry.db import upgrade as run_upgrade
+    from phasewatch.services.database import upgrade as run_upgrade
 
     chosen = output_format(format_, json_)
-    before, after = run_upgrade(_engine(), revision)
-    _moved(chosen, before, after)
+    with registry_engine(require_current=False) as engine:
+        moved = run_upgrade(engine, revision)
+    _moved(chosen, moved.before, moved.after)
 
 
 def _moved(chosen: str, before: str | None, after: str | None) -> None:
@@ -49,14 +44,12 @@ def downgrade(
     run from a terminal)."""
     import sys
 
-    from phasewatch.registry.db import downgrade as run_downgrade
-    from phasewatch.registry.db import downgrade_plan
     from phasewatch.registry.errors import InvalidInputError
+    from phasewatch.services.database import downgrade as run_downgrade
 
-    chosen = output_format(format_, json_)
-    engine = _engine()
-    dropped = downgrade_plan(engine, revision)
-    if dropped and not yes:
+    def confirm(dropped: tuple[str, ...]) -> None:
+        if yes:
+            return
         what = _dropping(dropped)
         if not sys.stdin.isatty():
             raise InvalidInputError(
@@ -65,11 +58,14 @@ def downgrade(
             )
         if not typer.confirm(f"This drops {what}, with their data. Continue?", default=False, err=True):
             raise InvalidInputError(f"downgrade to {revision} not confirmed: nothing dropped", "add --yes to confirm")
-    before, after = run_downgrade(engine, revision)
-    _moved(chosen, before, after)
+
+    chosen = output_format(format_, json_)
+    with registry_engine(require_current=False) as engine:
+        moved = run_downgrade(engine, revision, confirm)
+    _moved(chosen, moved.before, moved.after)
 
 
-def _dropping(dropped: list[str]) -> str:
+def _dropping(dropped: tuple[str, ...]) -> str:
     """``tables a, b and columns t.c`` (a dropped table's own columns are not listed)."""
     from phasewatch.cli.common import plural
 
@@ -86,17 +82,13 @@ def _dropping(dropped: list[str]) -> str:
 @app.command()
 def current(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Show the database's schema revision and the one this phasewatch needs."""
-    from phasewatch.registry.db import current_revision, head_revision, redact
+    from phasewatch.services.database import schema_status
 
     output_format(format_, json_)
-    engine = _engine()
-    now, head = current_revision(engine), head_revision()
-    data = {
-        "database": redact(engine.url.render_as_string(hide_password=False)),
-        "current": now,
-        "head": head,
-        "up_to_date": now == head,
-    }
+    with registry_engine(require_current=False) as engine:
+        schema = schema_status(engine)
+    now, head = schema.current, schema.head
+    data = {"database": schema.database, "current": now, "head": head, "up_to_date": schema.up_to_date}
     status = "up to date" if now == head else "run `phasewatch db upgrade`" if now else "empty: run `phasewatch init`"
     emit(
         format_,

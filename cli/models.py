@@ -17,7 +17,7 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
-    registry_session,
+    registry_engine,
     table,
 )
 from phasewatch.registry.enums import ModelKind
@@ -55,21 +55,12 @@ def list_(
     json_: bool = JSON_OPTION,
 ) -> None:
     """List models, oldest release first, a page at a time; with --panel, the panel's values for each benchmark."""
-    from phasewatch.registry.queries import as_dict, page_models
+    from phasewatch.services.catalog import ModelFilter, list_models
 
     chosen = output_format(format_, json_)
-    with registry_session() as session:
-        page = page_models(
-            session,
-            lab=lab,
-            panel=panel,
-            open_weight=open_weight,
-            since=since,
-            until=until,
-            kind=kind,
-            limit=None if all_ or limit == 0 else limit,
-            offset=offset,
-        )
+    where = ModelFilter(lab, panel, open_weight, since, until, kind, None if all_ or limit == 0 else limit, offset)
+    with registry_engine() as engine:
+        page = list_models(engine, where)
     rows = page.rows
     present = sorted({k for r in rows for k in r.scores})
     columns = present if panel else [k for k in DEFAULT_COLUMNS if k in present]
@@ -86,7 +77,7 @@ def list_(
             (r.name, r.lab, r.release_date, r.open_weight, *(r.scores.get(c) for c in columns), r.observations)
             for r in rows
         ],
-        data=as_dict(rows),
+        data=rows,
     )
     _paging_hint(page.remaining, page.offset + len(rows), page.total, len(rows))
 
@@ -110,13 +101,13 @@ def show(
 ) -> None:
     """Show a model, every observation with its source, and where sources disagree
     (--format csv: its observations, one per line)."""
-    from phasewatch.registry.queries import as_dict, show_model
+    from phasewatch.services.catalog import show_model
 
     chosen = output_format(format_, json_)
-    with registry_session() as session:
-        detail = show_model(session, name)
+    with registry_engine() as engine:
+        detail = show_model(engine, name)
     if chosen == "json":
-        print_json(as_dict(detail))
+        print_json(detail)
         return
     if chosen == "csv":
         emit(
@@ -232,10 +223,10 @@ def alias_add(
     ),
 ) -> None:
     """Record ALIAS as another name of MODEL: one model, one row in every panel."""
-    from phasewatch.registry.releases import add_alias
+    from phasewatch.services.catalog import add_alias
 
-    with registry_session() as session:
-        model = add_alias(session, name, alias)
+    with registry_engine() as engine:
+        model = add_alias(engine, name, alias)
     print(f"{alias!r} is now another name of {model}")
 
 
@@ -246,12 +237,11 @@ def history(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Every correction of a model (`releases correct`), with the old and new values."""
-    from phasewatch.registry.queries import as_dict
-    from phasewatch.registry.releases import model_history
+    from phasewatch.services.catalog import model_history
 
     chosen = output_format(format_, json_)
-    with registry_session() as session:
-        entries = model_history(session, name)
+    with registry_engine() as engine:
+        entries = model_history(engine, name)
     if chosen == "table" and not entries:
         print(f"{name}: no corrections recorded")
         return
@@ -260,7 +250,7 @@ def history(
         f"{plural(len(entries), 'correction')} of {name}",
         ("on", "field", "old", "new", "reason", "source"),
         [(e.edited_on, e.field, e.old, e.new, e.reason, e.source_url) for e in entries],
-        data=as_dict(entries),
+        data=entries,
     )
 
 

@@ -15,7 +15,7 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
-    registry_session,
+    registry_engine,
     table,
 )
 
@@ -38,18 +38,18 @@ PREFER_OPTION = typer.Option(
 @app.command("list")
 def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List panels with their size and licence."""
-    from phasewatch.registry.queries import as_dict, list_panels
+    from phasewatch.services.panels import list_panels
 
     output_format(format_, json_)
-    with registry_session() as session:
-        panels = list_panels(session)
+    with registry_engine() as engine:
+        panels = list_panels(engine)
     emit(
         format_,
         f"{plural(len(panels), 'panel')} (and the live panel `frontier`: `phasewatch panels show frontier`)",
         ("panel", "models", "observations", "benchmarks", "frozen", "licence"),
         [(p.name, p.models, p.observations, ", ".join(p.benchmarks), p.frozen, p.licence) for p in panels],
         json_=json_,
-        data=as_dict(panels),
+        data=panels,
     )
 
 
@@ -81,7 +81,7 @@ def show(
 ) -> None:
     """Show a panel; for `frontier`, every value that enters and why it was chosen
     (--format csv: one value per line, with the figures left out when --excluded)."""
-    from phasewatch.registry.frontier import is_live
+    from phasewatch.services.panels import is_live
 
     chosen = output_format(format_, json_)
     if is_live(name):
@@ -93,10 +93,10 @@ def show(
         raise InvalidInputError(
             "--as-of, --prefer, --benchmark and --excluded apply to the live panel only", "use `panels show frontier`"
         )
-    from phasewatch.registry.queries import as_dict, show_panel
+    from phasewatch.services.panels import show_panel
 
-    with registry_session() as session:
-        panel = show_panel(session, name)
+    with registry_engine() as engine:
+        panel = show_panel(engine, name)
     emit(
         chosen,
         panel.name,
@@ -111,28 +111,20 @@ def show(
             ("per benchmark", ", ".join(f"{k} {v}" for k, v in panel.benchmarks.items())),
             ("subsets (models)", ", ".join(f"{k} {fmt(v)}" for k, v in panel.subsets.items())),
         ],
-        data=as_dict(panel),
+        data=panel,
     )
 
 
 def _show_live(
     name: str, as_of: str | None, prefer: str | None, benchmarks: tuple[str, ...] | None, excluded: bool, chosen: str
 ) -> None:
-    from phasewatch.registry.catalog import Catalog
-    from phasewatch.registry.frontier import (
-        live_as_of,
-        parse_precedence,
-        select_frontier,
-    )
-    from phasewatch.registry.queries import as_dict
+    from phasewatch.services.panels import live_panel
 
-    day = _as_of(as_of) if as_of else live_as_of(name)
-    with registry_session() as session:
-        if benchmarks:
-            benchmarks = tuple(Catalog(session).benchmark(b).key for b in benchmarks)
-        selection = select_frontier(session, as_of=day, precedence=parse_precedence(prefer), benchmarks=benchmarks)
+    day = _as_of(as_of) if as_of else None
+    with registry_engine() as engine:
+        selection = live_panel(engine, name, as_of=day, prefer=prefer, benchmarks=benchmarks)
     if chosen == "json":
-        print_json(as_dict(selection))
+        print_json(selection)
         return
     if chosen == "csv":
         emit(
@@ -215,24 +207,12 @@ def freeze(
     ),
 ) -> None:
     """Freeze the live panel (as of a date) into a named panel that never changes."""
-    from phasewatch.registry.errors import InvalidInputError
-    from phasewatch.registry.frontier import (
-        freeze_panel,
-        is_live,
-        live_as_of,
-        parse_precedence,
-    )
+    from phasewatch.services.panels import freeze as freeze_live
 
-    if not is_live(from_):
-        raise InvalidInputError(
-            f"cannot freeze from {from_!r}", "use --from frontier (frozen panels are already frozen)"
-        )
-    day = _as_of(as_of) if as_of else live_as_of(from_)
-    with registry_session() as session:
-        panel, models, observations = freeze_panel(
-            session, name, as_of=day, precedence=parse_precedence(prefer), description=description
-        )
+    day = _as_of(as_of) if as_of else None
+    with registry_engine() as engine:
+        frozen = freeze_live(engine, name, source=from_, as_of=day, prefer=prefer, description=description)
     print(
-        f"froze {panel}: {plural(models, 'model')}, {plural(observations, 'observation')} "
-        f"(fit it with `phasewatch fit --panel {panel}`)"
+        f"froze {frozen.panel}: {plural(frozen.models, 'model')}, {plural(frozen.observations, 'observation')} "
+        f"(fit it with `phasewatch fit --panel {frozen.panel}`)"
     )

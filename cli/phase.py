@@ -19,7 +19,7 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
-    registry_session,
+    registry_engine,
     status,
     table,
 )
@@ -56,11 +56,11 @@ def _r(c: Any) -> str:
 @app.command()
 def families(panel: str = PANEL, format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Each family's r(HellaSwag, TruthfulQA), phases of its consecutive sizes, and whether γ12 changes sign."""
-    from phasewatch.registry.phase import list_families
+    from phasewatch.services.phase import families as families_in
 
     output_format(format_, json_)
-    with registry_session() as session:
-        rows = list_families(session, panel)
+    with registry_engine() as engine:
+        rows = families_in(engine, panel)
     emit(
         format_,
         f"{plural(len(rows), 'family', 'families')} in {panel}",
@@ -93,14 +93,14 @@ def family(
 ) -> None:
     """One family: γ12 between consecutive sizes with phases, r overall and per phase, N_c by both methods
     (--format csv: the family's models, one per line)."""
-    from phasewatch.registry.phase import family_detail
+    from phasewatch.services.phase import family as family_of
 
     chosen = output_format(format_, json_)
     with (
-        registry_session() as session,
+        registry_engine() as engine,
         status(f"bootstrapping N_c ({plural(resamples, 'resample')} per method)", quiet=chosen != "table"),
     ):
-        detail = family_detail(session, name, panel, resamples=resamples, seed=seed)
+        detail = family_of(engine, name, panel, resamples=resamples, seed=seed)
     if chosen == "json":
         print_json(asdict(detail))
         return
@@ -160,14 +160,17 @@ def nc(
     """The critical size N_c from pooled families: quadratic vertex and γ12 zero crossing, with bootstrap intervals
     (stored, so that `phasewatch report` shows this result without rerunning it)."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.phase import run_nc
+    from phasewatch.services.phase import critical_size
 
     chosen = output_format(format_, json_)
     with (
-        registry_session() as session,
+        registry_engine() as engine,
         status(f"bootstrapping N_c ({plural(resamples, 'resample')} per method)", quiet=chosen != "table"),
     ):
-        quadratic, gamma, n = run_nc(session, families, panel, resamples, seed, legacy_rng, now=system_clock().now())
+        found = critical_size(
+            engine, system_clock(), families, panel, resamples=resamples, seed=seed, legacy_rng=legacy_rng
+        )
+    quadratic, gamma, n = found.quadratic, found.gamma, found.points
     data = {"families": families, "panel": panel, "points": n, "quadratic": asdict(quadratic), "gamma": asdict(gamma)}
     if chosen == "table":
         prose_table(
@@ -210,14 +213,14 @@ def reproduce(
     """The paper's Pythia correlation, N_c and Llama-2 prediction from its own points, beside the same analyses on
     sourced data (both N_c bootstraps are stored for `phasewatch report`, as `phase nc` stores them)."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.phase import reproduce as run
+    from phasewatch.services.phase import reproduce as run
 
     chosen = output_format(format_, json_)
     with (
-        registry_session() as session,
+        registry_engine() as engine,
         status(f"bootstrapping N_c ({plural(resamples, 'resample')} per estimate)", quiet=chosen != "table"),
     ):
-        result = run(session, resamples, seed, now=system_clock().now())
+        result = run(engine, system_clock(), resamples=resamples, seed=seed)
     if chosen == "json":
         print_json(asdict(result))
         return
@@ -258,11 +261,11 @@ def classify(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Classify a base model: the isocline TQA > √((a/b)·HS) (calibrated as the paper does) and its size against N_c."""
-    from phasewatch.registry.phase import classify as run
+    from phasewatch.services.phase import classify as run
 
     chosen = output_format(format_, json_)
-    with registry_session() as session:
-        result = run(session, params_b, hellaswag, truthfulqa, d_model)
+    with registry_engine() as engine:
+        result = run(engine, params_b, hellaswag, truthfulqa, d_model)
     if chosen == "json":
         print_json(asdict(result))
         return

@@ -22,13 +22,12 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
+    registry_engine,
     table,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from sqlalchemy.engine import Engine
 
     from phasewatch.registry.predictions import GradeRow
 
@@ -69,19 +68,6 @@ def _panels(panel: list[str]) -> tuple[str, ...]:
     return tuple(panel) or DEFAULT_PANELS
 
 
-class _Registry:
-    """The configured registry's engine for one command (disposed after)."""
-
-    def __enter__(self) -> Engine:
-        from phasewatch.registry.db import open_registry
-
-        self.engine = open_registry()
-        return self.engine
-
-    def __exit__(self, *_: object) -> None:
-        self.engine.dispose()
-
-
 def _row_dict(row: GradeRow) -> dict[str, Any]:
     return {
         "key": row.key,
@@ -118,7 +104,7 @@ def list_(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         listing = grading.list_predictions(engine, _as_of(as_of), _panels(panel))
     states = listing.saturation
     emit(
@@ -153,7 +139,7 @@ def show(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         record = grading.show(engine, key)
     if chosen == "json":
         print_json(
@@ -197,7 +183,7 @@ def grade_(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         result = grading.grade(engine, _as_of(as_of), _panels(panel))
     day = result.as_of.isoformat()
     if chosen == "json":
@@ -269,7 +255,7 @@ def verify(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         check = grading.verify(engine, expect_head, checkpoint)
     if chosen == "json":
         print_json(asdict(check))
@@ -309,7 +295,7 @@ def head(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         point = grading.head(engine, system_clock().today(), out)
     if chosen != "table":
         emit(
@@ -340,7 +326,7 @@ def add(
     from phasewatch.services import grading
 
     raw = grading.read_predictions(file)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         added = grading.register(engine, raw, system_clock().today(), revise=revise, retrodiction=retrodiction)
     if json_:
         print_json({"registered": list(added)})
@@ -359,7 +345,7 @@ def score(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         scores = grading.score(engine, _as_of(as_of), _panels(panel))
     columns = ("probability bin", "count", "mean probability", "observed frequency", "95 % interval")
     bins = [b for b in scores.bins if b.count]
@@ -414,7 +400,7 @@ def saturation(
     from phasewatch.services import grading
 
     chosen = output_format(format_, json_)
-    with _Registry() as engine:
+    with registry_engine() as engine:
         report = grading.saturation(engine, _as_of(as_of), _panels(panel))
     if chosen == "json":
         print_json(

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
 
-from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, new_app, print_json
+from phasewatch.cli.common import FORMAT_OPTION, JSON_OPTION, new_app, print_json, registry_engine
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from phasewatch.registry.fits import Verdict
     from phasewatch.services.releases import LoggedRelease
 from phasewatch.cli.common import checked, finite
 from phasewatch.registry.enums import ModelKind, ReportedBy
 
 app = new_app("Log new model releases.")
-
-
-@contextmanager
-def registry_engine() -> Iterator[Engine]:
-    """The configured, current registry; the service owns its transactions."""
-    from phasewatch.registry.db import open_registry
-
-    engine = open_registry()
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @app.command()
@@ -200,7 +184,6 @@ def list_(
 ) -> None:
     """List frontier releases, newest first, with their SWE-bench Verified and GPQA Diamond scores."""
     from phasewatch.cli.common import emit, output_format, plural
-    from phasewatch.registry.queries import as_dict
     from phasewatch.services.releases import list_releases
 
     chosen = output_format(format_, json_)  # a bad --format is refused before the database is opened
@@ -223,7 +206,7 @@ def list_(
             )
             for r in rows
         ],
-        data=as_dict(list(rows)) if chosen == "json" else None,
+        data=list(rows) if chosen == "json" else None,
     )
 
 

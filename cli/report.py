@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, new_folder, print_json, status
+from phasewatch.cli.common import JSON_OPTION, new_folder, print_json, registry_engine, status
 
 
 def report(
@@ -19,16 +19,11 @@ def report(
     first for N_c): a folder that opens from disk, no server or network."""
     from phasewatch.dashboard.build import write_dashboard
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.report import report_data
 
-    engine = open_registry()
-    try:
-        with status("writing the dashboard", quiet=json_):
-            data = report_data(engine, system_clock().today())
-            path = write_dashboard(data, out)
-    finally:
-        engine.dispose()
+    with registry_engine() as engine, status("writing the dashboard", quiet=json_):
+        data = report_data(engine, system_clock().today())
+        path = write_dashboard(data, out)
     if json_:
         print_json({"path": str(path), "findings": data.findings})
         return

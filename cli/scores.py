@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from phasewatch.cli.common import JSON_OPTION, checked, finite, new_app, print_json, registry_session
+from phasewatch.cli.common import JSON_OPTION, checked, finite, new_app, print_json, registry_engine
 from phasewatch.registry.enums import ReportedBy
 
 app = new_app("Add one score with its provenance, or import observations from CSV or JSON.")
@@ -19,11 +19,10 @@ def import_(
 ) -> None:
     """Import observations; a file with any bad row imports nothing and names the row."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.io import import_rows, read_rows
+    from phasewatch.services.catalog import import_scores
 
-    rows = read_rows(file)
-    with registry_session() as session:
-        result = import_rows(session, rows, today=system_clock().today())
+    with registry_engine() as engine:
+        result = import_scores(engine, system_clock(), file)
     data = {
         "rows": result.rows,
         "new_observations": result.new_observations,
@@ -58,16 +57,12 @@ def add(
     from dataclasses import asdict, replace
 
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
     from phasewatch.registry.releases import parse_score
     from phasewatch.services.releases import add_one_score
 
     parsed = replace(parse_score(score), source_url=source, reported_by=reported_by, setting=setting, stderr=stderr)
-    engine = open_registry()
-    try:
+    with registry_engine() as engine:
         result = add_one_score(engine, system_clock(), model, parsed, allow_small=allow_small_scores)
-    finally:
-        engine.dispose()
     if json_:
         print_json(asdict(result))
         return

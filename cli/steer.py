@@ -233,12 +233,12 @@ def jobs_list(
     json_: bool = JSON_OPTION,
 ) -> None:
     """List steering jobs with their status, attempts, next retry and errors."""
-    from phasewatch.cli.common import plural
-    from phasewatch.registry.db import open_registry
+    from phasewatch.cli.common import plural, registry_engine
     from phasewatch.services.steering import list_jobs
 
     chosen = output_format(format_, json_)
-    rows = list_jobs(open_registry(), status)
+    with registry_engine() as engine:
+        rows = list_jobs(engine, status)
     emit(
         chosen,
         f"{plural(len(rows), 'steering job')}" + (f" {status.lower()}" if status else ""),
@@ -273,11 +273,12 @@ def jobs_show(
     job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
 ) -> None:
     """One job and its result: layer, method, probe accuracy, each strength against the random control, verdict."""
-    from phasewatch.registry.db import open_registry
+    from phasewatch.cli.common import registry_engine
     from phasewatch.services.steering import show_job
 
     chosen = output_format(format_, json_)
-    detail = show_job(open_registry(), job_id)
+    with registry_engine() as engine:
+        detail = show_job(engine, job_id)
     job, result = detail.job, detail.result or {}
     rows: list[tuple[str, object]] = [
         ("job", job.id),
@@ -318,12 +319,13 @@ def jobs_retry(
     job_id: int = typer.Argument(..., help="Job id."), format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION
 ) -> None:
     """Queue a failed, done, or dead running job again with fresh attempts."""
+    from phasewatch.cli.common import registry_engine
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.steering import retry_job
 
     chosen = output_format(format_, json_)
-    view = retry_job(open_registry(), job_id, clock=system_clock())
+    with registry_engine() as engine:
+        view = retry_job(engine, job_id, clock=system_clock())
     if chosen == "table":
         print(f"job #{view.id} ({view.hf_repo}) queued again")
         return
@@ -363,8 +365,8 @@ def worker(
 
     SQLite: the registry's table queue (leases renewed by heartbeat). PostgreSQL: a
     Procrastinate worker (heartbeats, stalled-job recovery, retries with backoff)."""
+    from phasewatch.cli.common import registry_engine
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
     from phasewatch.services.job_process import Outcome
     from phasewatch.services.worker import WorkerOptions, serve
 
@@ -387,6 +389,7 @@ def worker(
         stalled_seconds=stalled_seconds,
         watch_cron=watch_cron,
     )
-    run = serve(open_registry(), options, clock=system_clock(), on_outcome=show)
+    with registry_engine() as engine:
+        run = serve(engine, options, clock=system_clock(), on_outcome=show)
     if once and not run.outcomes and not json_:
         print("no job to run")

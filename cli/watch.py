@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,8 +17,12 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
+    registry_engine,
     table,
 )
+
+if TYPE_CHECKING:
+    from phasewatch.services.watch import Poll
 
 hub_app = new_app("The Hugging Face Hub organisations each lab publishes under (for `phasewatch watch`).")
 
@@ -31,11 +36,10 @@ def hub_set(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Set a lab's Hub organisations (replacing those it had)."""
-    from phasewatch.cli.common import registry_session
-    from phasewatch.registry.hub import set_orgs
+    from phasewatch.services.watch import set_orgs
 
-    with registry_session() as session:
-        result = set_orgs(session, lab, list(orgs or []))
+    with registry_engine() as engine:
+        result = set_orgs(engine, lab, list(orgs or []))
     if json_:
         print_json(asdict(result))
     else:
@@ -45,12 +49,11 @@ def hub_set(
 @hub_app.command("list")
 def hub_list(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Each lab with its Hub organisations."""
-    from phasewatch.cli.common import registry_session
-    from phasewatch.registry.hub import list_orgs
+    from phasewatch.services.watch import list_orgs
 
     output_format(format_, json_)
-    with registry_session() as session:
-        rows = list_orgs(session)
+    with registry_engine() as engine:
+        rows = list_orgs(engine)
     emit(
         format_,
         f"{plural(len(rows), 'lab')} with Hub organisations",
@@ -73,39 +76,43 @@ def watch(
     """Poll the Hub (HF_ENDPOINT) for new repositories of the labs' organisations; register each
     open-weight release (revision, parameters, licence) and queue its steering evaluation."""
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.db import open_registry
-    from phasewatch.registry.hub import HubClient, watch_once
+    from phasewatch.services.watch import poll
 
-    engine, clock, client = open_registry(), system_clock(), HubClient()
-    while True:
-        found = watch_once(engine, client, clock=clock, orgs=list(org) if org else None)
-        if json_:
-            print_json([asdict(f) for f in found])
-        else:
-            registered = [f for f in found if f.status == "registered"]
-            print(
-                f"{client.endpoint}: {plural(len(found), 'new repository', 'new repositories')}, "
-                f"{len(registered)} registered and queued",
-                flush=True,
+    clock = system_clock()
+    with registry_engine() as engine:
+        while True:
+            _show_poll(poll(engine, clock, list(org) if org else None), json_)
+            if every is None:
+                return
+            clock.sleep(every * 60)
+
+
+def _show_poll(result: Poll, json_: bool) -> None:
+    found = result.found
+    if json_:
+        print_json([asdict(f) for f in found])
+    else:
+        registered = [f for f in found if f.status == "registered"]
+        print(
+            f"{result.endpoint}: {plural(len(found), 'new repository', 'new repositories')}, "
+            f"{len(registered)} registered and queued",
+            flush=True,
+        )
+        if found:
+            table(
+                "new on the Hub",
+                ("repo", "lab", "status", "model", "revision", "params (B)", "licence", "job"),
+                [
+                    (
+                        f.repo,
+                        f.lab,
+                        f.reason or f.status,
+                        f.model,
+                        (f.revision or "")[:12],
+                        f"{f.params_b:.3g}" if f.params_b else None,
+                        f.license,
+                        f.job_id,
+                    )
+                    for f in found
+                ],
             )
-            if found:
-                table(
-                    "new on the Hub",
-                    ("repo", "lab", "status", "model", "revision", "params (B)", "licence", "job"),
-                    [
-                        (
-                            f.repo,
-                            f.lab,
-                            f.reason or f.status,
-                            f.model,
-                            (f.revision or "")[:12],
-                            f"{f.params_b:.3g}" if f.params_b else None,
-                            f.license,
-                            f.job_id,
-                        )
-                        for f in found
-                    ],
-                )
-        if every is None:
-            return
-        clock.sleep(every * 60)
