@@ -73,7 +73,7 @@ def downgrade(engine: Engine, revision: str, confirm: Callable[[tuple[str, ...]]
 
 def schema_status(engine: Engine) -> SchemaStatus:
     """The database's revision against the head this version of phasewatch ships."""
-    from phasewatch.registry.db import current_revision, head_revision, redact
+    from phasewatch.registry.db import current_revision, head_revision, shown_url
 
-    database = redact(engine.url.render_as_string(hide_password=False))
+    database = shown_url(engine)
     return SchemaStatus(database, current_revision(engine), head_revision())
