@@ -69,7 +69,9 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
             (m["h"]["mean"], m["h"]["low"], m["h"]["high"]), abs=1e-12
         )
 
-    matrix = _cli("fits", "matrix")  # the coupling matrix: `fits matrix`'s cells, no bootstrap of its own
+    matrix = _cli(
+        "fits", "matrix", "--method", "pairwise"
+    )  # the coupling matrix: `fits matrix`'s cells, no bootstrap of its own
     cells = {(c["x"], c["y"]): c for c in matrix["cells"]}
     coupling = page["coupling"]
     assert coupling["pairs"] and coupling["n_models"] == matrix["n_models"]
