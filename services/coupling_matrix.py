@@ -219,13 +219,18 @@ def _staleness(session: Session, row: CouplingMatrixFit, today: dt.date) -> Matr
     )
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """A stored timestamp as aware UTC (SQLite returns naive UTC, PostgreSQL the session's zone)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def _read(session: Session, row: CouplingMatrixFit, today: dt.date) -> StoredMatrix:
     return StoredMatrix(
         id=row.id,
         panel=row.panel,
         as_of=row.as_of,
         min_models=row.min_models,
-        created_at=row.created_at,
+        created_at=_utc(row.created_at),
         elapsed_s=row.elapsed_s,
         data_hash=row.data_hash,
         matrix=JointMatrix.from_dict(row.summary),
