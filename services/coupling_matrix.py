@@ -55,7 +55,7 @@ class MatrixStaleness:
             )
             models = f" ({len(self.new_models)} new model{'s' if len(self.new_models) != 1 else ''}: {shown})"
             cells = f"{self.changed_cells} score{'s' if self.changed_cells != 1 else ''}"
-            parts.append(f"{cells} added or corrected since" + (models if self.new_models else ""))
+            parts.append(f"{cells} added, corrected or retracted since" + (models if self.new_models else ""))
         if self.new_benchmarks:
             parts.append(f"now eligible: {', '.join(self.new_benchmarks)}")
         return f"stale as of {self.live_as_of}: {'; '.join(parts)}; run `{self.command}`"
