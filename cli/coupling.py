@@ -787,21 +787,28 @@ def _print_both(stored: Any, pairwise: Any, format_: str | None, json_: bool) ->
         _joint_header(stored)
     table(
         "coupling matrix, joint beside pairwise: correlation of the logit scores (joint: posterior mean, 95 % HDI, "
-        "P(r > 0); pairwise: Pearson r, 95 % Fisher-z, live panel as of today)",
-        ("x", "y", "joint r [95 % HDI]", "P(r > 0)", "joint n", "pairwise r [95 %]", "pairwise n"),
+        "P(r > 0); pairwise: Pearson r, 95 % Fisher-z, live panel as of today; n: models with both, "
+        "joint/pairwise where they differ)",
+        ("x", "y", "joint r [95 % HDI]", "P(r > 0)", "pairwise r [95 %]", "n"),
         [
             (
                 x,
                 y,
                 _r(j.r if j else None),
                 "—" if j is None else f"{j.p_positive:.3f}",
-                "—" if j is None else j.n,
                 _r(p.r if p else None),
-                "—" if p is None else p.n,
+                _both_n(j, p),
             )
             for x, y, j, p in rows
         ],
     )
+
+
+def _both_n(joint: Any, pair: Any) -> str:
+    """Models with both benchmarks: one number when the stored joint fit and today's pairwise
+    agree, "joint/pairwise" when the live panel has moved since the fit."""
+    counts = [c.n for c in (joint, pair) if c is not None]
+    return str(counts[0]) if len(set(counts)) == 1 else "/".join(str(n) for n in counts)
 
 
 @fits_app.command("matrix")
