@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -599,28 +600,110 @@ def fits_compare(
     console().print(result.verdict, markup=False)
 
 
-@fits_app.command("matrix")
-def fits_matrix(
-    min_models: int = typer.Option(
-        10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."
-    ),
-    format_: str | None = FORMAT_OPTION,
-    json_: bool = JSON_OPTION,
-) -> None:
-    """The coupling matrix of the frontier benchmarks: pairwise-complete correlation
-    (logit scale) with a 95 % interval and the number of models behind each cell."""
+class MatrixMethod(StrEnum):
+    BOTH = "both"
+    JOINT = "joint"
+    PAIRWISE = "pairwise"
+
+
+def _r(value: Any) -> str:
+    return "—" if value is None else f"{value.mean:+.2f} [{value.low:+.2f}, {value.high:+.2f}]"
+
+
+def _joint_json(stored: Any) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "panel": stored.panel,
+        "as_of": stored.as_of.isoformat(),
+        "created_at": stored.created_at.isoformat(timespec="seconds"),
+        "elapsed_s": stored.elapsed_s,
+        "min_models": stored.min_models,
+        "data_hash": stored.data_hash,
+        "converged": stored.converged,
+        "staleness": {
+            "stale": stored.staleness.stale,
+            "live_as_of": stored.staleness.live_as_of.isoformat(),
+            "new_models": stored.staleness.new_models,
+            "changed_cells": stored.staleness.changed_cells,
+            "new_benchmarks": stored.staleness.new_benchmarks,
+            "sentence": stored.staleness.sentence(),
+        },
+        **stored.matrix.to_dict(),
+    }
+
+
+def _pairwise_json(matrix: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from phasewatch.registry.clock import system_clock
-    from phasewatch.services.fits import coupling_matrix
+    return {"benchmarks": matrix.benchmarks, "n_models": matrix.n_models, "cells": [asdict(c) for c in matrix.cells]}
 
-    with _registry() as engine:
-        matrix = coupling_matrix(engine, system_clock(), min_models)
+
+def _joint_header(stored: Any) -> None:
+    m = stored.matrix
+    d = m.diagnostics
+    gate = (
+        f"converged (max r_hat {d.max_r_hat:.4f}, min ESS bulk/tail {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f}, "
+        f"{plural(d.divergences, 'divergence')})"
+        if d.converged
+        else "NOT converged: " + "; ".join(d.problems)
+    )
+    lines = (
+        f"joint matrix #{stored.id}: live panel {stored.panel} as of {stored.as_of}, fitted "
+        f"{stored.created_at:%Y-%m-%d %H:%M} UTC in {stored.elapsed_s:.1f} s; {plural(m.n_models, 'model')}, "
+        f"{plural(len(m.benchmarks), 'benchmark')}, {m.missing_share:.0%} of cells missing (integrated out, "
+        f"{plural(m.patterns, 'pattern')})",
+        f"convergence: {gate}",
+        f"staleness: {stored.staleness.sentence()}",
+    )
+    for line in lines:
+        console().print(line, markup=False, style=None if d.converged or "NOT" not in line else "bold red")
+
+
+def _print_joint(stored: Any, format_: str | None, json_: bool) -> None:
+    chosen = output_format(format_, json_)
+    m = stored.matrix
+    if chosen == "json":
+        print_json(_joint_json(stored))
+        return
+    if chosen == "csv":
+        print_csv(
+            ("x", "y", "n", "r", "r_low", "r_high", "p_positive", "pairwise_r", "pairwise_low", "pairwise_high"),
+            [
+                (
+                    c.x,
+                    c.y,
+                    c.n,
+                    c.r.mean,
+                    c.r.low,
+                    c.r.high,
+                    c.p_positive,
+                    *((None, None, None) if c.pairwise is None else (c.pairwise.mean, c.pairwise.low, c.pairwise.high)),
+                )
+                for c in m.cells
+            ],
+        )
+        return
+    _joint_header(stored)
+    n = {b.key: b.n for b in m.marginals}
+
+    def show(x: str, y: str) -> str:
+        if x == y:
+            return f"n={n[x]}"
+        c = m.cell(x, y)
+        return f"{_r(c.r)} n={c.n}"
+
+    table(
+        "joint coupling matrix: posterior mean correlation on the logit scale, 95 % HDI, models with both "
+        "(diagonal: models with the benchmark)",
+        ("", *m.benchmarks),
+        [(y, *(show(x, y) for x in m.benchmarks)) for y in m.benchmarks],
+    )
+
+
+def _print_pairwise(matrix: Any, format_: str | None, json_: bool) -> None:
     chosen = output_format(format_, json_)
     if chosen == "json":
-        print_json(
-            {"benchmarks": matrix.benchmarks, "n_models": matrix.n_models, "cells": [asdict(c) for c in matrix.cells]}
-        )
+        print_json(_pairwise_json(matrix))
         return
     if chosen == "csv":
         print_csv(
@@ -639,11 +722,190 @@ def fits_matrix(
         return f"n={c.n}" if c.r is None else f"{c.r.mean:+.2f} [{c.r.low:+.2f}, {c.r.high:+.2f}] n={c.n}"
 
     table(
-        "coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (as of today; "
-        "cells with n < 5 left empty)",
+        "pairwise coupling matrix: Pearson r on the logit scale, 95 % Fisher-z interval, models with both (live "
+        "panel as of today; cells with n < 5 left empty)",
         ("", *matrix.benchmarks),
         [(y, *(show(x, y) for x in matrix.benchmarks)) for y in matrix.benchmarks],
     )
+
+
+def _print_both(stored: Any, pairwise: Any, format_: str | None, json_: bool) -> None:
+    chosen = output_format(format_, json_)
+    if chosen == "json":
+        print_json({"joint": None if stored is None else _joint_json(stored), "pairwise": _pairwise_json(pairwise)})
+        return
+    keys = list(pairwise.benchmarks) + [
+        k for k in (stored.matrix.benchmarks if stored else ()) if k not in pairwise.benchmarks
+    ]
+    rows = []
+    for i, x in enumerate(keys):
+        for y in keys[i + 1 :]:
+            joint = None
+            if stored is not None and {x, y} <= set(stored.matrix.benchmarks):
+                joint = stored.matrix.cell(x, y)
+            pair = pairwise.cell(x, y) if {x, y} <= set(pairwise.benchmarks) else None
+            if joint is None and (pair is None or pair.r is None):
+                continue
+            rows.append((x, y, joint, pair))
+    if chosen == "csv":
+        print_csv(
+            (
+                "x",
+                "y",
+                "joint_n",
+                "joint_r",
+                "joint_low",
+                "joint_high",
+                "p_positive",
+                "pairwise_n",
+                "pairwise_r",
+                "pairwise_low",
+                "pairwise_high",
+            ),
+            [
+                (
+                    x,
+                    y,
+                    *((None,) * 5 if j is None else (j.n, j.r.mean, j.r.low, j.r.high, j.p_positive)),
+                    *(
+                        (None,) * 4
+                        if p is None
+                        else (p.n, *((None,) * 3 if p.r is None else (p.r.mean, p.r.low, p.r.high)))
+                    ),
+                )
+                for x, y, j, p in rows
+            ],
+        )
+        return
+    if stored is None:
+        console().print(
+            "no joint matrix stored: `phasewatch fit-matrix` fits one (missing cells integrated out); "
+            "the pairwise-complete matrix only:",
+            markup=False,
+        )
+    else:
+        _joint_header(stored)
+    table(
+        "coupling matrix, joint beside pairwise: correlation of the logit scores (joint: posterior mean, 95 % HDI, "
+        "P(r > 0); pairwise: Pearson r, 95 % Fisher-z, live panel as of today; n: models with both, "
+        "joint/pairwise where they differ)",
+        ("x", "y", "joint r [95 % HDI]", "P(r > 0)", "pairwise r [95 %]", "n"),
+        [
+            (
+                x,
+                y,
+                _r(j.r if j else None),
+                "—" if j is None else f"{j.p_positive:.3f}",
+                _r(p.r if p else None),
+                _both_n(j, p),
+            )
+            for x, y, j, p in rows
+        ],
+    )
+
+
+def _both_n(joint: Any, pair: Any) -> str:
+    """Models with both benchmarks: one number when the stored joint fit and today's pairwise
+    agree, "joint/pairwise" when the live panel has moved since the fit."""
+    counts = [c.n for c in (joint, pair) if c is not None]
+    return str(counts[0]) if len(set(counts)) == 1 else "/".join(str(n) for n in counts)
+
+
+@fits_app.command("matrix")
+def fits_matrix(
+    method: MatrixMethod = typer.Option(
+        MatrixMethod.BOTH,
+        "--method",
+        help="both (the stored joint matrix beside the pairwise one), joint (the stored joint matrix) "
+        "or pairwise (pairwise-complete Pearson r, computed now).",
+    ),
+    min_models: int = typer.Option(
+        10, "--min-models", min=5, help="Pairwise: only benchmarks reported by at least this many models."
+    ),
+    format_: str | None = FORMAT_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """The coupling matrix of the frontier benchmarks: the stored joint model (`fit-matrix`:
+    every correlation from all models, missing cells integrated out) beside the
+    pairwise-complete correlations, each with a 95 % interval and its number of models."""
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.registry.errors import NotFoundError
+    from phasewatch.services.coupling_matrix import stored_matrix
+    from phasewatch.services.fits import coupling_matrix
+
+    clock = system_clock()
+    with _registry() as engine:
+        stored = stored_matrix(engine, clock) if method != MatrixMethod.PAIRWISE else None
+        pairwise = coupling_matrix(engine, clock, min_models) if method != MatrixMethod.JOINT else None
+    if method == MatrixMethod.JOINT:
+        if stored is None:
+            raise NotFoundError("no joint coupling matrix is stored", "fit one with `phasewatch fit-matrix`")
+        _print_joint(stored, format_, json_)
+    elif method == MatrixMethod.PAIRWISE:
+        _print_pairwise(pairwise, format_, json_)
+    else:
+        _print_both(stored, pairwise, format_, json_)
+
+
+def fit_matrix(
+    panel: str = typer.Option(
+        "frontier",
+        "--panel",
+        callback=checked("PANEL"),
+        help="The live panel: frontier (as of today) or frontier@YYYY-MM-DD (as known then).",
+    ),
+    min_models: int = typer.Option(
+        10, "--min-models", min=5, help="Only benchmarks reported by at least this many models."
+    ),
+    seed: int = typer.Option(1, "--seed", help="Sampler seed."),
+    draws: int = typer.Option(1000, "--draws", min=100, help="Draws per chain after tuning."),
+    tune: int = typer.Option(1000, "--tune", min=100, help="Tuning draws per chain."),
+    chains: int = typer.Option(4, "--chains", min=2, help="Chains (at least 2, for r_hat)."),
+    target_accept: float = typer.Option(
+        0.95, "--target-accept", callback=finite, min=0.5, max=0.999, help="NUTS target acceptance rate."
+    ),
+    retry: bool = typer.Option(
+        True, "--retry/--no-retry", help="If the fit misses its convergence gate, refit once with stronger settings."
+    ),
+    format_: str | None = FORMAT_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Fit the joint coupling matrix of the live frontier panel's benchmarks (a multivariate
+    normal of the logit scores with an LKJ prior; PyMC + nutpie) and store it for
+    `fits matrix`, the report and the dashboard.
+
+    Exit code 4 when the fit (and its one retry) missed the convergence gate (it is stored, shown as such)."""
+    from phasewatch.models.coupling import SamplerSettings
+    from phasewatch.registry.clock import system_clock
+    from phasewatch.services.coupling_matrix import fit_matrix as fit_matrix_service
+
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
+    table_out = output_format(format_, json_) == "table"
+
+    def on_retry(first: Any, stronger: Any) -> None:
+        if table_out:
+            console().print(
+                f"joint matrix #{first.id} missed the convergence gate ({'; '.join(first.matrix.diagnostics.problems)}); "
+                f"retrying once with --draws {stronger.draws} --tune {stronger.tune} --target-accept "
+                f"{stronger.target_accept}",
+                style="bold yellow",
+                markup=False,
+            )
+
+    with _registry() as engine:
+        attempts = fit_matrix_service(
+            engine,
+            system_clock(),
+            panel=panel,
+            min_models=min_models,
+            settings=settings,
+            retry=retry,
+            on_retry=on_retry,
+        )
+    _print_joint(attempts.final, format_, json_)
+    error = attempts.unconverged_error()
+    if error is not None:
+        raise error
 
 
 fit_server_app = new_app("The local fit server: keeps compiled models so refits take seconds.")

@@ -164,8 +164,80 @@ def stored_log_likelihood(tree_blob: bytes | None, posterior):
 
 
 @dataclass(frozen=True)
+class MatrixPanel:
+    """The live frontier panel's scores as the coupling matrices see them: every benchmark
+    with at least ``min_models`` models (values strictly inside (0, 100)), in descending
+    order of models; ``scores`` is model → benchmark → percent; ``observations`` the id of
+    each chosen figure (model, benchmark) → observation id."""
+
+    as_of: str | None
+    min_models: int
+    benchmarks: list[str]
+    n_panel: int  # frontier models in the live panel (before the benchmark filter)
+    scores: dict[str, dict[str, float]]
+    labs: dict[str, str]
+    observations: dict[tuple[str, str], int]
+
+    def matrix_data(self):
+        """The :class:`~phasewatch.models.joint_matrix.MatrixData` of the kept benchmarks: every
+        model with at least one of them; NaN where it has none."""
+        import numpy as np
+
+        from phasewatch.models.joint_matrix import MatrixData
+
+        models = tuple(m for m, v in self.scores.items() if any(k in v for k in self.benchmarks))
+        values = np.array(
+            [[self.scores[m].get(k, np.nan) for k in self.benchmarks] for m in models], dtype=float
+        ).reshape(len(models), len(self.benchmarks))
+        return MatrixData(tuple(self.benchmarks), models, values)
+
+    def data_hash(self) -> str:
+        """SHA-256 of the (model, benchmark, value) cells of the kept benchmarks."""
+        import hashlib
+        import json
+
+        cells = sorted((m, k, v) for m, vs in self.scores.items() for k, v in vs.items() if k in self.benchmarks)
+        return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def matrix_panel(session, as_of=None, min_models: int = 10) -> MatrixPanel:
+    """The live frontier panel as of ``as_of`` (:func:`~phasewatch.registry.frontier.select_frontier`:
+    standard settings, same weights once, the reporter precedence), reduced to the benchmarks
+    reported by at least ``min_models`` of its models. Scores of exactly 0 or 100 (infinite on
+    the logit scale) are left out."""
+    from phasewatch.registry.frontier import select_frontier
+
+    selection = select_frontier(session, as_of=as_of)
+    scores: dict[str, dict[str, float]] = {}
+    labs: dict[str, str] = {}
+    observations: dict[tuple[str, str], int] = {}
+    for c in selection.chosen:
+        labs[c.model] = c.lab
+        scores.setdefault(c.model, {})
+        if 0 < c.value < 100:
+            scores[c.model][c.benchmark] = c.value
+            observations[(c.model, c.benchmark)] = c.observation_id
+    counts: dict[str, int] = {}
+    for values in scores.values():
+        for key in values:
+            counts[key] = counts.get(key, 0) + 1
+    keys = sorted((k for k, c in counts.items() if c >= min_models), key=lambda k: (-counts[k], k))
+    kept = {m: {k: v for k, v in vs.items() if k in keys} for m, vs in scores.items()}
+    kept = {m: vs for m, vs in kept.items() if vs}
+    return MatrixPanel(
+        selection.as_of,
+        min_models,
+        keys,
+        len(scores),
+        kept,
+        {m: labs[m] for m in kept},
+        {mk: o for mk, o in observations.items() if mk[0] in kept and mk[1] in keys},
+    )
+
+
+@dataclass(frozen=True)
 class BenchmarkMatrix:
-    """The coupling matrix of the benchmarks with enough shared models (see
+    """The pairwise-complete coupling matrix of the benchmarks with enough shared models (see
     :mod:`phasewatch.models.coupling_matrix`), as of a date."""
 
     benchmarks: list[str]
@@ -178,32 +250,9 @@ class BenchmarkMatrix:
 
 def benchmark_matrix(session, as_of=None, min_models: int = 10) -> BenchmarkMatrix:
     """Pairwise-complete correlations (logit scale, Fisher-z 95 % intervals) of every
-    percentage benchmark reported by at least ``min_models`` frontier models (those with
-    SWE-bench Verified or GPQA Diamond) released by ``as_of``.
-    Values: each model's most recently logged score per benchmark."""
-    from sqlalchemy.orm import selectinload
-
+    benchmark reported by at least ``min_models`` models of the live frontier panel as of
+    ``as_of`` (:func:`matrix_panel`: the same data the joint matrix is fitted on)."""
     from phasewatch.models.coupling_matrix import coupling_matrix
-    from phasewatch.registry.schema import Benchmark, Model, Observation
 
-    query = (
-        select(Observation.model_id, Benchmark.key, Observation.value)
-        .join(Benchmark)
-        .order_by(Observation.created_at, Observation.id)
-    )
-    scores: dict[int, dict[str, float]] = {}
-    for model_id, key, value in session.execute(query):
-        scores.setdefault(model_id, {})[key] = value
-    frontier = ("swe_bench_verified", "gpqa_diamond")  # a frontier model reports one of the pair the fits use
-    scores = {k: v for k, v in scores.items() if any(f in v for f in frontier)}
-    if as_of is not None:
-        models = session.scalars(select(Model).options(selectinload(Model.lab)).where(Model.id.in_(scores)))
-        late = {m.id for m in models if m.release_date is not None and m.release_date > as_of}
-        scores = {k: v for k, v in scores.items() if k not in late}
-    counts: dict[str, int] = {}
-    for values in scores.values():
-        for key, value in values.items():
-            if 0 < value < 100:
-                counts[key] = counts.get(key, 0) + 1
-    keys = sorted((k for k, c in counts.items() if c >= min_models), key=lambda k: -counts[k])
-    return BenchmarkMatrix(keys, len(scores), coupling_matrix(scores, keys))
+    panel = matrix_panel(session, as_of, min_models)
+    return BenchmarkMatrix(panel.benchmarks, len(panel.scores), coupling_matrix(panel.scores, panel.benchmarks))

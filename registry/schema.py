@@ -478,3 +478,29 @@ class NcResult(Base):
     gamma: Mapped[dict] = mapped_column(JSON)
     command: Mapped[str] = mapped_column(String(100))
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CouplingMatrixFit(Base):
+    """A stored joint coupling matrix (`phasewatch fit-matrix`): the multivariate model of the
+    live frontier panel's benchmarks as of a date. `fits matrix`, the report and the dashboard
+    read it, never refit it. ``summary`` is :meth:`phasewatch.models.joint_matrix.JointMatrix.to_dict`;
+    ``observations`` the chosen figure of every cell fitted ([model, benchmark, observation id]),
+    so a reader can tell what has arrived since."""
+
+    __tablename__ = "coupling_matrix_fits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    panel: Mapped[str] = mapped_column(String(100))  # "frontier" or "frontier@YYYY-MM-DD"
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    min_models: Mapped[int] = mapped_column(Integer)
+    benchmarks: Mapped[str] = mapped_column(String(2000))  # keys, comma-separated, in the matrix's order
+    n_models: Mapped[int] = mapped_column(Integer)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+    converged: Mapped[bool] = mapped_column(Boolean)
+    diagnostics: Mapped[dict] = mapped_column(JSON)
+    summary: Mapped[dict] = mapped_column(JSON)
+    observations: Mapped[list] = mapped_column(JSON)
+    versions: Mapped[dict] = mapped_column(JSON)
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # from the injected clock

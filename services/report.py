@@ -55,7 +55,7 @@ def collect(session: Session, today: dt.date) -> dict[str, Any]:
     data["predictions"] = _predictions(session, today, findings)
     data["saturation"] = _saturation(session, today)
     data["phase"] = _phase(session, findings)
-    data["coupling"] = _coupling(session, today)
+    data["coupling"] = _coupling(session, today, findings)
     data["steering"] = _steering(session, findings)
     data["provenance"] = _provenance(session)
     return data
@@ -332,10 +332,12 @@ def _phase(session: Session, findings: list[str]) -> dict[str, Any]:
 MATRIX_MIN_MODELS = 10  # `phasewatch fits matrix`'s default
 
 
-def _coupling(session: Session, today: dt.date) -> dict[str, Any]:
-    """`phasewatch fits matrix` as of today (closed-form Fisher-z intervals: nothing resampled)."""
+def _coupling(session: Session, today: dt.date, findings: list[str]) -> dict[str, Any]:
+    """`phasewatch fits matrix` as of today: the stored joint matrix (`fit-matrix`; read, never
+    refitted) when there is one, beside the pairwise-complete matrix (closed-form Fisher-z)."""
     from phasewatch.models.coupling_matrix import MIN_PAIRS
     from phasewatch.registry.comparison import benchmark_matrix
+    from phasewatch.services.coupling_matrix import latest_stored
 
     matrix = benchmark_matrix(session, as_of=today, min_models=MATRIX_MIN_MODELS)
     keys = matrix.benchmarks
@@ -345,14 +347,69 @@ def _coupling(session: Session, today: dt.date) -> dict[str, Any]:
         if c.r is not None and keys.index(c.x) < keys.index(c.y)  # r is symmetric: each pair once
     ]
     used = [k for k in keys if any(k in (p["x"], p["y"]) for p in pairs)]
+    stored = latest_stored(session, today)
     return {
         "benchmarks": used,
         "pairs": pairs,
         "n_models": matrix.n_models,
         "min_pairs": MIN_PAIRS,
-        "method": f"Pearson r on the logit scale over the {matrix.n_models} frontier models released by "
-        f"{today.isoformat()} (each model's latest logged values), with a 95 % Fisher-z interval; benchmarks "
-        f"reported by at least {MATRIX_MIN_MODELS} models; exactly `phasewatch fits matrix`",
+        "method": f"Pearson r on the logit scale over the {matrix.n_models} models of the live frontier panel as "
+        f"of {today.isoformat()} with a benchmark reported by at least {MATRIX_MIN_MODELS} models, with a 95 % "
+        "Fisher-z interval; exactly `phasewatch fits matrix --method pairwise`",
+        "joint": None if stored is None else _joint(stored, findings),
+    }
+
+
+def _joint(stored: Any, findings: list[str]) -> dict[str, Any]:
+    """The stored joint matrix as the page shows it (`phasewatch fits matrix --method joint`)."""
+    m, d = stored.matrix, stored.matrix.diagnostics
+    gate = (
+        f"converged: max r_hat {d.max_r_hat:.4f}, min ESS bulk/tail {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f}, "
+        f"{_n(d.divergences, 'divergence')}"
+        if d.converged
+        else "NOT converged: " + "; ".join(d.problems)
+    )
+    cells = sorted(m.cells, key=lambda c: c.r.mean)
+    findings.append(
+        f"Joint coupling matrix #{stored.id} (`fit-matrix`, live panel as of {stored.as_of}, "
+        f"{_n(len(m.benchmarks), 'benchmark')}, {_n(m.n_models, 'model')}, {m.missing_share:.0%} of cells missing "
+        f"and integrated out; {'converged' if d.converged else 'NOT converged'}): correlations from "
+        f"{cells[0].r.mean:+.2f} [{cells[0].r.low:+.2f}, {cells[0].r.high:+.2f}] ({cells[0].x} × {cells[0].y}) to "
+        f"{cells[-1].r.mean:+.2f} [{cells[-1].r.low:+.2f}, {cells[-1].r.high:+.2f}] ({cells[-1].x} × {cells[-1].y})"
+        + ("." if not stored.staleness.stale else f"; {stored.staleness.sentence()}.")
+    )
+    return {
+        "id": stored.id,
+        "panel": stored.panel,
+        "as_of": stored.as_of.isoformat(),
+        "created_at": stored.created_at.isoformat(timespec="seconds"),
+        "converged": d.converged,
+        "gate": gate,
+        "stale": stored.staleness.stale,
+        "staleness": stored.staleness.sentence(),
+        "benchmarks": list(m.benchmarks),
+        "n_models": m.n_models,
+        "missing_share": m.missing_share,
+        "patterns": m.patterns,
+        "n_benchmark": {b.key: b.n for b in m.marginals},
+        "pairs": [
+            {
+                "x": c.x,
+                "y": c.y,
+                "n": c.n,
+                "r": c.r.mean,
+                "low": c.r.low,
+                "high": c.r.high,
+                "p_positive": c.p_positive,
+                "pairwise_r": None if c.pairwise is None else c.pairwise.mean,
+                "pairwise_low": None if c.pairwise is None else c.pairwise.low,
+                "pairwise_high": None if c.pairwise is None else c.pairwise.high,
+            }
+            for c in m.cells
+        ],
+        "method": "joint model: the logit scores of every model as one multivariate normal (LKJ prior on the "
+        "correlations), missing cells integrated out; posterior mean and 95 % HDI; exactly "
+        "`phasewatch fits matrix --method joint` (pairwise columns: Pearson r on the same models, Fisher-z)",
     }
 
 

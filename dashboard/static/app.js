@@ -505,16 +505,23 @@
   };
 
   PAGES.coupling = function (root) {
-    var C = D.coupling; var k = C.benchmarks; var n = k.length;
-    root.appendChild(el('p', {'class': 'muted', text: C.method + '. Each cell: r and its interval (hover for n); blank: fewer than ' + C.min_pairs + ' models share the pair.'}));
+    var C = D.coupling; var J = C.joint; var k = J ? J.benchmarks : C.benchmarks; var n = k.length;
+    if (J) {
+      root.appendChild(el('p', {'class': 'muted', text: 'Joint matrix #' + J.id + ' (live panel ' + J.panel + ' as of ' + J.as_of + ', fitted ' + J.created_at + '; ' + plural(J.n_models, 'model') + ', ' + Math.round(100 * J.missing_share) + ' % of cells missing, integrated out): ' + J.method + '.'}));
+      root.appendChild(el('p', {'class': J.converged && !J.stale ? 'muted' : 'warn', text: 'Convergence: ' + J.gate + '. Staleness: ' + J.staleness + '.'}));
+    } else {
+      root.appendChild(el('p', {'class': 'muted', text: 'No joint matrix stored (run `phasewatch fit-matrix`); showing the pairwise-complete matrix: ' + C.method + '. Each cell: r and its interval (hover for n); blank: fewer than ' + C.min_pairs + ' models share the pair.'}));
+    }
     if (!n) { root.appendChild(el('p', {text: 'Too few releases with two benchmarks in common.'})); return; }
+    var pairs = J ? J.pairs : C.pairs; var what = J ? 'joint r' : 'r';
     var z = [], text = [], hover = [];
-    for (var i = 0; i < n; i++) { z.push([]); text.push([]); hover.push([]); for (var j = 0; j < n; j++) { z[i].push(i === j ? 1 : null); text[i].push(i === j ? '' : ''); hover[i].push(''); } }
-    C.pairs.forEach(function (p) {
+    for (var i = 0; i < n; i++) { z.push([]); text.push([]); hover.push([]); for (var j = 0; j < n; j++) { z[i].push(i === j ? 1 : null); text[i].push(i === j && J ? 'n=' + J.n_benchmark[k[i]] : ''); hover[i].push(i === j && J ? k[i] + ': ' + J.n_benchmark[k[i]] + ' models' : ''); } }
+    pairs.forEach(function (p) {
       var i = k.indexOf(p.x), j = k.indexOf(p.y);
       [[i, j], [j, i]].forEach(function (ij) {
         z[ij[0]][ij[1]] = p.r; text[ij[0]][ij[1]] = p.r.toFixed(2) + '<br>[' + p.low.toFixed(2) + ', ' + p.high.toFixed(2) + ']';
-        hover[ij[0]][ij[1]] = p.x + ' × ' + p.y + ': r ' + p.r.toFixed(3) + ' [' + p.low.toFixed(3) + ', ' + p.high.toFixed(3) + '], n = ' + p.n;
+        hover[ij[0]][ij[1]] = p.x + ' × ' + p.y + ': ' + what + ' ' + p.r.toFixed(3) + ' [' + p.low.toFixed(3) + ', ' + p.high.toFixed(3) + '], n = ' + p.n +
+          (J && p.pairwise_r !== null ? '<br>pairwise r ' + p.pairwise_r.toFixed(3) + ' [' + p.pairwise_low.toFixed(3) + ', ' + p.pairwise_high.toFixed(3) + ']' : '');
       });
     });
     var gd = fig(root, 'tall', 'coupling-fig');
@@ -527,8 +534,13 @@
     }
     window.addEventListener('resize', fitWidth);
     plot(gd, [{type: 'heatmap', z: z, x: k, y: k, text: text, texttemplate: '%{text}', customdata: hover, hovertemplate: '%{customdata}<extra></extra>',
-      zmin: -1, zmax: 1, colorscale: 'RdBu', reversescale: true, colorbar: {title: {text: 'r'}, thickness: 12}, textfont: {size: 10}}],
+      zmin: -1, zmax: 1, colorscale: 'RdBu', reversescale: true, colorbar: {title: {text: what}, thickness: 12}, textfont: {size: 10}}],
     layout('', '', {xaxis: {tickangle: -35, automargin: true}, yaxis: {autorange: 'reversed', automargin: true}, margin: {l: 10, r: 10, t: 36, b: 10}}), CONFIG).then(fitWidth);
+    if (J) {
+      table(root, 'coupling-joint', [{key: 'x', label: 'benchmark x'}, {key: 'y', label: 'benchmark y'}, {key: 'n', label: 'models with both', type: 'num', digits: 0}, {key: 'r', label: 'joint r', type: 'num', digits: 3}, {key: 'low', label: 'HDI 2.5 %', type: 'num', digits: 3}, {key: 'high', label: 'HDI 97.5 %', type: 'num', digits: 3}, {key: 'p_positive', label: 'P(r > 0)', type: 'num', digits: 3}, {key: 'pairwise_r', label: 'pairwise r', type: 'num', digits: 3}, {key: 'pairwise_low', label: 'pairwise 2.5 %', type: 'num', digits: 3}, {key: 'pairwise_high', label: 'pairwise 97.5 %', type: 'num', digits: 3}], J.pairs, {filter: false});
+      root.appendChild(el('h3', {text: 'Pairwise-complete (as of today)'}));
+      root.appendChild(el('p', {'class': 'muted', text: C.method + '.'}));
+    }
     table(root, 'coupling-pairs', [{key: 'x', label: 'benchmark x'}, {key: 'y', label: 'benchmark y'}, {key: 'n', label: 'models', type: 'num', digits: 0}, {key: 'r', label: 'r', type: 'num', digits: 3}, {key: 'low', label: 'r 2.5 %', type: 'num', digits: 3}, {key: 'high', label: 'r 97.5 %', type: 'num', digits: 3}, {key: 'slope', label: 'slope (logit y on logit x)', type: 'num', digits: 3}], C.pairs, {filter: false});
   };
 

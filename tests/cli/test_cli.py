@@ -196,7 +196,9 @@ def _run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
 HEAVY = ("pymc", "arviz", "torch", "transformers", "pandas", "pytensor")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["models", "list", "--json"], ["models", "show", "o3", "--json"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["models", "list", "--json"], ["models", "show", "o3", "--json"], ["fits", "matrix", "--json"]]
+)
 def test_help_and_queries_do_not_import_heavy_libraries(cli_env: str, args: list[str]) -> None:
     code = (
         "import sys, runpy\n"

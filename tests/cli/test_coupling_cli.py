@@ -96,7 +96,7 @@ def test_queries_on_a_stored_fit(fitted_cli: str) -> None:
     assert all(
         abs(x["p_none"]["mean"] + x["p_persistent"]["mean"] + x["p_transient"]["mean"] - 1) < 1e-9 for x in others
     )
-    matrix = json.loads(run("fits", "matrix", "--json")[1])
+    matrix = json.loads(run("fits", "matrix", "--method", "pairwise", "--json")[1])
     assert {"swe_bench_verified", "gpqa_diamond"} <= set(matrix["benchmarks"])
     cell = next(c for c in matrix["cells"] if (c["x"], c["y"]) == ("swe_bench_verified", "gpqa_diamond"))
     assert cell["n"] >= 34 and cell["r"]["low"] < cell["r"]["mean"] < cell["r"]["high"]

@@ -41,6 +41,7 @@ WRITERS: dict[Path_, str] = {
     ("panels", "freeze"): "stores a frozen panel",
     ("benchmarks", "add"): "registers a benchmark",
     ("fit",): "samples and stores a fit",
+    ("fit-matrix",): "samples and stores the joint coupling matrix",
     ("fits", "compare"): "samples and stores every fit it compares",
     ("coverage",): "refits and stores a coverage check",
     ("predictions", "add"): "appends to the hash-chained prediction log",

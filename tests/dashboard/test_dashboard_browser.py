@@ -37,6 +37,7 @@ def test_dashboard_in_a_real_browser(fitted_url: str, tmp_path: Path, monkeypatc
     assert code == 0, err
     code, _, err = run("phase", "reproduce", "--resamples", "2000", "--format", "json")  # stores both N_c
     assert code == 0, err
+    _store_joint_matrix(fitted_url)  # the coupling tab's joint view (stored from synthetic draws: no sampling)
     code, out, err = run("report", "--out", str(tmp_path / "site"), "--json")
     assert code == 0, err
     page = Path(json.loads(out)["path"])
@@ -56,6 +57,8 @@ def test_dashboard_in_a_real_browser(fitted_url: str, tmp_path: Path, monkeypatc
             assert browser.eval(f"document.querySelector('#{key} .body').children.length") > 0
             if key in ("frontier", "labs", "saturation", "phase", "coupling"):
                 assert browser.eval(f"document.querySelectorAll('#{key} .js-plotly-plot .main-svg').length") > 0
+        browser.open(f"{url}#coupling")
+        assert browser.eval("document.querySelectorAll('[data-table=coupling-joint] tbody tr').length") == 21
         _frontier(browser, url)
         _tables(browser, url)
         _analyze(browser, url)
@@ -106,6 +109,22 @@ def _frontier(browser: Browser, url: str) -> None:
     since = browser.eval("PHASEWATCH.frontier.since")
     browser.wait_for(f"document.querySelectorAll('#frontier-fig .scatterlayer .point').length < {total}")
     assert 0 < since < total
+
+
+def _store_joint_matrix(url: str) -> None:
+    import datetime as dt
+
+    from phasewatch.registry.comparison import matrix_panel
+    from phasewatch.registry.db import make_engine, transaction
+    from phasewatch.services.coupling_matrix import _store
+    from tests.services.test_coupling_matrix import _matrix
+
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        panel = matrix_panel(session, dt.date(2026, 12, 1), 10)
+        matrix = _matrix(panel.matrix_data())
+        _store(session, "frontier", dt.date(2026, 12, 1), panel, matrix, 1.0, dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    engine.dispose()
 
 
 def _tables(browser: Browser, url: str) -> None:

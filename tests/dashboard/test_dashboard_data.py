@@ -69,7 +69,9 @@ def test_page_headline_numbers_equal_the_clis(fitted_url: str, tmp_path: Path, m
             (m["h"]["mean"], m["h"]["low"], m["h"]["high"]), abs=1e-12
         )
 
-    matrix = _cli("fits", "matrix")  # the coupling matrix: `fits matrix`'s cells, no bootstrap of its own
+    matrix = _cli(
+        "fits", "matrix", "--method", "pairwise"
+    )  # the coupling matrix: `fits matrix`'s cells, no bootstrap of its own
     cells = {(c["x"], c["y"]): c for c in matrix["cells"]}
     coupling = page["coupling"]
     assert coupling["pairs"] and coupling["n_models"] == matrix["n_models"]
@@ -141,3 +143,52 @@ def test_the_report_reads_n_c_and_says_which_command_stores_it(
         "quadratic fit on all points)"
         for n in phase["classifier_nc"]
     ] == classify["size_vs_nc"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_report_shows_the_stored_joint_matrix_exactly_as_fits_matrix(
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a stored joint matrix the page has none; once one is stored (here from synthetic
+    draws, through the service's own store) the page's pairs are `fits matrix --method joint`'s
+    cells, with its gate and staleness, and nothing is sampled while rendering."""
+    import datetime as dt
+
+    import phasewatch.models.joint_matrix
+    from phasewatch.registry.comparison import matrix_panel
+    from phasewatch.registry.db import make_engine, transaction
+    from phasewatch.services.coupling_matrix import _store
+    from tests.services.test_coupling_matrix import _matrix
+
+    monkeypatch.setenv("PHASEWATCH_TODAY", "2026-12-01")
+    _cli("report", "--out", str(tmp_path / "before"))
+    assert _page_data(tmp_path / "before")["coupling"]["joint"] is None
+    engine = make_engine(cli_env)
+    with transaction(engine) as session:
+        panel = matrix_panel(session, dt.date(2026, 12, 1), 10)
+        _store(
+            session,
+            "frontier",
+            dt.date(2026, 12, 1),
+            panel,
+            _matrix(panel.matrix_data()),
+            1.0,
+            dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+        )
+    engine.dispose()
+
+    def no_sampling(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the report sampled the joint model")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(phasewatch.models.joint_matrix.JointMatrixSampler, "fit", no_sampling)
+        report = _cli("report", "--out", str(tmp_path / "after"))
+    joint = _page_data(tmp_path / "after")["coupling"]["joint"]
+    cli = _cli("fits", "matrix", "--method", "joint")
+    assert joint["id"] == cli["id"] and joint["benchmarks"] == cli["benchmarks"] and not joint["stale"]
+    assert [(p["x"], p["y"], p["n"], p["r"], p["low"], p["high"], p["p_positive"]) for p in joint["pairs"]] == [
+        (c["x"], c["y"], c["n"], c["r"]["mean"], c["r"]["low"], c["r"]["high"], c["p_positive"]) for c in cli["cells"]
+    ]
+    assert joint["gate"].startswith("converged") and any(
+        f"Joint coupling matrix #{cli['id']}" in f for f in report["findings"]
+    )
