@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -46,16 +45,11 @@ FIT_PANEL_OPTION = typer.Option(
 )
 
 
-@contextmanager
-def _registry() -> Iterator[Engine]:
+def _registry() -> AbstractContextManager[Engine]:
     """The configured registry's engine for one service call, disposed after it."""
-    from phasewatch.registry.db import open_registry
+    from phasewatch.cli.common import registry_engine
 
-    engine = open_registry()
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+    return registry_engine()
 
 
 def _interval(value: Any, digits: int = 2) -> str:
@@ -105,7 +99,6 @@ def fit(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phasewatch.models.coupling import LINKS, POOLINGS, SAMPLERS, ModelSpec, SamplerSettings
-    from phasewatch.registry.db import open_registry
     from phasewatch.registry.errors import InvalidInputError
     from phasewatch.services.fitting import FitRequest
     from phasewatch.services.fitting import fit as fit_service
@@ -127,16 +120,18 @@ def fit(
         spec=ModelSpec(link, pooling),
         accept_unconverged=accept_unconverged,
     )
-    engine = open_registry()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console() if not json_ else None,
-        transient=True,
-        disable=json_,
-    ) as bar:
+    with (
+        _registry() as engine,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console() if not json_ else None,
+            transient=True,
+            disable=json_,
+        ) as bar,
+    ):
         task = bar.add_task("reading the panel", total=(draws + tune) * chains)
 
         def on_retry(first: Any, settings: Any) -> None:
