@@ -225,8 +225,8 @@ def _measurements(
     mean_x = sum(p.x for p in points) / len(points)
     candidates = [
         (f"the next {lab} release near its mean x = {mean_x:.1f}", link(mean_x)),
-        (f"a {lab} release near the frontier's low x = {frontier_x[0]:.1f}", link(frontier_x[0])),
-        (f"a {lab} release near the frontier's high x = {frontier_x[1]:.1f}", link(frontier_x[1])),
+        (f"a new {lab} release near the frontier's low x = {frontier_x[0]:.1f}", link(frontier_x[0])),
+        (f"a new {lab} release near the frontier's high x = {frontier_x[1]:.1f}", link(frontier_x[1])),
     ]
     for release, missing, x in _one_score_releases(session, lab, x_key, y_key, as_of):
         where = f"x = {x:.1f}" if x is not None else f"x unknown, taken at the lab's mean {mean_x:.1f}"
