@@ -76,7 +76,7 @@ def _direction(mean_h: float) -> str:
 
 
 def _tiers(session: Session, names: list[str]) -> dict[str, str | None]:
-    return dict(session.execute(select(Model.name, Model.tier).where(Model.name.in_(names))).tuples().all())
+    return {name: tier for name, tier in session.execute(select(Model.name, Model.tier).where(Model.name.in_(names)))}
 
 
 def _one_score_releases(
