@@ -19,10 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("models") as batch:
-        batch.add_column(sa.Column("tier", sa.String(length=50), nullable=True))
+    op.add_column("models", sa.Column("tier", sa.String(length=50), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("models") as batch:
-        batch.drop_column("tier")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch copy would drop and
+    # recreate `models`, which the foreign keys of its dependants refuse.
+    op.drop_column("models", "tier")
