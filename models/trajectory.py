@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -174,11 +174,15 @@ def slope_measurements(
 
 
 def shift_measurements(
-    lab: str, shifts: Sequence[ShiftProbabilities], noise: float, tau: float = SHIFT_SCALE_PP
+    lab: str,
+    shifts: Sequence[ShiftProbabilities],
+    noise: float,
+    tau: float = SHIFT_SCALE_PP,
+    tiers: Mapping[str, str | None] | None = None,
 ) -> list[Measurement]:
-    """For each open shift (read, not yet decided), the next release of that tier,
-    scored by the expected information (bits) it gives about the shift's reading
-    (:func:`phasewatch.models.dynamics.shift_information`)."""
+    """For each open shift (read, not yet decided), the next release of that tier
+    (named from ``tiers`` when known), scored by the expected information (bits) it
+    gives about the shift's reading (:func:`phasewatch.models.dynamics.shift_information`)."""
     out = []
     for shift in shifts:
         if not shift.read or shift.following is not None:
@@ -186,7 +190,8 @@ def shift_measurements(
         bits = shift_information(shift.d1, noise, tau)
         out.append(
             Measurement(
-                f"the next {lab} release after {shift.after} (same tier)",
+                f"the next {tier + ' ' if (tier := (tiers or {}).get(shift.after)) else ''}release of {lab} "
+                f"(after {shift.after})",
                 "shift",
                 bits,
                 shift.entropy,

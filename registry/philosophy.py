@@ -156,7 +156,7 @@ def lab_philosophy(
     measurements = _measurements(
         session, name, fit.x_benchmark, fit.y_benchmark, as_of, posterior, points, slope, (min(xs), max(xs)), fit.seed
     )
-    measurements = next_measurements([*measurements, *shift_measurements(name, probabilities, noise)])
+    measurements = next_measurements([*measurements, *shift_measurements(name, probabilities, noise, tiers=tiers)])
     return LabPhilosophy(
         lab=name,
         fit_id=fit_id_used,
