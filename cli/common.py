@@ -21,7 +21,6 @@ from phasewatch.registry.errors import PhasewatchError
 if TYPE_CHECKING:
     from rich.console import Console
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 FORMATS = ("table", "json", "csv")
@@ -275,22 +274,6 @@ def registry_engine(*, require_current: bool = True) -> Iterator[Engine]:
     engine = open_registry(require_current=require_current)
     try:
         yield engine
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def registry_session() -> Iterator[Session]:
-    """One transaction on the configured, current registry.
-
-    Only ``cli/labs.py`` still uses it (owned by another helper's branch, moving onto
-    services); every other command calls a service with :func:`registry_engine`."""
-    from phasewatch.registry.db import open_registry, transaction
-
-    engine = open_registry()
-    try:
-        with transaction(engine) as session:
-            yield session
     finally:
         engine.dispose()
 

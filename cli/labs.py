@@ -16,7 +16,7 @@ from phasewatch.cli.common import (
     output_format,
     plural,
     print_json,
-    registry_session,
+    registry_engine,
     table,
 )
 from phasewatch.cli.layout import prose_table
@@ -27,11 +27,12 @@ app = new_app("List and register labs.")
 @app.command("list")
 def list_(format_: str | None = FORMAT_OPTION, json_: bool = JSON_OPTION) -> None:
     """List labs with their aliases, model counts and release span."""
-    from phasewatch.registry.queries import as_dict, list_labs
+    from phasewatch.registry.queries import as_dict
+    from phasewatch.services.labs import list_labs
 
     output_format(format_, json_)
-    with registry_session() as session:
-        labs = list_labs(session)
+    with registry_engine() as engine:
+        labs = list_labs(engine)
     emit(
         format_,
         plural(len(labs), "lab"),
@@ -54,16 +55,17 @@ def add(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Register a new lab (or add aliases to an existing one)."""
-    from phasewatch.registry.catalog import Catalog
+    from dataclasses import asdict
 
-    with registry_session() as session:
-        lab, created = Catalog(session).add_lab(name, alias)
-        result = {"lab": lab.name, "created": created, "aliases": sorted({*alias} - {lab.name})}
+    from phasewatch.services.labs import add_lab
+
+    with registry_engine() as engine:
+        added = add_lab(engine, name, alias)
     if json_:
-        print_json(result)
+        print_json(asdict(added))
     else:
         print(
-            f"{'added' if created else 'updated'} lab {result['lab']}"
+            f"{'added' if added.created else 'updated'} lab {added.lab}"
             + (f" (aliases: {', '.join(alias)})" if alias else "")
         )
 
@@ -81,11 +83,11 @@ def show(
 
     from phasewatch.cli.common import console
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.philosophy import lab_philosophy
+    from phasewatch.services.labs import show_lab
 
     chosen = output_format(format_, json_)
-    with registry_session() as session:
-        view = lab_philosophy(session, lab, fit_id, as_of=system_clock().today())
+    with registry_engine() as engine:
+        view = show_lab(engine, system_clock(), lab, fit_id)
     if chosen == "json":
         print_json(_finite(asdict(view)))
         return
@@ -93,8 +95,8 @@ def show(
         emit(
             "csv",
             None,
-            ("lab", "release", "date", "x", "h_pp", "in_fit"),
-            [(view.lab, p.name, p.date, p.x, p.h, p.in_fit) for p in view.trajectory],
+            ("lab", "release", "date", "x", "h_pp", "in_fit", "tier"),
+            [(view.lab, p.name, p.date, p.x, p.h, p.in_fit, view.tiers.get(p.name)) for p in view.trajectory],
         )
         return
     s, h = view.slope, view.mean_h
@@ -116,25 +118,42 @@ def show(
     )
     table(
         "h trajectory (release order; not in the fit: placed against it)",
-        ("release", "date", "x", "h (pp)", "in fit"),
-        [(p.name, p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no") for p in view.trajectory],
+        ("release", "tier", "date", "x", "h (pp)", "in fit"),
+        [
+            (p.name, view.tiers.get(p.name) or "-", p.date, p.x, f"{p.h:+.1f}", "yes" if p.in_fit else "no")
+            for p in view.trajectory
+        ],
     )
     if view.shifts:
         prose_table(
             f"shifts: P(no shift / persistent / transient), mean [95 % interval] over the noise scale "
-            f"({view.noise_pp:.1f} pp); a shift is decided by the release after it",
+            f"({view.noise_pp:.1f} pp); each tier is read against its own previous release and decided "
+            "by its next one; a change of tier is different weights, not read",
             ("shift", "Δh (pp), 95 % HDI", "P(reading)", "reading; decided by"),
             [
                 (
                     f"{x.before} → {x.after}",
                     f"{x.delta_h:+.1f} [{x.delta_h_hdi.low:+.1f}, {x.delta_h_hdi.high:+.1f}]",
                     "-"
-                    if x.inference_compute
+                    if x.p_none is None or x.p_persistent is None or x.p_transient is None
                     else f"none {_p(x.p_none)}\npersistent {_p(x.p_persistent)}\ntransient {_p(x.p_transient)}",
-                    f"{x.kind}; "
-                    + ("same weights" if x.inference_compute else f"decided by {x.decided_by or 'the next release'}"),
+                    f"{x.kind}; " + _decided(x),
                 )
                 for x in view.shifts
+            ],
+        )
+    if len(view.measurements) > 1:
+        table(
+            "candidate measurements by expected information (bits) about the lab's open questions",
+            ("measurement", "question", "bits", "now → expected"),
+            [
+                (
+                    m.what,
+                    m.question,
+                    f"{m.bits:.2f}",
+                    f"{m.before:.2f} → {m.after:.2f}" + (" (95 % width)" if m.question == "slope" else " bits"),
+                )
+                for m in view.measurements
             ],
         )
     console().print()
@@ -149,6 +168,14 @@ def _finite(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [_finite(v) for v in data]
     return data
+
+
+def _decided(x: Any) -> str:
+    if x.inference_compute:
+        return "same weights"
+    if x.tier_change is not None:
+        return "a change of weights, not of the lab's level"
+    return f"decided by {x.decided_by or 'the next release of the tier'}"
 
 
 def _p(interval: object) -> str:
@@ -167,11 +194,13 @@ def compare(
 
     from phasewatch.cli.common import console
     from phasewatch.registry.clock import system_clock
-    from phasewatch.registry.philosophy import MIN_RELEASES_TO_RANK, compare_labs
+    from phasewatch.registry.philosophy import MIN_RELEASES_TO_RANK
+    from phasewatch.services.labs import compare_labs
 
     chosen = output_format(format_, json_)
-    with registry_session() as session:
-        used, ranks = compare_labs(session, fit_id, as_of=system_clock().today())
+    with registry_engine() as engine:
+        comparison = compare_labs(engine, system_clock(), fit_id)
+    used, ranks = comparison.fit_id, comparison.labs
     if chosen == "json":
         print_json(_finite({"fit_id": used, "labs": [asdict(r) for r in ranks]}))
         return

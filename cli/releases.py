@@ -83,6 +83,12 @@ def add(
         help="The same weights as MODEL (a compute tier or renamed release): counted once.",
     ),
     family: str | None = typer.Option(None, "--family", callback=checked("FAMILY"), help="Model family."),
+    tier: str | None = typer.Option(
+        None,
+        "--tier",
+        callback=checked("TIER"),
+        help="The lab's product tier (Opus, Sonnet, Haiku, Pro, Flash, mini): labs show reads each tier apart.",
+    ),
     kind: ModelKind = typer.Option(ModelKind.FRONTIER, "--kind", help="frontier or base.", case_sensitive=False),
     allow_small_scores: bool = typer.Option(
         False, "--allow-small-scores", help="Accept a score in (0, 1] as a true percentage, not a fraction."
@@ -120,6 +126,7 @@ def add(
         variant_of=variant_of,
         same_weights_as=same_weights_as,
         family=family,
+        tier=tier,
         kind=kind,
         allow_small_scores=allow_small_scores,
         distinct=distinct,
@@ -235,6 +242,12 @@ def correct(
     params_active_b: float | None = typer.Option(
         None, "--params-active-b", callback=finite, help="Corrected active parameters, billions."
     ),
+    tier: str | None = typer.Option(
+        None,
+        "--tier",
+        callback=checked("TIER"),
+        help="The corrected product tier (Opus, Sonnet, Haiku, Pro, Flash, mini): labs show reads each tier apart.",
+    ),
     score: list[str] = typer.Option(
         [], "--score", callback=checked("NAME"), help="BENCHMARK=VALUE: a mistyped score's right value (repeatable)."
     ),
@@ -263,6 +276,7 @@ def correct(
         hf_revision=hf_revision,
         params_total_b=params_total_b,
         params_active_b=params_active_b,
+        tier=tier,
         scores=scores,
         reason=reason,
         source_url=source,

@@ -25,10 +25,19 @@ likelihood and the question stays open (P(shift) is still computed). The
 probabilities are averaged over the posterior draws of s (their spread over
 draws is reported as an interval). Same-weights tiers are inference compute
 by construction (the registry says so), with their Δh.
+
+Tiers. A lab ships tiers of different weights (Opus, Sonnet, Haiku; Pro,
+Flash; a "mini"): a smaller model sits at its own h, so a Sonnet → Haiku
+change is not a move of the lab's level. Given each release's tier, a change
+between consecutive releases of different tiers is a *tier change* (Δh with
+its interval, no persistent/transient reading), and each tier's trajectory is
+read on its own: a release's shift is taken against the previous release of
+the same tier, and decided by the next release of that tier.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -42,26 +51,37 @@ PRIOR = np.array([1 / 3, 1 / 3, 1 / 3])  # no shift, persistent, transient
 
 @dataclass(frozen=True)
 class ShiftProbabilities:
-    """Posterior probabilities of the three hypotheses for one change of h."""
+    """Posterior probabilities of the three hypotheses for one change of h
+    (``None`` for a tier change or a same-weights pair: no reading is made)."""
 
     before: str
     after: str
     following: str | None  # the release that decides persistent vs transient (None: not yet)
     delta_h: Interval
-    p_none: Interval
-    p_persistent: Interval
-    p_transient: Interval
+    p_none: Interval | None
+    p_persistent: Interval | None
+    p_transient: Interval | None
     inference_compute: bool
+    tier_change: tuple[str, str] | None = None  # (tier before, tier after): different weights
+    d1: float = 0.0  # the change of posterior-mean h the hypotheses were weighed on
+
+    @property
+    def read(self) -> bool:
+        """Whether the three hypotheses were weighed (not a tier change, not same weights)."""
+        return not self.inference_compute and self.tier_change is None
 
     @property
     def resolved(self) -> bool:
-        return self.following is not None or self.inference_compute
+        return self.following is not None or not self.read
 
     @property
     def label(self) -> str:
         """The most probable reading, with how probable it is."""
         if self.inference_compute:
             return "inference compute (same weights)"
+        if self.tier_change is not None:
+            return f"tier change (different weights: {self.tier_change[0]} → {self.tier_change[1]})"
+        assert self.p_none is not None and self.p_persistent is not None and self.p_transient is not None
         options = {
             "no shift (noise)": self.p_none.mean,
             "persistent (pretraining-level)": self.p_persistent.mean,
@@ -78,7 +98,7 @@ class ShiftProbabilities:
     @property
     def entropy(self) -> float:
         """Uncertainty of the open question in bits (persistent vs transient when a shift is likely)."""
-        if self.inference_compute:
+        if self.p_none is None or self.p_persistent is None or self.p_transient is None:
             return 0.0
         p = np.array([self.p_none.mean, self.p_persistent.mean, self.p_transient.mean])
         p = p[p > 0]
@@ -117,44 +137,129 @@ def hypothesis_probabilities(d1: float, d2: float | None, noise: np.ndarray, tau
     return p / p.sum(axis=1, keepdims=True)
 
 
+UNTIERED = "untiered"  # how a release with no tier (a lab's unnamed main line) is named in a label
+
+
 def shift_probabilities(
     names: list[str],
     h_draws: np.ndarray,
     noise: np.ndarray,
     same_weights: AbstractSet[frozenset[str]] = frozenset(),
     tau: float = SHIFT_SCALE_PP,
+    tiers: Sequence[str | None] | None = None,
 ) -> list[ShiftProbabilities]:
-    """Every consecutive change of h in release order.
+    """Every change of h in release order, each tier read on its own.
 
     ``h_draws`` is draws × releases (posterior draws of each release's h, which
-    carry the trend's uncertainty into Δh); ``noise`` the residual-scale draws in pp.
-    Hypotheses are weighed at the posterior-mean h; a same-weights variant of
-    the later release is skipped when looking for the release that decides.
+    carry the trend's uncertainty into Δh); ``noise`` the residual-scale draws in
+    pp; ``tiers`` each release's tier (``None`` for all: one tier). For each
+    release after the first: a same-weights pair with the release before it is
+    inference compute; a different tier is a tier change, and the release is
+    then also read against the previous release of its own tier (if any). The
+    release that decides a shift is the next one of the same tier that is not
+    a same-weights variant of the later release. Hypotheses are weighed at the
+    posterior-mean h.
     """
+    n = len(names)
+    tier = list(tiers) if tiers is not None else [None] * n
     h = h_draws.mean(axis=0)
+
+    def same(i: int, j: int) -> bool:
+        return frozenset((names[i], names[j])) in same_weights
+
     out = []
-    for k in range(len(names) - 1):
-        a, b = names[k], names[k + 1]
-        delta = hdi(h_draws[:, k + 1] - h_draws[:, k])
-        tier = frozenset((a, b)) in same_weights
-        following = next((j for j in range(k + 2, len(names)) if frozenset((b, names[j])) not in same_weights), None)
-        d2 = None if following is None else float(h[following] - h[k + 1])
-        p = hypothesis_probabilities(float(h[k + 1] - h[k]), d2, noise, tau)
+    for k in range(1, n):
+        a = k - 1
+        if same(a, k):
+            out.append(_unread(names, h_draws, a, k, inference_compute=True))
+            continue
+        j: int | None = a
+        if tier[a] != tier[k]:
+            out.append(_unread(names, h_draws, a, k, tier_change=(tier[a] or UNTIERED, tier[k] or UNTIERED)))
+            j = next((i for i in range(a - 1, -1, -1) if tier[i] == tier[k]), None)
+            if j is None:
+                continue
+            if same(j, k):
+                out.append(_unread(names, h_draws, j, k, inference_compute=True))
+                continue
+        assert j is not None
+        following = next((m for m in range(k + 1, n) if tier[m] == tier[k] and not same(k, m)), None)
+        d1 = float(h[k] - h[j])
+        d2 = None if following is None else float(h[following] - h[k])
+        p = hypothesis_probabilities(d1, d2, noise, tau)
         out.append(
             ShiftProbabilities(
-                before=a,
-                after=b,
+                before=names[j],
+                after=names[k],
                 following=names[following] if following is not None else None,
-                delta_h=delta,
+                delta_h=hdi(h_draws[:, k] - h_draws[:, j]),
                 p_none=_prob_interval(p[:, 0]),
                 p_persistent=_prob_interval(p[:, 1]),
                 p_transient=_prob_interval(p[:, 2]),
-                inference_compute=tier,
+                inference_compute=False,
+                d1=d1,
             )
         )
     return out
 
 
+def _unread(
+    names: list[str],
+    h_draws: np.ndarray,
+    a: int,
+    b: int,
+    *,
+    inference_compute: bool = False,
+    tier_change: tuple[str, str] | None = None,
+) -> ShiftProbabilities:
+    """A change with no persistent/transient reading: same weights, or a change of tier."""
+    return ShiftProbabilities(
+        before=names[a],
+        after=names[b],
+        following=None,
+        delta_h=hdi(h_draws[:, b] - h_draws[:, a]),
+        p_none=None,
+        p_persistent=None,
+        p_transient=None,
+        inference_compute=inference_compute,
+        tier_change=tier_change,
+        d1=float(h_draws[:, b].mean() - h_draws[:, a].mean()),
+    )
+
+
 def _prob_interval(draws: np.ndarray) -> Interval:
     low, high = np.quantile(draws, [0.025, 0.975])
     return Interval(float(draws.mean()), float(low), float(high), 0.95, "eti")
+
+
+def _conditional_d2(d1: float, s2: float, t2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of d2 given d1 under each hypothesis (none, persistent, transient)."""
+    base = s2 * np.array([[2.0, -1.0], [-1.0, 2.0]])
+    covs = (base, base + t2 * np.array([[1.0, 0.0], [0.0, 0.0]]), base + t2 * np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    mean = np.array([c[0, 1] / c[0, 0] * d1 for c in covs])
+    var = np.array([c[1, 1] - c[0, 1] ** 2 / c[0, 0] for c in covs])
+    return mean, var
+
+
+def shift_information(d1: float, noise: float, tau: float = SHIFT_SCALE_PP, nodes: int = 80) -> float:
+    """Expected information (bits) the deciding release gives about an open shift's reading.
+
+    The mutual information I(H; d2 | d1) between the hypothesis H (no shift /
+    persistent / transient, weighted by P(H | d1)) and the next change
+    d2 = h_{k+2} − h_{k+1}, whose law under each hypothesis is the normal
+    conditional on d1 given by the covariances above:
+    Σ_H P(H | d1) · E_{d2 ~ H}[log2 p(d2 | H) − log2 Σ_H' P(H' | d1) p(d2 | H')],
+    each expectation by Gauss–Hermite quadrature (exact up to the quadrature).
+    """
+    p = hypothesis_probabilities(d1, None, np.array([noise]), tau)[0]
+    mean, var = _conditional_d2(d1, noise**2, tau**2)
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    total = 0.0
+    for h in np.flatnonzero(p > 1e-12):
+        d2 = mean[h] + np.sqrt(var[h]) * z
+        log_dens = -0.5 * (d2[None, :] - mean[:, None]) ** 2 / var[:, None] - 0.5 * np.log(2 * np.pi * var[:, None])
+        with np.errstate(divide="ignore"):
+            log_mix = np.logaddexp.reduce(np.log(p)[:, None] + log_dens, axis=0)
+        total += p[h] * float(w @ (log_dens[h] - log_mix))
+    return max(total / np.log(2), 0.0)

@@ -7,17 +7,29 @@ towards the old level) or *inference compute* (same weights at a different
 compute tier, e.g. GPT-5.4 std → xhigh). Here those labels are computed from
 the data, with a noise threshold (the fit's residual scale) below which a
 change is not called a shift at all.
+
+What to measure next is chosen by computation (:func:`next_measurements`):
+each candidate measurement is scored by the information it is expected to
+give about the lab's open questions (its coupling slope; an open shift's
+reading), and the one with the most bits is chosen.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+
+import numpy as np
+
+from phasewatch.models.dynamics import SHIFT_SCALE_PP, ShiftProbabilities, shift_information
 
 
 class ShiftKind(enum.StrEnum):
     INFERENCE_COMPUTE = "inference compute (same weights)"
+    TIER_CHANGE = "tier change (different weights)"
     WITHIN_NOISE = "within noise"
     PERSISTENT = "persistent (pretraining-level)"
     RECOVERED = "recovered within one release (post-training excursion)"
@@ -78,8 +90,10 @@ def classify_shifts(
 
 
 def last_weight_change(shifts: list[Shift]) -> Shift | None:
-    """The latest shift between different weights (inference-compute tiers skipped)."""
-    return next((s for s in reversed(shifts) if s.kind is not ShiftKind.INFERENCE_COMPUTE), None)
+    """The latest move of a lab's level (inference-compute pairs and tier changes skipped)."""
+    return next(
+        (s for s in reversed(shifts) if s.kind not in (ShiftKind.INFERENCE_COMPUTE, ShiftKind.TIER_CHANGE)), None
+    )
 
 
 def confidence(n_releases: int, shifts: list[Shift]) -> Confidence:
@@ -95,34 +109,102 @@ def confidence(n_releases: int, shifts: list[Shift]) -> Confidence:
     return Confidence.HIGH
 
 
-def next_measurement(
-    lab: str,
-    points: list[TrajectoryPoint],
-    shifts: list[Shift],
-    slope_hdi: tuple[float, float],
-    frontier_x: tuple[float, float],
-) -> str:
-    """The measurement that would teach the most about ``lab`` now.
+@dataclass(frozen=True)
+class Measurement:
+    """A candidate measurement and the information it is expected to give."""
 
-    In order: a lab seen once needs a second release; an unresolved shift is
-    decided by the next release; a wide slope interval narrows most with a
-    release far from the lab's mean x; otherwise the coupling is pinned down
-    and the next release is a test of it.
-    """
-    if len(points) <= 1:
-        return f"any second {lab} release with both scores: one release gives no trajectory and no lab slope of its own"
-    last = last_weight_change(shifts)
-    if last is not None and last.kind is ShiftKind.UNRESOLVED:
-        return (
-            f"the next {lab} release: it decides whether the shift {last.before} → {last.after} "
-            f"(Δh {last.delta_h:+.1f} pp) persists (pretraining) or recovers (post-training)"
+    what: str  # "an Anthropic release near x = 80.0"
+    question: str  # "slope" (the lab's coupling slope) or "shift" (an open shift's reading)
+    bits: float  # expected information about the question
+    before: float  # slope: the 95 % interval's width now; shift: the reading's entropy now (bits)
+    after: float  # slope: the width expected after it; shift: the entropy expected after it
+    figure: str  # the figure in words
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.figure}"
+
+
+@dataclass(frozen=True)
+class SlopeModel:
+    """A Gaussian linear model of a lab's releases on the fit's scale,
+    y = a + b·(x − x_ref) + ε, ε ~ N(0, sigma²), with the hierarchy's prior
+    a ~ N(·, prior_sd_intercept²), b ~ N(·, prior_sd_slope²)."""
+
+    xs: tuple[float, ...]
+    sigma: float
+    prior_sd_intercept: float
+    prior_sd_slope: float
+    x_ref: float = 0.0
+
+
+def slope_variance(model: SlopeModel, extra: Sequence[float] = ()) -> float:
+    """Posterior variance of the slope (closed form: it does not depend on the y's),
+    with the releases at ``model.xs`` and any ``extra`` ones."""
+    x = np.asarray([*model.xs, *extra], dtype=float) - model.x_ref
+    design = np.column_stack([np.ones_like(x), x])
+    precision = design.T @ design / model.sigma**2 + np.diag(
+        [1 / model.prior_sd_intercept**2, 1 / model.prior_sd_slope**2]
+    )
+    return float(np.linalg.inv(precision)[1, 1])
+
+
+def slope_measurements(
+    model: SlopeModel, width_now: float, candidates: Sequence[tuple[str, float]]
+) -> list[Measurement]:
+    """Each candidate (what, x on the fit's scale) scored by how much one more release
+    at that x narrows the slope: the interval scales with the posterior sd, so
+    the width expected after is ``width_now`` × sqrt(var_after / var_now), and the
+    information is ½·log2(var_now / var_after) bits (a Gaussian's entropy drop)."""
+    var_now = slope_variance(model)
+    out = []
+    for what, x in candidates:
+        var_after = slope_variance(model, (x,))
+        after = width_now * math.sqrt(var_after / var_now)
+        out.append(
+            Measurement(
+                what,
+                "slope",
+                0.5 * math.log2(var_now / var_after),
+                width_now,
+                after,
+                f"expected to narrow the slope's 95 % interval from {width_now:.2f} to {after:.2f}",
+            )
         )
-    width = slope_hdi[1] - slope_hdi[0]
-    if width > 0.5:
-        mean_x = sum(p.x for p in points) / len(points)
-        far = frontier_x[0] if abs(frontier_x[0] - mean_x) > abs(frontier_x[1] - mean_x) else frontier_x[1]
-        return (
-            f"a new release of {lab} scored far from its mean x ({mean_x:.1f}), e.g. near {far:.1f}: "
-            f"its slope interval is {width:.2f} wide"
+    return out
+
+
+def shift_measurements(
+    lab: str,
+    shifts: Sequence[ShiftProbabilities],
+    noise: float,
+    tau: float = SHIFT_SCALE_PP,
+    tiers: Mapping[str, str | None] | None = None,
+) -> list[Measurement]:
+    """For each open shift (read, not yet decided), the next release of that tier
+    (named from ``tiers`` when known), scored by the expected information (bits) it
+    gives about the shift's reading (:func:`phasewatch.models.dynamics.shift_information`)."""
+    out = []
+    for shift in shifts:
+        if not shift.read or shift.following is not None:
+            continue
+        bits = shift_information(shift.d1, noise, tau)
+        out.append(
+            Measurement(
+                f"the next {tier + ' ' if (tier := (tiers or {}).get(shift.after)) else ''}release of {lab} "
+                f"(after {shift.after})",
+                "shift",
+                bits,
+                shift.entropy,
+                max(shift.entropy - bits, 0.0),
+                f"expected to give {bits:.2f} bits about whether {shift.before} → {shift.after} "
+                f"(Δh {shift.d1:+.1f} pp) is no shift, persistent or transient "
+                f"({shift.entropy:.2f} bits uncertain now)",
+            )
         )
-    return f"the next {lab} release against its predictive interval: the lab's coupling is pinned down (slope interval {width:.2f} wide)"
+    return out
+
+
+def next_measurements(candidates: Sequence[Measurement]) -> list[Measurement]:
+    """The candidates by expected information, most first (the first is the choice;
+    ties keep the given order)."""
+    return sorted(candidates, key=lambda m: -m.bits)

@@ -9,20 +9,25 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from phasewatch.models.coupling import Posterior, from_link
+from phasewatch.models.coupling import Posterior, from_link, to_link
 from phasewatch.models.dynamics import ShiftProbabilities, shift_probabilities
 from phasewatch.models.intervals import Interval
 from phasewatch.models.trajectory import (
+    Measurement,
     Shift,
     ShiftKind,
+    SlopeModel,
     TrajectoryPoint,
     confidence,
-    next_measurement,
+    next_measurements,
+    shift_measurements,
+    slope_measurements,
 )
 from phasewatch.registry.catalog import Catalog
+from phasewatch.registry.dates import format_partial_date
 from phasewatch.registry.errors import NotFoundError
 from phasewatch.registry.fits import get_fit, summary_of
-from phasewatch.registry.schema import Model
+from phasewatch.registry.schema import Benchmark, Lab, Model, Observation
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,12 @@ class ShiftView:
     delta_h: float
     kind: str  # the most probable reading, with its probability
     delta_h_hdi: Interval
-    p_none: Interval
-    p_persistent: Interval
-    p_transient: Interval
+    p_none: Interval | None  # None: not read (same weights, or a tier change)
+    p_persistent: Interval | None
+    p_transient: Interval | None
     decided_by: str | None  # the release that decides persistent vs transient
     inference_compute: bool  # a same-weights tier change: known from the registry, not inferred
+    tier_change: tuple[str, str] | None = None  # (tier before, tier after): different weights, not read
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,9 @@ class LabPhilosophy:
     shifts: list[ShiftView]
     noise_pp: float
     confidence: str
-    next_measurement: str
+    next_measurement: str  # the chosen measurement with its figure
+    measurements: list[Measurement]  # every candidate, most expected information first
+    tiers: dict[str, str | None]  # each release's tier (None: the lab's untiered line)
 
 
 def _direction(mean_h: float) -> str:
@@ -65,6 +73,33 @@ def _direction(mean_h: float) -> str:
     if mean_h < -5:
         return "coding-rich (mean h < -5 pp)"
     return "balanced (|mean h| <= 5 pp)"
+
+
+def _tiers(session: Session, names: list[str]) -> dict[str, str | None]:
+    return {name: tier for name, tier in session.execute(select(Model.name, Model.tier).where(Model.name.in_(names)))}
+
+
+def _one_score_releases(
+    session: Session, lab: str, x: str, y: str, as_of: dt.date | None
+) -> list[tuple[str, str, float | None]]:
+    """The lab's releases (by ``as_of``) holding one of the two benchmarks:
+    (name, the missing benchmark, x when it is the x score that is held)."""
+    rows = session.execute(
+        select(Model.id, Model.name, Model.release_date, Model.release_date_precision, Benchmark.key, Observation.value)
+        .join(Observation, Observation.model_id == Model.id)
+        .join(Benchmark, Benchmark.id == Observation.benchmark_id)
+        .join(Lab, Lab.id == Model.lab_id)
+        .where(Lab.name == lab, Benchmark.key.in_((x, y)), Observation.retracted_on.is_(None))
+        .order_by(Observation.created_at, Observation.id)
+    )
+    held: dict[int, tuple[str, dict[str, float]]] = {}
+    for model_id, name, day, precision, key, value in rows:
+        if as_of is not None and day is not None and day > as_of:
+            continue
+        held.setdefault(model_id, (f"{name} ({format_partial_date(day, precision) or 'undated'})", {}))[1][key] = value
+    return sorted(
+        (label, y if x in values else x, values.get(x)) for label, values in held.values() if len(values) == 1
+    )
 
 
 def _same_weight_pairs(session: Session) -> set[frozenset[str]]:
@@ -108,9 +143,20 @@ def lab_philosophy(
     mean_h = hdi(h_draws.mean(axis=1))
     noise_draws = _noise_pp(posterior)
     noise = float(noise_draws.mean())
-    probabilities = shift_probabilities([p.name for p in points], h_draws, noise_draws, _same_weight_pairs(session))
+    tiers = _tiers(session, [p.name for p in points])
+    probabilities = shift_probabilities(
+        [p.name for p in points],
+        h_draws,
+        noise_draws,
+        _same_weight_pairs(session),
+        tiers=[tiers.get(p.name) for p in points],
+    )
     shifts = [Shift(p.before, p.after, p.delta_h.mean, _kind(p)) for p in probabilities]
     xs = [m.x for m in summary.models]
+    measurements = _measurements(
+        session, name, fit.x_benchmark, fit.y_benchmark, as_of, posterior, points, slope, (min(xs), max(xs)), fit.seed
+    )
+    measurements = next_measurements([*measurements, *shift_measurements(name, probabilities, noise, tiers=tiers)])
     return LabPhilosophy(
         lab=name,
         fit_id=fit_id_used,
@@ -135,13 +181,57 @@ def lab_philosophy(
                 p.p_transient,
                 p.following,
                 p.inference_compute,
+                p.tier_change,
             )
             for p in probabilities
         ],
         noise_pp=noise,
         confidence=str(confidence(len(points), shifts)),
-        next_measurement=next_measurement(name, points, shifts, (slope.low, slope.high), (min(xs), max(xs))),
+        next_measurement=str(measurements[0]),
+        measurements=measurements,
+        tiers={p.name: tiers.get(p.name) for p in points},
     )
+
+
+def _measurements(
+    session: Session,
+    lab: str,
+    x_key: str,
+    y_key: str,
+    as_of: dt.date | None,
+    posterior: Posterior,
+    points: list[TrajectoryPoint],
+    slope: Interval,
+    frontier_x: tuple[float, float],
+    seed: int,
+) -> list[Measurement]:
+    """The slope candidates: a next release at the lab's mean x and at the frontier's
+    low and high x, and each of the lab's one-score releases' missing score
+    (at its x when held; at the lab's mean x when the x score is the missing one).
+    The Gaussian model uses the fit's scale: its residual sd and the hierarchy's
+    spread of lab intercepts and slopes as the prior (a Student-t fit, read as Gaussian)."""
+    a, b, _ = posterior.lab_effects(None, np.random.default_rng(seed))
+
+    def link(x: float) -> float:
+        return float(to_link(float(np.clip(x, 0.01, 99.99)) if posterior.link == "logit" else x, posterior.link))
+
+    model = SlopeModel(
+        tuple(link(p.x) for p in points),
+        float(posterior.sigma.mean()),
+        float(a.std()),
+        float(b.std()),
+        posterior.x_ref,
+    )
+    mean_x = sum(p.x for p in points) / len(points)
+    candidates = [
+        (f"the next {lab} release near its mean x = {mean_x:.1f}", link(mean_x)),
+        (f"a new {lab} release near the frontier's low x = {frontier_x[0]:.1f}", link(frontier_x[0])),
+        (f"a new {lab} release near the frontier's high x = {frontier_x[1]:.1f}", link(frontier_x[1])),
+    ]
+    for release, missing, x in _one_score_releases(session, lab, x_key, y_key, as_of):
+        where = f"x = {x:.1f}" if x is not None else f"x unknown, taken at the lab's mean {mean_x:.1f}"
+        candidates.append((f"the missing {missing} score of {release} ({where})", link(x if x is not None else mean_x)))
+    return slope_measurements(model, slope.high - slope.low, candidates)
 
 
 def _noise_pp(posterior: Posterior) -> np.ndarray:
@@ -158,6 +248,9 @@ def _kind(p: ShiftProbabilities) -> ShiftKind:
     """The most probable reading as a trajectory kind (for confidence and the next measurement)."""
     if p.inference_compute:
         return ShiftKind.INFERENCE_COMPUTE
+    if p.tier_change is not None:
+        return ShiftKind.TIER_CHANGE
+    assert p.p_none is not None and p.p_persistent is not None and p.p_transient is not None
     if not p.resolved:
         return (
             ShiftKind.UNRESOLVED if p.p_persistent.mean + p.p_transient.mean > p.p_none.mean else ShiftKind.WITHIN_NOISE

@@ -68,6 +68,7 @@ class ReleaseRequest:
     variant_of: str | None = None
     same_weights_as: str | None = None
     family: str | None = None
+    tier: str | None = None  # the lab's product tier; a same-weights release inherits its base's
     kind: str = ModelKind.FRONTIER.value
     allow_small_scores: bool = False
     distinct: bool = False  # the user states it is not a duplicate of a look-alike
@@ -369,6 +370,7 @@ def add_release(session: Session, request: ReleaseRequest, *, today: dt.date) ->
         params_active_b=checked.params_active_b,
         variant_of=tier_of,
         family=request.family,
+        tier=request.tier or (tier_of.tier if tier_of is not None else None),
     )
     for benchmark, value, score, reporter in checked_scores:
         catalog.add_observation(
@@ -479,6 +481,7 @@ class Correction:
     hf_revision: str | None = None
     params_total_b: float | None = None
     params_active_b: float | None = None
+    tier: str | None = None
     scores: tuple[ScoreInput, ...] = ()
     reason: str | None = None
     source_url: str | None = None
@@ -529,6 +532,7 @@ def correct_release(session: Session, model_name: str, correction: Correction, *
         ("open_weight", correction.open_weight),
         ("hf_repo", correction.hf_repo),
         ("hf_revision", correction.hf_revision),
+        ("tier", correction.tier),
         ("params_total_b", check_params_b(correction.params_total_b, "--params-total-b")),
         ("params_active_b", check_params_b(correction.params_active_b, "--params-active-b")),
     ):

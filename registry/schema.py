@@ -97,6 +97,9 @@ class Model(Base):
     name: Mapped[str] = mapped_column(String(200))
     lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"), index=True)
     family: Mapped[str | None] = mapped_column(String(100))
+    # The lab's product tier (Opus, Sonnet, Haiku, Pro, Flash, mini): a tier change
+    # is a change of weights, read apart from a lab's moves (docs/coupling.md).
+    tier: Mapped[str | None] = mapped_column(String(50))
     kind: Mapped[str] = mapped_column(String(16), default=ModelKind.FRONTIER)
     release_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     release_date_precision: Mapped[str | None] = mapped_column(String(8))

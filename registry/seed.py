@@ -19,6 +19,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from sqlalchemy import select
+
 from phasewatch.registry.catalog import Catalog, Counts
 from phasewatch.registry.dates import format_partial_date, parse_partial_date
 from phasewatch.registry.schema import Model, ModelKind, Panel, ReportedBy
@@ -176,6 +178,7 @@ def seed(catalog: Catalog) -> Counts:
     load_vocabulary(catalog)
     load_sourced_frontier(catalog)
     load_paper_frontier(catalog)
+    load_tiers(catalog)
     load_base_families(catalog)
     load_paper_base(catalog)
     catalog.session.flush()
@@ -340,6 +343,18 @@ def load_paper_frontier(catalog: Catalog) -> None:
     for entry in _read_json("sources", "cape-scaling", "post_cutoff_april2026.json")["models"]:
         model = _paper_model(catalog, entry["name"], entry["lab"], entry.get("date"), post)
         _add_paper_pair(catalog, panel, model, entry, post, subset=None)
+
+
+def load_tiers(catalog: Catalog) -> None:
+    """Each bundled model's product tier (vocabulary/model_tiers.csv, the lab's own
+    naming); a same-weights variant takes its base's. A tier already set is kept."""
+    for row in _read_csv("vocabulary", "model_tiers.csv"):
+        model = catalog.find_model(row["model"])
+        if model is not None and model.tier is None:
+            model.tier = row["tier"]
+    for model in catalog.session.scalars(select(Model).where(Model.variant_of_id.is_not(None), Model.tier.is_(None))):
+        if model.variant_of is not None and model.variant_of.tier is not None:
+            model.tier = model.variant_of.tier
 
 
 def _add_paper_pair(catalog: Catalog, panel: Panel, model: Model, entry: dict, source: str, subset: str | None) -> None:

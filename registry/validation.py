@@ -32,6 +32,7 @@ class Limit:
 
 NAME = Limit("a lab, model or alias name", 200)
 FAMILY = Limit("a model family", 100)
+TIER = Limit("a model tier (the lab's product naming: Opus, Sonnet, Haiku, Pro, Flash, mini)", 50)
 KEY = Limit("a benchmark key or category", 64)
 PREDICTION_KEY = Limit("a prediction key", 100)
 PANEL = Limit("a panel name", 100)
@@ -42,7 +43,20 @@ TITLE = Limit("a benchmark name, version or prediction title", 200)
 URL = Limit("a URL", 2_000)
 TEXT = Limit("free text (a setting, reason, description, note or statement)", 10_000, multiline=True)
 
-LIMITS: tuple[Limit, ...] = (NAME, FAMILY, KEY, PREDICTION_KEY, PANEL, HF_REPO, REVISION, HUB_ORG, TITLE, URL, TEXT)
+LIMITS: tuple[Limit, ...] = (
+    NAME,
+    FAMILY,
+    TIER,
+    KEY,
+    PREDICTION_KEY,
+    PANEL,
+    HF_REPO,
+    REVISION,
+    HUB_ORG,
+    TITLE,
+    URL,
+    TEXT,
+)
 
 # C0 controls (ESC among them), DEL and C1 controls: a name holding them can clear a
 # terminal or recolour a table when listed. Free text may keep newlines and tabs.
@@ -121,6 +135,7 @@ COLUMNS: dict[tuple[str, str], Limit] = {
     ("model_names", "name"): NAME,
     ("model_names", "name_key"): NAME,
     ("models", "family"): FAMILY,
+    ("models", "tier"): TIER,
     ("models", "hf_repo"): HF_REPO,
     ("models", "hf_revision"): REVISION,
     ("models", "notes"): TEXT,

@@ -105,16 +105,12 @@ CLI_REGISTRY_NAMES: dict[str, set[str]] = {
     "releases": {"ReleaseRequest", "Correction", "parse_score", "scores_with_provenance"},
     "predictions": {"DEFAULT_PANELS"},
     "fits": {"StoredFit", "typed_result"},  # a just-stored fit as the typed record it renders (no database)
+    "queries": {"as_dict"},  # records to JSON
+    "philosophy": {"MIN_RELEASES_TO_RANK"},  # the rule a footnote states
 }
-# cli/common.py opens the engine each command hands its service (registry_engine), and keeps
-# registry_session for cli/labs.py until that moves.
+# cli/common.py opens the engine each command hands its service (registry_engine).
 CLI_COMMON = "cli/common.py"
-CLI_COMMON_NAMES = {"db": {"open_registry", "transaction"}}
-# Modules other helpers own on their own branches while this guard lands; the lead moves them
-# onto services at merge, then deletes their line here (and registry_session from cli/common.py).
-CLI_NOT_YET_ON_SERVICES = {
-    "cli/labs.py": "owned by the labs/philosophy helper (issue #11 item 2): still opens registry_session",
-}
+CLI_COMMON_NAMES = {"db": {"open_registry"}}
 # What opening a session or a transaction looks like in a command.
 SESSION_CALLS = {
     "registry_session",
@@ -188,8 +184,7 @@ def test_cli_commands_call_services_not_the_registry() -> None:
     wrong = []
     for path in _modules("cli"):
         where = str(path.relative_to(ROOT))
-        if where not in CLI_NOT_YET_ON_SERVICES:
-            wrong += cli_violations(path.read_text(encoding="utf-8"), where)
+        wrong += cli_violations(path.read_text(encoding="utf-8"), where)
     assert not wrong, wrong
 
 
@@ -211,13 +206,6 @@ def test_the_cli_guard_catches_a_command_that_opens_a_session() -> None:
     assert cli_violations(parse_only, "cli/example.py") == []
 
 
-def test_only_the_exempt_modules_still_use_registry_session() -> None:
-    """registry_session stays in cli/common.py only while a module not yet on services uses it."""
-    users = sorted(
-        str(path.relative_to(ROOT))
-        for path in _modules("cli")
-        if str(path.relative_to(ROOT)) != CLI_COMMON and "registry_session" in path.read_text(encoding="utf-8")
-    )
-    assert set(users) <= set(CLI_NOT_YET_ON_SERVICES), users
-    defined = "def registry_session" in (ROOT / CLI_COMMON).read_text(encoding="utf-8")
-    assert defined == bool(users), "delete registry_session from cli/common.py once nothing uses it"
+def test_no_command_helper_opens_a_session() -> None:
+    """Every command is on a service: cli/common.py offers the engine, never a session."""
+    assert "def registry_session" not in (ROOT / CLI_COMMON).read_text(encoding="utf-8")
