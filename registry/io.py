@@ -28,7 +28,7 @@ from phasewatch.registry.dates import format_partial_date, parse_past_date
 from phasewatch.registry.errors import ConflictError, InvalidInputError, PhasewatchError
 from phasewatch.registry.names import name_key
 from phasewatch.registry.schema import Benchmark, Model, ModelKind, ModelName, Observation, PanelObservation
-from phasewatch.registry.validation import FAMILY, NAME, REVISION, TEXT, URL, Limit, check_text
+from phasewatch.registry.validation import FAMILY, NAME, REVISION, TEXT, TIER, URL, Limit, check_text
 
 FORMAT = "phasewatch-observations/1"
 COLUMNS = (
@@ -43,6 +43,7 @@ COLUMNS = (
     "params_total_b",
     "params_active_b",
     "variant_of",
+    "tier",
     "benchmark",
     "value",
     "stderr",
@@ -101,6 +102,7 @@ def _row(o: Observation) -> dict[str, Any]:
         "params_total_b": m.params_total_b,
         "params_active_b": m.params_active_b,
         "variant_of": m.variant_of.name if m.variant_of else None,
+        "tier": m.tier,
         "benchmark": o.benchmark.key,
         "value": o.value,
         "stderr": o.stderr,
@@ -603,6 +605,7 @@ class _Importer:
             "hf_revision": _text(raw, "hf_revision"),
             "params_total_b": _number(raw, "params_total_b"),
             "params_active_b": _number(raw, "params_active_b"),
+            "tier": _text(raw, "tier"),
         }
         for label in ("params_total_b", "params_active_b"):
             value = fields[label]
@@ -635,6 +638,7 @@ TEXT_LIMITS: dict[str, Limit] = {
     "model": NAME,
     "lab": NAME,
     "family": FAMILY,
+    "tier": TIER,
     "hf_revision": REVISION,
     "source_url": URL,
     "setting": TEXT,

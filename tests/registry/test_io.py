@@ -68,6 +68,7 @@ def test_export_round_trips_through_import(
     path = tmp_path / f"export.{fmt}"
     path.write_text(exported)
 
+    assert any(row.get("tier") for row in read_rows(path))  # the bundled tiers travel with their models
     before = table_counts(engine)  # into the registry it came from: nothing changes
     with transaction(engine) as session:
         result = import_rows(session, read_rows(path), today=TODAY)
