@@ -98,7 +98,12 @@ def test_every_flush_obeys_the_contract(engine: Engine) -> None:
 
 def test_downgrade_plan_names_what_it_drops(engine: Engine) -> None:
     assert downgrade_plan(engine, HEAD_REVISION) == []
-    dropped = {"coupling_matrix_fits", "nc_results", "fits.posterior_tree", "models.tier"}  # 0009's indexes drop no data
+    dropped = {
+        "coupling_matrix_fits",
+        "nc_results",
+        "fits.posterior_tree",
+        "models.tier",
+    }  # 0009's indexes drop no data
     assert set(downgrade_plan(engine, "0008")) == dropped
     plan = downgrade_plan(engine, "0007")
     assert {"hub_repos", "lab_hub_orgs", "steering_jobs.not_before"} <= set(plan)
