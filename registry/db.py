@@ -241,6 +241,12 @@ def _migrate(engine: Engine, direction: str, revision: str) -> tuple[str | None,
             getattr(command, direction)(config, revision)
     except (CommandError, RevisionError) as exc:
         raise DatabaseError(f"cannot {direction} to {revision!r}: {exc}", _revisions_hint()) from None
+    except SADatabaseError as exc:  # a migration step the data refuses (e.g. a foreign key on a drop)
+        raise DatabaseError(
+            f"{direction} to {revision!r} failed: {_first_line(exc)}; the schema is now at "
+            f"{current_revision(engine) or 'base'} (it was {before or 'base'})",
+            "run `phasewatch db upgrade` to return to the newest revision, or restore the database from a backup",
+        ) from None
     return before, current_revision(engine)
 
 

@@ -137,3 +137,24 @@ def test_interrupted_init_is_named_and_finished_by_the_next_init(
     assert code == 0, out
     code, out = _cli("models", "list", "--lab", "DeepSeek", "--json")
     assert code == 0 and "DeepSeek-V3" in out
+
+
+def test_a_downgrade_the_data_refuses_is_one_line_and_all_or_nothing(
+    db_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`db downgrade base --yes` on a loaded registry either drops everything or, where a
+    migration step fails on the data (SQLite's foreign keys on a drop), says so in one line
+    and leaves every table as it was."""
+    from tests.helpers import table_counts
+
+    monkeypatch.setenv("PHASEWATCH_DATABASE_URL", db_url)
+    engine = make_engine(db_url)
+    before = table_counts(engine)
+    code, out = _cli("db", "downgrade", "base", "--yes")
+    if code == 0:
+        assert db.current_revision(engine) is None
+    else:
+        assert code == 2 and out.count("\n") == 1 and out.startswith("error:") and "Traceback" not in out, out
+        assert "failed" in out and "phasewatch db upgrade" in out
+        assert table_counts(engine) == before
+    engine.dispose()
