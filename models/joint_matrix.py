@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -307,15 +308,13 @@ class JointMatrixSampler:
     def __init__(self, data: MatrixData, priors: MatrixPriors = MatrixPriors()) -> None:
         self.data, self.priors = data, priors
         self.model = build_model(data, priors)
-        self._compiled: object | None = None
 
-    @property
-    def compiled(self):
-        if self._compiled is None:
-            import nutpie
+    @cached_property
+    def compiled(self) -> Any:
+        """The nutpie-compiled model, built on first use."""
+        import nutpie
 
-            self._compiled = nutpie.compile_pymc_model(self.model)
-        return self._compiled
+        return nutpie.compile_pymc_model(self.model)
 
     def fit(self, settings: SamplerSettings = JOINT_SETTINGS, clock: Callable[[], float] | None = None) -> JointMatrix:
         """Sample and summarise; ``clock`` (e.g. ``time.perf_counter``) times the compile (first
