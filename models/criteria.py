@@ -39,6 +39,7 @@ Models with the same weights (``group``) count once in every metric.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 import operator
 from collections import Counter
@@ -252,27 +253,35 @@ def windowed(window: Window, context: Context) -> tuple[list[Release], dict[str,
 
 def figure_of(release: Release, key: str) -> Figure | None:
     """The figure behind ``release.scores[key]`` (the first admitted one with that value)."""
-    return next((f for f in release.figures.get(key, ()) if f.value == release.scores.get(key)), None)
+    figures = release.figures.get(key, ())
+    score = release.scores.get(key)
+    if figures and figures[0].value == score:  # the preferred figure: nearly always
+        return figures[0]
+    return next((f for f in figures if f.value == score), None)
 
 
 def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Release], dict[str, str]]:
     """One release per same-weights group among those holding all ``keys``: the member
     with the highest score on ``keys[0]`` (ties: the earliest name)."""
-    holding = [r for r in releases if all(k in r.scores for k in keys)]
+    wanted = set(keys)
+    holding = [r for r in releases if r.scores.keys() >= wanted]
     first = keys[0]
-    size = Counter(r.weights for r in holding)
+    weights = [r.group or r.name for r in holding]
+    size = Counter(weights)
     best: dict[str, Release] = {}
-    for release in holding:
-        if size[release.weights] > 1:
-            held = best.get(release.weights)
+    for release, group in zip(holding, weights, strict=True):
+        if size[group] > 1:
+            held = best.get(group)
             if held is None or (-release.scores[first], release.name) < (-held.scores[first], held.name):
-                best[release.weights] = release
+                best[group] = release
+    if not best:  # no two releases share weights
+        return holding, {}
     dropped = {
-        r.name: f"same weights as {best[r.weights].name} (counted once)"
-        for r in holding
-        if size[r.weights] > 1 and best[r.weights] is not r
+        r.name: f"same weights as {best[group].name} (counted once)"
+        for r, group in zip(holding, weights, strict=True)
+        if size[group] > 1 and best[group] is not r
     }
-    return [r for r in holding if size[r.weights] == 1 or best[r.weights] is r], dropped
+    return [r for r, group in zip(holding, weights, strict=True) if size[group] == 1 or best[group] is r], dropped
 
 
 # --- the measures ---------------------------------------------------------------------------------
@@ -280,10 +289,8 @@ def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Rel
 
 def top_k_spread(releases: list[Release], benchmark: str, k: int) -> tuple[float | None, dict[str, Any]]:
     """Max minus min of the k highest scores (ties broken by name, for a stable list)."""
-    scored = sorted(
-        ((r.scores[benchmark], r.name) for r in releases if benchmark in r.scores), key=lambda t: (-t[0], t[1])
-    )
-    top = scored[:k]
+    scored = [(r.scores[benchmark], r.name) for r in releases if benchmark in r.scores]
+    top = heapq.nsmallest(k, scored, key=lambda t: (-t[0], t[1]))  # = sorted(...)[:k]
     detail: dict[str, Any] = {"models": [[name, value] for value, name in top], "n_available": len(scored)}
     if len(top) < k:
         return None, {**detail, "note": f"only {len(scored)} models have {benchmark}"}
@@ -455,11 +462,16 @@ class Metric:
                 if (f := figure_of(r, k)) is not None:
                     observations.add(f.observation_id)
                     mix[f.reported_by] = mix.get(f.reported_by, 0) + 1
-        relevant = {
-            r.name: excluded[r.name]
-            for r in scope.context.releases
-            if r.name in excluded and all(k in r.scores for k in keys)
-        }
+        wanted = set(keys)
+        relevant = (
+            {
+                r.name: excluded[r.name]
+                for r in scope.context.releases
+                if r.name in excluded and r.scores.keys() >= wanted
+            }
+            if excluded
+            else {}
+        )
         out = Measured(value, detail, {**relevant, **same}, dict(sorted(mix.items())), frozenset(observations))
         memo[(scope.window, self)] = out
         return out

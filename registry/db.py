@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, make_url, select, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.orm import Session
@@ -179,6 +179,43 @@ def transaction(engine: Engine) -> Iterator[Session]:
                 "queries still work; to write, make the file and its folder writable or copy it elsewhere",
             ) from None
         raise
+
+
+WRITE_LOCK_KEY = 0x70687277  # PostgreSQL advisory lock serialising release logging and sealing ("phrw")
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A transaction whose reads all see one snapshot, without taking a write lock.
+
+    On SQLite a plain ``BEGIN`` (the driver otherwise reads statement by statement, each
+    seeing whatever was last committed); on PostgreSQL ``REPEATABLE READ``.
+    """
+    with transaction(engine) as session:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            session.execute(text("BEGIN"))
+        elif dialect == "postgresql":
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        yield session
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Session]:
+    """A transaction that holds the write lock from its first statement.
+
+    On SQLite it begins with ``BEGIN IMMEDIATE`` (waiting up to the busy timeout for
+    the lock), so what it reads is what it writes against; on PostgreSQL an advisory
+    transaction lock serialises release logging and sealing the same way. Keep what
+    runs inside short.
+    """
+    with transaction(engine) as session:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))
+        elif dialect == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
+        yield session
 
 
 # --- migrations ---------------------------------------------------------------

@@ -17,12 +17,12 @@ import itertools
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from phasewatch.models.criteria import (
 )
 from phasewatch.models.saturation import PAIRS, BenchmarkSaturation, PairRatio, saturation_report
 from phasewatch.registry.catalog import Catalog
+from phasewatch.registry.changes import ChangeState, carry_verified, change_state
 from phasewatch.registry.dates import period_end
 from phasewatch.registry.errors import (
     ConflictError,
@@ -64,6 +65,7 @@ APPEND_RETRIES = 20
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_quote = json.encoder.encode_basestring  # how _CANONICAL writes a string (C-accelerated)
 
 
 def canonical(obj: Any) -> str:
@@ -305,24 +307,46 @@ def add_predictions(
 
 
 def observation_fingerprint(o: Any) -> str:
-    """SHA-256 of everything a figure's meaning rests on."""
-    parts = [
-        o.model_id,
-        o.benchmark_id,
-        repr(float(o.value)),
-        None if o.stderr is None else repr(float(o.stderr)),
-        o.setting,
-        o.source_url,
-        o.reported_by,
-        o.retrieved_on.isoformat() if o.retrieved_on else None,
-    ]
-    return hashlib.sha256(canonical(parts).encode()).hexdigest()
+    """SHA-256 of everything a figure's meaning rests on: the canonical JSON of
+    ``[model_id, benchmark_id, repr(value), repr(stderr) | null, setting, source_url,
+    reported_by, retrieved_on | null]``."""
+    return _fingerprint(
+        o.model_id, o.benchmark_id, o.value, o.stderr, o.setting, o.source_url, o.reported_by, o.retrieved_on
+    )
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def _fingerprint(
+    model_id: int,
+    benchmark_id: int,
+    value: float,
+    stderr: float | None,
+    setting: str | None,
+    source_url: str | None,
+    reported_by: str | None,
+    retrieved_on: dt.date | None,
+) -> str:
+    """:func:`observation_fingerprint` from the columns: the canonical JSON written out
+    directly (one C string escape per text field; a sealed grading re-fingerprints tens
+    of thousands of observations each time it is verified). Equal to
+    ``sha256(canonical(parts))``; ``tests/registry/test_prediction_integrity.py`` checks it."""
+    error = "null" if stderr is None else f'"{float(stderr)!r}"'
+    known = "null" if retrieved_on is None else f'"{retrieved_on.isoformat()}"'
+    text = (
+        f'[{int(model_id)},{int(benchmark_id)},"{float(value)!r}",{error},'
+        f"{_json_text(setting)},{_json_text(source_url)},{_json_text(reported_by)},{known}]"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def fingerprints(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    """:func:`observation_fingerprint` of each existing observation in ``ids`` (read as
-    plain rows, in chunks: a grading at scale seals tens of thousands)."""
-    wanted = sorted(set(ids))
+    """:func:`observation_fingerprint` of each existing observation in ``ids``, read as
+    plain rows in chunks; the ids are written into the SQL as integer literals (binding
+    5,000 parameters per chunk costs more than reading the rows)."""
+    wanted = sorted({int(i) for i in ids})
     columns = (
         Observation.id,
         Observation.model_id,
@@ -337,9 +361,10 @@ def fingerprints(session: Session, ids: Iterable[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     connection = session.connection()
     for start in range(0, len(wanted), 5000):
-        chunk = wanted[start : start + 5000]
-        for row in connection.execute(select(*columns).where(Observation.id.in_(chunk))):
-            out[row.id] = observation_fingerprint(row)
+        listed = ",".join(map(str, wanted[start : start + 5000]))
+        query = select(*columns).where(text(f"{Observation.__tablename__}.id IN ({listed})"))
+        for row_id, *fields in connection.execute(query):
+            out[row_id] = _fingerprint(*fields)
     return out
 
 
@@ -544,6 +569,17 @@ def require_intact(session: Session) -> ChainCheck:
     return check
 
 
+def intact_since(session: Session, state: ChangeState | None = None) -> int | None:
+    """Refuse to grade on a broken log, verifying everything again only when the registry
+    changed since the logs were last known intact (docs/predictions.md, "The seal");
+    the change count they are known intact at (``None``: a registry without the count)."""
+    state = state if state is not None else change_state(session)
+    if state is not None and state.verified:
+        return state.count
+    require_intact(session)
+    return None if state is None else state.count
+
+
 def checkpoint_of(session: Session, today: dt.date) -> dict[str, Any]:
     """A dated checkpoint to publish: the combined head and every row's hash."""
     check = require_intact(session)
@@ -573,6 +609,8 @@ def snapshot(
     day: dt.date,
     benchmarks: Iterable[str] | None = None,
     labs: Iterable[str] = (),
+    *,
+    models: Iterable[int] | None = None,
 ) -> list[Release]:
     """Frontier models with their figures per benchmark, as the registry knew them on ``day``.
 
@@ -585,8 +623,11 @@ def snapshot(
     With ``benchmarks`` (what the criteria read), only figures on those are fetched,
     and a model without one is listed (scoreless, for release windows) only if its lab
     is in ``labs``; every metric then sees exactly what it would on the whole registry.
+    With ``models`` (ids), only those models' releases: each model's release is read from
+    its own rows, so the snapshot is the union of its models' parts (:func:`with_models`).
     """
     keys = None if benchmarks is None else sorted(set(benchmarks))
+    only = None if models is None else sorted(set(models))
     window_labs = set(labs)
     catalog = Catalog(session)
     rank = {catalog.panel(name).id: i for i, name in enumerate(panels)}
@@ -597,6 +638,10 @@ def snapshot(
             member_query.join(Observation, Observation.id == PanelObservation.observation_id)
             .join(Benchmark, Benchmark.id == Observation.benchmark_id)
             .where(Benchmark.key.in_(keys))
+        )
+    if only is not None:
+        member_query = member_query.where(
+            PanelObservation.observation_id.in_(select(Observation.id).where(Observation.model_id.in_(only)))
         )
     connection = session.connection()  # Core rows: no ORM processing per row
     for observation_id, panel_id in connection.execute(member_query):
@@ -617,34 +662,44 @@ def snapshot(
     )
     if keys is not None:
         query = query.where(Benchmark.key.in_(keys))
+    if only is not None:
+        query = query.where(Observation.model_id.in_(only))
     lowest = len(panels)
-    found: dict[tuple[int, str], list[tuple[tuple[int, dt.date, int], Figure]]] = {}
+    priority: dict[int, int] = {}  # the best-ranked listed panel of each panel member
+    held: dict[int, dict[str, Any]] = {}  # model -> benchmark -> its Figure, or a list of them
     for obs_id, model_id, key, value, retrieved, created, reported_by in connection.execute(query).all():
         known = retrieved or created.date()
         if known > day:
             continue
-        in_panels = memberships.get(obs_id)
-        if in_panels:
-            ranks = [rank[p] for p in in_panels if p in rank]
-            if not ranks:
-                continue
-            priority = min(ranks)
+        if memberships:
+            in_panels = memberships.get(obs_id)
+            if in_panels:
+                ranks = [rank[p] for p in in_panels if p in rank]
+                if not ranks:
+                    continue
+                priority[obs_id] = min(ranks)
+        figure = Figure(obs_id, value, reported_by, known)
+        own = held.get(model_id)
+        if own is None:
+            held[model_id] = {key: figure}
         else:
-            priority = lowest
-        entry = ((-priority, known, obs_id), Figure(obs_id, value, reported_by, known))
-        bucket = found.get((model_id, key))
-        if bucket is None:
-            found[(model_id, key)] = [entry]
-        else:
-            bucket.append(entry)
-    figures: dict[int, dict[str, tuple[Figure, ...]]] = defaultdict(dict)
-    for (model_id, key), items in found.items():
-        if len(items) == 1:
-            figures[model_id][key] = (items[0][1],)
-        else:
-            items.sort(key=lambda t: t[0], reverse=True)
-            figures[model_id][key] = tuple(f for _, f in items)
-    models = connection.execute(
+            before = own.get(key)
+            if before is None:
+                own[key] = figure
+            elif type(before) is list:
+                before.append(figure)
+            else:
+                own[key] = [before, figure]
+
+    def order(f: Figure) -> tuple[int, dt.date, int]:  # first listed panel, then most recently known
+        return (-priority.get(f.observation_id, lowest), f.known, f.observation_id)
+
+    figures: dict[int, dict[str, tuple[Figure, ...]]] = {}
+    for model_id, own in held.items():
+        figures[model_id] = {
+            key: tuple(sorted(v, key=order, reverse=True)) if type(v) is list else (v,) for key, v in own.items()
+        }
+    rows = connection.execute(
         select(
             Model.id,
             Model.name,
@@ -656,8 +711,8 @@ def snapshot(
             Model.kind,
         ).join(Lab)
     ).all()
-    parents = {row[0]: row[6] for row in models if row[6] is not None}
-    names = {row[0]: row[1] for row in models}
+    parents = {row[0]: row[6] for row in rows if row[6] is not None}
+    names = {row[0]: row[1] for row in rows}
 
     def root(model_id: int) -> int:
         seen = {model_id}
@@ -668,8 +723,9 @@ def snapshot(
 
     releases = []
     scoreless: list[tuple[int, str, str, dt.date, str | None]] = []
-    for model_id, name, lab, released, precision, created, _, kind in models:
-        if kind != ModelKind.FRONTIER.value:
+    wanted = None if only is None else set(only)
+    for model_id, name, lab, released, precision, created, _, kind in rows:
+        if kind != ModelKind.FRONTIER.value or (wanted is not None and model_id not in wanted):
             continue
         own = figures.get(model_id)
         if own is not None:
@@ -808,36 +864,89 @@ def _last_stored(session: Session, ids: list[int], as_of: dt.date) -> dict[int, 
     return last
 
 
+@dataclass(frozen=True)
+class GradingInput:
+    """What grading the current predictions as of a date reads, on one view of the registry:
+    the predictions with their typed criteria and first registrations, and per evaluation
+    date the releases (only the benchmarks and window labs the criteria read)."""
+
+    as_of: dt.date
+    panels: tuple[str, ...]
+    predictions: tuple[Prediction, ...]
+    criteria: dict[int, Criterion]
+    anchors: dict[str, dt.date]
+    needs: dict[dt.date, tuple[frozenset[str], frozenset[str]]]  # day -> (benchmarks, labs) read
+    data: dict[dt.date, tuple[Release, ...]]
+    change_count: int | None  # the registry's change count this view was read at (None: unknown)
+
+
+def grading_input(session: Session, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS) -> GradingInput:
+    """Read what :func:`grade_predictions` grades: each evaluation date's snapshot once."""
+    state = change_state(session)
+    anchors = _first_registered(session)
+    predictions = current_predictions(session, as_of)
+    criteria = {p.id: criterion_of(p) for p in predictions}
+    wanted: dict[dt.date, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for prediction in predictions:
+        criterion = criteria[prediction.id]
+        keys, labs = wanted[criterion.evaluation_date(as_of)]
+        keys.update(criterion.benchmarks())
+        labs.update(criterion.labs())
+    needs = {day: (frozenset(keys), frozenset(labs)) for day, (keys, labs) in wanted.items()}
+    data = {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+    return GradingInput(
+        as_of, panels, tuple(predictions), criteria, anchors, needs, data, None if state is None else state.count
+    )
+
+
+def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) -> GradingInput:
+    """``base`` with ``model_ids`` (models written since it was read) added or re-read, at the
+    registry's change count now. A snapshot is a union over models, each model's part read
+    from its own rows (and its ``variant_of`` chain's names), so this equals a fresh
+    :func:`grading_input` when nothing else changed since ``base``; the caller checks that
+    (``base.change_count``) under the write lock."""
+    ids = sorted(set(model_ids))
+    state = change_state(session)
+    data = {}
+    for day, (keys, labs) in base.needs.items():
+        added = snapshot(session, base.panels, day, keys, labs, models=ids)
+        names = {r.name for r in added}
+        kept = [r for r in base.data[day] if r.name not in names]
+        data[day] = tuple(sorted([*kept, *added], key=lambda r: r.name))
+    return replace(base, data=data, change_count=None if state is None else state.count)
+
+
 def grade_predictions(
-    session: Session, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS, *, store: bool = False
+    session: Session,
+    as_of: dt.date,
+    panels: tuple[str, ...] = DEFAULT_PANELS,
+    *,
+    store: bool = False,
+    given: GradingInput | None = None,
 ) -> list[GradeRow]:
     """Grade every prediction registered by ``as_of`` on the data known as of ``as_of``.
 
     Only the benchmarks (and release-window labs) the criteria read are fetched, once
-    per evaluation date. With ``store``, the logs must verify first (else
-    :class:`IntegrityError`), and a grading is sealed only when it changes the
-    prediction's stored state or reason (so re-grading unchanged data writes nothing).
+    per evaluation date (or ``given``, read earlier: used as it is without ``store``, and
+    with ``store`` only if the registry's change count still equals its own).
+
+    With ``store``, the write lock is taken first (:func:`phasewatch.registry.changes.change_state`),
+    the logs must be intact (:func:`intact_since`: re-verified unless nothing changed since
+    the last verification; else :class:`IntegrityError`), a grading is sealed only when it
+    changes the prediction's stored state or reason (so re-grading unchanged data writes
+    nothing), and the logs are then marked verified at the count after these seals.
     """
+    known: int | None = None
     if store:
-        require_intact(session)
-    anchors = _first_registered(session)
-    predictions = current_predictions(session, as_of)
-    criteria = {p.id: criterion_of(p) for p in predictions}
-    needs: dict[dt.date, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
-    for prediction in predictions:
-        criterion = criteria[prediction.id]
-        keys, labs = needs[criterion.evaluation_date(as_of)]
-        keys.update(criterion.benchmarks())
-        labs.update(criterion.labs())
-    data = {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
-    contexts: dict[tuple[dt.date, dt.date], Context] = {}
-    stored = _last_stored(session, [p.id for p in predictions], as_of) if store else {}
+        state = change_state(session, lock=True)
+        known = intact_since(session, state)
+        if given is not None and (state is None or given.change_count != state.count):
+            given = None  # the registry moved since it was read: read it again, under the lock
+    inputs = given if given is not None and given.as_of == as_of and given.panels == panels else None
+    inputs = inputs or grading_input(session, as_of, panels)
+    stored = _last_stored(session, [p.id for p in inputs.predictions], as_of) if store else {}
     rows = []
-    for prediction in predictions:
-        criterion = criteria[prediction.id]
-        day, anchor = criterion.evaluation_date(as_of), anchors[prediction.key]
-        context = contexts.setdefault((day, anchor), Context(data[day], anchor, day))
-        result = grade(criterion, context, as_of)
+    for prediction, criterion, anchor, result in _evaluated(inputs):
         changed = store and stored.get(prediction.id) != (result.state, result.reason)
         if changed:
             _seal(session, prediction, as_of, result, panels)
@@ -861,7 +970,34 @@ def grade_predictions(
             )
         )
     session.flush()
+    if known is not None:
+        carry_verified(session)  # intact when the lock was taken; only this call's seals since
     return rows
+
+
+def unsealed(session: Session, rows: list[GradeRow], as_of: dt.date) -> list[str]:
+    """Keys of the graded predictions whose state or reason differs from the grading in
+    force on ``as_of`` (the rule ``grade_predictions(store=True)`` seals by)."""
+    stored: dict[tuple[str, int], tuple[str, str]] = {}
+    query = (
+        select(Prediction.key, Prediction.revision, PredictionGrading.state, PredictionGrading.reason)
+        .join(Prediction, PredictionGrading.prediction_id == Prediction.id)
+        .where(PredictionGrading.as_of <= as_of)
+        .order_by(PredictionGrading.as_of, PredictionGrading.id)
+    )
+    for row in session.execute(query):
+        stored[(row.key, row.revision)] = (row.state, row.reason)  # the last one in force wins
+    return [r.key for r in rows if stored.get((r.key, r.revision)) != (r.state, r.reason)]
+
+
+def _evaluated(inputs: GradingInput) -> Iterator[tuple[Prediction, Criterion, dt.date, Grade]]:
+    """Each prediction graded on its evaluation date's releases (one context per date and window start)."""
+    contexts: dict[tuple[dt.date, dt.date], Context] = {}
+    for prediction in inputs.predictions:
+        criterion = inputs.criteria[prediction.id]
+        day, anchor = criterion.evaluation_date(inputs.as_of), inputs.anchors[prediction.key]
+        context = contexts.setdefault((day, anchor), Context(inputs.data[day], anchor, day))
+        yield prediction, criterion, anchor, grade(criterion, context, inputs.as_of)
 
 
 def show_prediction(session: Session, key: str) -> list[Prediction]:

@@ -507,3 +507,17 @@ class CouplingMatrixFit(Base):
     versions: Mapped[dict] = mapped_column(JSON)
     elapsed_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # from the injected clock
+
+
+class RegistryState(Base):
+    """One row: how many changes the registry has seen, and the count at which the prediction
+    logs were last known intact. Triggers (migration 0016) count every insert, update and
+    delete on the tables a grading reads (:data:`phasewatch.registry.changes.WATCHED_TABLES`),
+    whoever makes it, so a grading can trust an earlier verification only while nothing has
+    changed since, except appends made by phasewatch itself after verifying."""
+
+    __tablename__ = "registry_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_count: Mapped[int] = mapped_column(BigInteger)
+    verified_at: Mapped[int | None] = mapped_column(BigInteger)  # change_count when the logs last verified

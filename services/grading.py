@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from phasewatch.models.saturation import BenchmarkSaturation, PairRatio
-from phasewatch.registry.db import transaction
+from phasewatch.registry.changes import record_verified
+from phasewatch.registry.db import is_read_only, read_transaction, transaction, write_transaction
 from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.predictions import (
     DEFAULT_PANELS,
@@ -35,11 +36,13 @@ from phasewatch.registry.predictions import (
     checkpoint_of,
     criterion_of,
     grade_predictions,
+    grading_input,
     gradings_of,
-    require_intact,
+    intact_since,
     saturation_of,
     score_predictions,
     show_prediction,
+    unsealed,
     verify_chain,
 )
 
@@ -123,17 +126,32 @@ class Saturation:
 def grade(engine: Engine, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS, *, store: bool = True) -> Grading:
     """Grade every prediction registered by ``as_of`` on the data known then; with
     ``store``, seal a grading for each prediction whose state changed (refused, with
-    :class:`~phasewatch.registry.errors.IntegrityError`, on a log that does not verify)."""
-    with transaction(engine) as session:
-        rows = grade_predictions(session, as_of, panels, store=store)
+    :class:`~phasewatch.registry.errors.IntegrityError`, on a log that does not verify).
+
+    The grading runs in a read transaction (no lock held); the write, only when a state
+    changed, takes the lock and reuses that grading's input unless the registry moved
+    meanwhile. A full verification with nothing to seal is still recorded (one
+    conditional update), so the next grading need not repeat it.
+    """
+    with read_transaction(engine) as session:
+        intact_at = intact_since(session) if store else None
+        inputs = grading_input(session, as_of, panels)
+        rows = grade_predictions(session, as_of, panels, given=inputs)
+        to_seal = unsealed(session, rows, as_of) if store else []
+    if to_seal:
+        with write_transaction(engine) as session:
+            rows = grade_predictions(session, as_of, panels, store=True, given=inputs)
+    elif intact_at is not None and not is_read_only(engine):
+        with transaction(engine) as session:
+            record_verified(session, intact_at)
     return Grading(as_of, panels, tuple(rows), sum(r.stored for r in rows))
 
 
 def list_predictions(engine: Engine, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS) -> Listing:
     """The current predictions graded as of ``as_of`` (nothing stored) with the saturation
     state of each benchmark their criteria read; refused on a log that does not verify."""
-    with transaction(engine) as session:
-        require_intact(session)
+    with read_transaction(engine) as session:
+        intact_since(session)
         rows = grade_predictions(session, as_of, panels)
         named = {b for r in rows for b in r.benchmarks}
         report, _ = saturation_of(session, panels, as_of, named, quarters=0) if named else ([], [])
@@ -246,8 +264,8 @@ def read_predictions(path: Path) -> Any:
 
 def score(engine: Engine, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS) -> Scores:
     """Brier and log scores and a reliability table over resolved non-retrodictions."""
-    with transaction(engine) as session:
-        require_intact(session)
+    with read_transaction(engine) as session:
+        intact_since(session)
         return score_predictions(session, as_of, panels)
 
 

@@ -2,39 +2,52 @@
 and add one score to a registered release.
 
 Logging a release keeps SQLite's write lock short (docs/architecture.md, "The path of one
-release"): everything heavy (validation, the identity checks, grading the predictions,
-the verdict, the staleness of the latest fit) is done in read transactions, each on one
-consistent snapshot, which never block a writer; the writes are two short transactions:
+release"): everything heavy (validation, the identity checks, verifying the prediction
+logs, grading the predictions, the verdict, the staleness of the latest fit) is done in
+read transactions, each on one consistent snapshot, which never block a writer; the
+writes are two short transactions:
 
 1. the release itself (model, observations, steering job), with the write lock taken
    first and the identity checks run again under it, so racing writers of one release
-   (or of two look-alike names) still end with one model;
-   The verdict (computed before, from the request's scores and the stored draws) is
-   stored in the same transaction;
-2. only when a prediction's graded state differs from its stored one, the new gradings
-   (sealed by ``grade_predictions(store=True)``, which grades again under the lock so
-   that what it seals is what the database holds).
+   (or of two look-alike names) still end with one model. The verdict (computed before,
+   from the request's scores and the stored draws) is stored in the same transaction.
+   If the registry's change count (:mod:`phasewatch.registry.changes`) is still the one
+   the reads saw, no other writer came between: the grading input after the release is
+   the one before plus this model's own rows (read under the lock, milliseconds), and
+   logs known intact before stay known intact;
+2. only when a prediction's graded state differs from its stored one, the new gradings,
+   sealed by ``grade_predictions(store=True)``, which reuses that input when the change
+   count shows nothing moved since, and grades again under the lock otherwise, so that
+   what it seals is what the database holds.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from phasewatch.models.coupling import Posterior
 from phasewatch.models.coupling import check_release as check_scores
 from phasewatch.registry import releases as registry_releases
+from phasewatch.registry.changes import carry_verified, change_state
 from phasewatch.registry.clock import Clock
-from phasewatch.registry.db import transaction
+from phasewatch.registry.db import read_transaction, transaction, write_transaction
 from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict
 from phasewatch.registry.frontier import Staleness, staleness
-from phasewatch.registry.predictions import GradeRow, Movement, grade_predictions, movements, require_intact
+from phasewatch.registry.predictions import (
+    Movement,
+    grade_predictions,
+    grading_input,
+    intact_since,
+    movements,
+    unsealed,
+    with_models,
+)
 from phasewatch.registry.queries import ModelRow, list_models
 from phasewatch.registry.releases import (
     Change,
@@ -48,9 +61,7 @@ from phasewatch.registry.releases import (
     add_score,
     validate_release,
 )
-from phasewatch.registry.schema import Prediction, PredictionGrading
-
-RELEASE_LOCK_KEY = 0x70687277  # PostgreSQL advisory lock serialising release logging ("phrw")
+from phasewatch.registry.schema import Model
 
 
 @dataclass(frozen=True)
@@ -97,39 +108,6 @@ class LoggedRelease:
         }
 
 
-@contextmanager
-def read_transaction(engine: Engine) -> Iterator[Session]:
-    """A transaction whose reads all see one snapshot, without taking a write lock.
-
-    On SQLite a plain ``BEGIN`` (the driver otherwise reads statement by statement, each
-    seeing whatever was last committed); on PostgreSQL ``REPEATABLE READ``.
-    """
-    with transaction(engine) as session:
-        dialect = session.get_bind().dialect.name
-        if dialect == "sqlite":
-            session.execute(text("BEGIN"))
-        elif dialect == "postgresql":
-            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        yield session
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Session]:
-    """A transaction that holds the write lock from its first statement.
-
-    On SQLite it begins with ``BEGIN IMMEDIATE`` (waiting up to the busy timeout for
-    the lock), so what it reads is what it writes against; on PostgreSQL an advisory
-    transaction lock serialises release logging the same way. Keep what runs inside short.
-    """
-    with transaction(engine) as session:
-        dialect = session.get_bind().dialect.name
-        if dialect == "sqlite":
-            session.execute(text("BEGIN IMMEDIATE"))
-        elif dialect == "postgresql":
-            session.execute(select(func.pg_advisory_xact_lock(RELEASE_LOCK_KEY)))
-        yield session
-
-
 def log_release(
     engine: Engine,
     clock: Clock,
@@ -148,21 +126,32 @@ def log_release(
     today = clock.today()
     with read_transaction(engine) as session:  # refuse bad input and duplicates before any write
         checked = validate_release(session, request, today=today)
-        require_intact(session)  # sealing gradings needs intact logs: refuse now, not after the release is in
+        intact_at = intact_since(session)  # sealing needs intact logs: refuse now, not after the release is in
         verdict = _verdict_of_request(session, checked)
-        before = grade_predictions(session, today)
+        before_input = grading_input(session, today)
+        before = grade_predictions(session, today, given=before_input)
     with write_transaction(engine) as session:  # short: the identity checks again, the rows, the verdict
+        state = change_state(session, lock=True)
         release = add_release(session, request, today=today)
         if verdict is not None:
             store_verdict(session, release.model, verdict)
+        session.flush()
+        after_input = None
+        if state is not None and state.count == before_input.change_count:  # no other writer since the reads
+            if intact_at == state.count:
+                carry_verified(session)  # intact then, and a release only appends
+            model_id = session.scalars(select(Model.id).where(Model.name == release.model)).one()
+            after_input = with_models(session, before_input, [model_id])  # its own rows only
     with read_transaction(engine) as session:  # where it sits, on a snapshot that holds it
         latest = latest_accepted_fit(session)
         stale = staleness(session, latest) if latest is not None else None
-        after = grade_predictions(session, today)
-        to_seal = _unsealed(session, after, today)
+        if after_input is None:  # another writer came between: read the registry again
+            after_input = grading_input(session, today)
+        after = grade_predictions(session, today, given=after_input)
+        to_seal = unsealed(session, after, today)
     if to_seal:
         with write_transaction(engine) as session:  # only when a prediction's state changed
-            after = grade_predictions(session, today, store=True)
+            after = grade_predictions(session, today, store=True, given=after_input)
     moved = tuple(movements(before, after))
     refitted = None
     if refit and (stale is None or stale.stale):
@@ -191,21 +180,6 @@ def _verdict_of_request(session: Session, checked: CheckedRelease) -> Verdict | 
         seed=fit.seed,
     )
     return Verdict(fit.id, fit.panels, fit.x_benchmark, fit.y_benchmark, check)
-
-
-def _unsealed(session: Session, rows: list[GradeRow], today: dt.date) -> list[str]:
-    """Keys of the graded predictions whose state or reason differs from the grading in
-    force on ``today`` (the rule ``grade_predictions(store=True)`` seals by)."""
-    stored: dict[tuple[str, int], tuple[str, str]] = {}
-    query = (
-        select(Prediction.key, Prediction.revision, PredictionGrading.state, PredictionGrading.reason)
-        .join(Prediction, PredictionGrading.prediction_id == Prediction.id)
-        .where(PredictionGrading.as_of <= today)
-        .order_by(PredictionGrading.as_of, PredictionGrading.id)
-    )
-    for row in session.execute(query):
-        stored[(row.key, row.revision)] = (row.state, row.reason)  # the last one in force wins
-    return [r.key for r in rows if stored.get((r.key, r.revision)) != (r.state, r.reason)]
 
 
 def refit_live_panel(engine: Engine) -> Refit:

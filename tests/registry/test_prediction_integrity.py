@@ -396,3 +396,47 @@ def test_migration_0007_keeps_old_hashes_and_seals_old_gradings(empty_url: str) 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM prediction_gradings")).scalar_one() == 2
     engine.dispose()
+
+
+def test_fingerprint_is_the_sha256_of_the_canonical_parts() -> None:
+    """The direct writer of a fingerprint's JSON equals the definition, sha256 of
+    ``canonical(parts)``, on text that JSON must escape (quotes, backslashes, control
+    characters, non-ASCII, brackets) and on edge values, so seals made before it verify."""
+    import hashlib
+    import random
+    from types import SimpleNamespace
+
+    from phasewatch.registry.predictions import canonical, observation_fingerprint
+
+    def defined(o: SimpleNamespace) -> str:
+        parts = [
+            o.model_id,
+            o.benchmark_id,
+            repr(float(o.value)),
+            None if o.stderr is None else repr(float(o.stderr)),
+            o.setting,
+            o.source_url,
+            o.reported_by,
+            o.retrieved_on.isoformat() if o.retrieved_on else None,
+        ]
+        return hashlib.sha256(canonical(parts).encode()).hexdigest()
+
+    alphabet = 'ab "\\\n\t\x01\x1f\x7fé☃𝄞],[{}:'
+    draw = random.Random(20261201)
+
+    def text_or_none() -> str | None:
+        return None if draw.random() < 0.2 else "".join(draw.choice(alphabet) for _ in range(draw.randint(0, 9)))
+
+    values = [0.0, -0.0, 1e-300, 1e300, 0.1 + 0.2, 70.5, float("inf"), 12]
+    for _ in range(3000):
+        o = SimpleNamespace(
+            model_id=draw.randint(1, 10**7),
+            benchmark_id=draw.randint(1, 200),
+            value=draw.choice([*values, draw.random() * 100]),
+            stderr=None if draw.random() < 0.5 else draw.choice([*values, draw.random()]),
+            setting=text_or_none(),
+            source_url=text_or_none(),
+            reported_by=text_or_none(),
+            retrieved_on=None if draw.random() < 0.3 else dt.date(2025, 1, 1) + dt.timedelta(draw.randint(0, 900)),
+        )
+        assert observation_fingerprint(o) == defined(o)

@@ -136,3 +136,57 @@ def test_racing_processes_log_one_model(db_url: str, names: tuple[str, ...]) -> 
         races = session.scalars(select(Model.name).where(Model.name.ilike("%race%model%"))).all()
     engine.dispose()
     assert len(races) == 1
+
+
+def test_a_release_on_a_quiet_registry_reuses_its_reads(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No other writer between the reads and the write: the logs known intact stay known
+    intact (nothing re-verified), the grading after is the one before plus the new model,
+    and what it seals equals a fresh grading of the database."""
+    from phasewatch.registry import predictions
+    from phasewatch.registry.changes import change_state
+    from phasewatch.services import grading, releases
+
+    with transaction(engine) as session:
+        seed_predictions(session)
+    grading.grade(engine, CLOCK.today())  # seals, verifies, marks
+    verified: list[int] = []
+    full = predictions.verify_chain
+    monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: verified.append(1) or full(*a, **k))
+    fresh_reads: list[int] = []
+    read = releases.grading_input
+    monkeypatch.setattr(releases, "grading_input", lambda *a, **k: fresh_reads.append(1) or read(*a, **k))
+    log_release(engine, CLOCK, _request("Quiet One", lab="DeepSeek", date="2026-11-29"))
+    assert verified == [] and fresh_reads == [1]  # the before read only
+    with transaction(engine) as session:
+        state = change_state(session)
+        assert state is not None and state.verified
+    assert grading.grade(engine, CLOCK.today()).stored == 0  # the seals match the database
+
+
+def test_a_writer_between_the_reads_and_the_write_means_a_fresh_read(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phasewatch.services import grading, releases
+
+    with transaction(engine) as session:
+        seed_predictions(session)
+    grading.grade(engine, CLOCK.today())
+    fresh_reads: list[int] = []
+    read = releases.grading_input
+    monkeypatch.setattr(releases, "grading_input", lambda *a, **k: fresh_reads.append(1) or read(*a, **k))
+    original = releases.write_transaction
+    interloped: list[str] = []
+
+    def with_an_interloper(bound: Engine):  # another writer commits just before this one takes the lock
+        if not interloped:
+            interloped.append("Interloper")
+            monkeypatch.setattr(releases, "write_transaction", original)
+            log_release(engine, CLOCK, _request("Interloper", lab="Google", date="2026-11-28"))
+            monkeypatch.setattr(releases, "write_transaction", with_an_interloper)
+        return original(bound)
+
+    monkeypatch.setattr(releases, "write_transaction", with_an_interloper)
+    logged = log_release(engine, CLOCK, _request("Second One", lab="DeepSeek", date="2026-11-29"))
+    assert interloped and logged.release.model == "Second One"
+    assert len(fresh_reads) == 3  # the interloper's before; ours before, and ours after (read again)
+    assert grading.grade(engine, CLOCK.today()).stored == 0

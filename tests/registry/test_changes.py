@@ -1,0 +1,167 @@
+"""The change count: triggers count every change to the watched tables, whoever makes it,
+and a grading trusts an earlier verification of the logs only while nothing changed since,
+except phasewatch's own appends made under the lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from phasewatch.registry import predictions
+from phasewatch.registry.changes import WATCHED_TABLES, change_state, record_verified
+from phasewatch.registry.db import MIGRATIONS_DIR, transaction
+from phasewatch.registry.errors import IntegrityError
+from phasewatch.registry.predictions import (
+    grade_predictions,
+    grading_input,
+    intact_since,
+    seed_predictions,
+    with_models,
+)
+from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
+from phasewatch.registry.schema import Model, Observation, PredictionGrading
+
+TODAY = dt.date(2026, 11, 30)
+
+
+def _migration_watched() -> tuple[str, ...]:
+    path = next(Path(MIGRATIONS_DIR, "versions").glob("0016_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0016", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WATCHED
+
+
+def _count(engine: Engine) -> int:
+    with transaction(engine) as session:
+        state = change_state(session)
+        assert state is not None
+        return state.count
+
+
+@pytest.fixture
+def graded(engine: Engine) -> Engine:
+    """The bundled registry with the seven predictions graded and sealed (the logs marked verified)."""
+    with transaction(engine) as session:
+        if not session.scalar(select(func.count()).select_from(PredictionGrading)):
+            seed_predictions(session)
+        grade_predictions(session, TODAY, store=True)
+    return engine
+
+
+def test_the_watched_tables_are_the_ones_the_migration_watches() -> None:
+    assert set(WATCHED_TABLES) == set(_migration_watched())
+
+
+def test_every_watched_table_counts_updates_and_inserts_and_deletes_count(graded: Engine) -> None:
+    engine = graded
+    for table in WATCHED_TABLES:
+        column = "observation_id" if table == "panel_observations" else "id"
+        before = _count(engine)
+        with transaction(engine) as session:  # a raw statement, as any other client would send it
+            session.execute(
+                text(f"UPDATE {table} SET {column} = {column} WHERE {column} = (SELECT min({column}) FROM {table})")
+            )
+        assert _count(engine) > before, table
+    before = _count(engine)
+    with transaction(engine) as session:
+        model = session.scalar(select(Model).limit(1))
+        assert model is not None
+        extra = Observation(model_id=model.id, benchmark_id=1, value=1.0, reported_by="lab", fingerprint="t" * 64)
+        session.add(extra)
+    inserted = _count(engine)
+    with transaction(engine) as session:
+        session.execute(text("DELETE FROM observations WHERE id = :id"), {"id": extra.id})
+    assert before < inserted < _count(engine)
+    with transaction(engine) as session:  # a table no grading reads does not count
+        counted = change_state(session)
+        session.execute(text("UPDATE steering_jobs SET id = id"))
+        assert change_state(session) == counted
+
+
+def test_a_grading_trusts_the_verification_only_while_nothing_changed(
+    graded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    full = predictions.verify_chain
+    monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: calls.append(1) or full(*a, **k))
+    with transaction(graded) as session:
+        state = change_state(session)
+        assert state is not None and state.verified  # the sealing grading carried it
+        assert intact_since(session) == state.count
+        grade_predictions(session, TODAY, store=True)
+    assert calls == []
+    with transaction(graded) as session:  # a sealed observation edited by raw SQL
+        sealed = session.scalars(select(PredictionGrading.observations)).all()
+        obs_id = next(pair[0] for pairs in sealed for pair in pairs)
+        session.execute(text("UPDATE observations SET value = value + 1 WHERE id = :id"), {"id": obs_id})
+    with pytest.raises(IntegrityError, match=f"observation #{obs_id} it rested on was altered"):
+        with transaction(graded) as session:
+            grade_predictions(session, TODAY, store=True)
+    assert calls == [1]
+
+
+def test_a_verification_is_recorded_only_if_nothing_changed_since(graded: Engine) -> None:
+    with transaction(graded) as session:
+        session.execute(text("UPDATE models SET id = id WHERE id = 1"))  # the mark no longer holds
+    with transaction(graded) as session:
+        state = change_state(session)
+        assert state is not None and not state.verified
+        seen = intact_since(session)
+    with transaction(graded) as session:
+        session.execute(text("UPDATE labs SET id = id WHERE id = 1"))  # a change after the verification
+    with transaction(graded) as session:
+        assert seen is not None and not record_verified(session, seen)
+        now = intact_since(session)
+    with transaction(graded) as session:
+        assert now is not None and record_verified(session, now)
+        state = change_state(session)
+        assert state is not None and state.verified
+
+
+def test_a_grading_input_plus_the_new_models_is_a_fresh_read(graded: Engine) -> None:
+    with transaction(graded) as session:
+        base = grading_input(session, TODAY)
+        variant = session.scalar(select(Model.name).where(Model.kind == "frontier").limit(1))
+    requests = [
+        ReleaseRequest(
+            "Fresh Read A",
+            "Google",
+            "2026-11-20",
+            (ScoreInput("swe_bench_verified", 81.0), ScoreInput("gpqa_diamond", 88.0), ScoreInput("hle", 30.0)),
+            source_url="https://example.org/a",
+            distinct=True,
+        ),
+        ReleaseRequest(
+            "Fresh Read B", "DeepSeek", "2026-11-21", source_url="https://example.org/b", distinct=True
+        ),  # scoreless: it still takes its place in DeepSeek's release window
+        ReleaseRequest(
+            "Fresh Read C",
+            "OpenAI",
+            "2026-11-22",
+            (ScoreInput("swe_bench_verified", 70.0),),
+            source_url="https://example.org/c",
+            variant_of=variant,
+            distinct=True,
+        ),
+    ]
+    with transaction(graded) as session:
+        for request in requests:
+            add_release(session, request, today=TODAY)
+        logged = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)  # the database stamps its own clock
+        for model in session.scalars(select(Model).where(Model.name.like("Fresh Read %"))):
+            model.created_at = logged
+            for observation in model.observations:
+                observation.created_at = logged
+    with transaction(graded) as session:
+        ids = session.scalars(select(Model.id).where(Model.name.like("Fresh Read %"))).all()
+        incremental = with_models(session, base, ids)
+        fresh = grading_input(session, TODAY)
+    assert incremental.data == fresh.data and incremental.change_count == fresh.change_count
+    assert any(r.name == "Fresh Read B" for day in fresh.data.values() for r in day)
+    assert incremental.change_count != base.change_count
