@@ -63,11 +63,15 @@ def _database_url() -> str:
 
 
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=_target_metadata(),
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
+        # SQLite's DDL is transactional once the transaction is ours (_sqlite_schema_change);
+        # without this Alembic commits after each revision when no caller's transaction is open.
+        transactional_ddl=True if sqlite else None,
     )
 
 

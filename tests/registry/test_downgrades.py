@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,5 +289,33 @@ def test_a_sqlite_migration_leaving_a_broken_reference_is_rolled_back(
     assert current_revision(engine) == db.head_revision()
     assert table_counts(engine) == before
     assert "coupling_matrix_fits" in _tables(engine)
+    _foreign_keys_enforced(engine)
+    engine.dispose()
+
+
+def test_plain_alembic_runs_sqlite_migrations_the_same_way(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """`alembic downgrade` from the repository root (its own engine, no caller's transaction)
+    keeps the rows the downgrade keeps, and a failed step leaves every table in place."""
+    url = _loaded_copy("sqlite", tmp_path, request)
+    engine = make_engine(url)
+    before = table_counts(engine)
+    root = Path(__file__).resolve().parents[2]
+
+    def alembic(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "alembic", "-x", f"url={url}", *args]
+        return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+
+    assert alembic("downgrade", "0006").returncode == 0
+    kept = _tables(engine)
+    assert "hub_repos" not in kept and _counts(engine, kept) == {name: before[name] for name in kept}
+    assert alembic("upgrade", "head").returncode == 0
+    assert _counts(engine, kept) == {name: before[name] for name in kept}
+    before = table_counts(engine)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE VIEW probe_retrodictions AS SELECT id, retrodiction FROM predictions"))
+    failed = alembic("downgrade", "base")
+    assert failed.returncode != 0 and "probe_retrodictions" in failed.stderr, failed.stderr[-2000:]
+    assert current_revision(engine) == db.head_revision()
+    assert table_counts(engine) == before
     _foreign_keys_enforced(engine)
     engine.dispose()
