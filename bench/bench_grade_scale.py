@@ -1,8 +1,16 @@
-"""`phasewatch predictions grade` on a registry of 100,000 observations (run by hand, not a test).
+"""`predictions grade` and `releases add` on a registry of 100,000 observations (run by hand, not a test).
 
-Copies the given SQLite registry (e.g. one built by ``bench/bench_scale.py``) to a temporary
-folder, grades once (the first grading seals each prediction's state), then times further
-gradings as whole processes, round by round, next to ``phasewatch --help`` (start-up alone).
+Copies the given SQLite registry (e.g. one built by ``bench/bench_scale.py``, with a stored
+fit so that each release gets its verdict) to a temporary folder, upgrades it, grades once
+(the first grading seals each prediction's state, verifies the logs and keeps its input),
+then times whole processes, round by round, next to ``phasewatch --help`` (start-up alone):
+
+- ``predictions grade`` with nothing changed since the last grading;
+- ``predictions grade`` after an outside change (a raw SQL update of one observation, as
+  an import or another client makes): the logs are verified again and the input read again;
+- ``releases add`` of a new release with both scores of the fit (its verdict, the
+  predictions it moved, the staleness of the fit), one after the other.
+
 Reports the median wall time and the median CPU time (user + system) of each::
 
     .venv/bin/python bench/bench_grade_scale.py REGISTRY.db [--rounds 5] [--today 2026-12-01]
@@ -14,6 +22,7 @@ import argparse
 import os
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -44,17 +53,43 @@ def main() -> None:
         shutil.copyfile(args.registry, db)
         os.chmod(db, 0o600)
         env = {**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{db}", "PHASEWATCH_TODAY": args.today}
-        commands = {
-            "phasewatch --help": ["--help"],
-            "phasewatch predictions grade": ["predictions", "grade"],
-            "phasewatch predictions grade --json": ["predictions", "grade", "--json"],
-        }
+        subprocess.run([EXE, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
         first = timed(["predictions", "grade"], env)
         print(f"first grading (seals the states): {first[0]:.3f} s wall, {first[1]:.3f} s CPU")
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-        for _ in range(args.rounds):
-            for name, command in commands.items():
-                results[name].append(timed(command, env))
+
+        def outside_change() -> None:
+            with sqlite3.connect(db) as conn:
+                conn.execute("UPDATE observations SET value = value WHERE id = (SELECT min(id) FROM observations)")
+
+        def release(i: int) -> list[str]:
+            scores = [f"swe_bench_verified={60 + i % 30}.5", f"gpqa_diamond={70 + i % 25}.5"]
+            options = ["--lab", "Google", "--date", f"2026-06-{1 + i % 28:02d}", "--distinct"]
+            source = ["--source", f"https://bench.example/release-{i}"]
+            return [
+                "releases",
+                "add",
+                f"Bench Release {i:03d}",
+                *options,
+                *source,
+                "--score",
+                scores[0],
+                "--score",
+                scores[1],
+            ]
+
+        names = [
+            "phasewatch --help",
+            "phasewatch predictions grade (nothing changed since the last grading or release)",
+            "phasewatch predictions grade (after an outside change: verify and read again)",
+            "phasewatch releases add (verdict, predictions moved, staleness)",
+        ]
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+        for i in range(args.rounds):
+            results[names[0]].append(timed(["--help"], env))
+            results[names[1]].append(timed(["predictions", "grade"], env))
+            outside_change()
+            results[names[2]].append(timed(["predictions", "grade"], env))
+            results[names[3]].append(timed(release(i), env))  # the next round's first grading follows it
         print("| command | median wall (s) | min | max | median CPU (s) |")
         print("|---|---|---|---|---|")
         for name, runs in results.items():

@@ -9,8 +9,12 @@ tables a grading reads), whoever makes the change: phasewatch, an import, or raw
   otherwise it verifies everything again (:func:`phasewatch.registry.predictions.intact_since`).
 - A writer that appends (logs a release, seals gradings) while holding the write lock,
   on a registry it knew intact, moves ``verified_at`` to the count after its own changes
-  (:func:`carry_verified`): appends cannot break a seal, so the next grading need not
+  (:func:`vouch`): appends cannot break a seal, so the next grading need not
   re-hash the observations the seals rest on.
+- ``data_count`` counts only the tables a grading's input is read from: the releases a
+  grading read are kept by it (:mod:`phasewatch.registry.grading_inputs`) and reused
+  while it is unchanged and the logs are marked verified. A cache entry can only have
+  been written by someone else if the mark broke since; re-earning the mark drops them all.
 
 What this does not defend against: someone who can write SQL can also drop the
 triggers or set ``verified_at``. ``phasewatch predictions verify`` never trusts the
@@ -21,26 +25,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from phasewatch.registry.schema import RegistryState
+from phasewatch.registry.schema import GradingInputCache, RegistryState
 
-WATCHED_TABLES = (
-    "benchmarks",
-    "labs",
-    "models",
-    "observations",
-    "panel_observations",
-    "panels",
-    "prediction_gradings",
-    "predictions",
-)
+DATA_TABLES = ("benchmarks", "labs", "models", "observations", "panel_observations", "panels", "predictions")
+WATCHED_TABLES = (*DATA_TABLES, "prediction_gradings", "grading_inputs")
 
 
 @dataclass(frozen=True)
 class ChangeState:
-    count: int
+    count: int  # every watched table
+    data_count: int  # the tables a grading's input is read from
     verified_at: int | None
 
     @property
@@ -54,7 +51,9 @@ def change_state(session: Session, *, lock: bool = False) -> ChangeState | None:
     so nothing can be trusted). With ``lock``, first take the write lock that the triggers
     need, so no other writer changes a watched table until this transaction ends: on
     SQLite a no-op update (which begins the write), on PostgreSQL ``SELECT … FOR UPDATE``."""
-    query = select(RegistryState.change_count, RegistryState.verified_at).where(RegistryState.id == 1)
+    query = select(RegistryState.change_count, RegistryState.data_count, RegistryState.verified_at).where(
+        RegistryState.id == 1
+    )
     if lock:
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
@@ -63,23 +62,25 @@ def change_state(session: Session, *, lock: bool = False) -> ChangeState | None:
                 update(RegistryState).where(RegistryState.id == 1).values(change_count=RegistryState.change_count)
             )
     row = session.execute(query).first()
-    return None if row is None else ChangeState(row.change_count, row.verified_at)
+    return None if row is None else ChangeState(row.change_count, row.data_count, row.verified_at)
+
+
+def vouch(session: Session, state: ChangeState) -> None:
+    """The logs were intact at ``state`` (read under the lock: :func:`change_state` with
+    ``lock``) and this transaction has only appended since: mark them verified at the count
+    after its own changes. If they were not marked at ``state``, the cached grading inputs
+    are dropped first: they were written while nothing vouched for them."""
+    if not state.verified:
+        session.execute(delete(GradingInputCache))
+    session.flush()  # pending rows fire their triggers first
+    session.execute(update(RegistryState).where(RegistryState.id == 1).values(verified_at=RegistryState.change_count))
 
 
 def record_verified(session: Session, count: int) -> bool:
     """Record that the logs verified at ``count``, if the registry has not changed since
-    (one conditional update: no lock needed). Whether it was recorded."""
-    result = session.execute(
-        update(RegistryState)
-        .where(RegistryState.id == 1, RegistryState.change_count == count)
-        .values(verified_at=count)
-    )
-    return bool(result.rowcount)
-
-
-def carry_verified(session: Session) -> None:
-    """Record that the logs are intact at the count after this transaction's own changes.
-    Only for a caller that took the lock (:func:`change_state` with ``lock``) on logs it
-    knew intact, and since then only appended."""
-    session.flush()  # pending rows fire their triggers first
-    session.execute(update(RegistryState).where(RegistryState.id == 1).values(verified_at=RegistryState.change_count))
+    (takes the lock). Whether it was recorded."""
+    state = change_state(session, lock=True)
+    if state is None or state.count != count:
+        return False
+    vouch(session, state)
+    return True

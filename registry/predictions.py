@@ -38,8 +38,9 @@ from phasewatch.models.criteria import (
     parse,
 )
 from phasewatch.models.saturation import PAIRS, BenchmarkSaturation, PairRatio, saturation_report
+from phasewatch.registry import grading_inputs
 from phasewatch.registry.catalog import Catalog
-from phasewatch.registry.changes import ChangeState, carry_verified, change_state
+from phasewatch.registry.changes import ChangeState, change_state, vouch
 from phasewatch.registry.dates import period_end
 from phasewatch.registry.errors import (
     ConflictError,
@@ -877,11 +878,13 @@ class GradingInput:
     anchors: dict[str, dt.date]
     needs: dict[dt.date, tuple[frozenset[str], frozenset[str]]]  # day -> (benchmarks, labs) read
     data: dict[dt.date, tuple[Release, ...]]
-    change_count: int | None  # the registry's change count this view was read at (None: unknown)
+    data_count: int | None  # the registry's data count this view was read at (None: unknown)
+    cached: bool = field(default=False, compare=False)  # the releases came from the grading-input cache
 
 
 def grading_input(session: Session, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS) -> GradingInput:
-    """Read what :func:`grade_predictions` grades: each evaluation date's snapshot once."""
+    """Read what :func:`grade_predictions` grades: each evaluation date's snapshot once, or
+    the releases a grading of the same data, date and panels kept (:mod:`phasewatch.registry.grading_inputs`)."""
     state = change_state(session)
     anchors = _first_registered(session)
     predictions = current_predictions(session, as_of)
@@ -893,10 +896,10 @@ def grading_input(session: Session, as_of: dt.date, panels: tuple[str, ...] = DE
         keys.update(criterion.benchmarks())
         labs.update(criterion.labs())
     needs = {day: (frozenset(keys), frozenset(labs)) for day, (keys, labs) in wanted.items()}
-    data = {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
-    return GradingInput(
-        as_of, panels, tuple(predictions), criteria, anchors, needs, data, None if state is None else state.count
-    )
+    kept = grading_inputs.cached(session, state, as_of, panels, needs)
+    data = kept or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+    count = None if state is None else state.data_count
+    return GradingInput(as_of, panels, tuple(predictions), criteria, anchors, needs, data, count, kept is not None)
 
 
 def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) -> GradingInput:
@@ -913,7 +916,7 @@ def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) 
         names = {r.name for r in added}
         kept = [r for r in base.data[day] if r.name not in names]
         data[day] = tuple(sorted([*kept, *added], key=lambda r: r.name))
-    return replace(base, data=data, change_count=None if state is None else state.count)
+    return replace(base, data=data, data_count=None if state is None else state.data_count, cached=False)
 
 
 def grade_predictions(
@@ -937,10 +940,11 @@ def grade_predictions(
     nothing), and the logs are then marked verified at the count after these seals.
     """
     known: int | None = None
+    state: ChangeState | None = None
     if store:
         state = change_state(session, lock=True)
         known = intact_since(session, state)
-        if given is not None and (state is None or given.change_count != state.count):
+        if given is not None and (state is None or given.data_count != state.data_count):
             given = None  # the registry moved since it was read: read it again, under the lock
     inputs = given if given is not None and given.as_of == as_of and given.panels == panels else None
     inputs = inputs or grading_input(session, as_of, panels)
@@ -970,8 +974,11 @@ def grade_predictions(
             )
         )
     session.flush()
-    if known is not None:
-        carry_verified(session)  # intact when the lock was taken; only this call's seals since
+    if store and state is not None and known is not None:
+        vouch(session, state)  # intact when the lock was taken; only this call's seals since
+        if not inputs.cached:
+            payload = grading_inputs.encode(inputs.needs, inputs.data)
+            grading_inputs.remember(session, inputs.data_count, as_of, panels, payload)
     return rows
 
 

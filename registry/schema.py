@@ -510,14 +510,28 @@ class CouplingMatrixFit(Base):
 
 
 class RegistryState(Base):
-    """One row: how many changes the registry has seen, and the count at which the prediction
-    logs were last known intact. Triggers (migration 0016) count every insert, update and
-    delete on the tables a grading reads (:data:`phasewatch.registry.changes.WATCHED_TABLES`),
-    whoever makes it, so a grading can trust an earlier verification only while nothing has
-    changed since, except appends made by phasewatch itself after verifying."""
+    """One row: how many changes the registry has seen (all watched tables, and those a
+    grading's input is read from), and the count at which the prediction logs were last
+    known intact. Triggers (migration 0016) count every insert, update and delete, whoever
+    makes it (:mod:`phasewatch.registry.changes`)."""
 
     __tablename__ = "registry_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     change_count: Mapped[int] = mapped_column(BigInteger)
+    data_count: Mapped[int] = mapped_column(BigInteger)
     verified_at: Mapped[int | None] = mapped_column(BigInteger)  # change_count when the logs last verified
+
+
+class GradingInputCache(Base):
+    """The releases a grading read (:mod:`phasewatch.registry.grading_inputs`), kept for the
+    next grading of the same data, date and panels; trusted only while the logs are marked
+    verified, and dropped whenever that mark had to be re-earned."""
+
+    __tablename__ = "grading_inputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data_count: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    panels: Mapped[str] = mapped_column(String(2000))
+    payload: Mapped[str] = mapped_column(Text)

@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from phasewatch.models.saturation import BenchmarkSaturation, PairRatio
-from phasewatch.registry.changes import record_verified
+from phasewatch.registry import grading_inputs
+from phasewatch.registry.changes import change_state, record_verified
 from phasewatch.registry.db import is_read_only, read_transaction, transaction, write_transaction
 from phasewatch.registry.errors import InvalidInputError
 from phasewatch.registry.predictions import (
@@ -134,16 +135,21 @@ def grade(engine: Engine, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANE
     conditional update), so the next grading need not repeat it.
     """
     with read_transaction(engine) as session:
-        intact_at = intact_since(session) if store else None
+        state = change_state(session)
+        intact_at = intact_since(session, state) if store else None
         inputs = grading_input(session, as_of, panels)
         rows = grade_predictions(session, as_of, panels, given=inputs)
         to_seal = unsealed(session, rows, as_of) if store else []
     if to_seal:
-        with write_transaction(engine) as session:
+        with write_transaction(engine) as session:  # seals, and keeps the input
             rows = grade_predictions(session, as_of, panels, store=True, given=inputs)
-    elif intact_at is not None and not is_read_only(engine):
-        with transaction(engine) as session:
-            record_verified(session, intact_at)
+    elif store and not is_read_only(engine) and (not inputs.cached or state is None or not state.verified):
+        payload = None if inputs.cached else grading_inputs.encode(inputs.needs, inputs.data)
+        with write_transaction(engine) as session:
+            if intact_at is not None and (state is None or not state.verified):
+                record_verified(session, intact_at)
+            if payload is not None:
+                grading_inputs.remember(session, inputs.data_count, as_of, panels, payload)
     return Grading(as_of, panels, tuple(rows), sum(r.stored for r in rows))
 
 

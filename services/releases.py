@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 
 from phasewatch.models.coupling import Posterior
 from phasewatch.models.coupling import check_release as check_scores
+from phasewatch.registry import grading_inputs
 from phasewatch.registry import releases as registry_releases
-from phasewatch.registry.changes import carry_verified, change_state
+from phasewatch.registry.changes import change_state, vouch
 from phasewatch.registry.clock import Clock
 from phasewatch.registry.db import read_transaction, transaction, write_transaction
 from phasewatch.registry.fits import Verdict, latest_accepted_fit, record_verdict, store_verdict
@@ -137,11 +138,11 @@ def log_release(
             store_verdict(session, release.model, verdict)
         session.flush()
         after_input = None
-        if state is not None and state.count == before_input.change_count:  # no other writer since the reads
-            if intact_at == state.count:
-                carry_verified(session)  # intact then, and a release only appends
+        if state is not None and state.data_count == before_input.data_count:  # no other writer since the reads
             model_id = session.scalars(select(Model.id).where(Model.name == release.model)).one()
             after_input = with_models(session, before_input, [model_id])  # its own rows only
+        if state is not None and intact_at == state.count:
+            vouch(session, state)  # intact then, and a release only appends
     with read_transaction(engine) as session:  # where it sits, on a snapshot that holds it
         latest = latest_accepted_fit(session)
         stale = staleness(session, latest) if latest is not None else None
@@ -150,8 +151,12 @@ def log_release(
         after = grade_predictions(session, today, given=after_input)
         to_seal = unsealed(session, after, today)
     if to_seal:
-        with write_transaction(engine) as session:  # only when a prediction's state changed
+        with write_transaction(engine) as session:  # only when a prediction's state changed (keeps the input too)
             after = grade_predictions(session, today, store=True, given=after_input)
+    elif not after_input.cached:  # keep what the next grading would read again
+        payload = grading_inputs.encode(after_input.needs, after_input.data)
+        with write_transaction(engine) as session:
+            grading_inputs.remember(session, after_input.data_count, today, after_input.panels, payload)
     moved = tuple(movements(before, after))
     refitted = None
     if refit and (stale is None or stale.stale):

@@ -1,10 +1,16 @@
-"""The registry's change count: triggers count every change to the tables a grading reads.
+"""The registry's change counts, kept by triggers, and the cache of grading inputs they key.
 
-``registry_state`` holds one row: ``change_count`` (raised by triggers on every insert,
-update and delete of the watched tables, by any writer, raw SQL included) and
-``verified_at`` (the count at which the prediction logs last verified). A grading trusts
-an earlier verification only while the two are equal. On SQLite the triggers are per row;
-on PostgreSQL per statement, through one trigger function.
+``registry_state`` holds one row:
+
+- ``change_count``: raised by triggers on every insert, update and delete of the watched
+  tables, by any writer, raw SQL included;
+- ``data_count``: the same for the tables a grading's input is read from (every watched
+  table but ``prediction_gradings`` and ``grading_inputs``);
+- ``verified_at``: the change count at which the prediction logs last verified.
+
+``grading_inputs`` keeps the releases a grading read, by data count, date and panels, so
+the next grading of unchanged data need not read them again. On SQLite the triggers are
+per row; on PostgreSQL per statement, through two trigger functions.
 
 A later migration that rebuilds a watched table (SQLite batch mode copies the table and
 drops the old one, with its triggers) must create that table's triggers again;
@@ -27,19 +33,12 @@ down_revision = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen here (a migration never changes); phasewatch.registry.changes.WATCHED_TABLES must equal it.
-WATCHED = (
-    "benchmarks",
-    "labs",
-    "models",
-    "observations",
-    "panel_observations",
-    "panels",
-    "prediction_gradings",
-    "predictions",
-)
+# Frozen here (a migration never changes); phasewatch.registry.changes must agree.
+DATA = ("benchmarks", "labs", "models", "observations", "panel_observations", "panels", "predictions")
+LOGS = ("prediction_gradings", "grading_inputs")  # counted in change_count only
 EVENTS = ("INSERT", "UPDATE", "DELETE")
-BUMP = "UPDATE registry_state SET change_count = change_count + 1 WHERE id = 1"
+BUMP_DATA = "UPDATE registry_state SET change_count = change_count + 1, data_count = data_count + 1 WHERE id = 1"
+BUMP_LOGS = "UPDATE registry_state SET change_count = change_count + 1 WHERE id = 1"
 
 
 def upgrade() -> None:
@@ -47,35 +46,49 @@ def upgrade() -> None:
         "registry_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("change_count", sa.BigInteger(), nullable=False),
+        sa.Column("data_count", sa.BigInteger(), nullable=False),
         sa.Column("verified_at", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_state")),
     )
-    op.execute("INSERT INTO registry_state (id, change_count, verified_at) VALUES (1, 0, NULL)")
+    op.create_table(
+        "grading_inputs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("data_count", sa.BigInteger(), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("panels", sa.String(length=2000), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_inputs")),
+    )
+    op.execute("INSERT INTO registry_state (id, change_count, data_count, verified_at) VALUES (1, 0, 0, NULL)")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE FUNCTION registry_change_count() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {BUMP}; RETURN NULL; END $$"
-        )
-        for table in WATCHED:
+        for name, bump in (("registry_data_change", BUMP_DATA), ("registry_log_change", BUMP_LOGS)):
+            op.execute(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {bump}; RETURN NULL; END $$"
+            )
+        for table in DATA + LOGS:
+            function = "registry_data_change" if table in DATA else "registry_log_change"
             op.execute(
                 f"CREATE TRIGGER registry_change_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION registry_change_count()"
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
             )
     else:
-        for table in WATCHED:
+        for table in DATA + LOGS:
+            bump = BUMP_DATA if table in DATA else BUMP_LOGS
             for event in EVENTS:
                 op.execute(
-                    f"CREATE TRIGGER registry_change_{table}_{event.lower()} AFTER {event} ON {table} BEGIN {BUMP}; END"
+                    f"CREATE TRIGGER registry_change_{table}_{event.lower()} AFTER {event} ON {table} BEGIN {bump}; END"
                 )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in WATCHED:
+        for table in DATA + LOGS:
             op.execute(f"DROP TRIGGER IF EXISTS registry_change_{table} ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS registry_change_count()")
+        op.execute("DROP FUNCTION IF EXISTS registry_data_change()")
+        op.execute("DROP FUNCTION IF EXISTS registry_log_change()")
     else:
-        for table in WATCHED:
+        for table in DATA + LOGS:
             for event in EVENTS:
                 op.execute(f"DROP TRIGGER IF EXISTS registry_change_{table}_{event.lower()}")
+    op.drop_table("grading_inputs")
     op.drop_table("registry_state")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from phasewatch.registry import predictions
-from phasewatch.registry.changes import WATCHED_TABLES, change_state, record_verified
+from phasewatch.registry.changes import DATA_TABLES, WATCHED_TABLES, change_state, record_verified
 from phasewatch.registry.db import MIGRATIONS_DIR, transaction
 from phasewatch.registry.errors import IntegrityError
 from phasewatch.registry.predictions import (
@@ -20,28 +20,33 @@ from phasewatch.registry.predictions import (
     grading_input,
     intact_since,
     seed_predictions,
+    snapshot,
     with_models,
 )
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
-from phasewatch.registry.schema import Model, Observation, PredictionGrading
+from phasewatch.registry.schema import GradingInputCache, Model, Observation, PredictionGrading
 
 TODAY = dt.date(2026, 11, 30)
 
 
-def _migration_watched() -> tuple[str, ...]:
+def _migration() -> object:
     path = next(Path(MIGRATIONS_DIR, "versions").glob("0016_*.py"))
     spec = importlib.util.spec_from_file_location("migration_0016", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.WATCHED
+    return module
 
 
 def _count(engine: Engine) -> int:
+    return _counts(engine)[0]
+
+
+def _counts(engine: Engine) -> tuple[int, int]:
     with transaction(engine) as session:
         state = change_state(session)
         assert state is not None
-        return state.count
+        return state.count, state.data_count
 
 
 @pytest.fixture
@@ -55,19 +60,23 @@ def graded(engine: Engine) -> Engine:
 
 
 def test_the_watched_tables_are_the_ones_the_migration_watches() -> None:
-    assert set(WATCHED_TABLES) == set(_migration_watched())
+    migration = _migration()
+    assert set(DATA_TABLES) == set(migration.DATA)  # type: ignore[attr-defined]
+    assert set(WATCHED_TABLES) == set(migration.DATA + migration.LOGS)  # type: ignore[attr-defined]
 
 
 def test_every_watched_table_counts_updates_and_inserts_and_deletes_count(graded: Engine) -> None:
     engine = graded
     for table in WATCHED_TABLES:
         column = "observation_id" if table == "panel_observations" else "id"
-        before = _count(engine)
+        count, data = _counts(engine)
         with transaction(engine) as session:  # a raw statement, as any other client would send it
             session.execute(
                 text(f"UPDATE {table} SET {column} = {column} WHERE {column} = (SELECT min({column}) FROM {table})")
             )
-        assert _count(engine) > before, table
+        now, data_now = _counts(engine)
+        assert now > count, table
+        assert (data_now > data) is (table in DATA_TABLES), table
     before = _count(engine)
     with transaction(engine) as session:
         model = session.scalar(select(Model).limit(1))
@@ -127,6 +136,7 @@ def test_a_verification_is_recorded_only_if_nothing_changed_since(graded: Engine
 def test_a_grading_input_plus_the_new_models_is_a_fresh_read(graded: Engine) -> None:
     with transaction(graded) as session:
         base = grading_input(session, TODAY)
+        assert base.cached  # the sealing grading kept what it read: decoding is part of what is compared below
         variant = session.scalar(select(Model.name).where(Model.kind == "frontier").limit(1))
     requests = [
         ReleaseRequest(
@@ -162,6 +172,38 @@ def test_a_grading_input_plus_the_new_models_is_a_fresh_read(graded: Engine) -> 
         ids = session.scalars(select(Model.id).where(Model.name.like("Fresh Read %"))).all()
         incremental = with_models(session, base, ids)
         fresh = grading_input(session, TODAY)
-    assert incremental.data == fresh.data and incremental.change_count == fresh.change_count
+    assert incremental.data == fresh.data and incremental.data_count == fresh.data_count
     assert any(r.name == "Fresh Read B" for day in fresh.data.values() for r in day)
-    assert incremental.change_count != base.change_count
+    assert incremental.data_count != base.data_count
+
+
+def _fresh_read(session: object, as_of: dt.date) -> dict:
+    inputs = grading_input(session, as_of)  # type: ignore[arg-type]
+    return {day: tuple(snapshot(session, inputs.panels, day, *inputs.needs[day])) for day in inputs.needs}  # type: ignore[arg-type]
+
+
+def test_a_kept_input_is_what_a_fresh_read_gives_and_goes_when_the_data_changes(graded: Engine) -> None:
+    with transaction(graded) as session:
+        kept = grading_input(session, TODAY)
+        assert kept.cached and kept.data == _fresh_read(session, TODAY)
+        other_day = grading_input(session, dt.date(2026, 12, 20))
+        assert not other_day.cached  # kept per date
+    with transaction(graded) as session:
+        session.execute(text("UPDATE observations SET value = value WHERE id = 1"))  # any change to the data
+    with transaction(graded) as session:
+        assert not grading_input(session, TODAY).cached
+
+
+def test_a_kept_input_written_by_anyone_else_is_never_used(graded: Engine) -> None:
+    """A forged cache entry (raw SQL) breaks the verified mark, so it is not read; earning
+    the mark again drops every kept input, the forged one with the rest."""
+    with transaction(graded) as session:
+        session.execute(text("UPDATE grading_inputs SET payload = replace(payload, '\"Google\"', '\"Forged\"')"))
+    with transaction(graded) as session:
+        state = change_state(session)
+        assert state is not None and not state.verified
+        assert not grading_input(session, TODAY).cached
+        seen = intact_since(session)
+    with transaction(graded) as session:
+        assert seen is not None and record_verified(session, seen)
+        assert session.scalar(select(func.count()).select_from(GradingInputCache)) == 0

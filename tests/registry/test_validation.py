@@ -104,6 +104,7 @@ def test_downgrade_plan_names_what_it_drops(engine: Engine) -> None:
         "fits.posterior_tree",
         "models.tier",
         "registry_state",
+        "grading_inputs",
     }  # 0009's indexes drop no data
     assert set(downgrade_plan(engine, "0008")) == dropped
     plan = downgrade_plan(engine, "0007")
