@@ -1,49 +1,78 @@
-"""The releases a grading read, kept so that grading unchanged data need not read them again.
+"""What a grading read and what it found, kept so that grading unchanged data need not
+read or evaluate it again.
 
 A grading's input (:class:`phasewatch.registry.predictions.GradingInput`) is, per
-evaluation date, the releases with their figures on the benchmarks the criteria read:
-reading it is most of a grading's cost at 100,000 observations. It is stored as JSON
-(never pickle: a database is not trusted to hold code) under the registry's data count
-(:mod:`phasewatch.registry.changes`), the date and the panels, and reused only when
+evaluation date, the releases with their figures on the benchmarks the criteria read;
+its grades are each current prediction's :class:`~phasewatch.models.criteria.Grade`.
+At 100,000 observations reading the input and evaluating the criteria are most of a
+grading's cost. Both are stored as JSON (never pickle: a database is not trusted to hold
+code) in one row per data count (:mod:`phasewatch.registry.changes`), date and panels,
+and reused only when
 
-- the data count is the same (no watched table changed since),
+- the data count is the same (no watched table changed since: the data, the predictions
+  and their revisions),
 - the prediction logs are marked verified (so every write to the cache since the mark was
-  last earned was phasewatch's own: earning it again drops the cache), and
-- the criteria read the same benchmarks and labs on the same dates.
+  last earned was phasewatch's own: earning it again drops the cache),
+- they were written by this version of the grading code (:func:`code_version`: a hash of
+  the modules that read and grade), and
+- the input was read for the same benchmarks and labs on the same dates, and the grades
+  are for the same prediction revisions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from phasewatch.models.criteria import Figure, Release
+from phasewatch.models import criteria
+from phasewatch.models.criteria import Figure, Grade, Release
 from phasewatch.registry.changes import ChangeState, change_state, vouch
 from phasewatch.registry.schema import GradingInputCache
 
-FORMAT = 1
+FORMAT = 2
 Needs = dict[dt.date, tuple[frozenset[str], frozenset[str]]]
 Data = dict[dt.date, tuple[Release, ...]]
+Grades = dict[tuple[str, int], Grade]  # (prediction key, revision) -> its grade
+
+
+@cache
+def code_version() -> str:
+    """A hash of the source of the modules whose code decides what a grading reads and
+    finds (this one, the criteria, the predictions, the dates): what is kept by one version
+    is never used by another."""
+    from phasewatch.registry import dates, predictions
+
+    digest = hashlib.sha256()
+    for module in (criteria, predictions, dates):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def encode(needs: Needs, data: Data) -> str:
-    """The JSON of a grading's releases (figures in order: the first is the score)."""
+    """The JSON of a grading's releases (figures in order: the first is the score; dates
+    as proleptic Gregorian ordinals, cheaper to write and read than ISO text)."""
 
     def release(r: Release) -> list[Any]:
         figures = [
-            [key, [[f.observation_id, f.value, f.reported_by, f.known.isoformat()] for f in found]]
+            [key, [[f.observation_id, f.value, f.reported_by, f.known.toordinal()] for f in found]]
             for key, found in r.figures.items()
         ]
-        dates = [d.isoformat() if d else None for d in (r.released, r.released_end)]
+        dates = [d.toordinal() if d else None for d in (r.released, r.released_end)]
         return [r.name, r.lab, *dates, r.group, figures]
 
     return json.dumps(
         {
             "format": FORMAT,
+            "code": code_version(),
             "needs": {day.isoformat(): [sorted(keys), sorted(labs)] for day, (keys, labs) in needs.items()},
             "data": {day.isoformat(): [release(r) for r in releases] for day, releases in data.items()},
         },
@@ -55,17 +84,15 @@ def encode(needs: Needs, data: Data) -> str:
 def decode(payload: str) -> tuple[Needs, Data] | None:
     """The needs and releases of a payload (``None``: not one this version wrote)."""
     raw = json.loads(payload)
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("code") != code_version():
         return None
-    days: dict[str, dt.date] = {}
+    days: dict[int | None, dt.date | None] = {None: None}
 
-    def day(text: str | None) -> dt.date | None:
-        if text is None:
-            return None
-        known = days.get(text)
-        if known is None:
-            known = days[text] = dt.date.fromisoformat(text)
-        return known
+    def day(ordinal: int | None) -> dt.date | None:
+        known = days.get(ordinal, days)
+        if known is days:
+            known = days[ordinal] = dt.date.fromordinal(ordinal)  # type: ignore[arg-type]
+        return known  # type: ignore[return-value]
 
     needs: Needs = {
         dt.date.fromisoformat(d): (frozenset(keys), frozenset(labs)) for d, (keys, labs) in raw["needs"].items()
@@ -88,19 +115,37 @@ def decode(payload: str) -> tuple[Needs, Data] | None:
     return needs, data
 
 
+def encode_grades(grades: Grades) -> str:
+    """The JSON of a grading's grades (its evidence is JSON already: it is sealed as such)."""
+    rows = [[key, revision, dataclasses.asdict(g)] for (key, revision), g in grades.items()]
+    return json.dumps(
+        {"format": FORMAT, "code": code_version(), "grades": rows}, separators=(",", ":"), allow_nan=False
+    )
+
+
+def decode_grades(payload: str) -> Grades | None:
+    """The grades of a payload (``None``: not one this version wrote)."""
+    raw = json.loads(payload)
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("code") != code_version():
+        return None
+    return {
+        (key, revision): Grade(**{**g, "observations": tuple(g["observations"])}) for key, revision, g in raw["grades"]
+    }
+
+
 def _panels(panels: tuple[str, ...]) -> str:
     return ",".join(panels)
 
 
-def cached(
-    session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], needs: Needs
-) -> Data | None:
-    """The releases kept for this data count, date and panels, if they may be trusted
-    (the logs marked verified at the current count) and were read for the same needs."""
+def _kept(
+    session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], column: Any
+) -> str | None:
+    """One column of the row kept for this data count, date and panels, if it may be trusted
+    (the logs marked verified at the current count)."""
     if state is None or not state.verified:
         return None
-    payload = session.scalar(
-        select(GradingInputCache.payload)
+    return session.scalar(
+        select(column)
         .where(
             GradingInputCache.data_count == state.data_count,
             GradingInputCache.as_of == as_of,
@@ -109,25 +154,68 @@ def cached(
         .order_by(GradingInputCache.id.desc())
         .limit(1)
     )
-    if payload is None:
-        return None
-    decoded = decode(payload)
+
+
+def cached(
+    session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], needs: Needs
+) -> Data | None:
+    """The releases kept for this data count, date and panels, if they may be trusted and
+    were read for the same needs."""
+    payload = _kept(session, state, as_of, panels, GradingInputCache.payload)
+    decoded = None if payload is None else decode(payload)
     if decoded is None or decoded[0] != needs:
         return None
     return decoded[1]
 
 
-def remember(session: Session, data_count: int | None, as_of: dt.date, panels: tuple[str, ...], payload: str) -> bool:
-    """Keep ``payload`` (:func:`encode` of what was read at ``data_count``) for the next
-    grading: under the lock, only while the data count is unchanged and the logs are marked
-    verified; entries for other data counts are dropped. Whether it was kept."""
+def cached_grades(
+    session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], wanted: set[tuple[str, int]]
+) -> Grades | None:
+    """The grades kept for this data count, date and panels, if they may be trusted and are
+    for exactly the ``wanted`` prediction revisions."""
+    payload = _kept(session, state, as_of, panels, GradingInputCache.grades)
+    grades = None if payload is None else decode_grades(payload)
+    if grades is None or grades.keys() != wanted:
+        return None
+    return grades
+
+
+def remember(
+    session: Session,
+    data_count: int | None,
+    as_of: dt.date,
+    panels: tuple[str, ...],
+    payload: str | None,
+    grades: str | None = None,
+) -> bool:
+    """Keep ``payload`` (:func:`encode` of what was read at ``data_count``) and ``grades``
+    (:func:`encode_grades` of what it gave) for the next grading: under the lock, only while
+    the data count is unchanged and the logs are marked verified; entries for other data
+    counts are dropped. Either may be ``None`` (already kept, or not computed): the grades
+    alone are added to a kept input, never stored without one. Whether anything was kept."""
     state = change_state(session, lock=True)
     if data_count is None or state is None or state.data_count != data_count or not state.verified:
         return False
     session.execute(delete(GradingInputCache).where(GradingInputCache.data_count != data_count))
-    session.execute(
-        delete(GradingInputCache).where(GradingInputCache.as_of == as_of, GradingInputCache.panels == _panels(panels))
+    key = (
+        GradingInputCache.data_count == data_count,
+        GradingInputCache.as_of == as_of,
+        GradingInputCache.panels == _panels(panels),
     )
-    session.add(GradingInputCache(data_count=data_count, as_of=as_of, panels=_panels(panels), payload=payload))
+    if payload is None:
+        kept = session.scalars(
+            select(GradingInputCache).where(*key).order_by(GradingInputCache.id.desc()).limit(1)
+        ).first()
+        if kept is None or grades is None:
+            return False
+        kept.grades = grades
+    else:
+        session.execute(delete(GradingInputCache).where(*key))
+        session.add(
+            GradingInputCache(
+                data_count=data_count, as_of=as_of, panels=_panels(panels), payload=payload, grades=grades
+            )
+        )
+    session.flush()
     vouch(session, state)  # marked verified at the count after this write
     return True

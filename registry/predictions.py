@@ -869,7 +869,8 @@ def _last_stored(session: Session, ids: list[int], as_of: dt.date) -> dict[int, 
 class GradingInput:
     """What grading the current predictions as of a date reads, on one view of the registry:
     the predictions with their typed criteria and first registrations, and per evaluation
-    date the releases (only the benchmarks and window labs the criteria read)."""
+    date the releases (only the benchmarks and window labs the criteria read), or the
+    grades a grading of the same data kept (then the releases only when asked for)."""
 
     as_of: dt.date
     panels: tuple[str, ...]
@@ -877,14 +878,30 @@ class GradingInput:
     criteria: dict[int, Criterion]
     anchors: dict[str, dt.date]
     needs: dict[dt.date, tuple[frozenset[str], frozenset[str]]]  # day -> (benchmarks, labs) read
-    data: dict[dt.date, tuple[Release, ...]]
+    data: dict[dt.date, tuple[Release, ...]] | None  # None: not read (the grades were kept)
     data_count: int | None  # the registry's data count this view was read at (None: unknown)
     cached: bool = field(default=False, compare=False)  # the releases came from the grading-input cache
+    grades: grading_inputs.Grades | None = field(default=None, compare=False)  # this view's grades, if known
+    grades_cached: bool = field(default=False, compare=False)  # the grades came from the cache
+
+    def graded(self, rows: list[GradeRow]) -> GradingInput:
+        """This view with the grades ``rows`` found on it (so that sealing them under the
+        lock, while nothing has changed, need not evaluate the criteria again)."""
+        return replace(self, grades=grades_of(rows))
+
+    def releases(self) -> dict[dt.date, tuple[Release, ...]]:
+        if self.data is None:
+            raise ValueError("this grading input was read without its releases (need_data=False)")
+        return self.data
 
 
-def grading_input(session: Session, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS) -> GradingInput:
-    """Read what :func:`grade_predictions` grades: each evaluation date's snapshot once, or
-    the releases a grading of the same data, date and panels kept (:mod:`phasewatch.registry.grading_inputs`)."""
+def grading_input(
+    session: Session, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANELS, *, need_data: bool = False
+) -> GradingInput:
+    """Read what :func:`grade_predictions` grades: the grades a grading of the same data,
+    date and panels kept (:mod:`phasewatch.registry.grading_inputs`), and the releases
+    (those it kept, or each evaluation date's snapshot once) when no grades were kept or
+    ``need_data`` asks for them."""
     state = change_state(session)
     anchors = _first_registered(session)
     predictions = current_predictions(session, as_of)
@@ -896,10 +913,26 @@ def grading_input(session: Session, as_of: dt.date, panels: tuple[str, ...] = DE
         keys.update(criterion.benchmarks())
         labs.update(criterion.labs())
     needs = {day: (frozenset(keys), frozenset(labs)) for day, (keys, labs) in wanted.items()}
-    kept = grading_inputs.cached(session, state, as_of, panels, needs)
-    data = kept or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+    revisions = {(p.key, p.revision) for p in predictions}
+    grades = grading_inputs.cached_grades(session, state, as_of, panels, revisions)
+    kept, data = None, None
+    if need_data or grades is None:
+        kept = grading_inputs.cached(session, state, as_of, panels, needs)
+        data = kept or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
     count = None if state is None else state.data_count
-    return GradingInput(as_of, panels, tuple(predictions), criteria, anchors, needs, data, count, kept is not None)
+    return GradingInput(
+        as_of,
+        panels,
+        tuple(predictions),
+        criteria,
+        anchors,
+        needs,
+        data,
+        count,
+        kept is not None,
+        grades,
+        grades is not None,
+    )
 
 
 def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) -> GradingInput:
@@ -910,13 +943,15 @@ def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) 
     (``base.change_count``) under the write lock."""
     ids = sorted(set(model_ids))
     state = change_state(session)
+    before = base.releases()
     data = {}
     for day, (keys, labs) in base.needs.items():
         added = snapshot(session, base.panels, day, keys, labs, models=ids)
         names = {r.name for r in added}
-        kept = [r for r in base.data[day] if r.name not in names]
+        kept = [r for r in before[day] if r.name not in names]
         data[day] = tuple(sorted([*kept, *added], key=lambda r: r.name))
-    return replace(base, data=data, data_count=None if state is None else state.data_count, cached=False)
+    count = None if state is None else state.data_count
+    return replace(base, data=data, data_count=count, cached=False, grades=None, grades_cached=False)
 
 
 def grade_predictions(
@@ -950,7 +985,9 @@ def grade_predictions(
     inputs = inputs or grading_input(session, as_of, panels)
     stored = _last_stored(session, [p.id for p in inputs.predictions], as_of) if store else {}
     rows = []
+    found: grading_inputs.Grades = {}
     for prediction, criterion, anchor, result in _evaluated(inputs):
+        found[(prediction.key, prediction.revision)] = result
         changed = store and stored.get(prediction.id) != (result.state, result.reason)
         if changed:
             _seal(session, prediction, as_of, result, panels)
@@ -976,10 +1013,30 @@ def grade_predictions(
     session.flush()
     if store and state is not None and known is not None:
         vouch(session, state)  # intact when the lock was taken; only this call's seals since
-        if not inputs.cached:
-            payload = grading_inputs.encode(inputs.needs, inputs.data)
-            grading_inputs.remember(session, inputs.data_count, as_of, panels, payload)
+        keep(session, inputs, *to_keep(inputs, found))
     return rows
+
+
+def to_keep(inputs: GradingInput, found: grading_inputs.Grades) -> tuple[str | None, str | None]:
+    """The JSON of what a grading read and found that is not kept already (encoded before
+    taking the lock, where the caller can)."""
+    payload = None if inputs.cached or inputs.data is None else grading_inputs.encode(inputs.needs, inputs.data)
+    grades = None if inputs.grades_cached else grading_inputs.encode_grades(found)
+    return payload, grades
+
+
+def keep(session: Session, inputs: GradingInput, payload: str | None, grades: str | None) -> bool:
+    """Keep :func:`to_keep`'s JSON for the next grading of the same data
+    (:func:`grading_inputs.remember`: under the lock, only while the data count is still
+    the input's); whether anything was kept."""
+    if payload is None and grades is None:
+        return False
+    return grading_inputs.remember(session, inputs.data_count, inputs.as_of, inputs.panels, payload, grades)
+
+
+def grades_of(rows: list[GradeRow]) -> grading_inputs.Grades:
+    """The grades of graded rows, by prediction key and revision (what :func:`to_keep` keeps)."""
+    return {(r.key, r.revision): r.grade for r in rows}
 
 
 def unsealed(session: Session, rows: list[GradeRow], as_of: dt.date) -> list[str]:
@@ -998,12 +1055,17 @@ def unsealed(session: Session, rows: list[GradeRow], as_of: dt.date) -> list[str
 
 
 def _evaluated(inputs: GradingInput) -> Iterator[tuple[Prediction, Criterion, dt.date, Grade]]:
-    """Each prediction graded on its evaluation date's releases (one context per date and window start)."""
+    """Each prediction graded on its evaluation date's releases (one context per date and
+    window start), or its kept grade."""
     contexts: dict[tuple[dt.date, dt.date], Context] = {}
     for prediction in inputs.predictions:
         criterion = inputs.criteria[prediction.id]
-        day, anchor = criterion.evaluation_date(inputs.as_of), inputs.anchors[prediction.key]
-        context = contexts.setdefault((day, anchor), Context(inputs.data[day], anchor, day))
+        anchor = inputs.anchors[prediction.key]
+        if inputs.grades is not None:
+            yield prediction, criterion, anchor, inputs.grades[(prediction.key, prediction.revision)]
+            continue
+        day = criterion.evaluation_date(inputs.as_of)
+        context = contexts.setdefault((day, anchor), Context(inputs.releases()[day], anchor, day))
         yield prediction, criterion, anchor, grade(criterion, context, inputs.as_of)
 
 

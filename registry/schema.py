@@ -524,8 +524,8 @@ class RegistryState(Base):
 
 
 class GradingInputCache(Base):
-    """The releases a grading read (:mod:`phasewatch.registry.grading_inputs`), kept for the
-    next grading of the same data, date and panels; trusted only while the logs are marked
+    """The releases a grading read and the grades they gave (:mod:`phasewatch.registry.grading_inputs`),
+    kept for the next grading of the same data, date and panels; trusted only while the logs are marked
     verified, and dropped whenever that mark had to be re-earned."""
 
     __tablename__ = "grading_inputs"
@@ -534,4 +534,5 @@ class GradingInputCache(Base):
     data_count: Mapped[int] = mapped_column(BigInteger)
     as_of: Mapped[dt.date] = mapped_column(Date)
     panels: Mapped[str] = mapped_column(String(2000))
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)  # the releases read (grading_inputs.encode)
+    grades: Mapped[str | None] = mapped_column(Text, nullable=True)  # what they gave (grading_inputs.encode_grades)

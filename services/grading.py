@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from phasewatch.models.saturation import BenchmarkSaturation, PairRatio
-from phasewatch.registry import grading_inputs
 from phasewatch.registry.changes import change_state, record_verified
 from phasewatch.registry.db import is_read_only, read_transaction, transaction, write_transaction
 from phasewatch.registry.errors import InvalidInputError
@@ -37,12 +36,15 @@ from phasewatch.registry.predictions import (
     checkpoint_of,
     criterion_of,
     grade_predictions,
+    grades_of,
     grading_input,
     gradings_of,
     intact_since,
+    keep,
     saturation_of,
     score_predictions,
     show_prediction,
+    to_keep,
     unsealed,
     verify_chain,
 )
@@ -141,15 +143,14 @@ def grade(engine: Engine, as_of: dt.date, panels: tuple[str, ...] = DEFAULT_PANE
         rows = grade_predictions(session, as_of, panels, given=inputs)
         to_seal = unsealed(session, rows, as_of) if store else []
     if to_seal:
-        with write_transaction(engine) as session:  # seals, and keeps the input
-            rows = grade_predictions(session, as_of, panels, store=True, given=inputs)
-    elif store and not is_read_only(engine) and (not inputs.cached or state is None or not state.verified):
-        payload = None if inputs.cached else grading_inputs.encode(inputs.needs, inputs.data)
+        with write_transaction(engine) as session:  # seals, and keeps the input and grades
+            rows = grade_predictions(session, as_of, panels, store=True, given=inputs.graded(rows))
+    elif store and not is_read_only(engine) and (not inputs.grades_cached or state is None or not state.verified):
+        payload, grades = to_keep(inputs, grades_of(rows))  # encoded before the lock
         with write_transaction(engine) as session:
             if intact_at is not None and (state is None or not state.verified):
                 record_verified(session, intact_at)
-            if payload is not None:
-                grading_inputs.remember(session, inputs.data_count, as_of, panels, payload)
+            keep(session, inputs, payload, grades)
     return Grading(as_of, panels, tuple(rows), sum(r.stored for r in rows))
 
 

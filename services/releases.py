@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from phasewatch.models.coupling import Posterior
 from phasewatch.models.coupling import check_release as check_scores
-from phasewatch.registry import grading_inputs
 from phasewatch.registry import releases as registry_releases
 from phasewatch.registry.changes import change_state, vouch
 from phasewatch.registry.clock import Clock
@@ -43,9 +42,12 @@ from phasewatch.registry.frontier import Staleness, staleness
 from phasewatch.registry.predictions import (
     Movement,
     grade_predictions,
+    grades_of,
     grading_input,
     intact_since,
+    keep,
     movements,
+    to_keep,
     unsealed,
     with_models,
 )
@@ -129,7 +131,7 @@ def log_release(
         checked = validate_release(session, request, today=today)
         intact_at = intact_since(session)  # sealing needs intact logs: refuse now, not after the release is in
         verdict = _verdict_of_request(session, checked)
-        before_input = grading_input(session, today)
+        before_input = grading_input(session, today, need_data=True)  # the base of the input after
         before = grade_predictions(session, today, given=before_input)
     with write_transaction(engine) as session:  # short: the identity checks again, the rows, the verdict
         state = change_state(session, lock=True)
@@ -147,16 +149,17 @@ def log_release(
         latest = latest_accepted_fit(session)
         stale = staleness(session, latest) if latest is not None else None
         if after_input is None:  # another writer came between: read the registry again
-            after_input = grading_input(session, today)
+            after_input = grading_input(session, today, need_data=True)
         after = grade_predictions(session, today, given=after_input)
         to_seal = unsealed(session, after, today)
     if to_seal:
         with write_transaction(engine) as session:  # only when a prediction's state changed (keeps the input too)
-            after = grade_predictions(session, today, store=True, given=after_input)
-    elif not after_input.cached:  # keep what the next grading would read again
-        payload = grading_inputs.encode(after_input.needs, after_input.data)
-        with write_transaction(engine) as session:
-            grading_inputs.remember(session, after_input.data_count, today, after_input.panels, payload)
+            after = grade_predictions(session, today, store=True, given=after_input.graded(after))
+    else:  # keep what the next grading would read and evaluate again
+        payload, grades = to_keep(after_input, grades_of(after))  # encoded before the lock
+        if payload is not None or grades is not None:
+            with write_transaction(engine) as session:
+                keep(session, after_input, payload, grades)
     moved = tuple(movements(before, after))
     refitted = None
     if refit and (stale is None or stale.stale):

@@ -8,8 +8,9 @@
   table but ``prediction_gradings`` and ``grading_inputs``);
 - ``verified_at``: the change count at which the prediction logs last verified.
 
-``grading_inputs`` keeps the releases a grading read, by data count, date and panels, so
-the next grading of unchanged data need not read them again. On SQLite the triggers are
+``grading_inputs`` keeps the releases a grading read and the grades they gave, by data
+count, date and panels, so the next grading of unchanged data need not read or evaluate
+them again. On SQLite the triggers are
 per row; on PostgreSQL per statement, through two trigger functions.
 
 A later migration that rebuilds a watched table (SQLite batch mode copies the table and
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("panels", sa.String(length=2000), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("grades", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_inputs")),
     )
     op.execute("INSERT INTO registry_state (id, change_count, data_count, verified_at) VALUES (1, 0, 0, NULL)")

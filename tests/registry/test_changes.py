@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from phasewatch.registry import predictions
+from phasewatch.registry import grading_inputs, predictions
 from phasewatch.registry.changes import DATA_TABLES, WATCHED_TABLES, change_state, record_verified
 from phasewatch.registry.db import MIGRATIONS_DIR, transaction
 from phasewatch.registry.errors import IntegrityError
@@ -135,7 +136,7 @@ def test_a_verification_is_recorded_only_if_nothing_changed_since(graded: Engine
 
 def test_a_grading_input_plus_the_new_models_is_a_fresh_read(graded: Engine) -> None:
     with transaction(graded) as session:
-        base = grading_input(session, TODAY)
+        base = grading_input(session, TODAY, need_data=True)
         assert base.cached  # the sealing grading kept what it read: decoding is part of what is compared below
         variant = session.scalar(select(Model.name).where(Model.kind == "frontier").limit(1))
     requests = [
@@ -171,27 +172,27 @@ def test_a_grading_input_plus_the_new_models_is_a_fresh_read(graded: Engine) -> 
     with transaction(graded) as session:
         ids = session.scalars(select(Model.id).where(Model.name.like("Fresh Read %"))).all()
         incremental = with_models(session, base, ids)
-        fresh = grading_input(session, TODAY)
+        fresh = grading_input(session, TODAY, need_data=True)
     assert incremental.data == fresh.data and incremental.data_count == fresh.data_count
     assert any(r.name == "Fresh Read B" for day in fresh.data.values() for r in day)
     assert incremental.data_count != base.data_count
 
 
 def _fresh_read(session: object, as_of: dt.date) -> dict:
-    inputs = grading_input(session, as_of)  # type: ignore[arg-type]
+    inputs = grading_input(session, as_of, need_data=True)  # type: ignore[arg-type]
     return {day: tuple(snapshot(session, inputs.panels, day, *inputs.needs[day])) for day in inputs.needs}  # type: ignore[arg-type]
 
 
 def test_a_kept_input_is_what_a_fresh_read_gives_and_goes_when_the_data_changes(graded: Engine) -> None:
     with transaction(graded) as session:
-        kept = grading_input(session, TODAY)
+        kept = grading_input(session, TODAY, need_data=True)
         assert kept.cached and kept.data == _fresh_read(session, TODAY)
-        other_day = grading_input(session, dt.date(2026, 12, 20))
+        other_day = grading_input(session, dt.date(2026, 12, 20), need_data=True)
         assert not other_day.cached  # kept per date
     with transaction(graded) as session:
         session.execute(text("UPDATE observations SET value = value WHERE id = 1"))  # any change to the data
     with transaction(graded) as session:
-        assert not grading_input(session, TODAY).cached
+        assert not grading_input(session, TODAY, need_data=True).cached
 
 
 def test_a_kept_input_written_by_anyone_else_is_never_used(graded: Engine) -> None:
@@ -202,7 +203,74 @@ def test_a_kept_input_written_by_anyone_else_is_never_used(graded: Engine) -> No
     with transaction(graded) as session:
         state = change_state(session)
         assert state is not None and not state.verified
-        assert not grading_input(session, TODAY).cached
+        assert not grading_input(session, TODAY, need_data=True).cached
+        seen = intact_since(session)
+    with transaction(graded) as session:
+        assert seen is not None and record_verified(session, seen)
+        assert session.scalar(select(func.count()).select_from(GradingInputCache)) == 0
+
+
+def _evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the criteria evaluations a grading makes (each prediction graded on data)."""
+    calls: list[str] = []
+    real = predictions.grade
+
+    def counted(criterion, context, as_of):  # type: ignore[no-untyped-def]
+        calls.append(as_of.isoformat())
+        return real(criterion, context, as_of)
+
+    monkeypatch.setattr(predictions, "grade", counted)
+    return calls
+
+
+def test_kept_grades_are_what_evaluating_a_fresh_read_gives(graded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluations = _evaluations(monkeypatch)
+    with transaction(graded) as session:
+        kept = grading_input(session, TODAY)
+        assert kept.grades_cached and kept.data is None  # the sealing grading kept its grades: nothing read
+        from_cache = grade_predictions(session, TODAY, given=kept)
+        assert evaluations == []
+        fresh = replace(kept, data=_fresh_read(session, TODAY), grades=None, grades_cached=False)
+        evaluated = grade_predictions(session, TODAY, given=fresh)
+    assert len(evaluations) == len(evaluated) == 7
+    assert [r.grade for r in from_cache] == [r.grade for r in evaluated]
+    assert from_cache == evaluated
+
+
+def test_kept_grades_go_when_the_data_changes_and_are_kept_again(graded: Engine) -> None:
+    with transaction(graded) as session:
+        session.execute(text("UPDATE observations SET value = value WHERE id = 1"))
+    with transaction(graded) as session:
+        assert not grading_input(session, TODAY).grades_cached
+        grade_predictions(session, TODAY, store=True)  # verifies, grades, keeps both
+    with transaction(graded) as session:
+        again = grading_input(session, TODAY)
+        assert again.grades_cached and again.data is None
+        assert not grading_input(session, dt.date(2026, 12, 20)).grades_cached  # kept per date
+
+
+def test_kept_grades_of_another_code_version_or_revision_are_not_used(
+    graded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(graded) as session:
+        state = change_state(session)
+        inputs = grading_input(session, TODAY)
+        assert inputs.grades is not None
+        revisions = set(inputs.grades)
+        assert grading_inputs.cached_grades(session, state, TODAY, inputs.panels, revisions) is not None
+        key, revision = min(revisions)
+        other = (revisions - {(key, revision)}) | {(key, revision + 1)}
+        assert grading_inputs.cached_grades(session, state, TODAY, inputs.panels, other) is None
+        monkeypatch.setattr(grading_inputs, "code_version", lambda: "another version")
+        assert grading_inputs.cached_grades(session, state, TODAY, inputs.panels, revisions) is None
+        assert not grading_input(session, TODAY).grades_cached
+
+
+def test_forged_grades_are_never_used(graded: Engine) -> None:
+    with transaction(graded) as session:
+        session.execute(text("UPDATE grading_inputs SET grades = replace(grades, '\"pending\"', '\"passed\"')"))
+    with transaction(graded) as session:
+        assert not grading_input(session, TODAY).grades_cached  # the mark no longer holds
         seen = intact_since(session)
     with transaction(graded) as session:
         assert seen is not None and record_verified(session, seen)

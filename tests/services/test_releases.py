@@ -140,15 +140,19 @@ def test_racing_processes_log_one_model(db_url: str, names: tuple[str, ...]) -> 
 
 def test_a_release_on_a_quiet_registry_reuses_its_reads(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """No other writer between the reads and the write: the logs known intact stay known
-    intact (nothing re-verified), the grading after is the one before plus the new model,
-    and what it seals equals a fresh grading of the database."""
-    from phasewatch.registry import predictions
+    intact (nothing re-verified), the grades before are the ones the last grading kept, the
+    grading after is the one before plus the new model, evaluated once, and what it seals
+    and keeps equals a fresh grading of the database."""
+    from phasewatch.registry import grading_inputs, predictions
     from phasewatch.registry.changes import change_state
     from phasewatch.services import grading, releases
 
     with transaction(engine) as session:
         seed_predictions(session)
-    grading.grade(engine, CLOCK.today())  # seals, verifies, marks
+    grading.grade(engine, CLOCK.today())  # seals, verifies, marks, keeps its input and grades
+    evaluations: list[str] = []
+    evaluate = predictions.grade
+    monkeypatch.setattr(predictions, "grade", lambda *a: evaluations.append(a[2].isoformat()) or evaluate(*a))
     verified: list[int] = []
     full = predictions.verify_chain
     monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: verified.append(1) or full(*a, **k))
@@ -157,10 +161,16 @@ def test_a_release_on_a_quiet_registry_reuses_its_reads(engine: Engine, monkeypa
     monkeypatch.setattr(releases, "grading_input", lambda *a, **k: fresh_reads.append(1) or read(*a, **k))
     log_release(engine, CLOCK, _request("Quiet One", lab="DeepSeek", date="2026-11-29"))
     assert verified == [] and fresh_reads == [1]  # the before read only
+    assert len(evaluations) == 7  # the seven after the release, once (the grades before were kept)
     with transaction(engine) as session:
         state = change_state(session)
         assert state is not None and state.verified
-    assert grading.grade(engine, CLOCK.today()).stored == 0  # the seals match the database
+    kept = grading.grade(engine, CLOCK.today())
+    assert kept.stored == 0 and len(evaluations) == 7  # the release kept its grades: nothing evaluated
+    monkeypatch.setattr(grading_inputs, "code_version", lambda: "another")  # nothing kept is used now
+    fresh = grading.grade(engine, CLOCK.today())
+    assert fresh.stored == 0 and len(evaluations) == 14  # the seals match a fresh grading of the database
+    assert fresh.rows == kept.rows
 
 
 def test_a_writer_between_the_reads_and_the_write_means_a_fresh_read(
