@@ -1,7 +1,9 @@
 """`predictions grade` and `releases add` on a registry of 100,000 observations (run by hand, not a test).
 
-Copies the given SQLite registry (e.g. one built by ``bench/bench_scale.py``, with a stored
-fit so that each release gets its verdict) to a temporary folder, upgrades it, grades once
+Copies the given SQLite registry (or, without one, builds it: ``phasewatch init``, then
+``scores import`` of ``bench/bench_scale.py``'s 10,000 synthetic models × 10 scores, then
+``phasewatch fit --panel growing-pains-34`` so that each release gets its verdict) to a
+temporary folder, upgrades it, grades once
 (the first grading seals each prediction's state, verifies the logs and keeps its input),
 then times whole processes, round by round, next to ``phasewatch --help`` (start-up alone):
 
@@ -13,7 +15,7 @@ then times whole processes, round by round, next to ``phasewatch --help`` (start
 
 Reports the median wall time and the median CPU time (user + system) of each::
 
-    .venv/bin/python bench/bench_grade_scale.py REGISTRY.db [--rounds 5] [--today 2026-12-01]
+    .venv/bin/python bench/bench_grade_scale.py [REGISTRY.db] [--rounds 5] [--today 2026-12-01]
 """
 
 from __future__ import annotations
@@ -42,15 +44,26 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def build(folder: Path, today: str) -> Path:
+    """The registry of ``bench/bench_scale.py`` (10,220 models, ~102,000 observations) with one fit."""
+    from bench_scale import build_registry  # this script's folder is on sys.path
+
+    built = build_registry(folder, 10_000, 10)
+    env = {**built.env, "PHASEWATCH_TODAY": today}
+    subprocess.run([EXE, "fit", "--panel", "growing-pains-34"], env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"built: {built.rows} rows imported in {built.import_seconds:.1f} s, then one fit")
+    return folder / "scale.db"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("registry", type=Path)
+    parser.add_argument("registry", type=Path, nargs="?", help="a SQLite registry (default: build one)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--today", default="2026-12-01")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "registry.db"
-        shutil.copyfile(args.registry, db)
+        shutil.copyfile(args.registry or build(Path(folder), args.today), db)
         os.chmod(db, 0o600)
         env = {**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{db}", "PHASEWATCH_TODAY": args.today}
         subprocess.run([EXE, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)

@@ -46,6 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
+    from phasewatch.cli.app import tune_collector
     from phasewatch.registry.clock import FrozenClock
     from phasewatch.registry.db import make_engine
     from phasewatch.registry.releases import ReleaseRequest, ScoreInput
@@ -53,6 +54,7 @@ def main() -> None:
     from phasewatch.services import releases as service
 
     imports = time.perf_counter() - start
+    tune_collector()  # the collector as a `phasewatch` command has it
     spent: dict[str, float] = defaultdict(float)
 
     def timed(name: str) -> None:
