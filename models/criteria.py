@@ -293,7 +293,8 @@ def top_k_spread(releases: list[Release], benchmark: str, k: int) -> tuple[float
     top = heapq.nsmallest(k, scored, key=lambda t: (-t[0], t[1]))  # = sorted(...)[:k]
     detail: dict[str, Any] = {"models": [[name, value] for value, name in top], "n_available": len(scored)}
     if len(top) < k:
-        return None, {**detail, "note": f"only {len(scored)} models have {benchmark}"}
+        n = len(scored)
+        return None, {**detail, "note": f"only {n} model{'' if n == 1 else 's'} {'has' if n == 1 else 'have'} {benchmark}"}
     return round(top[0][0] - top[-1][0], 6), detail
 
 

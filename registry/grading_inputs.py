@@ -94,7 +94,6 @@ def encode(needs: Needs, data: Data) -> str:
                 "data": {day.isoformat(): [_release(r) for r in releases] for day, releases in data.items()},
             },
             separators=(",", ":"),
-            allow_nan=False,
         )
 
 
@@ -139,10 +138,9 @@ def _decoded(payload: str) -> tuple[Needs, Data] | None:
 
 def encode_grades(grades: Grades) -> str:
     """The JSON of a grading's grades (its evidence is JSON already: it is sealed as such)."""
-    rows = [[key, revision, dataclasses.asdict(g)] for (key, revision), g in grades.items()]
-    return json.dumps(
-        {"format": FORMAT, "code": code_version(), "grades": rows}, separators=(",", ":"), allow_nan=False
-    )
+    names = [f.name for f in dataclasses.fields(Grade)]
+    rows = [[key, revision, {n: getattr(g, n) for n in names}] for (key, revision), g in grades.items()]
+    return json.dumps({"format": FORMAT, "code": code_version(), "grades": rows}, separators=(",", ":"))
 
 
 def decode_grades(payload: str) -> Grades | None:
