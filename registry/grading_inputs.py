@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from phasewatch.models import criteria
 from phasewatch.models.criteria import Figure, Grade, Release
@@ -222,20 +222,19 @@ def remember(
         GradingInputCache.as_of == as_of,
         GradingInputCache.panels == _panels(panels),
     )
-    if payload is None:
-        kept = session.scalars(
-            select(GradingInputCache).where(*key).order_by(GradingInputCache.id.desc()).limit(1)
-        ).first()
-        if kept is None or grades is None:
+    newest = select(GradingInputCache).where(*key).order_by(GradingInputCache.id.desc()).limit(1)
+    kept = session.scalars(newest.options(load_only(GradingInputCache.id))).first()
+    if kept is None:
+        if payload is None:
             return False
+        kept = GradingInputCache(data_count=data_count, as_of=as_of, panels=_panels(panels), payload=payload)
+        session.add(kept)
+    else:  # one row per data count, date and panels: what is given replaces what it held
+        session.execute(delete(GradingInputCache).where(*key, GradingInputCache.id != kept.id))
+        if payload is not None:
+            kept.payload = payload
+    if grades is not None:
         kept.grades = grades
-    else:
-        session.execute(delete(GradingInputCache).where(*key))
-        session.add(
-            GradingInputCache(
-                data_count=data_count, as_of=as_of, panels=_panels(panels), payload=payload, grades=grades
-            )
-        )
     session.flush()
     vouch(session, state)  # marked verified at the count after this write
     return True

@@ -275,3 +275,17 @@ def test_forged_grades_are_never_used(graded: Engine) -> None:
     with transaction(graded) as session:
         assert seen is not None and record_verified(session, seen)
         assert session.scalar(select(func.count()).select_from(GradingInputCache)) == 0
+
+
+def test_an_input_kept_again_keeps_the_grades_of_its_data(graded: Engine) -> None:
+    """One row per data count, date and panels: a payload given without grades replaces the
+    payload and leaves the grades that row held (they are of the same data)."""
+    with transaction(graded) as session:
+        inputs = grading_input(session, TODAY, need_data=True)
+        assert inputs.grades_cached and inputs.cached and inputs.data is not None
+        payload = grading_inputs.encode(inputs.needs, inputs.data)
+        assert grading_inputs.remember(session, inputs.data_count, TODAY, inputs.panels, payload, None)
+    with transaction(graded) as session:
+        assert session.scalar(select(func.count()).select_from(GradingInputCache)) == 1
+        again = grading_input(session, TODAY, need_data=True)
+        assert again.grades_cached and again.cached and again.grades == inputs.grades
