@@ -294,7 +294,10 @@ def top_k_spread(releases: list[Release], benchmark: str, k: int) -> tuple[float
     detail: dict[str, Any] = {"models": [[name, value] for value, name in top], "n_available": len(scored)}
     if len(top) < k:
         n = len(scored)
-        return None, {**detail, "note": f"only {n} model{'' if n == 1 else 's'} {'has' if n == 1 else 'have'} {benchmark}"}
+        return None, {
+            **detail,
+            "note": f"only {n} model{'' if n == 1 else 's'} {'has' if n == 1 else 'have'} {benchmark}",
+        }
     return round(top[0][0] - top[-1][0], 6), detail
 
 
