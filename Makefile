@@ -41,7 +41,7 @@ demo: install
 	$(BIN)/phasewatch report --out report
 
 test: install
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --durations=25
 
 # mypy checks services/ and models/ as the phasewatch.* packages they are installed as
 # (pyproject's [tool.mypy]); build/mypy/phasewatch/ links each top-level package under that name.

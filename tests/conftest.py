@@ -40,6 +40,15 @@ def frozen_today(monkeypatch: pytest.MonkeyPatch) -> str:
     return TEST_TODAY
 
 
+@pytest.fixture(autouse=True)
+def fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI keeps one rich console per process, sized (``COLUMNS``) when first used; each
+    test gets its own, as each command's process does, so no test depends on which ran first."""
+    from phasewatch.cli import common
+
+    monkeypatch.setattr(common, "_console", None)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
