@@ -13,6 +13,11 @@ then times whole processes, round by round, next to ``phasewatch --help`` (start
 - ``releases add`` of a new release with both scores of the fit (its verdict, the
   predictions it moved, the staleness of the fit), one after the other.
 
+phasewatch's own modules are compiled first and read from cached bytecode, as an installed
+package runs; ``--help`` and ``releases add`` are also timed, in the same rounds, with
+them compiled from source in each process (``bench/bytecode.py``), as a shell with
+``PYTHONDONTWRITEBYTECODE=1`` and no ``__pycache__`` runs them.
+
 Reports the median wall time and the median CPU time (user + system) of each::
 
     .venv/bin/python bench/bench_grade_scale.py [REGISTRY.db] [--rounds 5] [--today 2026-12-01]
@@ -31,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bytecode import cached, compile_project, from_source  # this script's folder is on sys.path
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
@@ -65,7 +72,8 @@ def main() -> None:
         db = Path(folder) / "registry.db"
         shutil.copyfile(args.registry or build(Path(folder), args.today), db)
         os.chmod(db, 0o600)
-        env = {**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{db}", "PHASEWATCH_TODAY": args.today}
+        env = cached({**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{db}", "PHASEWATCH_TODAY": args.today})
+        compile_project()
         subprocess.run([EXE, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
         first = timed(["predictions", "grade"], env)
         print(f"first grading (seals the states): {first[0]:.3f} s wall, {first[1]:.3f} s CPU")
@@ -95,6 +103,8 @@ def main() -> None:
             "phasewatch predictions grade (nothing changed since the last grading or release)",
             "phasewatch predictions grade (after an outside change: verify and read again)",
             "phasewatch releases add (verdict, predictions moved, staleness)",
+            "phasewatch --help (own code compiled from source in each process)",
+            "phasewatch releases add (own code compiled from source in each process)",
         ]
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         for i in range(args.rounds):
@@ -102,7 +112,10 @@ def main() -> None:
             results[names[1]].append(timed(["predictions", "grade"], env))
             outside_change()
             results[names[2]].append(timed(["predictions", "grade"], env))
-            results[names[3]].append(timed(release(i), env))  # the next round's first grading follows it
+            results[names[3]].append(timed(release(2 * i), env))  # the next round's first grading follows it
+            with from_source(env) as source_env:
+                results[names[4]].append(timed(["--help"], source_env))
+                results[names[5]].append(timed(release(2 * i + 1), source_env))
         print("| command | median wall (s) | min | max | median CPU (s) |")
         print("|---|---|---|---|---|")
         for name, runs in results.items():

@@ -8,7 +8,12 @@ succeed. ``--flow old`` runs the orchestration as it was before the service (eve
 in one write transaction) for a side-by-side figure on the same machine.
 
     .venv/bin/python bench/bench_writers.py [--writers 8] [--releases 20] [--via service|cli]
-        [--flow new|old] [--template registry.db]
+        [--flow new|old] [--template registry.db] [--from-source]
+
+phasewatch's own modules are compiled first and read from cached bytecode, as an installed
+package runs; ``--from-source`` (with ``--via cli``) times each process compiling them
+from source instead, as a shell with ``PYTHONDONTWRITEBYTECODE=1`` and no ``__pycache__``
+runs them (``bench/bytecode.py``).
 
 Without ``--template`` it builds a registry with `phasewatch init` and one fit of
 growing-pains-34 (about a minute), so every release gets a verdict.
@@ -25,7 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
+
+from bytecode import cached, compile_project, from_source  # this script's folder is on sys.path
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 TODAY = "2026-12-01"
@@ -166,7 +174,11 @@ def main() -> None:
     parser.add_argument("--via", choices=("service", "cli"), default="service")
     parser.add_argument("--flow", choices=("new", "old"), default="new")
     parser.add_argument("--template", type=Path, help="a registry to copy (default: build one)")
+    parser.add_argument("--from-source", action="store_true", help="(--via cli) no cached bytecode of phasewatch")
     args = parser.parse_args()
+    if args.from_source and args.via != "cli":
+        parser.error("--from-source times whole processes: use it with --via cli")
+    compile_project()
     folder = Path(tempfile.mkdtemp(prefix="phasewatch-writers-"))
     path = folder / "writers.db"
     if args.template:
@@ -176,17 +188,22 @@ def main() -> None:
     url = f"sqlite:///{path}"
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(args.writers), context.Queue()
-    started = time.perf_counter()
-    workers = [
-        context.Process(target=_writer, args=(url, w, args.releases, args.via, args.flow, barrier, results))
-        for w in range(args.writers)
-    ]
-    for worker in workers:
-        worker.start()
-    rows = [results.get() for _ in workers]
-    for worker in workers:
-        worker.join()
-    wall = time.perf_counter() - started
+    base = cached(dict(os.environ))
+    with from_source(base) if args.from_source else nullcontext(base) as env:
+        os.environ.clear()
+        os.environ.update(env)  # the writers (spawned) and the processes they start inherit it
+        sys.dont_write_bytecode = args.from_source
+        started = time.perf_counter()
+        workers = [
+            context.Process(target=_writer, args=(url, w, args.releases, args.via, args.flow, barrier, results))
+            for w in range(args.writers)
+        ]
+        for worker in workers:
+            worker.start()
+        rows = [results.get() for _ in workers]
+        for worker in workers:
+            worker.join()
+        wall = time.perf_counter() - started
 
     from sqlalchemy import func, select
 
@@ -205,7 +222,7 @@ def main() -> None:
     holds = [h for *_, hs in rows for h in hs]
     print(
         f"{args.writers} writers x {args.releases} releases via {args.via}, {args.flow} flow, "
-        f"{os.cpu_count()} CPUs, wall {wall:.1f} s"
+        f"{'compiled from source' if args.from_source else 'cached bytecode'}, {os.cpu_count()} CPUs, wall {wall:.1f} s"
     )
     print("\n| writer | median (s) | max (s) |\n|---|---|---|")
     for writer, times, *_ in sorted(rows):
