@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -113,14 +114,17 @@ def _writer(url: str, writer: int, releases: int, via: str, flow: str, barrier, 
 
     clock = PinnedDayClock(parse_today(TODAY))
     env = {**os.environ, "PHASEWATCH_DATABASE_URL": url, "PHASEWATCH_TODAY": TODAY}
-    times, failures = [], []
+    times, failures, cpus = [], [], []  # cpus: each whole process's user + system time (--via cli)
     barrier.wait()
     for i in range(releases):
         request = _request(writer, i)
         start = time.perf_counter()
         try:
             if via == "cli":
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 done = subprocess.run([EXE, *_cli_args(request)], env=env, capture_output=True, text=True)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 if done.returncode != 0:
                     failures.append(done.stderr.strip()[:200])
             else:
@@ -132,7 +136,7 @@ def _writer(url: str, writer: int, releases: int, via: str, flow: str, barrier, 
         except Exception as exc:
             failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
         times.append(time.perf_counter() - start)
-    results.put((writer, times, failures, waits, holds))
+    results.put((writer, times, failures, waits, holds, cpus))
 
 
 def _racer(url: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
@@ -218,8 +222,9 @@ def main() -> None:
         )
     every = [t for _, times, *_ in rows for t in times]
     failures = [f for _, _, fs, *_ in rows for f in fs]
-    waits = [w for *_, ws, _ in rows for w in ws]
-    holds = [h for *_, hs in rows for h in hs]
+    waits = [w for *_, ws, _, _ in rows for w in ws]
+    holds = [h for *_, hs, _ in rows for h in hs]
+    cpus = [c for *_, cs in rows for c in cs]
     print(
         f"{args.writers} writers x {args.releases} releases via {args.via}, {args.flow} flow, "
         f"{'compiled from source' if args.from_source else 'cached bytecode'}, {os.cpu_count()} CPUs, wall {wall:.1f} s"
@@ -232,6 +237,10 @@ def main() -> None:
         f"\nstored {stored} of {args.writers * args.releases} releases, {verdicts} verdicts; "
         f"{len(failures)} failed{': ' + failures[0] if failures else ''}"
     )
+    if cpus:
+        print(
+            f"CPU of one `phasewatch releases add` process: median {statistics.median(cpus):.2f} s, max {max(cpus):.2f} s"
+        )
     if holds:
         print(
             f"write transactions ({len(holds)}): lock held median {statistics.median(holds):.3f} s, "

@@ -36,7 +36,6 @@ def test_the_default_page_says_what_is_left_and_how_to_see_it(cli_env: str) -> N
 @pytest.mark.parametrize("page", [[], ["--offset", "60", "--limit", "25"]])
 def test_table_json_and_csv_show_the_same_page(cli_env: str, page: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setattr(common, "_console", None)
     rows = json.loads(run("models", "list", "--json", *page)[1])
     _, table, _ = run("models", "list", *page)
     _, text, _ = run("models", "list", "--format", "csv", *page)

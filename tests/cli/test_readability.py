@@ -20,8 +20,7 @@ from tests.cli.test_cli import run
 
 @pytest.fixture
 def narrow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setattr(common, "_console", None)
+    monkeypatch.setenv("COLUMNS", "80")  # the console is made afresh for each test (tests/conftest.py)
 
 
 def _cells(out: str) -> list[str]:
