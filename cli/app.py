@@ -6,9 +6,15 @@ inside the commands that need them, so ``--help`` and registry queries start fas
 
 from __future__ import annotations
 
+import copy
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
+from typer.main import get_command_name
+from typer.models import CommandInfo
 
 from phasewatch.cli import (
     analyze,
@@ -142,7 +148,33 @@ def export(
 
 def main() -> None:
     tune_collector()
-    app()
+    for_arguments(sys.argv[1:])()
+
+
+def for_arguments(argv: Sequence[str]) -> typer.Typer:
+    """The application with only the group or command that ``argv`` names first.
+
+    Building Click's command tree inspects every command's signature (~0.1 s for all of
+    them, docs/PERFORMANCE.md "Start-up"); a command needs only its own group. Anything
+    else (``--help``, ``--version``, shell completion, a name that is not a command) gets
+    the whole tree, so help and "no such command" read as before.
+    """
+    if not argv or argv[0].startswith("-") or os.environ.get("_PHASEWATCH_COMPLETE"):
+        return app
+    name = argv[0]
+    groups = [g for g in app.registered_groups if g.name == name]
+    commands = [c for c in app.registered_commands if _command_name(c) == name]
+    if not groups and not commands:
+        return app
+    lean = copy.copy(app)
+    lean.registered_groups, lean.registered_commands = groups, commands
+    return lean
+
+
+def _command_name(info: CommandInfo) -> str:
+    if info.name:
+        return info.name
+    return get_command_name(info.callback.__name__) if info.callback else ""
 
 
 def tune_collector() -> None:

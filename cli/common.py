@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
+from phasewatch.cli import coercion
 from phasewatch.registry.errors import PhasewatchError
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ def _quiet(original: Any) -> Any:
 def new_app(help_text: str, *, completion: bool = False) -> typer.Typer:
     """A command group; ``completion=True`` on the root adds --install-completion/--show-completion."""
     _quiet_flag_types()
+    coercion.install()
     return typer.Typer(
         cls=PhasewatchGroup,
         help=help_text,

@@ -26,7 +26,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
+from phasewatch.cli.app import app, for_arguments
 
 ESCAPE = "Evil\x1b[2J\x1b[31mRED"
 LONG = "x" * 10_000
@@ -423,7 +423,7 @@ def test_bad_input_is_one_line_with_its_exit_code_and_changes_nothing(
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(files)
     args = [a.replace("{tmp}", str(files)).replace("{file}", str(files / "file")) for a in case.args]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(for_arguments(args), args)
     err = result.stderr
     lines = err.strip().splitlines()
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)

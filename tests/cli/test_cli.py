@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
+from phasewatch.cli.app import app, for_arguments
 from tests.helpers import source_path, table_counts
 
 runner = CliRunner()
@@ -22,7 +22,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(for_arguments(args), list(args))  # the tree `phasewatch` builds
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -166,7 +166,7 @@ def test_init_is_idempotent_from_the_cli(tmp_path: Path, monkeypatch: pytest.Mon
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
     for name, command in group.commands.items():
         path = (*prefix, name)
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group (Typer's own Click has no click.Group class)
             yield path, command
             yield from _commands(command, path)
         else:

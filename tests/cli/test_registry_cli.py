@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
+from phasewatch.cli.app import for_arguments
 from tests.helpers import table_counts
 
 runner = CliRunner()
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(for_arguments(args), list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

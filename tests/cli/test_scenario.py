@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
+from phasewatch.cli.app import for_arguments
 from phasewatch.registry import seed
 from phasewatch.registry.catalog import Catalog
 from phasewatch.registry.db import make_engine, transaction, upgrade
@@ -36,7 +36,7 @@ SHORT_FIT = ("--draws", "300", "--tune", "300", "--chains", "2", "--accept-uncon
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(for_arguments(args), list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
+from phasewatch.cli.app import for_arguments
 from phasewatch.registry import db
 from phasewatch.registry.db import make_engine, open_registry, redact, upgrade
 from phasewatch.registry.errors import DatabaseError
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(for_arguments(args), list(args))
     return result.exit_code, result.stdout + result.stderr
 
 

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 from typer.testing import CliRunner
 
-from phasewatch.cli.app import app
+from phasewatch.cli.app import for_arguments
 from phasewatch.registry import db
 from phasewatch.registry.db import current_revision, downgrade, make_engine, upgrade
 from phasewatch.registry.errors import DatabaseError
@@ -34,7 +34,7 @@ AT = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(for_arguments(args), list(args))
     return result.exit_code, result.stdout + result.stderr
 
 
