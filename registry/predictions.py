@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, select, text
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session
 
@@ -632,8 +632,10 @@ def snapshot(
     window_labs = set(labs)
     catalog = Catalog(session)
     rank = {catalog.panel(name).id: i for i, name in enumerate(panels)}
-    memberships: dict[int, list[int]] = defaultdict(list)
-    member_query = select(PanelObservation.observation_id, PanelObservation.panel_id)
+    memberships: dict[int, list[int]] = defaultdict(list)  # of the listed panels only
+    member_query = select(PanelObservation.observation_id, PanelObservation.panel_id).where(
+        PanelObservation.panel_id.in_(sorted(rank))
+    )
     if keys is not None:
         member_query = (
             member_query.join(Observation, Observation.id == PanelObservation.observation_id)
@@ -659,7 +661,7 @@ def snapshot(
         )
         .join(Benchmark)
         .join(Model)
-        .where(Model.kind == ModelKind.FRONTIER.value)
+        .where(Model.kind == ModelKind.FRONTIER.value, _counted(set(rank)))
     )
     if keys is not None:
         query = query.where(Benchmark.key.in_(keys))
@@ -672,13 +674,9 @@ def snapshot(
         known = retrieved or created.date()
         if known > day:
             continue
-        if memberships:
-            in_panels = memberships.get(obs_id)
-            if in_panels:
-                ranks = [rank[p] for p in in_panels if p in rank]
-                if not ranks:
-                    continue
-                priority[obs_id] = min(ranks)
+        in_panels = memberships.get(obs_id)
+        if in_panels:
+            priority[obs_id] = min(rank[p] for p in in_panels)
         figure = Figure(obs_id, value, reported_by, known)
         own = held.get(model_id)
         if own is None:
@@ -700,18 +698,17 @@ def snapshot(
         figures[model_id] = {
             key: tuple(sorted(v, key=order, reverse=True)) if type(v) is list else (v,) for key, v in own.items()
         }
-    rows = connection.execute(
-        select(
-            Model.id,
-            Model.name,
-            Lab.name,
-            Model.release_date,
-            Model.release_date_precision,
-            Model.created_at,
-            Model.variant_of_id,
-            Model.kind,
-        ).join(Lab)
-    ).all()
+    model_query = select(
+        Model.id,
+        Model.name,
+        Lab.name,
+        Model.release_date,
+        Model.release_date_precision,
+        Model.created_at,
+        Model.variant_of_id,
+        Model.kind,
+    ).join(Lab)
+    rows = connection.execute(model_query).all() if only is None else _with_ancestors(connection, model_query, only)
     parents = {row[0]: row[6] for row in rows if row[6] is not None}
     names = {row[0]: row[1] for row in rows}
 
@@ -755,29 +752,42 @@ def snapshot(
     return sorted(releases, key=lambda r: r.name)
 
 
+def _with_ancestors(connection: Connection, query: Select[Any], model_ids: list[int]) -> list[Row[Any]]:
+    """The rows of ``query`` (a model's id first, its ``variant_of_id`` seventh) for
+    ``model_ids`` and every model above them on their ``variant_of`` chains: what names
+    their groups, without reading every model."""
+    rows: list[Row[Any]] = []
+    seen: set[int] = set()
+    wanted = set(model_ids)
+    while wanted:
+        found = connection.execute(query.where(Model.id.in_(sorted(wanted)))).all()
+        rows.extend(found)
+        seen |= wanted
+        wanted = {row[6] for row in found if row[6] is not None} - seen
+    return rows
+
+
+def _counted(panel_ids: set[int]) -> ColumnElement[bool]:
+    """An observation a grading on ``panel_ids`` counts: one in no panel or in one of them
+    (said in SQL, so that figures of other panels, often most of them, are never fetched)."""
+    member = select(PanelObservation.observation_id).where(PanelObservation.observation_id == Observation.id)
+    if not panel_ids:
+        return ~member.exists()
+    return ~member.exists() | member.where(PanelObservation.panel_id.in_(sorted(panel_ids))).exists()
+
+
 def _first_known(session: Session, model_ids: list[int], rank: dict[int, int], day: dt.date) -> set[int]:
-    """Of ``model_ids``, those with a counted figure (any benchmark) known by ``day``."""
+    """Of ``model_ids``, those with a counted figure (:func:`_counted`, any benchmark) known
+    (``retrieved_on``, else the day it was recorded) by ``day``."""
+    counted = _counted(set(rank))
     out: set[int] = set()
     for start in range(0, len(model_ids), 500):
-        chunk = model_ids[start : start + 500]
         rows = session.execute(
-            select(Observation.id, Observation.model_id, Observation.retrieved_on, Observation.created_at).where(
-                Observation.model_id.in_(chunk)
+            select(Observation.model_id, Observation.retrieved_on, Observation.created_at).where(
+                Observation.model_id.in_(model_ids[start : start + 500]), counted
             )
-        ).all()
-        members: dict[int, list[int]] = defaultdict(list)
-        ids = [r[0] for r in rows]
-        for begin in range(0, len(ids), 500):
-            for observation_id, panel_id in session.execute(
-                select(PanelObservation.observation_id, PanelObservation.panel_id).where(
-                    PanelObservation.observation_id.in_(ids[begin : begin + 500])
-                )
-            ):
-                members[observation_id].append(panel_id)
-        for obs_id, model_id, retrieved, created in rows:
-            in_panels = members.get(obs_id)
-            if (retrieved or created.date()) <= day and (not in_panels or any(p in rank for p in in_panels)):
-                out.add(model_id)
+        )
+        out.update(model_id for model_id, retrieved, created in rows if (retrieved or created.date()) <= day)
     return out
 
 
