@@ -74,7 +74,16 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
+# The rows the last decoded payload's releases were built from, by the release's identity:
+# a release read back unchanged (most of them, after a release) is written again as it was
+# read, not rebuilt. Cleared by every decode, so it holds one input at most.
+_ROWS: dict[int, tuple[Release, list[Any]]] = {}
+
+
 def _release(r: Release) -> list[Any]:
+    read = _ROWS.get(id(r))
+    if read is not None and read[0] is r:
+        return read[1]
     figures = [
         [key, [[f.observation_id, f.value, f.reported_by, f.known.toordinal()] for f in found]]
         for key, found in r.figures.items()
@@ -110,6 +119,7 @@ def _decoded(payload: str) -> tuple[Needs, Data] | None:
         return None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("code") != code_version():
         return None
+    _ROWS.clear()
     days: dict[int | None, dt.date | None] = {None: None}
 
     def day(ordinal: int | None) -> dt.date | None:
@@ -124,7 +134,8 @@ def _decoded(payload: str) -> tuple[Needs, Data] | None:
     data: Data = {}
     for d, releases in raw["data"].items():
         built = []
-        for name, lab, released, released_end, group, figures in releases:
+        for row in releases:
+            name, lab, released, released_end, group, figures = row
             own: dict[str, tuple[Figure, ...]] = {}
             scores: dict[str, float] = {}
             for key, found in figures:
@@ -134,7 +145,9 @@ def _decoded(payload: str) -> tuple[Needs, Data] | None:
                 else:
                     own[key] = tuple([Figure(i, v, by, day(k)) for i, v, by, k in found])
                 scores[key] = found[0][1]
-            built.append(Release(name, lab, day(released), day(released_end), scores, own, group))
+            release = Release(name, lab, day(released), day(released_end), scores, own, group)
+            _ROWS[id(release)] = (release, row)
+            built.append(release)
         data[dt.date.fromisoformat(d)] = tuple(built)
     return needs, data
 

@@ -289,3 +289,21 @@ def test_an_input_kept_again_keeps_the_grades_of_its_data(graded: Engine) -> Non
         assert session.scalar(select(func.count()).select_from(GradingInputCache)) == 1
         again = grading_input(session, TODAY, need_data=True)
         assert again.grades_cached and again.cached and again.grades == inputs.grades
+
+
+def test_a_decoded_input_encodes_back_to_the_same_bytes_reusing_its_rows(graded: Engine) -> None:
+    """Releases read back unchanged are written as they were read (not rebuilt), and the
+    result is the payload a fresh encoding writes, byte for byte, with a new release too."""
+    with transaction(graded) as session:
+        inputs = grading_input(session, TODAY, need_data=True)
+    fresh = grading_inputs.encode(inputs.needs, inputs.data)
+    needs, data = grading_inputs.decode(fresh)  # type: ignore[misc]
+    assert grading_inputs._ROWS and grading_inputs.encode(needs, data) == fresh
+    day = next(iter(data))
+    first = data[day][0]
+    moved = replace(first, name=first.name + " (renamed)")  # a release built after the read
+    changed = {**data, day: (moved, *data[day][1:])}
+    grading_inputs._ROWS.clear()
+    rebuilt = grading_inputs.encode(needs, changed)
+    grading_inputs.decode(fresh)
+    assert grading_inputs.encode(needs, changed) == rebuilt != fresh
