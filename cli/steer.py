@@ -76,7 +76,12 @@ def run(
     generation_prompts: int | None = typer.Option(
         None, "--generation-prompts", min=0, help="Prompts for the generation-change rate."
     ),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per forward pass."),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help="Sequences per forward pass (city pairs when scoring margins: true and false go in together).",
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed (samples, random directions, bootstrap)."),
     save_dir: Path | None = typer.Option(
         None,

@@ -79,16 +79,18 @@ class TruthDirection:
 def all_layer_residuals(model, tokenizer, texts: list[str], batch_size: int = 16) -> torch.Tensor:
     """Output of every decoder block at each text's last real token, [layers, n, d_model],
     float32 on CPU, from one forward pass per batch (``output_hidden_states``; the last
-    block is read by a hook, since the last hidden state has the final norm applied)."""
+    block is read by a hook, since the last hidden state has the final norm applied). The
+    pass runs the backbone only (``base_model``): no logits over the vocabulary are computed."""
     from phasewatch.models.steering.layers import capture_residual
 
     n_layers = len(decoder_layers(model))
     device = input_device(model)
+    backbone = getattr(model, "base_model", None) or model
     out = []
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
         with capture_residual(model, n_layers - 1) as last_block:
-            hidden = model(**batch, output_hidden_states=True).hidden_states
+            hidden = backbone(**batch, output_hidden_states=True).hidden_states
         last = (batch["attention_mask"].sum(dim=1) - 1).cpu()
         rows = torch.arange(len(last))
         states = [hidden[i + 1] for i in range(n_layers - 1)] + [last_block[0]]

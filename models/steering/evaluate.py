@@ -120,12 +120,14 @@ def pair_margins(
     model, tokenizer, pairs: list[StatementPair], layer: int, vector: torch.Tensor | None, batch_size: int = 16
 ) -> torch.Tensor:
     """Length-normalised margin per item: mean log-prob per token of the true completion
-    minus that of the false one, with ``vector`` added at ``layer``."""
-    prompts = [p.prompt for p in pairs]
+    minus that of the false one, with ``vector`` added at ``layer``. Each forward pass
+    scores ``batch_size`` pairs, their true and false completions side by side (half as
+    many passes as scoring them separately; padding is masked, so the scores are the same)."""
+    prompts = [p.prompt for p in pairs for _ in range(2)]
+    completions = [c for p in pairs for c in (p.true_completion, p.false_completion)]
     with add_to_residual(model, layer, vector):
-        ts, tn = score_completions(model, tokenizer, prompts, [p.true_completion for p in pairs], batch_size)
-        fs, fn = score_completions(model, tokenizer, prompts, [p.false_completion for p in pairs], batch_size)
-    return ts / tn - fs / fn
+        sums, counts = score_completions(model, tokenizer, prompts, completions, 2 * batch_size)
+    return sums[0::2] / counts[0::2] - sums[1::2] / counts[1::2]
 
 
 @torch.no_grad()

@@ -4,7 +4,10 @@ GPUs, and a memory estimate checked before any weight is loaded."""
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +110,34 @@ def estimate_memory(config: Any, dtype: str, available: int | None) -> MemoryEst
     return MemoryEstimate(parameters, dtype, int(parameters * DTYPE_BYTES[dtype] * OVERHEAD), available)
 
 
+@contextmanager
+def gguf_parsed_once() -> Iterator[None]:
+    """Within the block, each GGUF file is parsed once and gguf's tensor-name map built once
+    per architecture. transformers' GGUF loader otherwise parses the whole file (every
+    vocabulary entry) for the config, again for the tokenizer's config and again for the
+    weights, and rebuilds the name map for every submodule. The readers are read-only
+    memory maps, so sharing them changes nothing loaded; gguf's functions are restored on
+    exit (not thread-safe: one load at a time in this process)."""
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple[str, str], Any] = {}
+
+    def shared_reader(path: os.PathLike[str] | str, mode: str = "r") -> Any:
+        key = (os.path.realpath(path), mode)
+        if key not in readers:
+            readers[key] = reader(path, mode)  # type: ignore[arg-type]  # mode is one of gguf's literals
+        return readers[key]
+
+    gguf.GGUFReader = shared_reader  # type: ignore[assignment,misc]  # a caching stand-in for the class
+    gguf.get_tensor_name_map = functools.cache(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = reader  # type: ignore[misc]  # the class itself, put back
+        gguf.get_tensor_name_map = name_map
+
+
 def load_model(
     name_or_path: str,
     *,
@@ -142,16 +173,21 @@ def load_model(
         kwargs["gguf_file"] = gguf_file
     hint = "download it first (phasewatch steer run --allow-download)" if not allow_download else "check the id"
     try:
-        config = AutoConfig.from_pretrained(name_or_path, **kwargs)
-        estimate = estimate_memory(config, dtype, available_bytes(device, device_map))
-        if not estimate.fits:
-            raise SteeringError(
-                f"{name_or_path} will not fit: {estimate.text()}; use --dtype bf16, "
-                "--device-map auto over several GPUs, or a larger machine"
+        with gguf_parsed_once() if gguf_file else nullcontext():
+            config = AutoConfig.from_pretrained(name_or_path, **kwargs)
+            estimate = estimate_memory(config, dtype, available_bytes(device, device_map))
+            if not estimate.fits:
+                raise SteeringError(
+                    f"{name_or_path} will not fit: {estimate.text()}; use --dtype bf16, "
+                    "--device-map auto over several GPUs, or a larger machine"
+                )
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+            load_kwargs: dict[str, Any] = {"device_map": device_map} if device_map else {}
+            if gguf_file:
+                load_kwargs["config"] = config  # the file's metadata is the config: not parsed again
+            model = AutoModelForCausalLM.from_pretrained(
+                name_or_path, dtype=getattr(torch, dtype), **kwargs, **load_kwargs
             )
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-        load_kwargs = {"device_map": device_map} if device_map else {}
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype), **kwargs, **load_kwargs)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SteeringError(

@@ -15,7 +15,7 @@ from phasewatch.models.steering.direction import (
     shuffled_label_baseline,
 )
 from phasewatch.models.steering.layers import capture_residual
-from tests.models.steering.conftest import tiny_model
+from tests.models.steering.conftest import ARCHS, tiny_model
 
 
 def _planted(n: int, d: int, direction: torch.Tensor, strength: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,8 +56,9 @@ def test_layer_and_sign_are_chosen_on_validation_and_test_accuracy_is_raw() -> N
         assert 0.2 < shuffled.value < 0.8, method  # labels that carry no truth: near chance
 
 
-def test_one_pass_residuals_equal_each_block_output(tiny_tokenizer) -> None:
-    model = tiny_model("llama")
+@pytest.mark.parametrize("arch", ARCHS)
+def test_one_pass_residuals_equal_each_block_output(arch: str, tiny_tokenizer) -> None:
+    model = tiny_model(arch)
     texts = ["The city of Laoag is located in the Philippines.", "Paris is in France."]
     stacked = all_layer_residuals(model, tiny_tokenizer, texts, batch_size=2)
     assert stacked.shape == (8, 2, 64)

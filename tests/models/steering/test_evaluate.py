@@ -28,6 +28,7 @@ from phasewatch.models.steering.evaluate import (
     strength_sweep,
     truthfulqa_mc,
 )
+from phasewatch.models.steering.layers import add_to_residual
 from tests.models.steering.conftest import tiny_model
 
 
@@ -100,6 +101,20 @@ def test_margins_are_length_normalised(tiny_tokenizer) -> None:
     fs, fn = score_completions(model, tiny_tokenizer, [p.prompt for p in pairs], [p.false_completion for p in pairs])
     assert tn[0] > fn[0]  # the true completion is longer: a summed margin would be biased against it
     assert margins[0] == pytest.approx(float(ts[0] / tn[0] - fs[0] / fn[0])) and margins[1] == 0
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_margins_scored_side_by_side_equal_true_and_false_scored_apart(arch: str, tiny_tokenizer) -> None:
+    model = tiny_model(arch)
+    pairs = city_pairs()[:10]  # batches of 4 pairs: a short last batch, completions of unequal lengths
+    prompts = [p.prompt for p in pairs]
+    vector = torch.full((64,), 0.5)
+    with add_to_residual(model, 2, vector):
+        ts, tn = score_completions(model, tiny_tokenizer, prompts, [p.true_completion for p in pairs], 1)
+        fs, fn = score_completions(model, tiny_tokenizer, prompts, [p.false_completion for p in pairs], 1)
+    assert len({int(n) for n in tn} | {int(n) for n in fn}) > 1
+    margins = pair_margins(model, tiny_tokenizer, pairs, 2, vector, batch_size=4)
+    assert torch.allclose(margins, ts / tn - fs / fn, atol=1e-5)
 
 
 def test_effect_by_hand() -> None:
