@@ -19,13 +19,13 @@ import compileall
 import os
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 
 from bench_grade_scale import EXE, logged_on, timed  # this script's folder is on sys.path
 from bytecode import PACKAGES, cached, compile_project
+from sidebyside import print_table
 
 
 def _tree_path(baseline: Path, folder: Path) -> str:
@@ -90,17 +90,8 @@ def main() -> None:
                     conn.execute("UPDATE observations SET value = value WHERE id = (SELECT min(id) FROM observations)")
                 results.setdefault((rows[1], tree), []).append(timed(["predictions", "grade"], env))
                 results.setdefault((rows[2], tree), []).append(timed(_release(tree.split()[0], i), env))
-        print("| command (whole process) | baseline: median wall (s) | this tree: median wall (s) | ratio | CPU (s) |")
-        print("|---|---|---|---|---|")
-        for row in rows:
-            old, new = results[(row, "baseline")], results[(row, "this tree")]
-            old_wall, new_wall = statistics.median(r[0] for r in old), statistics.median(r[0] for r in new)
-            old_cpu, new_cpu = statistics.median(r[1] for r in old), statistics.median(r[1] for r in new)
-            print(
-                f"| `phasewatch {row}` | {old_wall:.3f} | {new_wall:.3f} | {new_wall / old_wall:.2f} "
-                f"| {old_cpu:.3f} → {new_cpu:.3f} |"
-            )
-        print(f"{args.rounds} rounds; load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        table = {row: (results[(row, "baseline")], results[(row, "this tree")]) for row in rows}
+        print_table(table, "baseline", "this tree", args.rounds)
         print(f"phasewatch: {EXE}")
 
 

@@ -23,7 +23,6 @@ import argparse
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 from bytecode import cached, compile_project  # this script's folder is on sys.path
+from sidebyside import print_table
 
 DRIVER = """
 import sys
@@ -96,17 +96,8 @@ def main() -> None:
                     f"gpqa_diamond={70 + i}.5",
                 ]
                 results.setdefault("releases add (verdict)", {}).setdefault(way, []).append(timed(way, release, env))
-        print("| command | Typer defaults: median wall (s) | lean: median wall (s) | ratio | CPU (s) Typer → lean |")
-        print("|---|---|---|---|---|")
-        for name, ways in results.items():
-            old, new = ways["typer"], ways["lean"]
-            old_wall, new_wall = statistics.median(r[0] for r in old), statistics.median(r[0] for r in new)
-            old_cpu, new_cpu = statistics.median(r[1] for r in old), statistics.median(r[1] for r in new)
-            print(
-                f"| `phasewatch {name}` | {old_wall:.3f} | {new_wall:.3f} | {new_wall / old_wall:.2f} "
-                f"| {old_cpu:.3f} → {new_cpu:.3f} |"
-            )
-        print(f"{args.rounds} rounds; load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        table = {name: (ways["typer"], ways["lean"]) for name, ways in results.items()}
+        print_table(table, "Typer defaults", "lean", args.rounds)
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def for_arguments(argv: Sequence[str]) -> typer.Typer:
     """The application with only the group or command that ``argv`` names first.
 
     Building Click's command tree inspects every command's signature (~0.1 s for all of
-    them, docs/PERFORMANCE.md "Start-up"); a command needs only its own group. Anything
+    them; docs/PERFORMANCE.md, "...after a leaner start-up"); a command needs only its own group. Anything
     else (``--help``, ``--version``, shell completion, a name that is not a command) gets
     the whole tree, so help and "no such command" read as before.
     """

@@ -2,7 +2,7 @@
 
 Typer 0.29 coerces every option value through a pydantic ``TypeAdapter``: importing
 pydantic and building the adapters costs ~0.2 s of every command's ~1 s start-up
-(docs/PERFORMANCE.md, "Start-up"). Most values are plain: a string, a list of strings, a
+(docs/PERFORMANCE.md, "...after a leaner start-up"). Most values are plain: a string, a list of strings, a
 choice that names one of its values, digits for a number. Those are coerced here, exactly
 as the adapter would; anything else (an error to word, ``" 5"``, ``1_000``, ``inf``, a
 path) goes to Typer's own adapter, so every message and every edge case stays Typer's.
