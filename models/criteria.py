@@ -265,23 +265,23 @@ def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Rel
     with the highest score on ``keys[0]`` (ties: the earliest name)."""
     wanted = set(keys)
     holding = [r for r in releases if r.scores.keys() >= wanted]
-    first = keys[0]
     weights = [r.group or r.name for r in holding]
-    size = Counter(weights)
+    shared = {group for group, n in Counter(weights).items() if n > 1}
+    if not shared:  # no two releases share weights (nearly always)
+        return holding, {}
+    first = keys[0]
     best: dict[str, Release] = {}
     for release, group in zip(holding, weights, strict=True):
-        if size[group] > 1:
+        if group in shared:
             held = best.get(group)
             if held is None or (-release.scores[first], release.name) < (-held.scores[first], held.name):
                 best[group] = release
-    if not best:  # no two releases share weights
-        return holding, {}
     dropped = {
         r.name: f"same weights as {best[group].name} (counted once)"
         for r, group in zip(holding, weights, strict=True)
-        if size[group] > 1 and best[group] is not r
+        if group in shared and best[group] is not r
     }
-    return [r for r, group in zip(holding, weights, strict=True) if size[group] == 1 or best[group] is r], dropped
+    return [r for r, group in zip(holding, weights, strict=True) if group not in shared or best[group] is r], dropped
 
 
 # --- the measures ---------------------------------------------------------------------------------
@@ -289,16 +289,16 @@ def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Rel
 
 def top_k_spread(releases: list[Release], benchmark: str, k: int) -> tuple[float | None, dict[str, Any]]:
     """Max minus min of the k highest scores (ties broken by name, for a stable list)."""
-    scored = [(r.scores[benchmark], r.name) for r in releases if benchmark in r.scores]
-    top = heapq.nsmallest(k, scored, key=lambda t: (-t[0], t[1]))  # = sorted(...)[:k]
-    detail: dict[str, Any] = {"models": [[name, value] for value, name in top], "n_available": len(scored)}
+    scored = [(-r.scores[benchmark], r.name) for r in releases if benchmark in r.scores]
+    top = heapq.nsmallest(k, scored)  # highest first, ties by name: = sorted(scored)[:k]
+    detail: dict[str, Any] = {"models": [[name, -value] for value, name in top], "n_available": len(scored)}
     if len(top) < k:
         n = len(scored)
         return None, {
             **detail,
             "note": f"only {n} model{'' if n == 1 else 's'} {'has' if n == 1 else 'have'} {benchmark}",
         }
-    return round(top[0][0] - top[-1][0], 6), detail
+    return round(top[-1][0] - top[0][0], 6), detail
 
 
 def correlation(releases: list[Release], x: str, y: str, min_n: int = 3) -> tuple[float | None, dict[str, Any]]:
@@ -457,15 +457,9 @@ class Metric:
         distinct, same = memo[(scope.window, keys)]
         value, detail = self.measure(distinct)
         named = {m[0] if isinstance(m, list) else m for m in detail.get("models", [])}
-        observations: set[int] = set()
-        mix: dict[str, int] = {}
-        for r in distinct:
-            if r.name not in named:
-                continue
-            for k in keys:
-                if (f := figure_of(r, k)) is not None:
-                    observations.add(f.observation_id)
-                    mix[f.reported_by] = mix.get(f.reported_by, 0) + 1
+        used = [f for r in distinct if r.name in named for k in keys if (f := figure_of(r, k)) is not None]
+        observations = frozenset(f.observation_id for f in used)
+        mix = Counter(f.reported_by for f in used)
         wanted = set(keys)
         relevant = (
             {
@@ -476,7 +470,7 @@ class Metric:
             if excluded
             else {}
         )
-        out = Measured(value, detail, {**relevant, **same}, dict(sorted(mix.items())), frozenset(observations))
+        out = Measured(value, detail, {**relevant, **same}, dict(sorted(mix.items())), observations)
         memo[(scope.window, self)] = out
         return out
 

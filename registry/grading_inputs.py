@@ -37,11 +37,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, load_only
 
 from phasewatch.models import criteria
-from phasewatch.models.criteria import Figure, Grade, Release
+from phasewatch.models.criteria import Grade, Release
 from phasewatch.registry.changes import ChangeState, change_state, vouch
 from phasewatch.registry.schema import GradingInputCache
 
-FORMAT = 2
+FORMAT = 3  # 3: releases as objects with ISO dates (2: arrays with ordinal dates)
 Needs = dict[dt.date, tuple[frozenset[str], frozenset[str]]]
 Data = dict[dt.date, tuple[Release, ...]]
 Grades = dict[tuple[str, int], Grade]  # (prediction key, revision) -> its grade
@@ -74,34 +74,30 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-# The rows the last decoded payload's releases were built from, by the release's identity:
-# a release read back unchanged (most of them, after a release) is written again as it was
-# read, not rebuilt. Cleared by every decode, so it holds one input at most.
-_ROWS: dict[int, tuple[Release, list[Any]]] = {}
+class _Payload(msgspec.Struct):
+    """A kept input as stored: releases decoded straight into :class:`Release` objects
+    (msgspec, in C), dates as ISO text."""
+
+    format: int
+    code: str
+    needs: dict[str, list[list[str]]]  # day -> [benchmarks, labs]
+    data: dict[dt.date, tuple[Release, ...]]
 
 
-def _release(r: Release) -> list[Any]:
-    read = _ROWS.get(id(r))
-    if read is not None and read[0] is r:
-        return read[1]
-    figures = [
-        [key, [[f.observation_id, f.value, f.reported_by, f.known.toordinal()] for f in found]]
-        for key, found in r.figures.items()
-    ]
-    dates = [d.toordinal() if d else None for d in (r.released, r.released_end)]
-    return [r.name, r.lab, *dates, r.group, figures]
+_DECODER = msgspec.json.Decoder(_Payload)
 
 
 def encode(needs: Needs, data: Data) -> str:
-    """The JSON of a grading's releases (figures in order: the first is the score; dates
-    as proleptic Gregorian ordinals, cheaper to write and read than ISO text)."""
+    """The JSON of a grading's releases: each release an object of its fields (figures in
+    order: the first is the score), written and read by msgspec (~0.03 s each way for
+    10,000 releases, where building them in Python took ~0.2 s)."""
     with _no_collection():
-        return msgspec.json.encode(  # the bytes json.dumps writes (finite figures), ~8x faster
+        return msgspec.json.encode(
             {
                 "format": FORMAT,
                 "code": code_version(),
                 "needs": {day.isoformat(): [sorted(keys), sorted(labs)] for day, (keys, labs) in needs.items()},
-                "data": {day.isoformat(): [_release(r) for r in releases] for day, releases in data.items()},
+                "data": {day.isoformat(): releases for day, releases in data.items()},
             }
         ).decode()
 
@@ -109,47 +105,16 @@ def encode(needs: Needs, data: Data) -> str:
 def decode(payload: str) -> tuple[Needs, Data] | None:
     """The needs and releases of a payload (``None``: not one this version wrote)."""
     with _no_collection():
-        return _decoded(payload)
-
-
-def _decoded(payload: str) -> tuple[Needs, Data] | None:
-    try:
-        raw = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+        try:
+            raw = _DECODER.decode(payload)
+        except msgspec.DecodeError:  # another format (its fields or their types differ), or not JSON
+            return None
+    if raw.format != FORMAT or raw.code != code_version():
         return None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("code") != code_version():
-        return None
-    _ROWS.clear()
-    days: dict[int | None, dt.date | None] = {None: None}
-
-    def day(ordinal: int | None) -> dt.date | None:
-        known = days.get(ordinal, days)
-        if known is days:
-            known = days[ordinal] = dt.date.fromordinal(ordinal)  # type: ignore[arg-type]
-        return known  # type: ignore[return-value]
-
     needs: Needs = {
-        dt.date.fromisoformat(d): (frozenset(keys), frozenset(labs)) for d, (keys, labs) in raw["needs"].items()
+        dt.date.fromisoformat(d): (frozenset(keys), frozenset(labs)) for d, (keys, labs) in raw.needs.items()
     }
-    data: Data = {}
-    for d, releases in raw["data"].items():
-        built = []
-        for row in releases:
-            name, lab, released, released_end, group, figures = row
-            own: dict[str, tuple[Figure, ...]] = {}
-            scores: dict[str, float] = {}
-            for key, found in figures:
-                if len(found) == 1:  # nearly always: one figure per model and benchmark
-                    i, v, by, k = found[0]
-                    own[key] = (Figure(i, v, by, day(k)),)
-                else:
-                    own[key] = tuple([Figure(i, v, by, day(k)) for i, v, by, k in found])
-                scores[key] = found[0][1]
-            release = Release(name, lab, day(released), day(released_end), scores, own, group)
-            _ROWS[id(release)] = (release, row)
-            built.append(release)
-        data[dt.date.fromisoformat(d)] = tuple(built)
-    return needs, data
+    return needs, raw.data
 
 
 def encode_grades(grades: Grades) -> str:

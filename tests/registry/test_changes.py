@@ -291,19 +291,34 @@ def test_an_input_kept_again_keeps_the_grades_of_its_data(graded: Engine) -> Non
         assert again.grades_cached and again.cached and again.grades == inputs.grades
 
 
-def test_a_decoded_input_encodes_back_to_the_same_bytes_reusing_its_rows(graded: Engine) -> None:
-    """Releases read back unchanged are written as they were read (not rebuilt), and the
-    result is the payload a fresh encoding writes, byte for byte, with a new release too."""
+def test_a_kept_input_decodes_to_the_releases_it_was_encoded_from_and_back(graded: Engine) -> None:
+    """Decoding gives equal releases (dates, figures in order, groups), and they encode back
+    to the same bytes; a payload of another format or code version is not decoded."""
     with transaction(graded) as session:
         inputs = grading_input(session, TODAY, need_data=True)
-    fresh = grading_inputs.encode(inputs.needs, inputs.data)
-    needs, data = grading_inputs.decode(fresh)  # type: ignore[misc]
-    assert grading_inputs._ROWS and grading_inputs.encode(needs, data) == fresh
+        fresh_read = _fresh_read(session, TODAY)
+    assert inputs.data is not None
+    payload = grading_inputs.encode(inputs.needs, inputs.data)
+    decoded = grading_inputs.decode(payload)
+    assert decoded is not None
+    needs, data = decoded
+    assert needs == inputs.needs and data == fresh_read
+    assert grading_inputs.encode(needs, data) == payload
     day = next(iter(data))
     first = data[day][0]
-    moved = replace(first, name=first.name + " (renamed)")  # a release built after the read
-    changed = {**data, day: (moved, *data[day][1:])}
-    grading_inputs._ROWS.clear()
-    rebuilt = grading_inputs.encode(needs, changed)
-    grading_inputs.decode(fresh)
-    assert grading_inputs.encode(needs, changed) == rebuilt != fresh
+    assert isinstance(first.released, dt.date) and all(type(fs) is tuple for fs in first.figures.values())
+    renamed = {**data, day: (replace(first, name=first.name + " (renamed)"), *data[day][1:])}
+    assert grading_inputs.decode(grading_inputs.encode(needs, renamed)) == (needs, renamed)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        '{"format": 2, "code": "x", "needs": {}, "data": {"2026-11-30": [["A", "Lab", 739000, null, "A", []]]}}',
+        '{"format": 3, "code": "another version", "needs": {}, "data": {}}',
+    ],
+    ids=["not-json", "format-2-rows", "other-code"],
+)
+def test_a_payload_this_version_did_not_write_is_not_decoded(payload: str) -> None:
+    assert grading_inputs.decode(payload) is None
