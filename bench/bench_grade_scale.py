@@ -11,14 +11,19 @@ then times whole processes, round by round, next to ``phasewatch --help`` (start
 - ``predictions grade`` after an outside change (a raw SQL update of one observation, as
   an import or another client makes): the logs are verified again and the input read again;
 - ``releases add`` of a new release with both scores of the fit (its verdict, the
-  predictions it moved, the staleness of the fit), one after the other.
+  predictions it moved, the staleness of the fit), one after the other;
+- the last three and ``--help`` again, each handed to a command server
+  (``cli/command_server.py``, started by this script in a private data folder) that forks
+  a child per command from a process that has imported phasewatch already; the rows
+  above run every command in its own process (``PHASEWATCH_SERVER=off``).
 
 phasewatch's own modules are compiled first and read from cached bytecode, as an installed
 package runs; ``--help`` and ``releases add`` are also timed, in the same rounds, with
 them compiled from source in each process (``bench/bytecode.py``), as a shell with
 ``PYTHONDONTWRITEBYTECODE=1`` and no ``__pycache__`` runs them.
 
-Reports the median wall time and the median CPU time (user + system) of each::
+Reports the median wall time and the median CPU time (user + system) of each (of a served
+command, the client's alone: its work is done in the server's child)::
 
     .venv/bin/python bench/bench_grade_scale.py [REGISTRY.db] [--rounds 5] [--today YYYY-MM-DD]
 
@@ -42,6 +47,7 @@ import time
 from pathlib import Path
 
 from bytecode import cached, compile_project, from_source  # this script's folder is on sys.path
+from served import command_server_for, commands_served, own_process
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
@@ -85,7 +91,8 @@ def main() -> None:
         os.chmod(db, 0o600)
         args.today = args.today or logged_on(db)
         print(f"today (injected): {args.today}")
-        env = cached({**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{db}", "PHASEWATCH_TODAY": args.today})
+        url = {"PHASEWATCH_DATABASE_URL": f"sqlite:///{db}", "PHASEWATCH_TODAY": args.today}
+        env = own_process(cached({**os.environ, **url}))
         compile_project()
         subprocess.run([EXE, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
         first = timed(["predictions", "grade"], env)
@@ -118,17 +125,30 @@ def main() -> None:
             "phasewatch releases add (verdict, predictions moved, staleness)",
             "phasewatch --help (own code compiled from source in each process)",
             "phasewatch releases add (own code compiled from source in each process)",
+            "served: phasewatch --help",
+            "served: phasewatch predictions grade (nothing changed)",
+            "served: phasewatch predictions grade (after an outside change)",
+            "served: phasewatch releases add",
         ]
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-        for i in range(args.rounds):
-            results[names[0]].append(timed(["--help"], env))
-            results[names[1]].append(timed(["predictions", "grade"], env))
-            outside_change()
-            results[names[2]].append(timed(["predictions", "grade"], env))
-            results[names[3]].append(timed(release(2 * i), env))  # the next round's first grading follows it
-            with from_source(env) as source_env:
-                results[names[4]].append(timed(["--help"], source_env))
-                results[names[5]].append(timed(release(2 * i + 1), source_env))
+        with command_server_for(cached({**os.environ, **url})) as served_env:
+            for i in range(args.rounds):
+                results[names[0]].append(timed(["--help"], env))
+                results[names[1]].append(timed(["predictions", "grade"], env))
+                outside_change()
+                results[names[2]].append(timed(["predictions", "grade"], env))
+                results[names[3]].append(timed(release(3 * i), env))  # the next round's first grading follows it
+                with from_source(env) as source_env:
+                    results[names[4]].append(timed(["--help"], source_env))
+                    results[names[5]].append(timed(release(3 * i + 1), source_env))
+                results[names[6]].append(timed(["--help"], served_env))
+                results[names[7]].append(timed(["predictions", "grade"], served_env))
+                outside_change()
+                results[names[8]].append(timed(["predictions", "grade"], served_env))
+                results[names[9]].append(timed(release(3 * i + 2), served_env))
+            served = commands_served(served_env)
+        if served != 4 * args.rounds:
+            raise SystemExit(f"the command server ran {served} commands, not {4 * args.rounds}")
         print("| command | median wall (s) | min | max | median CPU (s) |")
         print("|---|---|---|---|---|")
         for name, runs in results.items():

@@ -8,12 +8,14 @@ succeed. ``--flow old`` runs the orchestration as it was before the service (eve
 in one write transaction) for a side-by-side figure on the same machine.
 
     .venv/bin/python bench/bench_writers.py [--writers 8] [--releases 20] [--via service|cli]
-        [--flow new|old] [--template registry.db] [--from-source]
+        [--flow new|old] [--template registry.db] [--from-source | --server]
 
 phasewatch's own modules are compiled first and read from cached bytecode, as an installed
 package runs; ``--from-source`` (with ``--via cli``) times each process compiling them
 from source instead, as a shell with ``PYTHONDONTWRITEBYTECODE=1`` and no ``__pycache__``
-runs them (``bench/bytecode.py``).
+runs them (``bench/bytecode.py``). ``--server`` hands every command to a command server
+(``cli/command_server.py``, started in a private data folder, ``bench/served.py``); the
+CPU per process is then the client's alone. Without it no server is used or started.
 
 Without ``--template`` it builds a registry with `phasewatch init` and one fit of
 growing-pains-34 (about a minute), so every release gets a verdict.
@@ -35,6 +37,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from bytecode import cached, compile_project, from_source  # this script's folder is on sys.path
+from served import command_server_for, commands_served, own_process
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 TODAY = "2026-12-01"
@@ -165,7 +168,7 @@ def _racer(url: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
 
 def _build(folder: Path) -> Path:
     path = folder / "writers.db"
-    env = {**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{path}", "PHASEWATCH_TODAY": TODAY}
+    env = own_process({**os.environ, "PHASEWATCH_DATABASE_URL": f"sqlite:///{path}", "PHASEWATCH_TODAY": TODAY})
     subprocess.run([EXE, "init"], env=env, check=True, capture_output=True)
     subprocess.run([EXE, "fit", "--panel", "growing-pains-34", "--json"], env=env, check=True, capture_output=True)
     return path
@@ -179,9 +182,12 @@ def main() -> None:
     parser.add_argument("--flow", choices=("new", "old"), default="new")
     parser.add_argument("--template", type=Path, help="a registry to copy (default: build one)")
     parser.add_argument("--from-source", action="store_true", help="(--via cli) no cached bytecode of phasewatch")
+    parser.add_argument("--server", action="store_true", help="(--via cli) each command handed to a command server")
     args = parser.parse_args()
-    if args.from_source and args.via != "cli":
-        parser.error("--from-source times whole processes: use it with --via cli")
+    if (args.from_source or args.server) and args.via != "cli":
+        parser.error("--from-source and --server time whole processes: use them with --via cli")
+    if args.from_source and args.server:
+        parser.error("a command server has its code imported already: --from-source does not apply")
     compile_project()
     folder = Path(tempfile.mkdtemp(prefix="phasewatch-writers-"))
     path = folder / "writers.db"
@@ -193,7 +199,14 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(args.writers), context.Queue()
     base = cached(dict(os.environ))
-    with from_source(base) if args.from_source else nullcontext(base) as env:
+    chosen = (
+        from_source(own_process(base))
+        if args.from_source
+        else command_server_for(base)
+        if args.server
+        else nullcontext(own_process(base))
+    )
+    with chosen as env:
         os.environ.clear()
         os.environ.update(env)  # the writers (spawned) and the processes they start inherit it
         sys.dont_write_bytecode = args.from_source
@@ -208,6 +221,7 @@ def main() -> None:
         for worker in workers:
             worker.join()
         wall = time.perf_counter() - started
+        served = commands_served(env) if args.server else 0
 
     from sqlalchemy import func, select
 
@@ -228,6 +242,7 @@ def main() -> None:
     print(
         f"{args.writers} writers x {args.releases} releases via {args.via}, {args.flow} flow, "
         f"{'compiled from source' if args.from_source else 'cached bytecode'}, {os.cpu_count()} CPUs, wall {wall:.1f} s"
+        + (f"; {served} commands run by the command server" if args.server else "")
     )
     print("\n| writer | median (s) | max (s) |\n|---|---|---|")
     for writer, times, *_ in sorted(rows):

@@ -1,3 +1,3 @@
-from phasewatch.cli.app import main
+from phasewatch.cli.launch import main
 
 main()

@@ -31,6 +31,7 @@ from phasewatch.cli import (
     releases,
     report,
     scores,
+    server,
     steer,
     watch,
 )
@@ -83,6 +84,7 @@ app.add_typer(panels.app, name="panels")
 app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(coupling.fits_app, name="fits")
 app.add_typer(coupling.fit_server_app, name="fit-server")
+app.add_typer(server.app, name="server")
 app.command()(coupling.fit)
 app.command("fit-matrix")(coupling.fit_matrix)
 app.command()(coupling.hfield)

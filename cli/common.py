@@ -184,7 +184,10 @@ def usage_message(exc: Any) -> str:
     text = text.rstrip(". ")
     ctx = getattr(exc, "ctx", None)
     # the program is phasewatch however it was started (a script, python -m, a test runner)
-    where = " ".join(["phasewatch", *ctx.command_path.split()[1:]]) if ctx is not None else "phasewatch"
+    where = "phasewatch"
+    if ctx is not None:
+        root = ctx.find_root().info_name or ""
+        where = " ".join(["phasewatch", *ctx.command_path.removeprefix(root).split()])
     return f"{text[:1].lower()}{text[1:]}; run '{where} --help'"
 
 

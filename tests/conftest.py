@@ -34,9 +34,11 @@ TEST_TODAY = "2026-12-01"
 @pytest.fixture(autouse=True)
 def frozen_today(monkeypatch: pytest.MonkeyPatch) -> str:
     """Pin the CLI's clock (``PHASEWATCH_TODAY``) for this test and the processes it starts;
-    fits run in the test's own process (no fit server) unless a test starts one itself."""
+    fits run in the test's own process (no fit server) and commands in their own processes
+    (no command server) unless a test starts one itself."""
     monkeypatch.setenv("PHASEWATCH_TODAY", TEST_TODAY)
     monkeypatch.setenv("PHASEWATCH_FIT_SERVER", "off")
+    monkeypatch.setenv("PHASEWATCH_SERVER", "off")
     return TEST_TODAY
 
 

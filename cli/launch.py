@@ -1,0 +1,141 @@
+"""The ``phasewatch`` entry point: hand the command to the command server when one runs
+(:mod:`phasewatch.cli.command_server`), else run it in this process and start a server in
+the background for the next command.
+
+Only the standard library is imported before the hand-over, so a served command starts in
+a few hundredths of a second. Once the server has accepted a command (it answered with the
+child's pid) the command is the child's: this process relays signals and exits with the
+child's code; before that, any failure (no server, a refusal, a server that does not
+answer) falls back to running the command here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+from phasewatch.cli import command_server as server
+
+FIRST_ANSWER_S = 10.0  # a server that has not forked within this is not used
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def main() -> None:
+    if server.enabled():
+        code = served(sys.argv)
+        if code is not None:
+            sys.exit(code)
+    from phasewatch.cli.app import main as run_here
+
+    run_here()
+
+
+def served(argv: list[str]) -> int | None:
+    """The exit code of ``argv`` run by the command server, or None if it was not run there
+    (then nothing ran, and a server is started for the next command when none is running)."""
+    try:
+        path = server.default_socket()
+    except OSError:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        start_server()
+        return None
+    with sock:
+        try:
+            sock.settimeout(FIRST_ANSWER_S)
+            server.send_header(sock, _request(argv), (0, 1, 2))
+            answers = sock.makefile("rb")
+            first = json.loads(answers.readline() or b"{}")
+        except (OSError, ValueError):
+            return None
+        if "pid" not in first:
+            if "refused" in first:
+                start_server()  # a stale server has exited: the next command gets a current one
+            return None
+        return _relay(sock, answers, int(first["pid"]))
+
+
+def _request(argv: list[str]) -> dict[str, object]:
+    umask = os.umask(0)
+    os.umask(umask)
+    return {
+        "op": "run",
+        "argv": list(argv),
+        "env": dict(os.environ),
+        "cwd": os.getcwd(),
+        "umask": umask,
+        "encoding": getattr(sys.stdout, "encoding", None) or "utf-8",
+        "prog": program_name(),
+        "python": sys.executable,
+        "root": server.package_root(),
+    }
+
+
+def program_name() -> str:
+    """The name usage lines give this program, as Click works it out in this process
+    (``phasewatch``, or ``python -m phasewatch.cli``): the child's ``__main__`` is the server's."""
+    main_module = sys.modules.get("__main__")
+    package = getattr(main_module, "__package__", None)
+    path = sys.argv[0] if sys.argv else "phasewatch"
+    if not package:
+        return os.path.basename(path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    return "python -m " + (package if name == "__main__" else f"{package}.{name}").lstrip(".")
+
+
+def _relay(sock: socket.socket, answers: object, pid: int) -> int:
+    """Forward termination signals to the child until it reports its exit code."""
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in FORWARDED:
+        signal.signal(signum, forward)
+    sock.settimeout(None)
+    while True:
+        try:
+            line = answers.readline()  # type: ignore[attr-defined]
+        except InterruptedError:
+            continue
+        except OSError:
+            line = b""
+        if not line:
+            sys.stderr.write("error: the command's process ended without an exit code (killed?)\n")
+            return 1
+        answer = json.loads(line)
+        if "exit" in answer:
+            return int(answer["exit"])
+
+
+def start_server() -> None:
+    """Start a command server in the background (it exits at once if one already runs)."""
+    import subprocess
+
+    try:
+        path = server.default_socket()
+        log = open(path.with_suffix(".log"), "ab")
+    except OSError:
+        return
+    with log:
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "phasewatch.cli.command_server", "serve", "--socket", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd="/",
+                start_new_session=True,  # detached: it outlives this command, not its terminal's signals
+                close_fds=True,
+            )
+        except OSError:
+            pass

@@ -1,0 +1,199 @@
+"""The command server: a command it serves behaves as the same command in its own process
+(output, exit code, environment, folder, terminal, Ctrl-C, what lands in the registry), a
+server with out-of-date code is refused, and without a server the command runs here."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from phasewatch.cli import command_server
+from phasewatch.cli.command_server import HEAVY_FOR_A_SERVER, CommandServer
+
+EXE = str(Path(sys.executable).with_name("phasewatch"))
+
+
+@pytest.fixture
+def data_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A short private data folder (a Unix socket path must stay under ~100 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="pw-"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    yield folder
+    command_server.ask(folder / "phasewatch" / command_server.SOCKET_NAME, {"op": "stop"})
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def served(data_home: Path, cli_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A running command server for this test's registry; returns its socket."""
+    monkeypatch.delenv("PHASEWATCH_SERVER")
+    socket_path = data_home / "phasewatch" / command_server.SOCKET_NAME
+    socket_path.parent.mkdir(mode=0o700)
+    log = open(data_home / "server.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "phasewatch.cli.command_server", "serve", "--socket", str(socket_path)],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 60
+    while command_server.ask(socket_path, {"op": "status"}) is None:
+        assert time.monotonic() < deadline, (data_home / "server.log").read_text()
+        time.sleep(0.1)
+    return socket_path
+
+
+def _run(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, **env})
+
+
+def _commands_served(socket_path: Path) -> int:
+    state = command_server.ask(socket_path, {"op": "status"})
+    assert state is not None
+    return int(state["commands"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "list", "--limit", "3", "--json"),
+        ("predictions", "list", "--format", "csv"),
+        ("models", "list", "--kind", "huge"),  # a usage error: exit 2, one line
+        ("releases", "add", "X", "--lab", "Nowhere Labs", "--date", "2026-01-01"),  # not found: exit 5
+        ("models", "show", "--help"),
+    ],
+)
+def test_a_served_command_prints_and_exits_as_in_its_own_process(served: Path, args: tuple[str, ...]) -> None:
+    before = _commands_served(served)
+    own = _run(*args, PHASEWATCH_SERVER="off")
+    by_server = _run(*args)
+    assert _commands_served(served) == before + 1  # the server ran it, not this process
+    assert (by_server.returncode, by_server.stdout, by_server.stderr) == (own.returncode, own.stdout, own.stderr)
+
+
+def test_a_served_release_lands_in_the_registry_with_its_verdict(served: Path, cli_env: str) -> None:
+    args = ["releases", "add", "Served Model 1", "--lab", "Google", "--date", "2026-11-20"]
+    done = _run(*args, "--score", "swe_bench_verified=70.5", "--score", "gpqa_diamond=80.5", "--json")
+    assert done.returncode == 0, done.stderr
+    logged = json.loads(done.stdout)
+    assert logged["model"] == "Served Model 1" and logged["scores"] == {
+        "swe_bench_verified": 70.5,
+        "gpqa_diamond": 80.5,
+    }
+    engine = create_engine(cli_env)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT count(*) FROM observations o JOIN models m ON m.id = o.model_id WHERE m.name = 'Served Model 1'"
+            )
+        )
+        assert stored.scalar() == 2
+    engine.dispose()
+    again = _run(*args, "--score", "swe_bench_verified=70.5")
+    assert again.returncode != 0 and again.stderr.startswith("error: model 'Served Model 1' already exists")
+
+
+def test_a_served_command_has_the_clients_folder_umask_and_environment(served: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        f"umask 077 && {EXE} export --format csv --out rows.csv",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PHASEWATCH_TODAY": "2026-11-30"},
+    )
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "rows.csv"
+    assert written.read_text().startswith("model,") and (written.stat().st_mode & 0o777) == 0o600
+    future = ("releases", "add", "Not Yet", "--lab", "Google", "--date", "2026-11-25")
+    dated = _run(*future, PHASEWATCH_TODAY="2026-11-20")  # the client's clock, not the server's
+    assert dated.returncode == 2 and "is in the future (today is 2026-11-20)" in dated.stderr
+
+
+def test_ctrl_c_reaches_the_served_command_as_it_would_its_own_process(served: Path) -> None:
+    """A confirmation prompt on a terminal, interrupted: the same prompt, message and exit code."""
+
+    def interrupted(**env: str) -> tuple[int, str]:
+        main, tty = pty.openpty()
+        process = subprocess.Popen(
+            [EXE, "db", "downgrade", "0015"], stdin=tty, stdout=tty, stderr=tty, env={**os.environ, **env}
+        )
+        os.close(tty)
+        seen, deadline = b"", time.monotonic() + 60
+        while b"[y/N]" not in seen and time.monotonic() < deadline:
+            if select.select([main], [], [], 0.2)[0]:
+                seen += os.read(main, 4096)
+        process.send_signal(signal.SIGINT)
+        code = process.wait(30)
+        while select.select([main], [], [], 0.5)[0]:
+            try:
+                seen += os.read(main, 4096)
+            except OSError:
+                break
+        os.close(main)
+        return code, seen.decode()
+
+    before = _commands_served(served)
+    assert interrupted() == interrupted(PHASEWATCH_SERVER="off")
+    code, shown = interrupted()
+    assert "Continue? [y/N]" in shown and "error: aborted" in shown and code == 1
+    assert _commands_served(served) == before + 2
+
+
+def test_without_a_server_the_command_runs_here_and_starts_one(data_home: Path, cli_env: str) -> None:
+    socket_path = data_home / "phasewatch" / command_server.SOCKET_NAME
+    done = _run("models", "list", "--limit", "1", "--json", PHASEWATCH_SERVER="on")
+    assert done.returncode == 0 and json.loads(done.stdout)
+    deadline = time.monotonic() + 60
+    while command_server.ask(socket_path, {"op": "status"}) is None:  # started in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert (socket_path.stat().st_mode & 0o777) == 0o600 and (socket_path.parent.stat().st_mode & 0o777) == 0o700
+    stopped = _run("server", "stop", PHASEWATCH_SERVER="off")
+    assert stopped.stdout.strip() == "command server stopped"
+    deadline = time.monotonic() + 30
+    while socket_path.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    off = _run("server", "status", "--json", PHASEWATCH_SERVER="off")
+    assert json.loads(off.stdout)["running"] is False
+
+
+def test_a_server_whose_code_changed_on_disk_refuses_and_stops(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("x = 1\n")
+    server = CommandServer(tmp_path / "s.sock", idle_s=60)
+    stat = source.stat()
+    server.sources = {str(source): (stat.st_mtime_ns, stat.st_size)}
+    request = {"python": sys.executable, "root": command_server.package_root()}
+    assert server.refusal(request, [0, 1, 2]) is None
+    assert server.refusal({**request, "python": "/another/python"}, [0, 1, 2]) == "another Python or another phasewatch"
+    assert server.refusal(request, []) == "the standard streams did not come with the request"
+    source.write_text("x = 22\n")
+    why = server.refusal(request, [0, 1, 2])
+    assert why is not None and "module.py changed" in why and not server.running
+
+
+def test_the_server_preloads_no_heavy_library() -> None:
+    code = (
+        "import sys\nfrom phasewatch.cli.command_server import CommandServer, HEAVY_FOR_A_SERVER\n"
+        "CommandServer('unused.sock', 1).preload()\n"
+        "print(sorted(m for m in HEAVY_FOR_A_SERVER if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-500:]
+    assert set(HEAVY_FOR_A_SERVER) >= {"pymc", "arviz", "torch", "transformers", "pandas"}
