@@ -1,4 +1,4 @@
-"""`predictions grade` and `releases add` on a registry of 100,000 observations (run by hand, not a test).
+"""The registry commands of issue #16 item 4 at 100,000 observations, own process and served (run by hand).
 
 Copies the given SQLite registry (or, without one, builds it: ``phasewatch init``, then
 ``scores import`` of ``bench/bench_scale.py``'s 10,000 synthetic models × 10 scores, then
@@ -12,10 +12,11 @@ then times whole processes, round by round, next to ``phasewatch --help`` (start
   an import or another client makes): the logs are verified again and the input read again;
 - ``releases add`` of a new release with both scores of the fit (its verdict, the
   predictions it moved, the staleness of the fit), one after the other;
-- the last three and ``--help`` again, each handed to a command server
-  (``cli/command_server.py``, started by this script in a private data folder) that forks
-  a child per command from a process that has imported phasewatch already; the rows
-  above run every command in its own process (``PHASEWATCH_SERVER=off``).
+- ``models list --limit 20`` and ``models show`` of one model;
+- ``--help``, the two listings and the three commands above again, each handed to a
+  command server (``cli/command_server.py``, started by this script in a private data
+  folder) that forks a child per command from a process that has imported phasewatch
+  already; the rows above run every command in its own process (``PHASEWATCH_SERVER=off``).
 
 phasewatch's own modules are compiled first and read from cached bytecode, as an installed
 package runs; ``--help`` and ``releases add`` are also timed, in the same rounds, with
@@ -50,6 +51,7 @@ from bytecode import cached, compile_project, from_source  # this script's folde
 from served import command_server_for, commands_served, own_process
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
+SHOWN = "Claude Opus 4.7"  # a bundled model: its figures, aliases and history
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -125,7 +127,11 @@ def main() -> None:
             "phasewatch releases add (verdict, predictions moved, staleness)",
             "phasewatch --help (own code compiled from source in each process)",
             "phasewatch releases add (own code compiled from source in each process)",
+            "phasewatch models list --limit 20",
+            "phasewatch models show (one model with its figures)",
             "served: phasewatch --help",
+            "served: phasewatch models list --limit 20",
+            "served: phasewatch models show (one model with its figures)",
             "served: phasewatch predictions grade (nothing changed)",
             "served: phasewatch predictions grade (after an outside change)",
             "served: phasewatch releases add",
@@ -141,14 +147,18 @@ def main() -> None:
                 with from_source(env) as source_env:
                     results[names[4]].append(timed(["--help"], source_env))
                     results[names[5]].append(timed(release(3 * i + 1), source_env))
-                results[names[6]].append(timed(["--help"], served_env))
-                results[names[7]].append(timed(["predictions", "grade"], served_env))
+                results[names[6]].append(timed(["models", "list", "--limit", "20"], env))
+                results[names[7]].append(timed(["models", "show", SHOWN], env))
+                results[names[8]].append(timed(["--help"], served_env))
+                results[names[9]].append(timed(["models", "list", "--limit", "20"], served_env))
+                results[names[10]].append(timed(["models", "show", SHOWN], served_env))
+                results[names[11]].append(timed(["predictions", "grade"], served_env))
                 outside_change()
-                results[names[8]].append(timed(["predictions", "grade"], served_env))
-                results[names[9]].append(timed(release(3 * i + 2), served_env))
+                results[names[12]].append(timed(["predictions", "grade"], served_env))
+                results[names[13]].append(timed(release(3 * i + 2), served_env))
             served = commands_served(served_env)
-        if served != 4 * args.rounds:
-            raise SystemExit(f"the command server ran {served} commands, not {4 * args.rounds}")
+        if served != 6 * args.rounds:
+            raise SystemExit(f"the command server ran {served} commands, not {6 * args.rounds}")
         print("| command | median wall (s) | min | max | median CPU (s) |")
         print("|---|---|---|---|---|")
         for name, runs in results.items():

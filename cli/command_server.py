@@ -73,6 +73,13 @@ def package_root() -> str:
     return str(Path(__file__).resolve().parent)
 
 
+def interpreter() -> list[object]:
+    """What a client's interpreter must share with the server's: the executable, its flags
+    (``-O``, ``-X dev``, ...) and the ``PYTHON*`` variables read at start-up (path, warnings)."""
+    python = sorted((k, v) for k, v in os.environ.items() if k.startswith("PYTHON"))
+    return [sys.executable, list(sys.flags), python]
+
+
 def idle_timeout() -> float:
     try:
         return float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_S))
@@ -270,7 +277,7 @@ class CommandServer:
     def refusal(self, header: dict[str, Any], fds: list[int]) -> str | None:
         if len(fds) != 3:
             return "the standard streams did not come with the request"
-        if header.get("python") != sys.executable or header.get("root") != package_root():
+        if json.dumps(header.get("python")) != json.dumps(interpreter()) or header.get("root") != package_root():
             return "another Python or another phasewatch"
         why = self.stale()
         if why is not None:
@@ -305,37 +312,57 @@ def _same_user(conn: socket.socket) -> bool:
 
 def _child(conn: socket.socket, inherited: list[int], header: dict[str, Any], fds: list[int]) -> None:
     """Become the client's command: its streams, folder, umask, environment and arguments;
-    run it; report its exit code; exit. ``inherited``: the server's own descriptors (closed)."""
+    run it; report its exit code; exit. ``inherited``: the server's own descriptors (closed).
+    Never returns into the server's code, whatever is raised (a second Ctrl-C included)."""
     code = 1
     try:
-        for fd in inherited:
-            os.close(fd)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its own subprocesses are waited for as usual
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-            os.close(fd)
-        fds.clear()
-        os.chdir(header["cwd"])
-        os.umask(int(header["umask"]))
-        os.environ.clear()
-        os.environ.update(header["env"])
-        time.tzset()
-        sys.argv = list(header["argv"])
-        _reopen_streams(header.get("encoding") or "utf-8")
-        conn.settimeout(None)
-        send_line(conn, {"pid": os.getpid()})  # fails if the client is gone: then nothing runs
-        code = _run(sys.argv[1:], header.get("prog") or "phasewatch")
-    except BaseException:
-        import traceback
+        try:
+            code = _become_and_run(conn, inherited, header, fds)
+        except KeyboardInterrupt:  # before or after the command's own handling of Ctrl-C
+            code = 130
+            sys.stderr.write("error: aborted\n")
+        except BaseException:
+            import traceback
 
-        traceback.print_exc()
+            traceback.print_exc()
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: nothing left to interrupt
+            _exit_as_a_process_does(conn, code)
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        with contextlib.suppress(OSError):
-            send_line(conn, {"exit": code})
         os._exit(code)
+
+
+def _become_and_run(conn: socket.socket, inherited: list[int], header: dict[str, Any], fds: list[int]) -> int:
+    for fd in inherited:
+        os.close(fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its own subprocesses are waited for as usual
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    fds.clear()
+    os.chdir(header["cwd"])
+    os.umask(int(header["umask"]))
+    os.environ.clear()
+    os.environ.update(header["env"])
+    time.tzset()
+    sys.argv = list(header["argv"])
+    _reopen_streams(header.get("encoding") or "utf-8")
+    conn.settimeout(None)
+    send_line(conn, {"pid": os.getpid()})  # fails if the client is gone: then nothing runs
+    return _run(sys.argv[1:], header.get("prog") or "phasewatch")
+
+
+def _exit_as_a_process_does(conn: socket.socket, code: int) -> None:
+    """Run the exit handlers (logging flushes its files, ...), flush the streams, report."""
+    import atexit
+
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    with contextlib.suppress(BaseException):
+        send_line(conn, {"exit": code})
 
 
 def _reopen_streams(encoding: str) -> None:

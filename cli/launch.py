@@ -47,6 +47,8 @@ def served(argv: list[str]) -> int | None:
         sock.close()
         start_server()
         return None
+    pending: list[int] = []  # signals that came before the child's pid: passed on once it is known
+    previous = {signum: signal.signal(signum, lambda signum, _: pending.append(signum)) for signum in FORWARDED}
     with sock:
         try:
             sock.settimeout(FIRST_ANSWER_S)
@@ -54,12 +56,17 @@ def served(argv: list[str]) -> int | None:
             answers = sock.makefile("rb")
             first = json.loads(answers.readline() or b"{}")
         except (OSError, ValueError):
-            return None
+            first = {}
         if "pid" not in first:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if pending:  # interrupted before anything ran: as if it came now, to this process
+                os.kill(os.getpid(), pending[0])
             if "refused" in first:
                 start_server()  # a stale server has exited: the next command gets a current one
             return None
-        return _relay(sock, answers, int(first["pid"]))
+        sock.settimeout(None)  # the command takes what it takes
+        return _relay(answers, int(first["pid"]), pending)
 
 
 def _request(argv: list[str]) -> dict[str, object]:
@@ -73,7 +80,7 @@ def _request(argv: list[str]) -> dict[str, object]:
         "umask": umask,
         "encoding": getattr(sys.stdout, "encoding", None) or "utf-8",
         "prog": program_name(),
-        "python": sys.executable,
+        "python": server.interpreter(),
         "root": server.package_root(),
     }
 
@@ -90,7 +97,7 @@ def program_name() -> str:
     return "python -m " + (package if name == "__main__" else f"{package}.{name}").lstrip(".")
 
 
-def _relay(sock: socket.socket, answers: object, pid: int) -> int:
+def _relay(answers: object, pid: int, pending: list[int]) -> int:
     """Forward termination signals to the child until it reports its exit code."""
 
     def forward(signum: int, _frame: object) -> None:
@@ -101,7 +108,8 @@ def _relay(sock: socket.socket, answers: object, pid: int) -> int:
 
     for signum in FORWARDED:
         signal.signal(signum, forward)
-    sock.settimeout(None)
+    for signum in pending:
+        forward(signum, None)
     while True:
         try:
             line = answers.readline()  # type: ignore[attr-defined]

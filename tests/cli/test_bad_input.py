@@ -260,6 +260,8 @@ CASES: list[Case] = [
     C("fits", "list", "--json", "extra", says="unexpected extra argument"),
     C("fit-server", "stop", "now", says="unexpected extra argument"),
     C("fit-server", "status", "--format", "xml", says="--format"),
+    C("server", "stop", "now", says="unexpected extra argument"),
+    C("server", "status", "--format", "xml", says="--format"),
     C("panels", "list", "--json=yes", says="--json"),
     C("db", "downgrade", ESCAPE, says="control character"),
     C("db", "downgrade", "0042", says="0042"),

@@ -10,9 +10,11 @@ import pty
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,11 +136,16 @@ def test_ctrl_c_reaches_the_served_command_as_it_would_its_own_process(served: P
         )
         os.close(tty)
         seen, deadline = b"", time.monotonic() + 60
-        while b"[y/N]" not in seen and time.monotonic() < deadline:
+        while not seen.endswith(b"[y/N]: ") and time.monotonic() < deadline:  # waiting for an answer
             if select.select([main], [], [], 0.2)[0]:
                 seen += os.read(main, 4096)
+        time.sleep(0.2)
         process.send_signal(signal.SIGINT)
-        code = process.wait(30)
+        try:
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError(f"no exit after Ctrl-C ({env or 'served'}): {seen!r}") from None
         while select.select([main], [], [], 0.5)[0]:
             try:
                 seen += os.read(main, 4096)
@@ -179,9 +186,11 @@ def test_a_server_whose_code_changed_on_disk_refuses_and_stops(tmp_path: Path) -
     server = CommandServer(tmp_path / "s.sock", idle_s=60)
     stat = source.stat()
     server.sources = {str(source): (stat.st_mtime_ns, stat.st_size)}
-    request = {"python": sys.executable, "root": command_server.package_root()}
+    request = {"python": command_server.interpreter(), "root": command_server.package_root()}
     assert server.refusal(request, [0, 1, 2]) is None
-    assert server.refusal({**request, "python": "/another/python"}, [0, 1, 2]) == "another Python or another phasewatch"
+    other = [sys.executable, list(sys.flags), [["PYTHONPATH", "/elsewhere"]]]
+    assert server.refusal({**request, "python": other}, [0, 1, 2]) == "another Python or another phasewatch"
+    assert server.refusal({**request, "root": "/another/phasewatch/cli"}, [0, 1, 2]) is not None
     assert server.refusal(request, []) == "the standard streams did not come with the request"
     source.write_text("x = 22\n")
     why = server.refusal(request, [0, 1, 2])
@@ -197,3 +206,67 @@ def test_the_server_preloads_no_heavy_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-500:]
     assert set(HEAVY_FOR_A_SERVER) >= {"pymc", "arviz", "torch", "transformers", "pandas"}
+
+
+def _fake_server(
+    socket_path: Path,
+    answers: list[tuple[float, dict[str, object]]],
+    undelivered: list[dict[str, object]] | None = None,
+) -> threading.Thread:
+    """A server on ``socket_path`` that reads one request and sends ``answers`` (each after
+    its delay; those the client no longer reads go to ``undelivered``), standing in for the
+    command server's side of the wire."""
+    socket_path.parent.mkdir(mode=0o700, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            header, fds = command_server.receive_header(conn)
+            for fd in fds:
+                os.close(fd)
+            assert header["op"] == "run"
+            for delay, answer in answers:
+                time.sleep(delay)
+                try:
+                    command_server.send_line(conn, answer)
+                except BrokenPipeError:
+                    (undelivered if undelivered is not None else []).append(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_served_command_may_outlast_the_wait_for_its_first_answer(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phasewatch.cli import launch
+
+    monkeypatch.setattr(launch, "FIRST_ANSWER_S", 0.3)
+    socket_path = data_home / "phasewatch" / command_server.SOCKET_NAME
+    thread = _fake_server(socket_path, [(0.0, {"pid": os.getpid()}), (1.0, {"exit": 7})])
+    assert launch.served(["phasewatch", "models", "list"]) == 7
+    thread.join(5)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [[(0.0, {"refused": "the server's code is out of date"})], [(2.0, {"pid": 1})]],
+    ids=["refused", "no-answer-in-time"],
+)
+def test_a_command_the_server_did_not_start_runs_here(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch, answers: list[tuple[float, dict[str, object]]]
+) -> None:
+    from phasewatch.cli import launch
+
+    monkeypatch.setattr(launch, "FIRST_ANSWER_S", 0.5)
+    monkeypatch.setattr(launch, "start_server", lambda: None)
+    undelivered: list[dict[str, object]] = []
+    thread = _fake_server(data_home / "phasewatch" / command_server.SOCKET_NAME, answers, undelivered)
+    assert launch.served(["phasewatch", "models", "list"]) is None
+    thread.join(5)
+    late = [answer for delay, answer in answers if delay > 0.5]
+    assert undelivered == late  # a child whose pid cannot reach the client does not run the command
