@@ -100,27 +100,36 @@ def send_header(sock: socket.socket, header: dict[str, Any], fds: tuple[int, ...
 
 
 def receive_header(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
-    """A header and the descriptors that came with it (closed by the caller)."""
+    """A header and the descriptors that came with it (the caller closes them; closed here
+    if the header is not one)."""
     fds: list[int] = []
     head, ancillary, _, _ = sock.recvmsg(4, socket.CMSG_SPACE(3 * struct.calcsize("i")))
     for level, kind, blob in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.extend(struct.unpack(f"{len(blob) // 4}i", blob[: len(blob) - len(blob) % 4]))
-    while len(head) < 4:
-        more = sock.recv(4 - len(head))
+    try:
+        head += _exactly(sock, 4 - len(head))
+        (size,) = struct.unpack(">I", head)
+        if size > MAX_HEADER:
+            raise ValueError(f"header of {size} bytes")
+        header = json.loads(_exactly(sock, size))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return header, fds
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = sock.recv(size - len(data))
         if not more:
             raise ConnectionError("the client went away")
-        head += more
-    (size,) = struct.unpack(">I", head)
-    if size > MAX_HEADER:
-        raise ValueError(f"header of {size} bytes")
-    body = b""
-    while len(body) < size:
-        more = sock.recv(size - len(body))
-        if not more:
-            raise ConnectionError("the client went away")
-        body += more
-    return json.loads(body), fds
+        data += more
+    return data
 
 
 def send_line(sock: socket.socket, message: dict[str, Any]) -> None:
@@ -225,7 +234,10 @@ class CommandServer:
             while self.running:
                 ready, _, _ = select.select([listener], [], [], 1.0)
                 if ready:
-                    conn, _ = listener.accept()
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:  # the client gave up meanwhile
+                        continue
                     with conn:
                         self.handle(conn, listener)
                     self.last_active = time.monotonic()
@@ -266,7 +278,7 @@ class CommandServer:
                 self.commands += 1
             else:
                 send_line(conn, {"refused": f"unknown op {op!r}"})
-        except (OSError, ValueError) as exc:  # one bad client must not take the server down
+        except Exception as exc:  # one bad client must not take the server down
             with contextlib.suppress(OSError):
                 send_line(conn, {"refused": f"{type(exc).__name__}: {exc}"})
         finally:

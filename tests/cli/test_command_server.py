@@ -270,3 +270,18 @@ def test_a_command_the_server_did_not_start_runs_here(
     thread.join(5)
     late = [answer for delay, answer in answers if delay > 0.5]
     assert undelivered == late  # a child whose pid cannot reach the client does not run the command
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\x00\x00\x00\x05hello", b"\x00\x00\x00\x02[]", b"\xff\xff\xff\xff", b"\x00"], ids=str
+)
+def test_a_malformed_request_is_refused_and_the_server_serves_on(served: Path, raw: bytes) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(served))
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answer = sock.makefile("rb").readline()
+    assert b"refused" in answer
+    assert command_server.ask(served, {"op": "status"}) is not None
+    assert _run("models", "list", "--limit", "1", "--json").returncode == 0
