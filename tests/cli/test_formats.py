@@ -30,6 +30,7 @@ WRITERS: dict[Path_, str] = {
     ("db", "upgrade"): "migrates the schema",
     ("db", "downgrade"): "migrates the schema",
     ("fit-server", "stop"): "stops the local fit server process (no registry query)",
+    ("server", "stop"): "stops the command server process (no registry query)",
     ("labs", "add"): "registers a lab or its aliases",
     ("labs", "hub", "set"): "replaces a lab's Hub organisations",
     ("models", "alias", "add"): "adds a model alias",
