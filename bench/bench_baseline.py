@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench_grade_scale import EXE, logged_on, timed  # this script's folder is on sys.path
 from bytecode import PACKAGES, cached, compile_project
+from served import own_processes_only  # this script's folder is on sys.path
 from sidebyside import print_table
 
 
@@ -58,6 +59,7 @@ def _release(tree: str, i: int) -> list[str]:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("registry", type=Path, help="a SQLite registry (copied, once per tree)")
     parser.add_argument("--baseline", type=Path, required=True, help="an earlier checkout of phasewatch")

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bytecode import cached, compile_project  # this script's folder is on sys.path
+from served import own_processes_only  # this script's folder is on sys.path
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
@@ -34,6 +35,7 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     rounds = parser.parse_args().rounds

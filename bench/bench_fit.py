@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from served import own_processes_only  # this script's folder is on sys.path
+
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
 
@@ -35,6 +37,7 @@ def caches(folder: Path) -> dict[str, str]:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds

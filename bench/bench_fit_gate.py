@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from served import own_processes_only  # this script's folder is on sys.path
+
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
 
@@ -42,6 +44,7 @@ def fit(panel: str, seed: int, env: dict[str, str]) -> dict:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--panel", action="append", default=[])

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from served import own_processes_only  # this script's folder is on sys.path
+
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
 
@@ -207,6 +209,7 @@ def scaling(sizes: list[tuple[int, int]]) -> None:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-whole", action="store_true")

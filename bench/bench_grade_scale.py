@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 
 from bytecode import cached, compile_project, from_source  # this script's folder is on sys.path
-from served import command_server_for, commands_served, own_process
+from served import command_server_for, commands_served, own_process, own_processes_only
 
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 SHOWN = "Claude Opus 4.7"  # a bundled model: its figures, aliases and history
@@ -57,8 +57,10 @@ SHOWN = "Claude Opus 4.7"  # a bundled model: its figures, aliases and history
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([EXE, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([EXE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"phasewatch {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -82,6 +84,7 @@ def build(folder: Path, today: str | None) -> Path:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("registry", type=Path, nargs="?", help="a SQLite registry (default: build one)")
     parser.add_argument("--rounds", type=int, default=5)

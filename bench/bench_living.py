@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from served import own_processes_only  # this script's folder is on sys.path
+
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 
 
@@ -71,6 +73,7 @@ def grow(url: str, target: int, seed: int) -> tuple[int, int]:
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=150)
     parser.add_argument("--fit-rounds", type=int, default=2)

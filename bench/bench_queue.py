@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from served import own_processes_only  # this script's folder is on sys.path
 from sqlalchemy import create_engine, text, update
 
 HERE = Path(__file__).resolve()
@@ -206,6 +207,7 @@ def failures(url: str, engine_name: str, folder: Path, stalled: float = 2.0) -> 
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=100)

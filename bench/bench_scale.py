@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from served import own_processes_only  # this script's folder is on sys.path
+
 EXE = str(Path(sys.executable).with_name("phasewatch"))
 LABS = ("Anthropic", "OpenAI", "Google", "DeepSeek", "Meta", "Alibaba", "Moonshot", "xAI", "Zhipu", "MiniMax")
 BENCHMARKS = (
@@ -268,6 +270,7 @@ for name, case in cases.items():
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--per-model", type=int, default=10)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from bytecode import cached, compile_project  # this script's folder is on sys.path
+from served import own_processes_only
 from sidebyside import print_table
 
 DRIVER = """
@@ -58,6 +59,7 @@ def timed(way: str, args: list[str], env: dict[str, str]) -> tuple[float, float]
 
 
 def main() -> None:
+    own_processes_only()  # own-process figures: no command server (bench/served.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("registry", type=Path, help="a SQLite registry (copied first)")
     parser.add_argument("--rounds", type=int, default=7)

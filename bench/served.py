@@ -9,6 +9,7 @@ folder, waits until it answers, yields the environment that uses it, and stops i
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,9 @@ def commands_served(env: dict[str, str]) -> int:
     socket_path = Path(env["XDG_DATA_HOME"]) / "phasewatch" / command_server.SOCKET_NAME
     state = command_server.ask(socket_path, {"op": "status"})
     return int(state["commands"]) if state else 0
+
+
+def own_processes_only() -> None:
+    """Every ``phasewatch`` this script (and what it starts) runs, in its own process: no
+    command server is used or started (the figures are own-process figures)."""
+    os.environ[command_server.SERVER_ENV] = "off"

@@ -90,6 +90,7 @@ def environment(workdir: Path) -> dict[str, str]:
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         XDG_DATA_HOME=str(workdir / "data"),
         PHASEWATCH_TODAY=DOCS_TODAY,
+        PHASEWATCH_SERVER_IDLE="60",  # a reader's command server, gone soon after the examples
         COLUMNS=COLUMNS,
         LINES="50",
         TERM="dumb",
