@@ -20,6 +20,7 @@ import sys
 from phasewatch.cli import command_server as server
 
 FIRST_ANSWER_S = 10.0  # a server that has not forked within this is not used
+MAX_SOCKET_PATH = 100  # bytes: a Unix socket's path is at most 107 (Linux) or 103 (macOS)
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -39,6 +40,8 @@ def served(argv: list[str]) -> int | None:
     try:
         path = server.default_socket()
     except OSError:
+        return None
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:  # no Unix socket can be bound there
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

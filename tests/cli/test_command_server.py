@@ -285,3 +285,13 @@ def test_a_malformed_request_is_refused_and_the_server_serves_on(served: Path, r
     assert b"refused" in answer
     assert command_server.ask(served, {"op": "status"}) is not None
     assert _run("models", "list", "--limit", "1", "--json").returncode == 0
+
+
+def test_no_server_is_started_where_no_socket_can_be_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from phasewatch.cli import launch
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    monkeypatch.setenv("XDG_DATA_HOME", str(deep))
+    started: list[bool] = []
+    monkeypatch.setattr(launch, "start_server", lambda: started.append(True))
+    assert launch.served(["phasewatch", "models", "list"]) is None and not started
