@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from phasewatch.services.local_server import bind_private, data_dir, still_ours
+
 SERVER_ENV = "PHASEWATCH_SERVER"  # "off" (or 0/no/false): every command runs in its own process
 IDLE_ENV = "PHASEWATCH_SERVER_IDLE"
 DEFAULT_IDLE_S = 900.0
@@ -53,15 +55,6 @@ HEAVY_FOR_A_SERVER = ("pymc", "arviz", "pytensor", "numba", "torch", "transforme
 
 def enabled() -> bool:
     return os.environ.get(SERVER_ENV, "on").strip().lower() not in {"off", "0", "no", "false"}
-
-
-def data_dir() -> Path:
-    """The user's phasewatch data directory (made private, 0700, if new)."""
-    from platformdirs import user_data_path
-
-    folder = user_data_path("phasewatch", appauthor=False)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
 
 
 def default_socket() -> Path:
@@ -209,22 +202,11 @@ class CommandServer:
     def bind(self) -> socket.socket:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()  # a stale socket of a server that died (the lock says none runs)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)  # the socket file is born 0600: only this user may connect
-        try:
-            sock.bind(str(self.socket_path))
-        finally:
-            os.umask(old)
-        os.chmod(self.socket_path, 0o600)
-        sock.listen(32)
-        self.inode = self.socket_path.stat().st_ino
+        sock, self.inode = bind_private(self.socket_path, 32)
         return sock
 
     def still_ours(self) -> bool:
-        try:
-            return self.socket_path.stat().st_ino == self.inode
-        except FileNotFoundError:
-            return False
+        return still_ours(self.socket_path, self.inode)
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel

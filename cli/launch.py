@@ -130,23 +130,13 @@ def _relay(answers: object, pid: int, pending: list[int]) -> int:
 
 def start_server() -> None:
     """Start a command server in the background (it exits at once if one already runs)."""
-    import subprocess
+    from phasewatch.services.local_server import spawn_detached
 
     try:
         path = server.default_socket()
-        log = open(path.with_suffix(".log"), "ab")
+        spawn_detached(
+            [sys.executable, "-m", "phasewatch.cli.command_server", "serve", "--socket", str(path)],
+            path.with_suffix(".log"),
+        )
     except OSError:
-        return
-    with log:
-        try:
-            subprocess.Popen(
-                [sys.executable, "-m", "phasewatch.cli.command_server", "serve", "--socket", str(path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd="/",
-                start_new_session=True,  # detached: it outlives this command, not its terminal's signals
-                close_fds=True,
-            )
-        except OSError:
-            pass
+        pass

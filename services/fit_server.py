@@ -24,7 +24,6 @@ import json
 import os
 import select
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -32,6 +31,8 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from phasewatch.services.local_server import bind_private, data_dir, spawn_detached, still_ours
 
 IDLE_ENV = "PHASEWATCH_FIT_SERVER_IDLE"
 DEFAULT_IDLE_S = 900.0
@@ -41,15 +42,6 @@ START_TIMEOUT_S = 20.0  # until the new server's socket accepts (it binds before
 
 class FitServerUnavailable(RuntimeError):
     """The server could not be reached, started, or failed mid-fit (the caller falls back)."""
-
-
-def data_dir() -> Path:
-    """The user's phasewatch data directory (made private, 0700, if new)."""
-    from platformdirs import user_data_path
-
-    folder = user_data_path("phasewatch", appauthor=False)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
 
 
 def default_socket() -> Path:
@@ -206,26 +198,19 @@ class FitServerClient:
             raise FitServerUnavailable(f"the fit server could not start ({exc.strerror or exc})") from exc
 
     def _spawn(self) -> None:
-        log = open(self.socket_path.with_suffix(".log"), "ab")
-        with log:
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "phasewatch.services.fit_server",
-                    "serve",
-                    "--socket",
-                    str(self.socket_path),
-                    "--idle-timeout",
-                    str(self.idle_s),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd="/",
-                start_new_session=True,  # detached: it outlives this command, not its terminal's signals
-                close_fds=True,
-            )
+        spawn_detached(
+            [
+                sys.executable,
+                "-m",
+                "phasewatch.services.fit_server",
+                "serve",
+                "--socket",
+                str(self.socket_path),
+                "--idle-timeout",
+                str(self.idle_s),
+            ],
+            self.socket_path.with_suffix(".log"),
+        )
 
     def _wait_for_server(self) -> socket.socket:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -315,22 +300,11 @@ class FitServer:
         self.models: Any = None  # services.fitting.CompiledModels, after the first import
 
     def bind(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)  # the socket file is born 0600: only this user may connect
-        try:
-            sock.bind(str(self.socket_path))
-        finally:
-            os.umask(old)
-        os.chmod(self.socket_path, 0o600)
-        sock.listen(8)
-        self.inode = self.socket_path.stat().st_ino
+        sock, self.inode = bind_private(self.socket_path, 8)
         return sock
 
     def still_ours(self) -> bool:
-        try:
-            return self.socket_path.stat().st_ino == self.inode
-        except FileNotFoundError:
-            return False
+        return still_ours(self.socket_path, self.inode)
 
     def compiled_models(self) -> Any:
         """This process's compiled models (imported on the first fit: status and stop stay instant)."""
