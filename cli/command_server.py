@@ -330,6 +330,7 @@ def _become_and_run(conn: socket.socket, inherited: list[int], header: dict[str,
     for fd in inherited:
         os.close(fd)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its own subprocesses are waited for as usual
+    _signals_as_the_client_has_them(set(header.get("ignored", ())))
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -344,6 +345,17 @@ def _become_and_run(conn: socket.socket, inherited: list[int], header: dict[str,
     conn.settimeout(None)
     send_line(conn, {"pid": os.getpid()})  # fails if the client is gone: then nothing runs
     return _run(sys.argv[1:], header.get("prog") or "phasewatch")
+
+
+def _signals_as_the_client_has_them(ignored: set[int]) -> None:
+    """Ctrl-C and the termination signals as a process the client started would have them:
+    ignored where the client ignores them (a background job's Ctrl-C, say), else Python's
+    own (KeyboardInterrupt for Ctrl-C) whatever the server inherited."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        if int(signum) in ignored:
+            signal.signal(signum, signal.SIG_IGN)
+        else:
+            signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
 
 
 def _exit_as_a_process_does(conn: socket.socket, code: int) -> None:

@@ -51,11 +51,16 @@ def served(argv: list[str]) -> int | None:
         start_server()
         return None
     pending: list[int] = []  # signals that came before the child's pid: passed on once it is known
-    previous = {signum: signal.signal(signum, lambda signum, _: pending.append(signum)) for signum in FORWARDED}
+    ignored = [signum for signum in FORWARDED if signal.getsignal(signum) == signal.SIG_IGN]  # the child's too
+    previous = {
+        signum: signal.signal(signum, lambda signum, _: pending.append(signum))
+        for signum in FORWARDED
+        if signum not in ignored
+    }
     with sock:
         try:
             sock.settimeout(FIRST_ANSWER_S)
-            server.send_header(sock, _request(argv), (0, 1, 2))
+            server.send_header(sock, _request(argv, ignored), (0, 1, 2))
             answers = sock.makefile("rb")
             first = json.loads(answers.readline() or b"{}")
         except (OSError, ValueError):
@@ -69,15 +74,16 @@ def served(argv: list[str]) -> int | None:
                 start_server()  # a stale server has exited: the next command gets a current one
             return None
         sock.settimeout(None)  # the command takes what it takes
-        return _relay(answers, int(first["pid"]), pending)
+        return _relay(answers, int(first["pid"]), pending, list(previous))
 
 
-def _request(argv: list[str]) -> dict[str, object]:
+def _request(argv: list[str], ignored: list[int]) -> dict[str, object]:
     umask = os.umask(0)
     os.umask(umask)
     return {
         "op": "run",
         "argv": list(argv),
+        "ignored": [int(signum) for signum in ignored],  # as a process started here would have them
         "env": dict(os.environ),
         "cwd": os.getcwd(),
         "umask": umask,
@@ -100,8 +106,9 @@ def program_name() -> str:
     return "python -m " + (package if name == "__main__" else f"{package}.{name}").lstrip(".")
 
 
-def _relay(answers: object, pid: int, pending: list[int]) -> int:
-    """Forward termination signals to the child until it reports its exit code."""
+def _relay(answers: object, pid: int, pending: list[int], forwarded: list[int]) -> int:
+    """Forward termination signals (those this process does not ignore) to the child until
+    it reports its exit code."""
 
     def forward(signum: int, _frame: object) -> None:
         try:
@@ -109,7 +116,7 @@ def _relay(answers: object, pid: int, pending: list[int]) -> int:
         except ProcessLookupError:
             pass
 
-    for signum in FORWARDED:
+    for signum in forwarded:
         signal.signal(signum, forward)
     for signum in pending:
         forward(signum, None)

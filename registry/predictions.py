@@ -364,7 +364,7 @@ def fingerprints(session: Session, ids: Iterable[int]) -> dict[int, str]:
     for start in range(0, len(wanted), 5000):
         listed = ",".join(map(str, wanted[start : start + 5000]))
         query = select(*columns).where(text(f"{Observation.__tablename__}.id IN ({listed})"))
-        for row_id, *fields in connection.execute(query):
+        for row_id, *fields in connection.execute(query).all():  # one fetch, not a call per row
             out[row_id] = _fingerprint(*fields)
     return out
 

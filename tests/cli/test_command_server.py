@@ -131,8 +131,13 @@ def test_ctrl_c_reaches_the_served_command_as_it_would_its_own_process(served: P
 
     def interrupted(**env: str) -> tuple[int, str]:
         main, tty = pty.openpty()
-        process = subprocess.Popen(
-            [EXE, "db", "downgrade", "0015"], stdin=tty, stdout=tty, stderr=tty, env={**os.environ, **env}
+        process = subprocess.Popen(  # Ctrl-C as at a terminal, whatever the runner of the suite ignores
+            [EXE, "db", "downgrade", "0015"],
+            stdin=tty,
+            stdout=tty,
+            stderr=tty,
+            env={**os.environ, **env},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         os.close(tty)
         seen, deadline = b"", time.monotonic() + 60
@@ -295,3 +300,41 @@ def test_no_server_is_started_where_no_socket_can_be_bound(tmp_path: Path, monke
     started: list[bool] = []
     monkeypatch.setattr(launch, "start_server", lambda: started.append(True))
     assert launch.served(["phasewatch", "models", "list"]) is None and not started
+
+
+def test_a_served_command_ignores_ctrl_c_where_its_client_does(served: Path) -> None:
+    """A client started with Ctrl-C ignored (a background job): its command ignores it too,
+    as it would in its own process, and answers the prompt as usual."""
+
+    def ignoring(**env: str) -> tuple[bool, int, str]:
+        main, tty = pty.openpty()
+        process = subprocess.Popen(
+            [EXE, "db", "downgrade", "0015"],
+            stdin=tty,
+            stdout=tty,
+            stderr=tty,
+            env={**os.environ, **env},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        os.close(tty)
+        seen, deadline = b"", time.monotonic() + 60
+        while not seen.endswith(b"[y/N]: ") and time.monotonic() < deadline:
+            if select.select([main], [], [], 0.2)[0]:
+                seen += os.read(main, 4096)
+        process.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        alive = process.poll() is None
+        os.write(main, b"n\n")
+        code = process.wait(30)
+        while select.select([main], [], [], 0.5)[0]:
+            try:
+                seen += os.read(main, 4096)
+            except OSError:
+                break
+        os.close(main)
+        return alive, code, seen.decode()
+
+    served_run = ignoring()
+    assert served_run == ignoring(PHASEWATCH_SERVER="off")
+    alive, code, shown = served_run
+    assert alive and code == 2 and "not confirmed: nothing dropped" in shown  # Ctrl-C ignored, "n" answered
