@@ -16,6 +16,8 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
+from typing import BinaryIO
 
 from phasewatch.cli import command_server as server
 
@@ -48,7 +50,7 @@ def served(argv: list[str]) -> int | None:
         sock.connect(str(path))
     except OSError:
         sock.close()
-        start_server()
+        start_server(path)
         return None
     pending: list[int] = []  # signals that came before the child's pid: passed on once it is known
     ignored = [signum for signum in FORWARDED if signal.getsignal(signum) == signal.SIG_IGN]  # the child's too
@@ -71,7 +73,7 @@ def served(argv: list[str]) -> int | None:
             if pending:  # interrupted before anything ran: as if it came now, to this process
                 os.kill(os.getpid(), pending[0])
             if "refused" in first:
-                start_server()  # a stale server has exited: the next command gets a current one
+                start_server(path)  # a stale server has exited: the next command gets a current one
             return None
         sock.settimeout(None)  # the command takes what it takes
         return _relay(answers, int(first["pid"]), pending, list(previous))
@@ -106,7 +108,7 @@ def program_name() -> str:
     return "python -m " + (package if name == "__main__" else f"{package}.{name}").lstrip(".")
 
 
-def _relay(answers: object, pid: int, pending: list[int], forwarded: list[int]) -> int:
+def _relay(answers: BinaryIO, pid: int, pending: list[int], forwarded: list[int]) -> int:
     """Forward termination signals (those this process does not ignore) to the child until
     it reports its exit code."""
 
@@ -122,9 +124,7 @@ def _relay(answers: object, pid: int, pending: list[int], forwarded: list[int]) 
         forward(signum, None)
     while True:
         try:
-            line = answers.readline()  # type: ignore[attr-defined]
-        except InterruptedError:
-            continue
+            line = answers.readline()  # a signal handled meanwhile does not end the read (PEP 475)
         except OSError:
             line = b""
         if not line:
@@ -135,12 +135,11 @@ def _relay(answers: object, pid: int, pending: list[int], forwarded: list[int]) 
             return int(answer["exit"])
 
 
-def start_server() -> None:
-    """Start a command server in the background (it exits at once if one already runs)."""
+def start_server(path: Path) -> None:
+    """Start a command server on ``path`` in the background (it exits at once if one already runs)."""
     from phasewatch.services.local_server import spawn_detached
 
     try:
-        path = server.default_socket()
         spawn_detached(
             [sys.executable, "-m", "phasewatch.cli.command_server", "serve", "--socket", str(path)],
             path.with_suffix(".log"),

@@ -80,7 +80,7 @@ class _Payload(msgspec.Struct):
 
     format: int
     code: str
-    needs: dict[str, list[list[str]]]  # day -> [benchmarks, labs]
+    needs: dict[str, tuple[list[str], list[str]]]  # day -> [benchmarks, labs] (a pair, checked)
     data: dict[dt.date, tuple[Release, ...]]
 
 

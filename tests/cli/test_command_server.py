@@ -69,6 +69,42 @@ def _commands_served(socket_path: Path) -> int:
     return int(state["commands"])
 
 
+class _Terminal:
+    """``phasewatch db downgrade 0015`` on a pseudo-terminal, stopped at its confirmation
+    prompt; Ctrl-C as the caller has it (``sigint``: its disposition in the process)."""
+
+    def __init__(self, sigint: object, **env: str) -> None:
+        self.main, tty = pty.openpty()
+        self.process = subprocess.Popen(
+            [EXE, "db", "downgrade", "0015"],
+            stdin=tty,
+            stdout=tty,
+            stderr=tty,
+            env={**os.environ, **env},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),  # whatever the suite's runner has
+        )
+        os.close(tty)
+        self.seen, deadline = b"", time.monotonic() + 60
+        while not self.seen.endswith(b"[y/N]: ") and time.monotonic() < deadline:  # waiting for an answer
+            if select.select([self.main], [], [], 0.2)[0]:
+                self.seen += os.read(self.main, 4096)
+
+    def finish(self) -> tuple[int, str]:
+        """Its exit code (once it exits, within 30 s) and all it showed."""
+        try:
+            code = self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"still running: {self.seen!r}") from None
+        while select.select([self.main], [], [], 0.5)[0]:
+            try:
+                self.seen += os.read(self.main, 4096)
+            except OSError:
+                break
+        os.close(self.main)
+        return code, self.seen.decode()
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -130,34 +166,10 @@ def test_ctrl_c_reaches_the_served_command_as_it_would_its_own_process(served: P
     """A confirmation prompt on a terminal, interrupted: the same prompt, message and exit code."""
 
     def interrupted(**env: str) -> tuple[int, str]:
-        main, tty = pty.openpty()
-        process = subprocess.Popen(  # Ctrl-C as at a terminal, whatever the runner of the suite ignores
-            [EXE, "db", "downgrade", "0015"],
-            stdin=tty,
-            stdout=tty,
-            stderr=tty,
-            env={**os.environ, **env},
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        os.close(tty)
-        seen, deadline = b"", time.monotonic() + 60
-        while not seen.endswith(b"[y/N]: ") and time.monotonic() < deadline:  # waiting for an answer
-            if select.select([main], [], [], 0.2)[0]:
-                seen += os.read(main, 4096)
+        terminal = _Terminal(signal.SIG_DFL, **env)
         time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise AssertionError(f"no exit after Ctrl-C ({env or 'served'}): {seen!r}") from None
-        while select.select([main], [], [], 0.5)[0]:
-            try:
-                seen += os.read(main, 4096)
-            except OSError:
-                break
-        os.close(main)
-        return code, seen.decode()
+        terminal.process.send_signal(signal.SIGINT)
+        return terminal.finish()
 
     before = _commands_served(served)
     assert interrupted() == interrupted(PHASEWATCH_SERVER="off")
@@ -268,7 +280,7 @@ def test_a_command_the_server_did_not_start_runs_here(
     from phasewatch.cli import launch
 
     monkeypatch.setattr(launch, "FIRST_ANSWER_S", 0.5)
-    monkeypatch.setattr(launch, "start_server", lambda: None)
+    monkeypatch.setattr(launch, "start_server", lambda path: None)
     undelivered: list[dict[str, object]] = []
     thread = _fake_server(data_home / "phasewatch" / command_server.SOCKET_NAME, answers, undelivered)
     assert launch.served(["phasewatch", "models", "list"]) is None
@@ -298,7 +310,7 @@ def test_no_server_is_started_where_no_socket_can_be_bound(tmp_path: Path, monke
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     monkeypatch.setenv("XDG_DATA_HOME", str(deep))
     started: list[bool] = []
-    monkeypatch.setattr(launch, "start_server", lambda: started.append(True))
+    monkeypatch.setattr(launch, "start_server", lambda path: started.append(True))
     assert launch.served(["phasewatch", "models", "list"]) is None and not started
 
 
@@ -307,32 +319,12 @@ def test_a_served_command_ignores_ctrl_c_where_its_client_does(served: Path) -> 
     as it would in its own process, and answers the prompt as usual."""
 
     def ignoring(**env: str) -> tuple[bool, int, str]:
-        main, tty = pty.openpty()
-        process = subprocess.Popen(
-            [EXE, "db", "downgrade", "0015"],
-            stdin=tty,
-            stdout=tty,
-            stderr=tty,
-            env={**os.environ, **env},
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-        )
-        os.close(tty)
-        seen, deadline = b"", time.monotonic() + 60
-        while not seen.endswith(b"[y/N]: ") and time.monotonic() < deadline:
-            if select.select([main], [], [], 0.2)[0]:
-                seen += os.read(main, 4096)
-        process.send_signal(signal.SIGINT)
+        terminal = _Terminal(signal.SIG_IGN, **env)
+        terminal.process.send_signal(signal.SIGINT)
         time.sleep(1.0)
-        alive = process.poll() is None
-        os.write(main, b"n\n")
-        code = process.wait(30)
-        while select.select([main], [], [], 0.5)[0]:
-            try:
-                seen += os.read(main, 4096)
-            except OSError:
-                break
-        os.close(main)
-        return alive, code, seen.decode()
+        alive = terminal.process.poll() is None
+        os.write(terminal.main, b"n\n")
+        return (alive, *terminal.finish())
 
     served_run = ignoring()
     assert served_run == ignoring(PHASEWATCH_SERVER="off")

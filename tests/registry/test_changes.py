@@ -322,3 +322,11 @@ def test_a_kept_input_decodes_to_the_releases_it_was_encoded_from_and_back(grade
 )
 def test_a_payload_this_version_did_not_write_is_not_decoded(payload: str) -> None:
     assert grading_inputs.decode(payload) is None
+
+
+def test_a_payload_of_this_version_with_malformed_needs_is_not_decoded() -> None:
+    code = grading_inputs.code_version()
+    payload = f'{{"format": 3, "code": "{code}", "needs": {{"2026-11-30": [["gpqa"], [], ["extra"]]}}, "data": {{}}}}'
+    assert grading_inputs.decode(payload) is None
+    well_formed = payload.replace(', ["extra"]', "")
+    assert grading_inputs.decode(well_formed) == ({dt.date(2026, 11, 30): (frozenset({"gpqa"}), frozenset())}, {})
