@@ -17,6 +17,10 @@ and reused only when
   the modules that read and grade), and
 - the input was read for the same benchmarks and labs on the same dates, and the grades
   are for the same prediction revisions.
+
+After changes the observation log names in full (:func:`phasewatch.registry.changes.logged_changes`),
+the input kept when the mark was last earned is used too (:func:`kept_at`), with the
+changed models' releases read again by the caller.
 """
 
 from __future__ import annotations
@@ -145,10 +149,14 @@ def _kept(
     (the logs marked verified at the current count)."""
     if state is None or not state.verified:
         return None
+    return _stored(session, state.data_count, as_of, panels, column)
+
+
+def _stored(session: Session, data_count: int, as_of: dt.date, panels: tuple[str, ...], column: Any) -> str | None:
     return session.scalar(
         select(column)
         .where(
-            GradingInputCache.data_count == state.data_count,
+            GradingInputCache.data_count == data_count,
             GradingInputCache.as_of == as_of,
             GradingInputCache.panels == _panels(panels),
         )
@@ -157,16 +165,27 @@ def _kept(
     )
 
 
+def _read_for(payload: str | None, needs: Needs) -> Data | None:
+    decoded = None if payload is None else decode(payload)
+    if decoded is None or decoded[0] != needs:
+        return None
+    return decoded[1]
+
+
 def cached(
     session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], needs: Needs
 ) -> Data | None:
     """The releases kept for this data count, date and panels, if they may be trusted and
     were read for the same needs."""
-    payload = _kept(session, state, as_of, panels, GradingInputCache.payload)
-    decoded = None if payload is None else decode(payload)
-    if decoded is None or decoded[0] != needs:
-        return None
-    return decoded[1]
+    return _read_for(_kept(session, state, as_of, panels, GradingInputCache.payload), needs)
+
+
+def kept_at(session: Session, data_count: int, as_of: dt.date, panels: tuple[str, ...], needs: Needs) -> Data | None:
+    """The releases kept at ``data_count``, the data count when the logs were last marked
+    verified, for this date, panels and needs. The caller has checked that only logged
+    observations changed since (:func:`phasewatch.registry.changes.logged_changes`): so no
+    one else wrote to the cache, and only those observations' models are out of date."""
+    return _read_for(_stored(session, data_count, as_of, panels, GradingInputCache.payload), needs)
 
 
 def cached_grades(

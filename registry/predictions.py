@@ -40,7 +40,7 @@ from phasewatch.models.criteria import (
 from phasewatch.models.saturation import PAIRS, BenchmarkSaturation, PairRatio, saturation_report
 from phasewatch.registry import grading_inputs
 from phasewatch.registry.catalog import Catalog
-from phasewatch.registry.changes import ChangeState, change_state, vouch
+from phasewatch.registry.changes import ChangeState, change_state, logged_changes, vouch
 from phasewatch.registry.dates import period_end
 from phasewatch.registry.errors import (
     ConflictError,
@@ -572,13 +572,32 @@ def require_intact(session: Session) -> ChainCheck:
 
 def intact_since(session: Session, state: ChangeState | None = None) -> int | None:
     """Refuse to grade on a broken log, verifying everything again only when the registry
-    changed since the logs were last known intact (docs/predictions.md, "The seal");
-    the change count they are known intact at (``None``: a registry without the count)."""
+    changed since the logs were last known intact and the change is not one the
+    observation log names in full (then only the seals resting on the changed figures are
+    checked: :func:`seals_hold`); docs/predictions.md, "The seal". The change count they are
+    known intact at (``None``: a registry without the count)."""
     state = state if state is not None else change_state(session)
     if state is not None and state.verified:
         return state.count
-    require_intact(session)
+    changes = logged_changes(session, state)
+    if changes is None or not seals_hold(session, changes.altered):
+        require_intact(session)  # names what broke, or finds the logs intact after all
     return None if state is None else state.count
+
+
+def seals_hold(session: Session, altered: Iterable[int]) -> bool:
+    """Whether every sealed grading resting on one of the ``altered`` observations still
+    finds it as sealed (a changed fingerprint or a deleted row breaks it). With the logs
+    intact before, and only these figures changed since, that is :func:`verify_chain`'s
+    verdict at a fraction of its cost."""
+    wanted = set(altered)
+    if not wanted:
+        return True
+    sealed: set[tuple[int, str]] = set()
+    for pairs in session.scalars(select(PredictionGrading.observations)):
+        sealed.update((obs_id, fingerprint) for obs_id, fingerprint in pairs if obs_id in wanted)
+    current = fingerprints(session, {obs_id for obs_id, _ in sealed})
+    return all(current.get(obs_id) == fingerprint for obs_id, fingerprint in sealed)
 
 
 def checkpoint_of(session: Session, today: dt.date) -> dict[str, Any]:
@@ -928,7 +947,11 @@ def grading_input(
     kept, data = None, None
     if need_data or grades is None:
         kept = grading_inputs.cached(session, state, as_of, panels, needs)
-        data = kept or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+        data = (
+            kept
+            or _patched(session, state, as_of, panels, needs)
+            or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+        )
     count = None if state is None else state.data_count
     return GradingInput(
         as_of,
@@ -947,21 +970,50 @@ def grading_input(
 
 def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) -> GradingInput:
     """``base`` with ``model_ids`` (models written since it was read) added or re-read, at the
-    registry's change count now. A snapshot is a union over models, each model's part read
-    from its own rows (and its ``variant_of`` chain's names), so this equals a fresh
-    :func:`grading_input` when nothing else changed since ``base``; the caller checks that
-    (``base.change_count``) under the write lock."""
-    ids = sorted(set(model_ids))
+    registry's change count now: a fresh :func:`grading_input` when nothing else changed
+    since ``base`` (:func:`_models_read_again`); the caller checks that
+    (``base.data_count``) under the write lock."""
     state = change_state(session)
-    before = base.releases()
-    data = {}
-    for day, (keys, labs) in base.needs.items():
-        added = snapshot(session, base.panels, day, keys, labs, models=ids)
-        names = {r.name for r in added}
-        kept = [r for r in before[day] if r.name not in names]
-        data[day] = tuple(sorted([*kept, *added], key=lambda r: r.name))
+    data = _models_read_again(session, base.panels, base.needs, base.releases(), model_ids)
     count = None if state is None else state.data_count
     return replace(base, data=data, data_count=count, cached=False, grades=None, grades_cached=False)
+
+
+def _models_read_again(
+    session: Session,
+    panels: tuple[str, ...],
+    needs: grading_inputs.Needs,
+    data: grading_inputs.Data,
+    model_ids: Iterable[int],
+) -> grading_inputs.Data:
+    """``data`` with the releases of ``model_ids`` read again (added, changed, or gone where
+    a model no longer has a release). A snapshot is a union over models, each model's part
+    read from its own rows (and its ``variant_of`` chain's names), so this equals reading
+    every model again when only these models' rows changed."""
+    ids = sorted(set(model_ids))
+    names = set(session.scalars(select(Model.name).where(Model.id.in_(ids)))) if ids else set()
+    out = {}
+    for day, (keys, labs) in needs.items():
+        again = snapshot(session, panels, day, keys, labs, models=ids)
+        kept = [r for r in data[day] if r.name not in names]
+        out[day] = tuple(sorted([*kept, *again], key=lambda r: r.name))
+    return out
+
+
+MAX_MODELS_READ_AGAIN = 500  # more changed models than this: reading every model is as quick
+
+
+def _patched(
+    session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], needs: grading_inputs.Needs
+) -> grading_inputs.Data | None:
+    """The input kept when the logs were last marked verified, with the models whose figures
+    changed since read again, where the observation log names every change since
+    (:func:`phasewatch.registry.changes.logged_changes`); else ``None``."""
+    changes = None if state is None or state.verified else logged_changes(session, state)
+    if changes is None or len(changes.models) > MAX_MODELS_READ_AGAIN:
+        return None
+    base = grading_inputs.kept_at(session, changes.data_count, as_of, panels, needs)
+    return None if base is None else _models_read_again(session, panels, needs, base, changes.models)
 
 
 def grade_predictions(

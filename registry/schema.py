@@ -521,6 +521,22 @@ class RegistryState(Base):
     change_count: Mapped[int] = mapped_column(BigInteger)
     data_count: Mapped[int] = mapped_column(BigInteger)
     verified_at: Mapped[int | None] = mapped_column(BigInteger)  # change_count when the logs last verified
+    # change_count when observation_changes was last emptied (None: another watched table changed since)
+    logged_from: Mapped[int | None] = mapped_column(BigInteger)
+    logged_data_from: Mapped[int | None] = mapped_column(BigInteger)  # data_count then
+
+
+class ObservationChange(Base):
+    """An observation inserted (``I``), updated (``U``: the row before and after) or deleted
+    (``D``) since the log was last emptied, by any writer: triggers (migration 0017) write it,
+    :func:`phasewatch.registry.changes.vouch` empties it."""
+
+    __tablename__ = "observation_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operation: Mapped[str] = mapped_column(String(1))
+    observation_id: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[int] = mapped_column(Integer)
 
 
 class GradingInputCache(Base):

@@ -11,21 +11,38 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 
 from phasewatch.registry import grading_inputs, predictions
-from phasewatch.registry.changes import DATA_TABLES, WATCHED_TABLES, change_state, record_verified
+from phasewatch.registry.changes import (
+    DATA_TABLES,
+    LOGGED_TABLE,
+    WATCHED_TABLES,
+    LoggedChanges,
+    change_state,
+    logged_changes,
+    record_verified,
+)
 from phasewatch.registry.db import MIGRATIONS_DIR, transaction
 from phasewatch.registry.errors import IntegrityError
 from phasewatch.registry.predictions import (
     grade_predictions,
     grading_input,
     intact_since,
+    seals_hold,
     seed_predictions,
     snapshot,
     with_models,
 )
 from phasewatch.registry.releases import ReleaseRequest, ScoreInput, add_release
-from phasewatch.registry.schema import GradingInputCache, Model, Observation, PredictionGrading
+from phasewatch.registry.schema import (
+    Benchmark,
+    GradingInputCache,
+    Model,
+    Observation,
+    ObservationChange,
+    PredictionGrading,
+)
 
 TODAY = dt.date(2026, 11, 30)
 
@@ -330,3 +347,169 @@ def test_a_payload_of_this_version_with_malformed_needs_is_not_decoded() -> None
     assert grading_inputs.decode(payload) is None
     well_formed = payload.replace(', ["extra"]', "")
     assert grading_inputs.decode(well_formed) == ({dt.date(2026, 11, 30): (frozenset({"gpqa"}), frozenset())}, {})
+
+
+# --- the observation log (migration 0017) ------------------------------------------------------
+
+
+def _log_migration() -> object:
+    path = next(Path(MIGRATIONS_DIR, "versions").glob("0017_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0017", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _changes(engine: Engine) -> LoggedChanges | None:
+    with transaction(engine) as session:
+        return logged_changes(session, change_state(session))
+
+
+def _unsealed_observation(session: Session) -> Observation:
+    """An observation no grading rests on, of a frontier model, on a benchmark the criteria read."""
+    sealed = {pair[0] for pairs in session.scalars(select(PredictionGrading.observations)) for pair in pairs}
+    query = (
+        select(Observation)
+        .join(Model)
+        .join(Benchmark)
+        .where(Model.kind == "frontier", Benchmark.key == "swe_bench_verified", Observation.id.not_in(sealed or {0}))
+    )
+    found = session.scalars(query.order_by(Observation.id)).first()
+    assert found is not None
+    return found
+
+
+def test_the_log_migration_ends_the_log_on_every_other_watched_table() -> None:
+    migration = _log_migration()
+    assert set(migration.OTHERS) == set(WATCHED_TABLES) - {LOGGED_TABLE}  # type: ignore[attr-defined]
+
+
+def test_every_observation_change_is_logged_and_any_other_change_ends_the_log(graded: Engine) -> None:
+    assert _changes(graded) == LoggedChanges(_counts(graded)[1], frozenset(), frozenset())  # emptied by the seal
+    with transaction(graded) as session:  # raw statements, as any other client would send them
+        edited = _unsealed_observation(session)
+        session.execute(text("UPDATE observations SET value = value + 0.5 WHERE id = :id"), {"id": edited.id})
+        session.execute(
+            text(
+                "INSERT INTO observations (model_id, benchmark_id, value, reported_by, fingerprint, created_at) "
+                "SELECT model_id, benchmark_id, value, reported_by, substr(fingerprint, 1, 59) || '-copy', created_at FROM observations "
+                "WHERE id = :id"
+            ),
+            {"id": edited.id},
+        )
+        added = session.scalar(select(func.max(Observation.id)))
+        session.execute(text("DELETE FROM observations WHERE id = :id"), {"id": added})
+        model_id = edited.model_id
+    changes = _changes(graded)
+    assert changes is not None
+    assert changes.altered == {edited.id, added} and changes.models == {model_id}
+    with transaction(graded) as session:
+        session.execute(text("UPDATE labs SET id = id WHERE id = (SELECT min(id) FROM labs)"))
+    assert _changes(graded) is None  # a change the log does not name: it no longer says all
+    with transaction(graded) as session:
+        seen = intact_since(session)
+    with transaction(graded) as session:
+        assert seen is not None and record_verified(session, seen)
+        assert session.scalar(select(func.count()).select_from(ObservationChange)) == 0
+    assert _changes(graded) == LoggedChanges(_counts(graded)[1], frozenset(), frozenset())
+
+
+def test_a_log_longer_than_its_limit_is_not_read(graded: Engine) -> None:
+    with transaction(graded) as session:
+        session.execute(text("UPDATE observations SET value = value WHERE id IN (SELECT id FROM observations LIMIT 3)"))
+    with transaction(graded) as session:
+        state = change_state(session)
+        assert logged_changes(session, state, limit=6) is not None  # an update logs the row before and after
+        assert logged_changes(session, state, limit=5) is None
+
+
+def test_after_logged_edits_only_the_seals_resting_on_them_are_checked(
+    graded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    full = predictions.verify_chain
+    monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: calls.append(1) or full(*a, **k))
+    with transaction(graded) as session:
+        sealed = session.scalars(select(PredictionGrading.observations)).all()
+        sealed_id = next(pair[0] for pairs in sealed for pair in pairs)
+        unsealed_id = _unsealed_observation(session).id
+        session.execute(text("UPDATE observations SET value = value + 1 WHERE id = :id"), {"id": unsealed_id})
+        session.execute(text("UPDATE observations SET value = value WHERE id = :id"), {"id": sealed_id})
+    with transaction(graded) as session:
+        state = change_state(session)
+        assert state is not None and not state.verified
+        assert seals_hold(session, {unsealed_id, sealed_id})
+        assert intact_since(session, state) == state.count
+    assert calls == []  # nothing a seal rests on changed its fingerprint: no full verification
+    with transaction(graded) as session:
+        session.execute(text("DELETE FROM observations WHERE id = :id"), {"id": sealed_id})
+    with transaction(graded) as session:
+        assert not seals_hold(session, {sealed_id})
+        with pytest.raises(IntegrityError, match=f"observation #{sealed_id} it rested on was deleted"):
+            intact_since(session)
+    assert calls == [1]  # the full verification names what broke
+
+
+def test_after_logged_edits_a_grading_reads_only_their_models_again_and_sees_what_a_fresh_read_sees(
+    graded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = ReleaseRequest(
+        "Logged Edit Z",
+        "Google",
+        "2026-11-20",
+        (ScoreInput("swe_bench_verified", 20.0),),
+        source_url="https://example.org/z",
+        distinct=True,
+    )
+    with transaction(graded) as session:  # a figure in no panel (deleting a panel's figure changes the panel too)
+        add_release(session, release, today=TODAY)
+        grade_predictions(session, TODAY, store=True)  # verifies, and starts the log again
+    with transaction(graded) as session:
+        edited = _unsealed_observation(session)
+        emptied = session.scalars(select(Observation).join(Model).where(Model.name == release.name)).one()
+        base = grading_input(session, TODAY, need_data=True)
+        assert any(r.name == release.name for day in base.releases().values() for r in day)
+        session.execute(text("UPDATE observations SET value = value - 7 WHERE id = :id"), {"id": edited.id})
+        session.execute(text("DELETE FROM observations WHERE id = :id"), {"id": emptied.id})  # its release goes
+        changed = {edited.model_id, emptied.model_id}
+    read: list[object] = []
+    real = predictions.snapshot
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        read.append(kwargs.get("models"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predictions, "snapshot", counted)
+    with transaction(graded) as session:
+        patched = grading_input(session, TODAY, need_data=True)
+    assert read and all(models is not None and set(models) == changed for models in read)
+    monkeypatch.setattr(predictions, "snapshot", real)
+    with transaction(graded) as session:
+        assert patched.data == _fresh_read(session, TODAY) and not patched.cached
+        assert patched.data != base.data
+        state = change_state(session)
+        assert state is not None and patched.data_count == state.data_count
+    monkeypatch.setattr(predictions, "MAX_MODELS_READ_AGAIN", 1)  # too many changed models: read everything
+    read.clear()
+    monkeypatch.setattr(predictions, "snapshot", counted)
+    with transaction(graded) as session:
+        assert grading_input(session, TODAY, need_data=True).data == patched.data
+    assert read and all(models is None for models in read)
+
+
+def test_a_grading_after_logged_edits_keeps_its_input_and_marks_the_logs_verified(graded: Engine) -> None:
+    from phasewatch.services import grading
+
+    with transaction(graded) as session:
+        edited = _unsealed_observation(session)
+        session.execute(text("UPDATE observations SET value = value + 2 WHERE id = :id"), {"id": edited.id})
+    graded_now = grading.grade(graded, TODAY)
+    with transaction(graded) as session:
+        state = change_state(session)
+        assert state is not None and state.verified and state.logged
+        assert session.scalar(select(func.count()).select_from(ObservationChange)) == 0
+        again = grading_input(session, TODAY)
+        assert again.grades_cached
+        fresh = grade_predictions(session, TODAY, given=replace(again, data=_fresh_read(session, TODAY), grades=None))
+    assert [r.grade for r in graded_now.rows] == [r.grade for r in fresh]

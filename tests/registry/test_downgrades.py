@@ -67,6 +67,8 @@ def _load(url: str) -> None:
         lab_id = conn.execute(text("SELECT id FROM labs WHERE name = 'Anthropic'")).scalar_one()
         model_id = conn.execute(text("SELECT id FROM models WHERE name = 'Downgrade Probe 1'")).scalar_one()
         job_id = conn.execute(text("SELECT id FROM steering_jobs WHERE model_id = :m"), {"m": model_id}).scalar_one()
+        # a figure edited by another client: the observation log names it
+        conn.execute(text("UPDATE observations SET value = value WHERE id = (SELECT min(id) FROM observations)"))
         conn.execute(tables["lab_hub_orgs"].insert().values(lab_id=lab_id, org="probe-org", last_polled_at=AT))
         conn.execute(
             tables["hub_repos"]

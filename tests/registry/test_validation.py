@@ -105,6 +105,9 @@ def test_downgrade_plan_names_what_it_drops(engine: Engine) -> None:
         "models.tier",
         "registry_state",
         "grading_inputs",
+        "observation_changes",
+        "registry_state.logged_from",
+        "registry_state.logged_data_from",
     }  # 0009's indexes drop no data
     assert set(downgrade_plan(engine, "0008")) == dropped
     plan = downgrade_plan(engine, "0007")
