@@ -66,9 +66,10 @@ def code_version() -> str:
 
 
 @contextmanager
-def _no_collection() -> Iterator[None]:
-    """Pause the cycle collector while building (or dumping) ~100,000 acyclic objects: each
-    collection it would start walks every young object, for nothing to free."""
+def no_collection() -> Iterator[None]:
+    """Pause the cycle collector while building (or dumping, or evaluating the criteria on)
+    ~100,000 acyclic objects: each collection it would start walks every young object, for
+    nothing to free (~0.2 s of a grading at 100,000 observations)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -95,7 +96,7 @@ def encode(needs: Needs, data: Data) -> str:
     """The JSON of a grading's releases: each release an object of its fields (figures in
     order: the first is the score), written and read by msgspec (~0.03 s each way for
     10,000 releases, where building them in Python took ~0.2 s)."""
-    with _no_collection():
+    with no_collection():
         return msgspec.json.encode(
             {
                 "format": FORMAT,
@@ -108,7 +109,7 @@ def encode(needs: Needs, data: Data) -> str:
 
 def decode(payload: str) -> tuple[Needs, Data] | None:
     """The needs and releases of a payload (``None``: not one this version wrote)."""
-    with _no_collection():
+    with no_collection():
         try:
             raw = _DECODER.decode(payload)
         except msgspec.DecodeError:  # another format (its fields or their types differ), or not JSON

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from phasewatch.registry.catalog import Catalog, check_hf_repo, check_reported_by, check_score, fingerprint
+from phasewatch.registry.changes import MAX_LOGGED, end_log
 from phasewatch.registry.dates import format_partial_date, parse_past_date
 from phasewatch.registry.errors import ConflictError, InvalidInputError, PhasewatchError
 from phasewatch.registry.names import name_key
@@ -665,6 +666,8 @@ def import_rows(
             importer.write(batch)  # an earlier row's error (e.g. an unknown lab) comes first
             raise
         batch.append(row)
+        if number == MAX_LOGGED + 1:
+            end_log(session)  # too many figures for the observation log to be worth reading
         if len(batch) >= batch_size:
             importer.write(batch)
             batch = []

@@ -947,11 +947,12 @@ def grading_input(
     kept, data = None, None
     if need_data or grades is None:
         kept = grading_inputs.cached(session, state, as_of, panels, needs)
-        data = (
-            kept
-            or _patched(session, state, as_of, panels, needs)
-            or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
-        )
+        with grading_inputs.no_collection():
+            data = (
+                kept
+                or _patched(session, state, as_of, panels, needs)
+                or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
+            )
     count = None if state is None else state.data_count
     return GradingInput(
         as_of,
@@ -1048,7 +1049,9 @@ def grade_predictions(
     stored = _last_stored(session, [p.id for p in inputs.predictions], as_of) if store else {}
     rows = []
     found: grading_inputs.Grades = {}
-    for prediction, criterion, anchor, result in _evaluated(inputs):
+    with grading_inputs.no_collection():
+        evaluated = list(_evaluated(inputs))
+    for prediction, criterion, anchor, result in evaluated:
         found[(prediction.key, prediction.revision)] = result
         changed = store and stored.get(prediction.id) != (result.state, result.reason)
         if changed:

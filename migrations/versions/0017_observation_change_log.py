@@ -14,7 +14,9 @@ read every figure again:
 On SQLite the triggers are per row; on PostgreSQL per statement, reading the statement's
 transition tables (one trigger per event: PostgreSQL allows transition tables only on
 single-event triggers), so that a statement that changed no row (a cascade that found
-nothing to delete) ends nothing. The log starts empty and untrusted (``logged_from`` is ``NULL``)
+nothing to delete) ends nothing. On SQLite (one writer at a time) an ended log is not
+written to until it begins again; on PostgreSQL it is, since a writer cannot tell whether
+a concurrent one is about to begin it again. The log starts empty and untrusted (``logged_from`` is ``NULL``)
 until the next verification.
 
 Revision ID: 0017
@@ -46,6 +48,7 @@ OTHERS = (
     "grading_inputs",
 )  # a change to any of these makes the log incomplete
 FORGET = "UPDATE registry_state SET logged_from = NULL WHERE id = 1 AND logged_from IS NOT NULL"
+LOGGING = "(SELECT logged_from FROM registry_state WHERE id = 1) IS NOT NULL"  # SQLite: one writer at a time
 LOG = "INSERT INTO observation_changes (operation, observation_id, model_id)"
 SQLITE_LOGS = {
     "insert": f"{LOG} VALUES ('I', NEW.id, NEW.model_id)",
@@ -109,9 +112,10 @@ def upgrade() -> None:
                 op.execute(
                     f"CREATE TRIGGER registry_forget_{table}_{event} AFTER {event.upper()} ON {table} BEGIN {FORGET}; END"
                 )
-        for event, insert in SQLITE_LOGS.items():
+        for event, insert in SQLITE_LOGS.items():  # once the log has ended, nothing more is written to it
             op.execute(
-                f"CREATE TRIGGER registry_log_observation_{event} AFTER {event.upper()} ON observations BEGIN {insert}; END"
+                f"CREATE TRIGGER registry_log_observation_{event} AFTER {event.upper()} ON observations "
+                f"WHEN {LOGGING} BEGIN {insert}; END"
             )
 
 

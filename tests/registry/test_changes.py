@@ -513,3 +513,28 @@ def test_a_grading_after_logged_edits_keeps_its_input_and_marks_the_logs_verifie
         assert again.grades_cached
         fresh = grade_predictions(session, TODAY, given=replace(again, data=_fresh_read(session, TODAY), grades=None))
     assert [r.grade for r in graded_now.rows] == [r.grade for r in fresh]
+
+
+@pytest.mark.parametrize("limit", [3, 2])
+def test_an_import_longer_than_the_log_ends_it(graded: Engine, monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    from phasewatch.registry import io
+
+    monkeypatch.setattr(io, "MAX_LOGGED", limit)
+    rows = [
+        {
+            "model": "Claude Opus 4.6",
+            "lab": "",
+            "benchmark": "hle",
+            "value": f"{40 + i}.0",
+            "reported_by": "third_party",
+            "source_url": f"https://example.org/log-{i}",
+        }
+        for i in range(3)
+    ]  # figures of a model already held: only observations change
+    with transaction(graded) as session:
+        io.import_rows(session, rows, today=TODAY)
+    changes = _changes(graded)
+    if limit >= len(rows):
+        assert changes is not None and len(changes.models) == 1 and changes.altered == frozenset()
+    else:
+        assert changes is None  # the next grading verifies everything again
