@@ -47,9 +47,9 @@ from phasewatch.registry.schema import (
 TODAY = dt.date(2026, 11, 30)
 
 
-def _migration() -> object:
-    path = next(Path(MIGRATIONS_DIR, "versions").glob("0016_*.py"))
-    spec = importlib.util.spec_from_file_location("migration_0016", path)
+def _migration(revision: str = "0016") -> object:
+    path = next(Path(MIGRATIONS_DIR, "versions").glob(f"{revision}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -352,15 +352,6 @@ def test_a_payload_of_this_version_with_malformed_needs_is_not_decoded() -> None
 # --- the observation log (migration 0017) ------------------------------------------------------
 
 
-def _log_migration() -> object:
-    path = next(Path(MIGRATIONS_DIR, "versions").glob("0017_*.py"))
-    spec = importlib.util.spec_from_file_location("migration_0017", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _changes(engine: Engine) -> LoggedChanges | None:
     with transaction(engine) as session:
         return logged_changes(session, change_state(session))
@@ -381,7 +372,7 @@ def _unsealed_observation(session: Session) -> Observation:
 
 
 def test_the_log_migration_ends_the_log_on_every_other_watched_table() -> None:
-    migration = _log_migration()
+    migration = _migration("0017")
     assert set(migration.OTHERS) == set(WATCHED_TABLES) - {LOGGED_TABLE}  # type: ignore[attr-defined]
 
 
