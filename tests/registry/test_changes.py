@@ -111,12 +111,18 @@ def test_every_watched_table_counts_updates_and_inserts_and_deletes_count(graded
         assert change_state(session) == counted
 
 
-def test_a_grading_trusts_the_verification_only_while_nothing_changed(
-    graded: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _full_verifications(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the full verifications of both logs (:func:`predictions.verify_chain`) made."""
     calls: list[int] = []
     full = predictions.verify_chain
     monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: calls.append(1) or full(*a, **k))
+    return calls
+
+
+def test_a_grading_trusts_the_verification_only_while_nothing_changed(
+    graded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _full_verifications(monkeypatch)
     with transaction(graded) as session:
         state = change_state(session)
         assert state is not None and state.verified  # the sealing grading carried it
@@ -418,9 +424,7 @@ def test_a_log_longer_than_its_limit_is_not_read(graded: Engine) -> None:
 def test_after_logged_edits_only_the_seals_resting_on_them_are_checked(
     graded: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    full = predictions.verify_chain
-    monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: calls.append(1) or full(*a, **k))
+    calls = _full_verifications(monkeypatch)
     with transaction(graded) as session:
         sealed = session.scalars(select(PredictionGrading.observations)).all()
         sealed_id = next(pair[0] for pairs in sealed for pair in pairs)
