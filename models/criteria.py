@@ -89,7 +89,7 @@ class Figure(NamedTuple):
     known: dt.date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Release:
     """One frontier model as the registry knew it on the evaluation date.
 
@@ -222,17 +222,25 @@ def _admits(window: Window, figure: Figure, anchor: dt.date) -> bool:
     return window.reported == "any" or figure.known > anchor
 
 
-def windowed(window: Window, context: Context) -> tuple[list[Release], dict[str, str]]:
-    """The releases a window admits, each with only the figures it admits, and the
-    models left out with why (``name -> reason``); computed once per window and context."""
+class Windowed(NamedTuple):
+    """What a window admits of a context's releases."""
+
+    releases: list[Release]  # each with only the figures the window admits
+    excluded: dict[str, str]  # admitted as released in the window, with a figure left out: name -> why
+    before: list[Release]  # released before the window (counted in the evidence, not named: most of the registry)
+
+
+def windowed(window: Window, context: Context) -> Windowed:
+    """The releases a window admits and those it leaves out (computed once per window and context)."""
     if window in context.memo:
         return context.memo[window]
     anchor = context.registered_at
     kept: list[Release] = []
     excluded: dict[str, str] = {}
+    before: list[Release] = []
     for release in context.releases:
         if window.released == "after_registration" and (release.released is None or release.released <= anchor):
-            excluded[release.name] = f"released before the window ({anchor.isoformat()})"
+            before.append(release)
             continue
         if not release.figures or (window.reported, window.provenance) == ("any", "any"):
             kept.append(release)  # hand-built data, or every figure admitted: the scores are the preferred figures
@@ -247,8 +255,8 @@ def windowed(window: Window, context: Context) -> tuple[list[Release], dict[str,
         if dropped:
             excluded[release.name] = f"no figure inside the window for {', '.join(sorted(dropped))}"
         kept.append(replace(release, scores=scores))
-    context.memo[window] = (kept, excluded)
-    return kept, excluded
+    context.memo[window] = Windowed(kept, excluded, before)
+    return context.memo[window]
 
 
 def figure_of(release: Release, key: str) -> Figure | None:
@@ -260,28 +268,67 @@ def figure_of(release: Release, key: str) -> Figure | None:
     return next((f for f in figures if f.value == score), None)
 
 
-def once_per_weights(releases: list[Release], keys: list[str]) -> tuple[list[Release], dict[str, str]]:
+_OBSERVATION_ID = operator.itemgetter(Figure._fields.index("observation_id"))
+_REPORTED_BY = operator.itemgetter(Figure._fields.index("reported_by"))
+
+
+def _figures_used(releases: list[Release], keys: tuple[str, ...]) -> list[Figure]:
+    """The figure behind each of ``keys``' scores of each release (:func:`figure_of`, inlined:
+    a correlation at scale asks for ~20,000)."""
+    used = []
+    for release in releases:
+        for key in keys:
+            figures = release.figures.get(key)
+            if not figures:
+                continue
+            first = figures[0]
+            found = first if first.value == release.scores.get(key) else figure_of(release, key)
+            if found is not None:
+                used.append(found)
+    return used
+
+
+def once_per_weights(
+    releases: list[Release], keys: list[str], sharing: list[Release] | None = None
+) -> tuple[list[Release], dict[str, str]]:
     """One release per same-weights group among those holding all ``keys``: the member
-    with the highest score on ``keys[0]`` (ties: the earliest name)."""
-    wanted = set(keys)
-    holding = [r for r in releases if r.scores.keys() >= wanted]
-    weights = [r.group or r.name for r in holding]
-    shared = {group for group, n in Counter(weights).items() if n > 1}
-    if not shared:  # no two releases share weights (nearly always)
-        return holding, {}
+    with the highest score on ``keys[0]`` (ties: the earliest name). ``sharing``: the
+    releases of ``releases`` whose weights another of them shares, if known (:func:`sharing_weights`)."""
+    holders = _holders(releases, tuple(keys))
+    candidates = _holders(sharing, tuple(keys)) if sharing is not None else sharing_weights(holders)
+    counts = Counter(r.group or r.name for r in candidates)
+    shared = {group for group, n in counts.items() if n > 1}
+    if not shared:  # no two holders share weights (nearly always)
+        return holders, {}
     first = keys[0]
     best: dict[str, Release] = {}
-    for release, group in zip(holding, weights, strict=True):
+    for release in candidates:
+        group = release.group or release.name
         if group in shared:
             held = best.get(group)
             if held is None or (-release.scores[first], release.name) < (-held.scores[first], held.name):
                 best[group] = release
     dropped = {
         r.name: f"same weights as {best[group].name} (counted once)"
-        for r, group in zip(holding, weights, strict=True)
-        if group in shared and best[group] is not r
+        for r in holders
+        if (group := r.group or r.name) in shared and best[group] is not r
     }
-    return [r for r, group in zip(holding, weights, strict=True) if group not in shared or best[group] is r], dropped
+    return [r for r in holders if (group := r.group or r.name) not in shared or best[group] is r], dropped
+
+
+def sharing_weights(releases: list[Release] | tuple[Release, ...]) -> list[Release]:
+    """The releases whose weights another of ``releases`` shares (same ``variant_of`` root)."""
+    counts = Counter(r.group or r.name for r in releases)
+    return [r for r in releases if counts[r.group or r.name] > 1]
+
+
+def _holders(releases: list[Release], keys: tuple[str, ...]) -> list[Release]:
+    """The releases holding a score on every one of ``keys``."""
+    if len(keys) == 1:
+        (key,) = keys
+        return [r for r in releases if key in r.scores]
+    wanted = set(keys)
+    return [r for r in releases if r.scores.keys() >= wanted]
 
 
 # --- the measures ---------------------------------------------------------------------------------
@@ -369,8 +416,55 @@ class Scope:
     window: Window
     trend: Trend | None = None
 
-    def windowed(self) -> tuple[list[Release], dict[str, str]]:
+    def windowed(self) -> Windowed:
         return windowed(self.window, self.context)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A window's releases holding every one of some benchmarks, each set of weights once:
+    what every metric of those benchmarks measures (shared by them)."""
+
+    distinct: list[Release]
+    by_name: dict[str, Release]
+    same: dict[str, str]  # left out as a re-release of counted weights: name -> why
+    excluded: dict[str, str]  # left out by the window, among those holding the benchmarks: name -> why
+    before: int | None  # how many of those holding the benchmarks were released before the window (None: no start)
+
+
+def holding(scope: Scope, keys: tuple[str, ...]) -> Held:
+    """:class:`Held` for the scope's window and ``keys`` (computed once per window, keys and data)."""
+    memo = scope.context.memo
+    if (scope.window, keys) in memo:
+        return memo[(scope.window, keys)]
+    releases, excluded, before = scope.windowed()
+    distinct, same = once_per_weights(releases, list(keys), _sharing(scope))
+    relevant = {}
+    if excluded:
+        every = _by_name(scope.context)
+        holders = {r.name for r in _holders([every[name] for name in excluded], keys)}
+        relevant = {name: why for name, why in excluded.items() if name in holders}
+    starts = scope.window.released == "after_registration"
+    held = Held(
+        distinct, {r.name: r for r in distinct}, same, relevant, len(_holders(before, keys)) if starts else None
+    )
+    memo[(scope.window, keys)] = held
+    return held
+
+
+def _sharing(scope: Scope) -> list[Release]:
+    """:func:`sharing_weights` of the scope's window (once per window and data)."""
+    memo = scope.context.memo
+    key = ("sharing weights", scope.window)
+    if key not in memo:
+        memo[key] = sharing_weights(scope.windowed().releases)
+    return memo[key]
+
+
+def _by_name(context: Context) -> dict[str, Release]:
+    if "by name" not in context.memo:
+        context.memo["by name"] = {r.name: r for r in context.releases}
+    return context.memo["by name"]
 
 
 @dataclass(frozen=True)
@@ -382,6 +476,7 @@ class Measured:
     excluded: dict[str, str]
     provenance: dict[str, int]
     observations: frozenset[int]
+    before_window: int | None = None  # how many holders were released before the window (None: it has no start)
 
 
 @dataclass(frozen=True)
@@ -404,6 +499,11 @@ class Metric:
 
     def labs(self) -> tuple[str, ...]:
         return ()
+
+    def reads(self, release: Release) -> bool:
+        """Whether ``release`` can enter this metric's value or evidence: it holds a figure of
+        every one of its benchmarks (no other is ever counted, excluded or listed)."""
+        return all(key in release.scores or key in release.figures for key in self.keys())
 
     def args(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -442,6 +542,8 @@ class Metric:
             "excluded": dict(measured.excluded),
             "provenance": dict(measured.provenance),
         }
+        if measured.before_window is not None:
+            evidence["released_before_window"] = measured.before_window
         return Outcome(result, evidence, True, settled, measured.observations)
 
     def measured(self, scope: Scope) -> Measured:
@@ -450,27 +552,19 @@ class Metric:
         memo = scope.context.memo
         if (scope.window, self) in memo:
             return memo[(scope.window, self)]
-        releases, excluded = scope.windowed()
         keys = self.keys()
-        if (scope.window, keys) not in memo:
-            memo[(scope.window, keys)] = once_per_weights(releases, list(keys))
-        distinct, same = memo[(scope.window, keys)]
-        value, detail = self.measure(distinct)
+        held = holding(scope, keys)
+        value, detail = self.measure(held.distinct)
         named = {m[0] if isinstance(m, list) else m for m in detail.get("models", [])}
-        used = [f for r in distinct if r.name in named for k in keys if (f := figure_of(r, k)) is not None]
-        observations = frozenset(f.observation_id for f in used)
-        mix = Counter(f.reported_by for f in used)
-        wanted = set(keys)
-        relevant = (
-            {
-                r.name: excluded[r.name]
-                for r in scope.context.releases
-                if r.name in excluded and r.scores.keys() >= wanted
-            }
-            if excluded
-            else {}
-        )
-        out = Measured(value, detail, {**relevant, **same}, dict(sorted(mix.items())), observations)
+        if len(named) == len(held.distinct):  # a correlation or count names every holder
+            releases = held.distinct
+        else:
+            releases = [r for name in named if (r := held.by_name.get(name)) is not None]
+        used = _figures_used(releases, keys)
+        observations = frozenset(map(_OBSERVATION_ID, used))
+        mix = Counter(map(_REPORTED_BY, used))
+        excluded = {**held.excluded, **held.same}
+        out = Measured(value, detail, excluded, dict(sorted(mix.items())), observations, held.before)
         memo[(scope.window, self)] = out
         return out
 
@@ -484,6 +578,8 @@ class Metric:
             line += f" ({evidence['note']})"
         if evidence.get("provenance"):
             line += " {figures: " + ", ".join(f"{n} {who}" for who, n in evidence["provenance"].items()) + "}"
+        if evidence.get("released_before_window"):
+            line += f"; not counted: {evidence['released_before_window']} released before the window"
         if evidence.get("excluded"):
             shown = list(evidence["excluded"].items())
             line += (
@@ -623,6 +719,10 @@ class HField(Metric):
     def labs(self) -> tuple[str, ...]:
         return (self.lab,)
 
+    def reads(self, release: Release) -> bool:
+        """Only the lab's own releases enter its window (scored or not)."""
+        return release.lab == self.lab
+
     def args(self) -> dict[str, Any]:
         return {"lab": self.lab, "next_releases": self.next_releases}
 
@@ -671,9 +771,16 @@ class HField(Metric):
             window.append(WindowEntry(release.name, day, None, status))
         return window, later, repeats
 
+    def windowed(self, scope: Scope) -> tuple[list[WindowEntry], list[str], list[str]]:
+        """:meth:`window` on the scope's window (once per metric, window and data: a pass and a
+        fail side share it)."""
+        memo = scope.context.memo
+        if ("h window", scope.window, self) not in memo:
+            memo[("h window", scope.window, self)] = self.window(scope.context, scope.windowed().releases)
+        return memo[("h window", scope.window, self)]
+
     def evaluate(self, compare: Compare, scope: Scope) -> Outcome:
-        releases, _ = scope.windowed()
-        window, later, repeats = self.window(scope.context, releases)
+        window, later, repeats = self.windowed(scope)
         test = OPS[compare.op]
         checks = [bool(test(e.h, float(compare.value))) for e in window if e.h is not None]
         full = len(window) == self.next_releases
@@ -917,6 +1024,11 @@ class Criterion:
 
     def labs(self) -> list[str]:
         return sorted({lab for c in self.comparisons() for lab in c.metric.labs()})
+
+    def reads(self, release: Release) -> bool:
+        """Whether ``release`` can change this criterion's grade: a grade depends on the
+        releases it reads alone, so adding, changing or removing any other leaves it as it was."""
+        return any(c.metric.reads(release) for c in self.comparisons())
 
     def uses_release_window(self) -> bool:
         return any(c.metric.list_valued for c in self.comparisons())

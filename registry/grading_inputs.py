@@ -19,8 +19,9 @@ and reused only when
   are for the same prediction revisions.
 
 After changes the observation log names in full (:func:`phasewatch.registry.changes.logged_changes`),
-the input kept when the mark was last earned is used too (:func:`kept_at`), with the
-changed models' releases read again by the caller.
+the input and grades kept when the mark was last earned are used too (:func:`kept_at`,
+:func:`kept_grades_at`): the caller reads the changed models' releases again and keeps
+only the grades those releases cannot move.
 """
 
 from __future__ import annotations
@@ -194,7 +195,18 @@ def cached_grades(
 ) -> Grades | None:
     """The grades kept for this data count, date and panels, if they may be trusted and are
     for exactly the ``wanted`` prediction revisions."""
-    payload = _kept(session, state, as_of, panels, GradingInputCache.grades)
+    return _grades_for(_kept(session, state, as_of, panels, GradingInputCache.grades), wanted)
+
+
+def kept_grades_at(
+    session: Session, data_count: int, as_of: dt.date, panels: tuple[str, ...], wanted: set[tuple[str, int]]
+) -> Grades | None:
+    """The grades kept with :func:`kept_at`'s input (same trust: the caller has checked the
+    observation log), if they are for exactly the ``wanted`` prediction revisions."""
+    return _grades_for(_stored(session, data_count, as_of, panels, GradingInputCache.grades), wanted)
+
+
+def _grades_for(payload: str | None, wanted: set[tuple[str, int]]) -> Grades | None:
     grades = None if payload is None else decode_grades(payload)
     if grades is None or grades.keys() != wanted:
         return None

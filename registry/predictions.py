@@ -910,7 +910,8 @@ class GradingInput:
     data: dict[dt.date, tuple[Release, ...]] | None  # None: not read (the grades were kept)
     data_count: int | None  # the registry's data count this view was read at (None: unknown)
     cached: bool = field(default=False, compare=False)  # the releases came from the grading-input cache
-    grades: grading_inputs.Grades | None = field(default=None, compare=False)  # this view's grades, if known
+    # this view's grades, if known: all of them, or (not from the cache) those a change could not move
+    grades: grading_inputs.Grades | None = field(default=None, compare=False)
     grades_cached: bool = field(default=False, compare=False)  # the grades came from the cache
 
     def graded(self, rows: list[GradeRow]) -> GradingInput:
@@ -945,14 +946,16 @@ def grading_input(
     revisions = {(p.key, p.revision) for p in predictions}
     grades = grading_inputs.cached_grades(session, state, as_of, panels, revisions)
     kept, data = None, None
+    carried = None  # grades carried over a logged change (some predictions' only)
     if need_data or grades is None:
         kept = grading_inputs.cached(session, state, as_of, panels, needs)
         with grading_inputs.no_collection():
-            data = (
-                kept
-                or _patched(session, state, as_of, panels, needs)
-                or {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
-            )
+            if kept is not None:
+                data = kept
+            elif (patched := _patched(session, state, as_of, panels, needs, predictions, criteria)) is not None:
+                data, carried = patched
+            else:
+                data = {day: tuple(snapshot(session, panels, day, keys, labs)) for day, (keys, labs) in needs.items()}
     count = None if state is None else state.data_count
     return GradingInput(
         as_of,
@@ -964,20 +967,25 @@ def grading_input(
         data,
         count,
         kept is not None,
-        grades,
+        grades if grades is not None else carried or None,
         grades is not None,
     )
 
 
-def with_models(session: Session, base: GradingInput, model_ids: Iterable[int]) -> GradingInput:
+def with_models(
+    session: Session, base: GradingInput, model_ids: Iterable[int], grades: grading_inputs.Grades | None = None
+) -> GradingInput:
     """``base`` with ``model_ids`` (models written since it was read) added or re-read, at the
     registry's change count now: a fresh :func:`grading_input` when nothing else changed
     since ``base`` (:func:`_models_read_again`); the caller checks that
-    (``base.data_count``) under the write lock."""
+    (``base.data_count``) under the write lock. ``grades``: ``base``'s grades, if known;
+    those the re-read releases cannot move are carried over (:func:`_unmoved`)."""
     state = change_state(session)
-    data = _models_read_again(session, base.panels, base.needs, base.releases(), model_ids)
+    data, changed = _models_read_again(session, base.panels, base.needs, base.releases(), model_ids)
     count = None if state is None else state.data_count
-    return replace(base, data=data, data_count=count, cached=False, grades=None, grades_cached=False)
+    carried = None if grades is None else _unmoved(base.predictions, base.criteria, base.as_of, grades, changed)
+    carried = carried or None  # none carried: every prediction is evaluated
+    return replace(base, data=data, data_count=count, cached=False, grades=carried, grades_cached=False)
 
 
 def _models_read_again(
@@ -986,18 +994,41 @@ def _models_read_again(
     needs: grading_inputs.Needs,
     data: grading_inputs.Data,
     model_ids: Iterable[int],
-) -> grading_inputs.Data:
+) -> tuple[grading_inputs.Data, grading_inputs.Data]:
     """``data`` with the releases of ``model_ids`` read again (added, changed, or gone where
-    a model no longer has a release). A snapshot is a union over models, each model's part
+    a model no longer has a release), and per date the releases that changed (each such
+    model's release before and after). A snapshot is a union over models, each model's part
     read from its own rows (and its ``variant_of`` chain's names), so this equals reading
     every model again when only these models' rows changed."""
     ids = sorted(set(model_ids))
     names = set(session.scalars(select(Model.name).where(Model.id.in_(ids)))) if ids else set()
-    out = {}
+    out, changed = {}, {}
     for day, (keys, labs) in needs.items():
         again = snapshot(session, panels, day, keys, labs, models=ids)
         kept = [r for r in data[day] if r.name not in names]
         out[day] = tuple(sorted([*kept, *again], key=lambda r: r.name))
+        changed[day] = (*(r for r in data[day] if r.name in names), *again)
+    return out, changed
+
+
+def _unmoved(
+    predictions: Iterable[Prediction],
+    criteria: dict[int, Criterion],
+    as_of: dt.date,
+    grades: grading_inputs.Grades,
+    changed: grading_inputs.Data,
+) -> grading_inputs.Grades:
+    """The grades among ``grades`` (on the data before a change) that the ``changed``
+    releases cannot move: those of predictions whose criterion reads none of them on its
+    evaluation date (a grade depends on the releases its criterion reads alone,
+    :meth:`~phasewatch.models.criteria.Criterion.reads`)."""
+    out = {}
+    for prediction in predictions:
+        key = (prediction.key, prediction.revision)
+        criterion = criteria[prediction.id]
+        touched = changed.get(criterion.evaluation_date(as_of), ())
+        if key in grades and not any(criterion.reads(r) for r in touched):
+            out[key] = grades[key]
     return out
 
 
@@ -1005,16 +1036,28 @@ MAX_MODELS_READ_AGAIN = 500  # more changed models than this: reading every mode
 
 
 def _patched(
-    session: Session, state: ChangeState | None, as_of: dt.date, panels: tuple[str, ...], needs: grading_inputs.Needs
-) -> grading_inputs.Data | None:
+    session: Session,
+    state: ChangeState | None,
+    as_of: dt.date,
+    panels: tuple[str, ...],
+    needs: grading_inputs.Needs,
+    predictions: list[Prediction],
+    criteria: dict[int, Criterion],
+) -> tuple[grading_inputs.Data, grading_inputs.Grades] | None:
     """The input kept when the logs were last marked verified, with the models whose figures
     changed since read again, where the observation log names every change since
-    (:func:`phasewatch.registry.changes.logged_changes`); else ``None``."""
+    (:func:`phasewatch.registry.changes.logged_changes`), and the grades kept with it that
+    those changes cannot move (:func:`_unmoved`; empty without kept grades); else ``None``."""
     changes = None if state is None or state.verified else logged_changes(session, state)
     if changes is None or len(changes.models) > MAX_MODELS_READ_AGAIN:
         return None
     base = grading_inputs.kept_at(session, changes.data_count, as_of, panels, needs)
-    return None if base is None else _models_read_again(session, panels, needs, base, changes.models)
+    if base is None:
+        return None
+    data, changed = _models_read_again(session, panels, needs, base, changes.models)
+    wanted = {(p.key, p.revision) for p in predictions}
+    kept = grading_inputs.kept_grades_at(session, changes.data_count, as_of, panels, wanted) or {}
+    return data, _unmoved(predictions, criteria, as_of, kept, changed)
 
 
 def grade_predictions(
@@ -1126,8 +1169,9 @@ def _evaluated(inputs: GradingInput) -> Iterator[tuple[Prediction, Criterion, dt
     for prediction in inputs.predictions:
         criterion = inputs.criteria[prediction.id]
         anchor = inputs.anchors[prediction.key]
-        if inputs.grades is not None:
-            yield prediction, criterion, anchor, inputs.grades[(prediction.key, prediction.revision)]
+        known = (inputs.grades or {}).get((prediction.key, prediction.revision))
+        if known is not None:
+            yield prediction, criterion, anchor, known
             continue
         day = criterion.evaluation_date(inputs.as_of)
         context = contexts.setdefault((day, anchor), Context(inputs.releases()[day], anchor, day))

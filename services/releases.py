@@ -13,8 +13,9 @@ writes are two short transactions:
    from the request's scores and the stored draws) is stored in the same transaction.
    If the registry's change count (:mod:`phasewatch.registry.changes`) is still the one
    the reads saw, no other writer came between: the grading input after the release is
-   the one before plus this model's own rows (read under the lock, milliseconds), and
-   logs known intact before stay known intact;
+   the one before plus this model's own rows (read under the lock, milliseconds), the
+   grades before of the predictions whose criteria do not read the release carry over
+   (only the others are evaluated again), and logs known intact before stay known intact;
 2. only when a prediction's graded state differs from its stored one, the new gradings,
    sealed by ``grade_predictions(store=True)``, which reuses that input when the change
    count shows nothing moved since, and grades again under the lock otherwise, so that
@@ -142,11 +143,11 @@ def log_release(
         after_input = None
         if state is not None and state.data_count == before_input.data_count:  # no other writer since the reads
             model_id = session.scalars(select(Model.id).where(Model.name == release.model)).one()
-            after_input = with_models(session, before_input, [model_id])  # its own rows only
+            after_input = with_models(session, before_input, [model_id], grades_of(before))  # its own rows only
         if state is not None and intact_at == state.count:
             vouch(session, state)  # intact then, and a release only appends
     with read_transaction(engine) as session:  # where it sits, on a snapshot that holds it
-        latest = latest_accepted_fit(session)
+        latest = latest_accepted_fit(session, posterior=False)
         stale = staleness(session, latest) if latest is not None else None
         if after_input is None:  # another writer came between: read the registry again
             after_input = grading_input(session, today, need_data=True)

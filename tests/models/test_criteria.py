@@ -264,10 +264,19 @@ def test_evidence_windows_pick_figures_and_name_the_excluded() -> None:
     count = cmp({"count": {"benchmarks": ["hle"]}}, ">=", 1)
     data = ctx(old, new, newer, on="2026-09-01")
     after = evaluate(count, {"evidence": {"released": "after_registration"}}, data)
-    assert (
-        after.evidence["models"] == ["new", "newer"]
-        and "released before the window" in after.evidence["excluded"]["old"]
+    assert after.evidence["models"] == ["new", "newer"] and after.evidence["excluded"] == {}
+    assert after.evidence["released_before_window"] == 1  # "old": counted, not named (most of a registry)
+    counted = parse(
+        {"deadline": "2099-12-31", "evidence": {"released": "after_registration"}, "pass": count, "fail": count}
     )
+    assert (
+        "not counted: 1 released before the window"
+        in counted.explain({"pass": after.evidence, "fail": after.evidence})[0]
+    )
+    assert "released_before_window" not in evaluate(count, {}, data).evidence  # a window open at both ends
+    no_hle = rel("older", day="2025-01-01", swe_bench_verified=50.0)  # before the window, but holds no HLE figure
+    with_it = evaluate(count, {"evidence": {"released": "after_registration"}}, ctx(old, new, newer, no_hle))
+    assert with_it.evidence["released_before_window"] == 1
     lab = evaluate(
         cmp({"top_k_spread": {"benchmark": "hle", "k": 2}}, ">", 0), {"evidence": {"provenance": "lab"}}, data
     )
@@ -481,3 +490,62 @@ def test_a_lab_name_with_control_characters_is_refused() -> None:
     bad = cmp({"h_field": {"lab": "Evil\x1b[2J", "next_releases": 2}}, "<", 0, over="each")
     with pytest.raises(CriterionError, match="control characters"):
         parse({**H_JSON, "pass": bad})
+
+
+# --- what a grade depends on ---------------------------------------------------------------------
+
+
+def _random_release(rng, name: str, labs: list[str], groups: list[str]) -> Release:
+    """A release with figures on a random subset of the four benchmarks, some before the
+    registration, some lab-reported and some third-party, some sharing weights with another."""
+    day = REGISTERED + dt.timedelta(days=rng.randint(-200, 200))
+    keys = [k for k in sorted(BENCHES) if rng.random() < 0.5]
+    figures = {
+        k: tuple(
+            fig(
+                round(rng.uniform(20, 95), 1),
+                rng.choice(["lab", "third_party", "paper"]),
+                str(day),
+                rng.randint(1, 10**6),
+            )
+            for _ in range(rng.randint(1, 2))
+        )
+        for k in keys
+    }
+    scores = {k: f[0].value for k, f in figures.items()}
+    group = rng.choice(groups) if groups and rng.random() < 0.2 else ""
+    return Release(name, rng.choice(labs), day, day, scores, figures, group)
+
+
+def test_a_grade_depends_on_the_releases_its_criterion_reads_alone() -> None:
+    """Adding any release a criterion does not read (:meth:`Criterion.reads`: no figure of its
+    benchmarks, not of its h-field's lab) leaves its grade exactly as it was, evidence and
+    observations included; a release it reads can move it. What ``releases add`` and a
+    grading after a logged change rely on to keep the other predictions' grades."""
+    import json
+    import random
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "registry/data/predictions"
+    bundle = json.loads((folder / "growing-pains-7-r2.json").read_text())
+    trend = json.loads((folder / "growing-pains-7.json").read_text())["trend"]
+    raws = [e["criterion"] | {"trend": trend} for e in bundle["predictions"]]
+    raws += [H_JSON | {"deadline": "2027-06-30"}, MIXED_JSON, H_CRIT]
+    rng = random.Random(20261202)
+    labs = ["DeepSeek", "Google", "OpenAI", "DS", "L"]
+    base = [_random_release(rng, f"m{i:02d}", labs, []) for i in range(40)]
+    pool = [_random_release(rng, f"x{i:02d}", labs, [r.name for r in base]) for i in range(60)]
+    moved_by_a_read = 0
+    for raw in raws:
+        criterion = parse(raw)
+        unread = [r for r in pool if not criterion.reads(r)]
+        read = [r for r in pool if criterion.reads(r)]
+        assert unread and read  # both kinds are tried for every criterion
+        for on in ("2026-09-01", "2027-12-31"):
+            day = dt.date.fromisoformat(on)
+            before = criteria.grade(criterion, Context(tuple(base), REGISTERED, day), day)
+            with_unread = Context(tuple(sorted([*base, *unread], key=lambda r: r.name)), REGISTERED, day)
+            assert criteria.grade(criterion, with_unread, day) == before, (raw, on)
+            with_read = Context(tuple(sorted([*base, *read], key=lambda r: r.name)), REGISTERED, day)
+            moved_by_a_read += criteria.grade(criterion, with_read, day) != before
+    assert moved_by_a_read >= len(raws)  # the releases read do matter (the check above can fail)

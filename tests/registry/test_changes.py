@@ -493,6 +493,48 @@ def test_after_logged_edits_a_grading_reads_only_their_models_again_and_sees_wha
     assert read and all(models is None for models in read)
 
 
+def test_after_logged_edits_only_the_predictions_reading_their_releases_are_evaluated(
+    graded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grades kept at the mark carry over for every prediction whose criterion reads
+    neither the edited model's release before nor after (an HLE figure alone: only the
+    top-10 HLE spread of gp-6 reads it); the grading equals a fresh evaluation of everything,
+    also once the figure is deleted (the release read at the mark is gone)."""
+    release = ReleaseRequest(
+        "Logged Edit H",
+        "OpenAI",
+        "2026-11-20",
+        (ScoreInput("hle", 41.0),),
+        source_url="https://example.org/h",
+        distinct=True,
+    )
+    with transaction(graded) as session:
+        add_release(session, release, today=TODAY)
+        grade_predictions(session, TODAY, store=True)  # verifies, keeps input and grades, starts the log again
+    with transaction(graded) as session:
+        edited = session.scalars(select(Observation).join(Model).where(Model.name == release.name)).one()
+        session.execute(text("UPDATE observations SET value = 97 WHERE id = :id"), {"id": edited.id})
+    evaluations = _evaluations(monkeypatch)
+    with transaction(graded) as session:
+        patched = grading_input(session, TODAY)
+        assert patched.grades is not None and not patched.grades_cached and len(patched.grades) == 6
+        carried = grade_predictions(session, TODAY, given=patched)
+        assert len(evaluations) == 1  # gp-6 alone
+        fresh = replace(patched, data=_fresh_read(session, TODAY), grades=None)
+        evaluated = grade_predictions(session, TODAY, given=fresh)
+    assert len(evaluations) == 8
+    assert carried == evaluated
+    gp6 = next(r for r in carried if r.key == "gp-6")
+    assert "Logged Edit H" in str(gp6.grade.evidence)  # the edited figure (97) tops the HLE spread
+    with transaction(graded) as session:  # its only figure gone: the release read at the mark is what moves gp-6
+        session.execute(text("DELETE FROM observations WHERE id = :id"), {"id": edited.id})
+    with transaction(graded) as session:
+        gone = grade_predictions(session, TODAY, given=grading_input(session, TODAY))
+        assert len(evaluations) == 9
+        assert gone == grade_predictions(session, TODAY, given=replace(fresh, data=_fresh_read(session, TODAY)))
+    assert "Logged Edit H" not in str(next(r for r in gone if r.key == "gp-6").grade.evidence)
+
+
 def test_a_grading_after_logged_edits_keeps_its_input_and_marks_the_logs_verified(graded: Engine) -> None:
     from phasewatch.services import grading
 

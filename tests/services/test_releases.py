@@ -141,8 +141,9 @@ def test_racing_processes_log_one_model(db_url: str, names: tuple[str, ...]) -> 
 def test_a_release_on_a_quiet_registry_reuses_its_reads(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """No other writer between the reads and the write: the logs known intact stay known
     intact (nothing re-verified), the grades before are the ones the last grading kept, the
-    grading after is the one before plus the new model, evaluated once, and what it seals
-    and keeps equals a fresh grading of the database."""
+    grading after is the one before plus the new model, evaluated once for the predictions
+    that read the release (the others keep their grades before), and what it seals and
+    keeps equals a fresh grading of the database."""
     from phasewatch.registry import grading_inputs, predictions
     from phasewatch.registry.changes import change_state
     from phasewatch.services import grading, releases
@@ -150,26 +151,35 @@ def test_a_release_on_a_quiet_registry_reuses_its_reads(engine: Engine, monkeypa
     with transaction(engine) as session:
         seed_predictions(session)
     grading.grade(engine, CLOCK.today())  # seals, verifies, marks, keeps its input and grades
-    evaluations: list[str] = []
+    evaluations: list[tuple[tuple[str, ...], tuple[str, ...]]] = []  # each evaluated criterion's benchmarks, labs
     evaluate = predictions.grade
-    monkeypatch.setattr(predictions, "grade", lambda *a: evaluations.append(a[2].isoformat()) or evaluate(*a))
+
+    def counted(criterion, *rest):
+        evaluations.append((tuple(criterion.benchmarks()), tuple(criterion.labs())))
+        return evaluate(criterion, *rest)
+
+    monkeypatch.setattr(predictions, "grade", counted)
     verified: list[int] = []
     full = predictions.verify_chain
     monkeypatch.setattr(predictions, "verify_chain", lambda *a, **k: verified.append(1) or full(*a, **k))
     fresh_reads: list[int] = []
     read = releases.grading_input
     monkeypatch.setattr(releases, "grading_input", lambda *a, **k: fresh_reads.append(1) or read(*a, **k))
-    log_release(engine, CLOCK, _request("Quiet One", lab="DeepSeek", date="2026-11-29"))
+    log_release(engine, CLOCK, _request("Quiet One", lab="DeepSeek", date="2026-11-29"))  # SWE-bench and GPQA
     assert verified == [] and fresh_reads == [1]  # the before read only
-    assert len(evaluations) == 7  # the seven after the release, once (the grades before were kept)
+    # Evaluated once after the release (SWE-bench and GPQA figures, by DeepSeek): the top-5 spreads
+    # (gp-1), DeepSeek's next releases (gp-3) and r(SWE-bench, GPQA) (gp-5); not those needing a
+    # figure it lacks (IFEval: gp-2, gp-6; HLE: gp-7) nor Google's next releases (gp-4).
+    both = ("gpqa_diamond", "swe_bench_verified")
+    assert sorted(evaluations) == [(both, ()), (both, ()), (both, ("DeepSeek",))]
     with transaction(engine) as session:
         state = change_state(session)
         assert state is not None and state.verified
     kept = grading.grade(engine, CLOCK.today())
-    assert kept.stored == 0 and len(evaluations) == 7  # the release kept its grades: nothing evaluated
+    assert kept.stored == 0 and len(evaluations) == 3  # the release kept its grades: nothing evaluated
     monkeypatch.setattr(grading_inputs, "code_version", lambda: "another")  # nothing kept is used now
     fresh = grading.grade(engine, CLOCK.today())
-    assert fresh.stored == 0 and len(evaluations) == 14  # the seals match a fresh grading of the database
+    assert fresh.stored == 0 and len(evaluations) == 10  # the seals match a fresh grading of the database
     assert fresh.rows == kept.rows
 
 
