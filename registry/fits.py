@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from phasewatch.models.coupling import (
     CouplingData,
@@ -279,14 +279,18 @@ def get_fit(session: Session, fit_id: int | None = None, *, x: str = DEFAULT_X, 
     return fit
 
 
-def latest_accepted_fit(session: Session, x: str = DEFAULT_X, y: str = DEFAULT_Y, method: str = METHOD) -> Fit | None:
-    """The latest accepted fit of the default model (comparison fits of other models never give verdicts)."""
-    return session.scalar(
+def latest_accepted_fit(
+    session: Session, x: str = DEFAULT_X, y: str = DEFAULT_Y, method: str = METHOD, *, posterior: bool = True
+) -> Fit | None:
+    """The latest accepted fit of the default model (comparison fits of other models never give
+    verdicts). ``posterior=False``: its draws (~1.5 MB) are read only if asked for."""
+    query = (
         select(Fit)
         .where(Fit.accepted.is_(True), Fit.x_benchmark == x, Fit.y_benchmark == y, Fit.method == method)
         .order_by(Fit.id.desc())
         .limit(1)
     )
+    return session.scalar(query if posterior else query.options(defer(Fit.posterior)))
 
 
 # --- read-back: stored fits as typed records -----------------------------------------------

@@ -205,21 +205,53 @@ def _figures(session: Session, benchmarks: tuple[str, ...] | None, models: set[i
         .join(Benchmark, Observation.benchmark_id == Benchmark.id)
         .where(Model.kind == ModelKind.FRONTIER.value)
     )
+    if models is not None:
+        if not models:
+            return []
+        # A few models' figures: found by model (SQLite would rather walk every figure of the
+        # benchmarks, ~20,000 rows at 10,000 models), the benchmarks kept here.
+        found = [_Figure(*row) for row in session.execute(query.where(Observation.model_id.in_(sorted(models))))]
+        return found if benchmarks is None else [f for f in found if f.benchmark in benchmarks]
     if benchmarks is not None:
         query = query.where(Benchmark.key.in_(benchmarks))
-    if models is not None:
-        query = query.where(Observation.model_id.in_(sorted(models)))
     return [_Figure(*row) for row in session.execute(query)]
+
+
+MAX_GROUPS_WALKED = 500  # more models than this: reading every model's parent at once is as quick
 
 
 def variant_groups(session: Session, model_ids: set[int]) -> set[int]:
     """Every model in the same ``variant_of`` groups as ``model_ids`` (the ids themselves included)."""
     if not model_ids:
         return set()
-    rows = session.execute(select(Model.id, Model.variant_of_id)).all()
-    parents = {i: v for i, v in rows if v is not None}
-    wanted = {_root(i, parents) for i in model_ids}
-    return {i for i, _ in rows if _root(i, parents) in wanted} | set(model_ids)
+    if len(model_ids) > MAX_GROUPS_WALKED:
+        rows = session.execute(select(Model.id, Model.variant_of_id)).all()
+        parents = {i: v for i, v in rows if v is not None}
+        wanted = {_root(i, parents) for i in model_ids}
+        return {i for i, _ in rows if _root(i, parents) in wanted} | set(model_ids)
+    return _descendants(session, _roots(session, model_ids)) | set(model_ids)
+
+
+def _roots(session: Session, model_ids: set[int]) -> set[int]:
+    """The root of each model's ``variant_of`` chain, walking up one level per query."""
+    parents: dict[int, int | None] = {}
+    asked = set(model_ids)
+    while asked:
+        rows = session.execute(select(Model.id, Model.variant_of_id).where(Model.id.in_(sorted(asked)))).all()
+        parents.update({i: v for i, v in rows})
+        asked = {v for _, v in rows if v is not None and v not in parents}
+    known = {i: v for i, v in parents.items() if v is not None}
+    return {_root(i, known) for i in model_ids}
+
+
+def _descendants(session: Session, roots: set[int]) -> set[int]:
+    """``roots`` and every model whose ``variant_of`` chain reaches one, one level per query."""
+    found, level = set(roots), set(roots)
+    while level:
+        children = set(session.scalars(select(Model.id).where(Model.variant_of_id.in_(sorted(level)))))
+        level = children - found
+        found |= level
+    return found
 
 
 def _variant_parents(session: Session, figures: list[_Figure]) -> dict[int, int]:

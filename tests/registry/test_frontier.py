@@ -129,3 +129,33 @@ def test_selection_restricted_to_variant_groups_matches_the_whole(engine: Engine
     assert part.excluded == [e for e in whole.excluded if e.model in members]
     # the group is counted once: one member holds the chosen figures, the other's are left out as the same weights
     assert len({c.model for c in part.chosen}) == 1 and any("same weights" in e.reason for e in part.excluded)
+
+
+def test_variant_groups_walked_up_and_down_equal_those_of_every_models_parent(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few models' groups are found by walking their chains (a query per level); many
+    models' by reading every parent at once: the same groups, for every model of the seed."""
+    from phasewatch.registry import frontier
+    from phasewatch.registry.schema import Model
+
+    with transaction(engine) as session:
+        for name, parent in (("Chain Root", None), ("Chain Mid", "Chain Root"), ("Chain Leaf", "Chain Mid")):
+            scores = (ScoreInput("hle", 30.0),)
+            request = ReleaseRequest(name=name, lab="OpenAI", date="2026-10-01", scores=scores, variant_of=parent)
+            add_release(session, request, today=TODAY)
+        add_release(
+            session,
+            ReleaseRequest(name="Chain Twig", lab="OpenAI", date="2026-10-02", variant_of="Chain Root", distinct=True),
+            today=TODAY,
+        )
+        rows = session.execute(select(Model.id, Model.variant_of_id)).all()
+        chained = {i for i, v in rows if v is not None} | {v for _, v in rows if v is not None}
+        assert len(chained) >= 6  # a chain of three with a sibling, and the seed's
+        ids = [i for i, _ in rows]
+        walked = {i: frontier.variant_groups(session, {i}) for i in ids}
+        several = frontier.variant_groups(session, set(ids[::7]))
+        monkeypatch.setattr(frontier, "MAX_GROUPS_WALKED", 0)
+        assert walked == {i: frontier.variant_groups(session, {i}) for i in ids}
+        assert several == frontier.variant_groups(session, set(ids[::7]))
+    assert max(len(group) for group in walked.values()) >= 4
