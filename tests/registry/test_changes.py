@@ -446,20 +446,22 @@ def test_after_logged_edits_only_the_seals_resting_on_them_are_checked(
     assert calls == [1]  # the full verification names what broke
 
 
+def _one_figure_then_the_mark(engine: Engine, name: str, lab: str, benchmark: str, value: float) -> ReleaseRequest:
+    """A release of one figure in no panel (deleting a panel's figure changes the panel too),
+    then a sealing grading: it verifies, keeps its input and grades, and starts the log again."""
+    release = ReleaseRequest(
+        name, lab, "2026-11-20", (ScoreInput(benchmark, value),), source_url="https://example.org/x", distinct=True
+    )
+    with transaction(engine) as session:
+        add_release(session, release, today=TODAY)
+        grade_predictions(session, TODAY, store=True)
+    return release
+
+
 def test_after_logged_edits_a_grading_reads_only_their_models_again_and_sees_what_a_fresh_read_sees(
     graded: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    release = ReleaseRequest(
-        "Logged Edit Z",
-        "Google",
-        "2026-11-20",
-        (ScoreInput("swe_bench_verified", 20.0),),
-        source_url="https://example.org/z",
-        distinct=True,
-    )
-    with transaction(graded) as session:  # a figure in no panel (deleting a panel's figure changes the panel too)
-        add_release(session, release, today=TODAY)
-        grade_predictions(session, TODAY, store=True)  # verifies, and starts the log again
+    release = _one_figure_then_the_mark(graded, "Logged Edit Z", "Google", "swe_bench_verified", 20.0)
     with transaction(graded) as session:
         edited = _unsealed_observation(session)
         emptied = session.scalars(select(Observation).join(Model).where(Model.name == release.name)).one()
@@ -500,17 +502,7 @@ def test_after_logged_edits_only_the_predictions_reading_their_releases_are_eval
     neither the edited model's release before nor after (an HLE figure alone: only the
     top-10 HLE spread of gp-6 reads it); the grading equals a fresh evaluation of everything,
     also once the figure is deleted (the release read at the mark is gone)."""
-    release = ReleaseRequest(
-        "Logged Edit H",
-        "OpenAI",
-        "2026-11-20",
-        (ScoreInput("hle", 41.0),),
-        source_url="https://example.org/h",
-        distinct=True,
-    )
-    with transaction(graded) as session:
-        add_release(session, release, today=TODAY)
-        grade_predictions(session, TODAY, store=True)  # verifies, keeps input and grades, starts the log again
+    release = _one_figure_then_the_mark(graded, "Logged Edit H", "OpenAI", "hle", 41.0)
     with transaction(graded) as session:
         edited = session.scalars(select(Observation).join(Model).where(Model.name == release.name)).one()
         session.execute(text("UPDATE observations SET value = 97 WHERE id = :id"), {"id": edited.id})
