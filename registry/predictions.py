@@ -983,9 +983,8 @@ def with_models(
     state = change_state(session)
     data, changed = _models_read_again(session, base.panels, base.needs, base.releases(), model_ids)
     count = None if state is None else state.data_count
-    carried = None if grades is None else _unmoved(base.predictions, base.criteria, base.as_of, grades, changed)
-    carried = carried or None  # none carried: every prediction is evaluated
-    return replace(base, data=data, data_count=count, cached=False, grades=carried, grades_cached=False)
+    carried = grades and _unmoved(base.predictions, base.criteria, base.as_of, grades, changed)
+    return replace(base, data=data, data_count=count, cached=False, grades=carried or None, grades_cached=False)
 
 
 def _models_read_again(
